@@ -1,0 +1,140 @@
+package queue
+
+import (
+	"time"
+
+	"github.com/warrenmq/warren/protocol"
+)
+
+// Message is one published message. A message routed to several queues is
+// shared by all of them, so it is never modified after it has been
+// published: per-queue state (delivery id, redelivered flag, expiry) lives in
+// the queue, and dead-lettering makes a new Message.
+type Message struct {
+	// Exchange and RoutingKey are the exchange the message was published to
+	// and its routing key, as reported in basic.deliver and basic.get-ok.
+	Exchange   string
+	RoutingKey string
+	// Props are the decoded content-header properties.
+	Props protocol.Properties
+	// RawProps are the property flags and list exactly as the publisher sent
+	// them, forwarded to consumers without re-encoding. Nil when Props was
+	// changed after decoding: encode Props instead.
+	RawProps []byte
+	// Body is the whole message body.
+	Body []byte
+	// Timestamp is when the broker received the message; TTLs count from it.
+	Timestamp time.Time
+}
+
+// Persistent reports whether the publisher asked for the message to survive
+// a broker restart (delivery mode 2).
+func (m *Message) Persistent() bool { return m.Props.DeliveryMode == 2 }
+
+// Delivery is a message handed out by a queue, to a consumer or in reply to
+// basic.get.
+type Delivery struct {
+	// ID identifies the message within its queue; settle it with this id.
+	ID uint64
+	// Message is the message itself, shared and read-only.
+	Message *Message
+	// Redelivered is true when the message was delivered before and came back.
+	Redelivered bool
+}
+
+// Confirmer receives the outcome of a publish for publisher confirms.
+type Confirmer interface {
+	// Confirmed reports that the queue has taken responsibility for the
+	// publish numbered seq (ok, for an ack) or refused it (a nack). It may be
+	// called from inside Publish, and from any goroutine.
+	Confirmed(seq uint64, ok bool)
+}
+
+// Confirm names who to tell about a publish. The zero value asks for no
+// confirmation.
+type Confirm struct {
+	To  Confirmer
+	Seq uint64
+}
+
+// Settlement is what the holder of a delivery decided about it.
+type Settlement uint8
+
+// The settlements of a delivery.
+const (
+	// Ack removes the message for good.
+	Ack Settlement = iota
+	// Requeue puts the message back in its original place, marked redelivered.
+	Requeue
+	// Reject discards the message, dead-lettering it (reason "rejected")
+	// when the queue has a dead-letter exchange.
+	Reject
+)
+
+// ConsumeOptions are the consumer's choices from basic.consume.
+type ConsumeOptions struct {
+	// Tag is the consumer tag, unique on its channel (not on its queue).
+	Tag string
+	// NoAck consumers settle every message as it is delivered.
+	NoAck bool
+	// Exclusive asks to be the queue's only consumer.
+	Exclusive bool
+	// Priority is the consumer's x-priority; higher goes first.
+	Priority int32
+	// Args are the consume arguments as sent.
+	Args protocol.Table
+}
+
+// Consumer is the broker's side of a subscription. The queue calls its
+// methods while holding the queue's lock, so they must be quick and must not
+// call back into the queue.
+type Consumer interface {
+	// Deliver offers d to the consumer. It returns false, keeping nothing,
+	// when the consumer cannot take a message now (prefetch exhausted,
+	// channel flow off, connection backed up); the consumer then calls the
+	// queue's Kick once it can take messages again.
+	Deliver(d Delivery) bool
+	// Cancelled tells the consumer the queue ended its subscription (the
+	// queue was deleted), so the client can be sent basic.cancel.
+	Cancelled()
+}
+
+// Stats are a queue's counters.
+type Stats struct {
+	Ready     uint32 // messages waiting to be delivered
+	Unacked   uint32 // messages delivered and not yet settled
+	Consumers uint32
+}
+
+// Queue is the contract every queue type implements. Every method is safe
+// for concurrent use.
+type Queue interface {
+	// Name is the queue's name, unique in its vhost.
+	Name() string
+	// Publish enqueues m. When c.To is set it is told exactly once whether
+	// the queue accepted m (for a durable queue, once m is on disk).
+	Publish(m *Message, c Confirm)
+	// Consume subscribes c. The error is an AMQP exception (403 when the
+	// queue is in exclusive use, for example).
+	Consume(c Consumer, o ConsumeOptions) error
+	// Cancel ends c's subscription. Messages delivered to it and not yet
+	// settled stay with their channel until settled. It reports whether c
+	// was subscribed.
+	Cancel(c Consumer) bool
+	// Kick tells the queue a consumer that refused a delivery can take more.
+	Kick()
+	// Get takes the next ready message for basic.get, and reports how many
+	// ready messages remain. With noAck the message is settled at once.
+	Get(noAck bool) (d Delivery, remaining uint32, ok bool)
+	// Settle acks, requeues or rejects delivered messages by id. Unknown ids
+	// are ignored.
+	Settle(s Settlement, ids []uint64)
+	// Purge drops every ready message and returns how many it dropped.
+	Purge() uint32
+	// Delete cancels every consumer and drops every message, returning how
+	// many ready messages there were. With ifUnused or ifEmpty it refuses,
+	// with an AMQP exception, a queue that has consumers or messages.
+	Delete(ifUnused, ifEmpty bool) (uint32, error)
+	// Stats returns the queue's counters.
+	Stats() Stats
+}
