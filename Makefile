@@ -1,0 +1,61 @@
+# Warren's build, test and benchmark entry points. `make help` lists them.
+
+GO        ?= go
+BIN       ?= bin
+DATA_DIR  ?= ./data
+FUZZTIME  ?= 60s
+BENCHTIME ?= 1s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets with what they do.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build the static binaries warren and warren-perf into ./bin.
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+.PHONY: run
+run: ## Run a single node on 127.0.0.1:5672 with data in ./data (guest/guest from loopback).
+	$(GO) run ./cmd/warren --data-dir $(DATA_DIR)
+
+.PHONY: deps
+deps: ## Install what the tests need besides Go (python3-pika for the second-client test).
+	@/usr/bin/python3 -c 'import pika' 2>/dev/null || { \
+		echo "installing python3-pika"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pika >/dev/null; }
+
+.PHONY: test
+test: deps ## Run every test with the race detector (installs test dependencies first).
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+.PHONY: test-short
+test-short: ## Run the fast tests only.
+	$(GO) test -race -short -count=1 ./...
+
+.PHONY: bench
+bench: ## Run the Go benchmarks (codec, routing, queue, publish→consume) with allocations.
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 60s).
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list='^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+.PHONY: gen
+gen: ## Regenerate the AMQP codec from ../shared/spec.
+	$(GO) generate ./protocol
+
+.PHONY: bench-compare
+bench-compare: ## Run the warren-perf suite against Warren and, if installed, RabbitMQ on spare ports.
+	bash cmd/warren-perf/compare.sh
+
+.PHONY: clean
+clean: ## Remove built binaries.
+	rm -rf $(BIN)
