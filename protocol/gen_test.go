@@ -1,0 +1,53 @@
+package protocol
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// specPath is the specification relative to this package: the repository
+// root's sibling shared/ directory.
+const specPath = "../../shared/spec/amqp-rabbitmq-0.9.1.json"
+
+// TestGeneratedFilesUpToDate runs the generator into a temporary directory
+// and fails if any generated file differs from the committed one, so that a
+// change to the generator or the spec cannot be forgotten.
+func TestGeneratedFilesUpToDate(t *testing.T) {
+	if _, err := os.Stat(specPath); err != nil {
+		t.Skipf("AMQP spec not found at %s (shared/ must sit beside the repository): %v", specPath, err)
+	}
+	if testing.Short() {
+		t.Skip("runs the generator with go run; skipped in -short mode")
+	}
+	out := t.TempDir()
+	abs, err := filepath.Abs(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "run", "./internal/gen", "-spec", abs, "-out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("generator failed: %v\n%s", err, b)
+	}
+	generated, err := filepath.Glob(filepath.Join(out, "*.go"))
+	if err != nil || len(generated) == 0 {
+		t.Fatalf("generator wrote no files (%v)", err)
+	}
+	for _, g := range generated {
+		name := filepath.Base(g)
+		want, err := os.ReadFile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(name)
+		if err != nil {
+			t.Errorf("%s is generated but not committed: %v", name, err)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is out of date: run go generate ./protocol", name)
+		}
+	}
+}
