@@ -101,6 +101,8 @@ func ReplyName(code uint16) string {
 		return "CONNECTION_FORCED"
 	case InvalidPath:
 		return "INVALID_PATH"
+	case FrameError:
+		return "FRAME_ERROR"
 	case SyntaxError:
 		return "SYNTAX_ERROR"
 	case CommandInvalid:

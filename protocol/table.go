@@ -283,7 +283,7 @@ func decodeFieldValue(b []byte, depth int) (any, int, error) {
 	}
 	size := int(fixedSizes[tag])
 	if size == 0 && tag != 'V' {
-		return nil, 0, tableError("unknown field table type '" + strconv.QuoteRuneToASCII(rune(tag))[1:len(strconv.QuoteRuneToASCII(rune(tag)))-1] + "'")
+		return nil, 0, unknownTag(tag)
 	}
 	if len(b) < 1+size {
 		return nil, 0, tableError("truncated field value")
@@ -317,4 +317,13 @@ func decodeFieldValue(b []byte, depth int) (any, int, error) {
 	default: // 'V'
 		return nil, 1, nil
 	}
+}
+
+// unknownTag reports a type tag neither AMQP nor RabbitMQ defines, quoting
+// it when printable and giving its number otherwise.
+func unknownTag(tag byte) *Error {
+	if tag >= 0x21 && tag <= 0x7e {
+		return tableError("unknown field table type '" + string(rune(tag)) + "'")
+	}
+	return tableError("unknown field table type " + strconv.Itoa(int(tag)))
 }

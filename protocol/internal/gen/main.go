@@ -188,7 +188,7 @@ func genConstants(s *spec, _ map[string]string) (string, error) {
 
 	b.WriteString("// ReplyName returns the upper-case name RabbitMQ prefixes to the text of an\n// exception with the given reply code (\"NOT_FOUND\" for 404), or \"\" if the\n// code is not a reply code of the specification.\nfunc ReplyName(code uint16) string {\n\tswitch code {\n")
 	for _, c := range s.Constants {
-		if c.Value < 200 || c.Value > 999 || strings.HasPrefix(c.Name, "FRAME-") {
+		if c.Value < 200 || c.Value > 999 || c.Name == "FRAME-END" {
 			continue
 		}
 		fmt.Fprintf(&b, "\tcase %s:\n\t\treturn %q\n", camel(strings.ToLower(c.Name)), strings.ReplaceAll(c.Name, "-", "_"))
