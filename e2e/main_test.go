@@ -1,0 +1,100 @@
+// Package e2e holds Warren's black-box end-to-end tests: real clients
+// (amqp091-go, Python pika, and a tiny raw-frame writer) over real TCP.
+//
+// With WARREN_E2E_URL set (for example amqp://guest:guest@127.0.0.1:5674/)
+// the suite runs against that external broker, which is how it is checked
+// against RabbitMQ itself; otherwise it starts one in-process Warren for the
+// whole test binary, and tests that need a non-default broker setting start
+// their own.
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// brokerURL is the AMQP URL of the broker every test talks to by default.
+var brokerURL string
+
+// external is true when brokerURL points at a broker this binary did not
+// start (WARREN_E2E_URL).
+var external bool
+
+// warrenOptions are the broker settings a test may need to change.
+type warrenOptions struct {
+	Heartbeat       time.Duration
+	ConsumerTimeout time.Duration
+}
+
+// startWarren starts an in-process Warren and returns its address and a
+// stop function. It is nil when the in-process broker is not compiled in
+// (see warren_test.go).
+var startWarren func(opts warrenOptions) (addr string, stop func(), err error)
+
+func TestMain(m *testing.M) {
+	if u := os.Getenv("WARREN_E2E_URL"); u != "" {
+		brokerURL = u
+		external = true
+		os.Exit(m.Run())
+	}
+	if startWarren == nil {
+		fmt.Fprintln(os.Stderr, "e2e: no WARREN_E2E_URL and no in-process Warren compiled in; tests will skip")
+		os.Exit(m.Run())
+	}
+	addr, stop, err := startWarren(warrenOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: starting Warren:", err)
+		os.Exit(1)
+	}
+	brokerURL = "amqp://guest:guest@" + addr + "/"
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+// ownBroker starts a Warren with opts for one test and returns its URL.
+// Against an external broker the test is skipped, since its settings
+// cannot be changed from here.
+func ownBroker(t *testing.T, opts warrenOptions) string {
+	t.Helper()
+	if external {
+		t.Skip("needs broker configuration; running against an external broker")
+	}
+	if startWarren == nil {
+		t.Skip("no in-process Warren compiled in")
+	}
+	addr, stop, err := startWarren(opts)
+	if err != nil {
+		t.Fatalf("starting Warren: %v", err)
+	}
+	t.Cleanup(stop)
+	return "amqp://guest:guest@" + addr + "/"
+}
+
+// serverVersion is the external broker's reported version, read once.
+var (
+	serverVersion     string
+	serverVersionOnce sync.Once
+)
+
+// skipOnRabbit310 skips the test when it runs against an external RabbitMQ
+// 3.x, where the behaviour differs from the RabbitMQ 4.x behaviour the test
+// asserts; why says how.
+func skipOnRabbit310(t *testing.T, why string) {
+	t.Helper()
+	if !external {
+		return
+	}
+	serverVersionOnce.Do(func() {
+		c := dial(t)
+		serverVersion, _ = c.Properties["version"].(string)
+		_ = c.Close()
+	})
+	if strings.HasPrefix(serverVersion, "3.") {
+		t.Skipf("RabbitMQ %s differs from 4.x here: %s", serverVersion, why)
+	}
+}

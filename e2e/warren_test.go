@@ -1,0 +1,43 @@
+//go:build e2e_pending
+
+package e2e
+
+import (
+	"os"
+
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/broker"
+)
+
+// This file starts Warren in-process. It is behind the e2e_pending build
+// tag until the broker package compiles; then the tag goes.
+
+func init() {
+	startWarren = func(opts warrenOptions) (string, func(), error) {
+		dir, err := os.MkdirTemp("", "warren-e2e-")
+		if err != nil {
+			return "", nil, err
+		}
+		srv, err := broker.NewServer(broker.Config{
+			Listen:          "127.0.0.1:0",
+			DataDir:         dir,
+			Logger:          zap.NewNop(),
+			Heartbeat:       opts.Heartbeat,
+			ConsumerTimeout: opts.ConsumerTimeout,
+		})
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", nil, err
+		}
+		if err := srv.Start(); err != nil {
+			os.RemoveAll(dir)
+			return "", nil, err
+		}
+		stop := func() {
+			_ = srv.Close()
+			_ = os.RemoveAll(dir)
+		}
+		return srv.Addr().String(), stop, nil
+	}
+}
