@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# stop.sh stops a node started by start.sh and removes its folder.
+#
+#   e2e/rabbitmq/stop.sh /tmp/warren-rabbitmq.XXXXXX
+#
+# It stops the node through rabbitmqctl, falls back to ending the beam.smp
+# whose pid the node wrote, stops the node's own epmd, and deletes the folder.
+set -uo pipefail
+
+dir=${1:-${RABBIT_DIR:-}}
+if [ -z "$dir" ] || [ ! -f "$dir/env" ]; then
+	echo "usage: stop.sh RABBIT_DIR (the folder start.sh printed)" >&2
+	exit 2
+fi
+# shellcheck disable=SC1091
+. "$dir/env"
+
+pid=$(cat "$RABBITMQ_PID_FILE" 2>/dev/null || true)
+/usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || true
+if [ -n "$pid" ]; then
+	for _ in $(seq 1 30); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 1
+	done
+	if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+fi
+# epmd outlives the node; this one listens on the node's own epmd port.
+epmd -kill >/dev/null 2>&1 || true
+rm -rf "$dir"
