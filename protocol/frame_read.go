@@ -148,7 +148,10 @@ func (r *FrameReader) ReadFrame() (Frame, error) {
 }
 
 // fill makes sure at least n unreturned bytes are buffered, reading as much
-// as the connection offers at once.
+// as the connection offers at once. The buffer grows only when it is full
+// and by at most doubling, so a frame header announcing a huge payload costs
+// memory in proportion to the bytes that actually arrive, never to the
+// announced size.
 func (r *FrameReader) fill(n int) error {
 	if r.end-r.start >= n {
 		return nil
@@ -163,24 +166,10 @@ func (r *FrameReader) fill(n int) error {
 	if r.buf == nil {
 		r.buf = make([]byte, initialReadBuffer)
 	}
-	if len(r.buf)-r.start < n {
-		buffered := r.end - r.start
-		if n > len(r.buf) {
-			// Grow to what the frame needs, at least doubling so that a
-			// stream of growing frames does not copy over and over.
-			size := max(n, 2*len(r.buf))
-			if r.frameMax != 0 {
-				size = min(size, max(n, int(r.frameMax)+frameOverhead))
-			}
-			nb := make([]byte, size)
-			copy(nb, r.buf[r.start:r.end])
-			r.buf = nb
-		} else {
-			copy(r.buf, r.buf[r.start:r.end])
-		}
-		r.start, r.end = 0, buffered
-	}
 	for r.end-r.start < n {
+		if r.end == len(r.buf) {
+			r.makeRoom(n)
+		}
 		m, err := r.r.Read(r.buf[r.end:])
 		r.end += m
 		if err != nil {
@@ -195,6 +184,21 @@ func (r *FrameReader) fill(n int) error {
 		}
 	}
 	return nil
+}
+
+// makeRoom frees space after the buffered bytes of a full buffer: by moving
+// them to the front when the frame being read then fits, by growing the
+// buffer (at most doubling, never beyond the frame) otherwise.
+func (r *FrameReader) makeRoom(n int) {
+	buffered := r.end - r.start
+	if n <= len(r.buf) && r.start > 0 {
+		copy(r.buf, r.buf[r.start:r.end])
+	} else {
+		nb := make([]byte, min(n, 2*len(r.buf)))
+		copy(nb, r.buf[r.start:r.end])
+		r.buf = nb
+	}
+	r.start, r.end = 0, buffered
 }
 
 // frameErrorText builds rabbit_reader's frame_error text:

@@ -370,3 +370,17 @@ func TestContentHeader(t *testing.T) {
 		t.Fatalf("short header: %v", err)
 	}
 }
+
+// TestReadFrameNoLimitAllocatesWhatArrives checks that with frame max 0 a
+// header announcing 4 GiB costs memory in proportion to the bytes sent.
+func TestReadFrameNoLimitAllocatesWhatArrives(t *testing.T) {
+	in := append([]byte{FrameBody, 0, 1, 0xff, 0xff, 0xff, 0xff}, make([]byte, 10000)...)
+	r := NewFrameReader(bytes.NewReader(in))
+	r.SetFrameMax(0)
+	if _, err := r.ReadFrame(); err != io.ErrUnexpectedEOF {
+		t.Fatalf("got %v, want io.ErrUnexpectedEOF", err)
+	}
+	if cap(r.buf) > 4*len(in) {
+		t.Fatalf("buffer of %d bytes for %d bytes of input", cap(r.buf), len(in))
+	}
+}
