@@ -74,3 +74,33 @@ func TestDecodeMethodErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMethodDecoder checks that the reusing decoder agrees with
+// DecodeMethod for every method and allocates nothing for repeated
+// publishes and acks.
+func TestMethodDecoder(t *testing.T) {
+	var d MethodDecoder
+	for _, m := range sampleMethods(0) {
+		frame := AppendMethodFrame(nil, 1, m)
+		got, err := d.Decode(frame[7 : len(frame)-1])
+		if err != nil || !reflect.DeepEqual(got, m) {
+			t.Fatalf("%s: got %#v, %v", m.Name(), got, err)
+		}
+	}
+	if _, err := d.Decode([]byte{0, 60, 0, 40, 0}); err == nil {
+		t.Fatal("truncated publish accepted")
+	}
+	publish := AppendMethodFrame(nil, 1, &BasicPublish{Exchange: "x", RoutingKey: "k"})
+	ack := AppendMethodFrame(nil, 1, &BasicAck{DeliveryTag: 9, Multiple: true})
+	allocs := testing.AllocsPerRun(100, func() {
+		if m, err := d.Decode(publish[7 : len(publish)-1]); err != nil || m.(*BasicPublish).RoutingKey != "k" {
+			t.Fatal(m, err)
+		}
+		if m, err := d.Decode(ack[7 : len(ack)-1]); err != nil || !m.(*BasicAck).Multiple {
+			t.Fatal(m, err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations", allocs)
+	}
+}

@@ -265,11 +265,13 @@ func (*ConnectionOpen) Sync() bool { return true }
 func (m *ConnectionOpen) AppendArgs(b []byte) []byte {
 	b = appendShortstr(b, m.VirtualHost)
 	b = appendShortstr(b, m.Capabilities)
-	var bits uint8
-	if m.Insist {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Insist {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -617,11 +619,13 @@ func (*ChannelFlow) Sync() bool { return true }
 
 // AppendArgs appends the encoded arguments of channel.flow to b.
 func (m *ChannelFlow) AppendArgs(b []byte) []byte {
-	var bits uint8
-	if m.Active {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Active {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -658,11 +662,13 @@ func (*ChannelFlowOk) Sync() bool { return false }
 
 // AppendArgs appends the encoded arguments of channel.flow-ok to b.
 func (m *ChannelFlowOk) AppendArgs(b []byte) []byte {
-	var bits uint8
-	if m.Active {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Active {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -779,23 +785,25 @@ func (*AccessRequest) Sync() bool { return true }
 // AppendArgs appends the encoded arguments of access.request to b.
 func (m *AccessRequest) AppendArgs(b []byte) []byte {
 	b = appendShortstr(b, m.Realm)
-	var bits uint8
-	if m.Exclusive {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Exclusive {
+			bits |= 1
+		}
+		if m.Passive {
+			bits |= 2
+		}
+		if m.Active {
+			bits |= 4
+		}
+		if m.Write {
+			bits |= 8
+		}
+		if m.Read {
+			bits |= 16
+		}
+		b = append(b, bits)
 	}
-	if m.Passive {
-		bits |= 2
-	}
-	if m.Active {
-		bits |= 4
-	}
-	if m.Write {
-		bits |= 8
-	}
-	if m.Read {
-		bits |= 16
-	}
-	b = append(b, bits)
 	return b
 }
 
@@ -882,23 +890,25 @@ func (m *ExchangeDeclare) AppendArgs(b []byte) []byte {
 	b = appendUint16(b, m.Ticket)
 	b = appendShortstr(b, m.Exchange)
 	b = appendShortstr(b, m.Type)
-	var bits uint8
-	if m.Passive {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Passive {
+			bits |= 1
+		}
+		if m.Durable {
+			bits |= 2
+		}
+		if m.AutoDelete {
+			bits |= 4
+		}
+		if m.Internal {
+			bits |= 8
+		}
+		if m.NoWait {
+			bits |= 16
+		}
+		b = append(b, bits)
 	}
-	if m.Durable {
-		bits |= 2
-	}
-	if m.AutoDelete {
-		bits |= 4
-	}
-	if m.Internal {
-		bits |= 8
-	}
-	if m.NoWait {
-		bits |= 16
-	}
-	b = append(b, bits)
 	b = AppendTable(b, m.Arguments)
 	return b
 }
@@ -980,14 +990,16 @@ func (*ExchangeDelete) Sync() bool { return true }
 func (m *ExchangeDelete) AppendArgs(b []byte) []byte {
 	b = appendUint16(b, m.Ticket)
 	b = appendShortstr(b, m.Exchange)
-	var bits uint8
-	if m.IfUnused {
-		bits |= 1
+	{
+		var bits uint8
+		if m.IfUnused {
+			bits |= 1
+		}
+		if m.NoWait {
+			bits |= 2
+		}
+		b = append(b, bits)
 	}
-	if m.NoWait {
-		bits |= 2
-	}
-	b = append(b, bits)
 	return b
 }
 
@@ -1067,11 +1079,13 @@ func (m *ExchangeBind) AppendArgs(b []byte) []byte {
 	b = appendShortstr(b, m.Destination)
 	b = appendShortstr(b, m.Source)
 	b = appendShortstr(b, m.RoutingKey)
-	var bits uint8
-	if m.NoWait {
-		bits |= 1
+	{
+		var bits uint8
+		if m.NoWait {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	b = AppendTable(b, m.Arguments)
 	return b
 }
@@ -1154,11 +1168,13 @@ func (m *ExchangeUnbind) AppendArgs(b []byte) []byte {
 	b = appendShortstr(b, m.Destination)
 	b = appendShortstr(b, m.Source)
 	b = appendShortstr(b, m.RoutingKey)
-	var bits uint8
-	if m.NoWait {
-		bits |= 1
+	{
+		var bits uint8
+		if m.NoWait {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	b = AppendTable(b, m.Arguments)
 	return b
 }
@@ -1241,23 +1257,25 @@ func (*QueueDeclare) Sync() bool { return true }
 func (m *QueueDeclare) AppendArgs(b []byte) []byte {
 	b = appendUint16(b, m.Ticket)
 	b = appendShortstr(b, m.Queue)
-	var bits uint8
-	if m.Passive {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Passive {
+			bits |= 1
+		}
+		if m.Durable {
+			bits |= 2
+		}
+		if m.Exclusive {
+			bits |= 4
+		}
+		if m.AutoDelete {
+			bits |= 8
+		}
+		if m.NoWait {
+			bits |= 16
+		}
+		b = append(b, bits)
 	}
-	if m.Durable {
-		bits |= 2
-	}
-	if m.Exclusive {
-		bits |= 4
-	}
-	if m.AutoDelete {
-		bits |= 8
-	}
-	if m.NoWait {
-		bits |= 16
-	}
-	b = append(b, bits)
 	b = AppendTable(b, m.Arguments)
 	return b
 }
@@ -1351,11 +1369,13 @@ func (m *QueueBind) AppendArgs(b []byte) []byte {
 	b = appendShortstr(b, m.Queue)
 	b = appendShortstr(b, m.Exchange)
 	b = appendShortstr(b, m.RoutingKey)
-	var bits uint8
-	if m.NoWait {
-		bits |= 1
+	{
+		var bits uint8
+		if m.NoWait {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	b = AppendTable(b, m.Arguments)
 	return b
 }
@@ -1433,11 +1453,13 @@ func (*QueuePurge) Sync() bool { return true }
 func (m *QueuePurge) AppendArgs(b []byte) []byte {
 	b = appendUint16(b, m.Ticket)
 	b = appendShortstr(b, m.Queue)
-	var bits uint8
-	if m.NoWait {
-		bits |= 1
+	{
+		var bits uint8
+		if m.NoWait {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -1516,17 +1538,19 @@ func (*QueueDelete) Sync() bool { return true }
 func (m *QueueDelete) AppendArgs(b []byte) []byte {
 	b = appendUint16(b, m.Ticket)
 	b = appendShortstr(b, m.Queue)
-	var bits uint8
-	if m.IfUnused {
-		bits |= 1
+	{
+		var bits uint8
+		if m.IfUnused {
+			bits |= 1
+		}
+		if m.IfEmpty {
+			bits |= 2
+		}
+		if m.NoWait {
+			bits |= 4
+		}
+		b = append(b, bits)
 	}
-	if m.IfEmpty {
-		bits |= 2
-	}
-	if m.NoWait {
-		bits |= 4
-	}
-	b = append(b, bits)
 	return b
 }
 
@@ -1682,11 +1706,13 @@ func (*BasicQos) Sync() bool { return true }
 func (m *BasicQos) AppendArgs(b []byte) []byte {
 	b = appendUint32(b, m.PrefetchSize)
 	b = appendUint16(b, m.PrefetchCount)
-	var bits uint8
-	if m.Global {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Global {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -1766,20 +1792,22 @@ func (m *BasicConsume) AppendArgs(b []byte) []byte {
 	b = appendUint16(b, m.Ticket)
 	b = appendShortstr(b, m.Queue)
 	b = appendShortstr(b, m.ConsumerTag)
-	var bits uint8
-	if m.NoLocal {
-		bits |= 1
+	{
+		var bits uint8
+		if m.NoLocal {
+			bits |= 1
+		}
+		if m.NoAck {
+			bits |= 2
+		}
+		if m.Exclusive {
+			bits |= 4
+		}
+		if m.NoWait {
+			bits |= 8
+		}
+		b = append(b, bits)
 	}
-	if m.NoAck {
-		bits |= 2
-	}
-	if m.Exclusive {
-		bits |= 4
-	}
-	if m.NoWait {
-		bits |= 8
-	}
-	b = append(b, bits)
 	b = AppendTable(b, m.Arguments)
 	return b
 }
@@ -1860,11 +1888,13 @@ func (*BasicCancel) Sync() bool { return true }
 // AppendArgs appends the encoded arguments of basic.cancel to b.
 func (m *BasicCancel) AppendArgs(b []byte) []byte {
 	b = appendShortstr(b, m.ConsumerTag)
-	var bits uint8
-	if m.NoWait {
-		bits |= 1
+	{
+		var bits uint8
+		if m.NoWait {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -1943,14 +1973,16 @@ func (m *BasicPublish) AppendArgs(b []byte) []byte {
 	b = appendUint16(b, m.Ticket)
 	b = appendShortstr(b, m.Exchange)
 	b = appendShortstr(b, m.RoutingKey)
-	var bits uint8
-	if m.Mandatory {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Mandatory {
+			bits |= 1
+		}
+		if m.Immediate {
+			bits |= 2
+		}
+		b = append(b, bits)
 	}
-	if m.Immediate {
-		bits |= 2
-	}
-	b = append(b, bits)
 	return b
 }
 
@@ -2040,11 +2072,13 @@ func (*BasicDeliver) Sync() bool { return false }
 func (m *BasicDeliver) AppendArgs(b []byte) []byte {
 	b = appendShortstr(b, m.ConsumerTag)
 	b = appendUint64(b, m.DeliveryTag)
-	var bits uint8
-	if m.Redelivered {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Redelivered {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	b = appendShortstr(b, m.Exchange)
 	b = appendShortstr(b, m.RoutingKey)
 	return b
@@ -2091,11 +2125,13 @@ func (*BasicGet) Sync() bool { return true }
 func (m *BasicGet) AppendArgs(b []byte) []byte {
 	b = appendUint16(b, m.Ticket)
 	b = appendShortstr(b, m.Queue)
-	var bits uint8
-	if m.NoAck {
-		bits |= 1
+	{
+		var bits uint8
+		if m.NoAck {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -2139,11 +2175,13 @@ func (*BasicGetOk) Sync() bool { return false }
 // AppendArgs appends the encoded arguments of basic.get-ok to b.
 func (m *BasicGetOk) AppendArgs(b []byte) []byte {
 	b = appendUint64(b, m.DeliveryTag)
-	var bits uint8
-	if m.Redelivered {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Redelivered {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	b = appendShortstr(b, m.Exchange)
 	b = appendShortstr(b, m.RoutingKey)
 	b = appendUint32(b, m.MessageCount)
@@ -2223,11 +2261,13 @@ func (*BasicAck) Sync() bool { return false }
 // AppendArgs appends the encoded arguments of basic.ack to b.
 func (m *BasicAck) AppendArgs(b []byte) []byte {
 	b = appendUint64(b, m.DeliveryTag)
-	var bits uint8
-	if m.Multiple {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Multiple {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -2267,11 +2307,13 @@ func (*BasicReject) Sync() bool { return false }
 // AppendArgs appends the encoded arguments of basic.reject to b.
 func (m *BasicReject) AppendArgs(b []byte) []byte {
 	b = appendUint64(b, m.DeliveryTag)
-	var bits uint8
-	if m.Requeue {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Requeue {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -2309,11 +2351,13 @@ func (*BasicRecoverAsync) Sync() bool { return false }
 
 // AppendArgs appends the encoded arguments of basic.recover-async to b.
 func (m *BasicRecoverAsync) AppendArgs(b []byte) []byte {
-	var bits uint8
-	if m.Requeue {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Requeue {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -2350,11 +2394,13 @@ func (*BasicRecover) Sync() bool { return true }
 
 // AppendArgs appends the encoded arguments of basic.recover to b.
 func (m *BasicRecover) AppendArgs(b []byte) []byte {
-	var bits uint8
-	if m.Requeue {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Requeue {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 
@@ -2425,14 +2471,16 @@ func (*BasicNack) Sync() bool { return false }
 // AppendArgs appends the encoded arguments of basic.nack to b.
 func (m *BasicNack) AppendArgs(b []byte) []byte {
 	b = appendUint64(b, m.DeliveryTag)
-	var bits uint8
-	if m.Multiple {
-		bits |= 1
+	{
+		var bits uint8
+		if m.Multiple {
+			bits |= 1
+		}
+		if m.Requeue {
+			bits |= 2
+		}
+		b = append(b, bits)
 	}
-	if m.Requeue {
-		bits |= 2
-	}
-	b = append(b, bits)
 	return b
 }
 
@@ -2657,11 +2705,13 @@ func (*ConfirmSelect) Sync() bool { return true }
 
 // AppendArgs appends the encoded arguments of confirm.select to b.
 func (m *ConfirmSelect) AppendArgs(b []byte) []byte {
-	var bits uint8
-	if m.NoWait {
-		bits |= 1
+	{
+		var bits uint8
+		if m.NoWait {
+			bits |= 1
+		}
+		b = append(b, bits)
 	}
-	b = append(b, bits)
 	return b
 }
 

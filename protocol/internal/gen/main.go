@@ -268,11 +268,11 @@ func genMethod(b *bytes.Buffer, c class, m method, fs []field) error {
 		f := fs[i]
 		if f.Wire == "bit" {
 			j := i
-			b.WriteString("\tvar bits uint8\n")
+			b.WriteString("\t{\n\t\tvar bits uint8\n")
 			for ; j < len(fs) && fs[j].Wire == "bit" && j-i < 8; j++ {
-				fmt.Fprintf(b, "\tif m.%s {\n\t\tbits |= %d\n\t}\n", fs[j].GoName, 1<<(j-i))
+				fmt.Fprintf(b, "\t\tif m.%s {\n\t\t\tbits |= %d\n\t\t}\n", fs[j].GoName, 1<<(j-i))
 			}
-			b.WriteString("\tb = append(b, bits)\n")
+			b.WriteString("\t\tb = append(b, bits)\n\t}\n")
 			i = j
 			if i < len(fs) && fs[i].Wire == "bit" {
 				return fmt.Errorf("gen: %s: more than 8 consecutive bits", dotted)
