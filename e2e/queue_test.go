@@ -1,0 +1,282 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// TestServerNamedQueue: queue.declare with an empty name gets an
+// amq.gen- name from the server, usable like any other.
+func TestServerNamedQueue(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	mustOK(t, err, "queue.declare")
+	if !strings.HasPrefix(q.Name, "amq.gen-") || len(q.Name) <= len("amq.gen-") {
+		t.Fatalf("server-named queue %q, want amq.gen-…", q.Name)
+	}
+	publish(t, ch, "", q.Name, text("x"))
+	equalStrings(t, "bodies", bodies(getN(t, ch, q.Name, 1, true)), []string{"x"})
+}
+
+// TestDeclareOkCounts: declare-ok carries the ready-message count and the
+// consumer count.
+func TestDeclareOkCounts(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	for i := 0; i < 3; i++ {
+		publish(t, ch, "", q, text("m"))
+	}
+	waitMessages(t, ch, q, 3)
+	cons := c.channel(t)
+	mustOK(t, cons.Qos(1, 0, false), "basic.qos")
+	d := consume(t, cons, q, false, nil)
+	consumeN(t, d, 1, waitFor) // one unacked: no longer counted as ready
+	deadline := time.Now().Add(waitFor)
+	for {
+		got, err := ch.QueueDeclare(q, false, false, false, false, nil)
+		mustOK(t, err, "queue.declare")
+		if got.Messages == 2 && got.Consumers == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("declare-ok messages=%d consumers=%d, want 2 1", got.Messages, got.Consumers)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestQueueDeclareErrors covers the channel exceptions of queue.declare.
+func TestQueueDeclareErrors(t *testing.T) {
+	t.Parallel()
+	c, setup := open(t)
+	q := name(t, "q")
+	declareQueue(t, setup, q, amqp.Table{"x-message-ttl": int32(1000)})
+	vq := "queue '" + q + "' in vhost '/'"
+	for _, tc := range []struct {
+		name string
+		call func(ch *channel) error
+		code int
+		text string
+	}{
+		{"passive-missing", func(ch *channel) error {
+			_, err := ch.QueueDeclarePassive(q+".missing", false, false, false, false, nil)
+			return err
+		}, codeNotFound, "NOT_FOUND - no queue '" + q + ".missing' in vhost '/'"},
+		{"reserved-prefix", func(ch *channel) error {
+			_, err := ch.QueueDeclare("amq.e2e-reserved", false, false, false, false, nil)
+			return err
+		}, codeAccessRefused, "ACCESS_REFUSED - queue name 'amq.e2e-reserved' contains reserved prefix 'amq.*'"},
+		{"other-durable", func(ch *channel) error {
+			_, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{"x-message-ttl": int32(1000)})
+			return err
+		}, codePreconditionFail, "PRECONDITION_FAILED - inequivalent arg 'durable' for " + vq + ": received 'true' but current is 'false'"},
+		{"other-auto-delete", func(ch *channel) error {
+			_, err := ch.QueueDeclare(q, false, true, false, false, amqp.Table{"x-message-ttl": int32(1000)})
+			return err
+		}, codePreconditionFail, "PRECONDITION_FAILED - inequivalent arg 'auto_delete' for " + vq + ": received 'true' but current is 'false'"},
+		{"other-arg-value", func(ch *channel) error {
+			_, err := ch.QueueDeclare(q, false, false, false, false, amqp.Table{"x-message-ttl": int32(2000)})
+			return err
+		}, codePreconditionFail, "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for " + vq + ": received '2000' but current is '1000'"},
+		{"missing-arg", func(ch *channel) error {
+			_, err := ch.QueueDeclare(q, false, false, false, false, nil)
+			return err
+		}, codePreconditionFail, "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for " + vq + ": received none but current is the value '1000' of type 'signedint'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := c.channel(t)
+			expectChannelError(t, ch, tc.call(ch), tc.code, tc.text)
+		})
+	}
+	// A redeclare with the same properties (and a passive one) is fine.
+	_, err := setup.QueueDeclare(q, false, false, false, false, amqp.Table{"x-message-ttl": int32(1000)})
+	mustOK(t, err, "equivalent redeclare")
+}
+
+// TestExclusiveQueue: an exclusive queue belongs to its connection: other
+// connections get 405 for declare, passive declare, consume and delete;
+// it is deleted when its connection closes.
+func TestExclusiveQueue(t *testing.T) {
+	t.Parallel()
+	owner, och := open(t)
+	q := name(t, "")
+	_, err := och.QueueDeclare(q, false, false, true, false, nil)
+	mustOK(t, err, "declare exclusive")
+	locked := "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '" + q + "' in vhost '/'. " +
+		"It could be originally declared on another connection or the exclusive property value does not match that of the original declaration."
+
+	other := dial(t)
+	for _, tc := range []struct {
+		name string
+		call func(ch *channel) error
+	}{
+		{"declare", func(ch *channel) error {
+			_, err := ch.QueueDeclare(q, false, false, true, false, nil)
+			return err
+		}},
+		{"passive", func(ch *channel) error {
+			_, err := ch.QueueDeclarePassive(q, false, false, true, false, nil)
+			return err
+		}},
+		{"consume", func(ch *channel) error {
+			_, err := ch.Consume(q, "", false, false, false, false, nil)
+			return err
+		}},
+		{"delete", func(ch *channel) error {
+			_, err := ch.QueueDelete(q, false, false, false)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := other.channel(t)
+			expectChannelError(t, ch, tc.call(ch), codeResourceLocked, locked)
+		})
+	}
+
+	// The owner can use it from any of its channels.
+	ch2 := owner.channel(t)
+	publish(t, ch2, "", q, text("mine"))
+	equalStrings(t, "bodies", bodies(getN(t, ch2, q, 1, true)), []string{"mine"})
+
+	mustOK(t, owner.Close(), "close owner")
+	probe := other.channel(t)
+	deadline := time.Now().Add(waitFor)
+	for {
+		_, err := probe.QueueDeclarePassive(q, false, false, false, false, nil)
+		if err != nil {
+			expectChannelError(t, probe, err, codeNotFound, "NOT_FOUND - no queue '"+q+"' in vhost '/'")
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("exclusive queue still there after its connection closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAutoDeleteQueue: an auto-delete queue survives until it has had a
+// consumer and the last consumer is gone.
+func TestAutoDeleteQueue(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	_, err := ch.QueueDeclare(q, false, true, false, false, nil)
+	mustOK(t, err, "declare auto-delete")
+	t.Cleanup(func() { deleteQueue(q) })
+	_, err = ch.QueueDeclarePassive(q, false, true, false, false, nil)
+	mustOK(t, err, "auto-delete queue without consumers yet")
+
+	cons := c.channel(t)
+	_, err = cons.Consume(q, "c1", false, false, false, false, nil)
+	mustOK(t, err, "consume")
+	_, err = cons.Consume(q, "c2", false, false, false, false, nil)
+	mustOK(t, err, "consume")
+	mustOK(t, cons.Cancel("c1", false), "cancel c1")
+	_, err = ch.QueueDeclarePassive(q, false, true, false, false, nil)
+	mustOK(t, err, "auto-delete queue with one consumer left")
+	mustOK(t, cons.Cancel("c2", false), "cancel c2")
+	deadline := time.Now().Add(waitFor)
+	for {
+		_, err := ch.QueueDeclarePassive(q, false, true, false, false, nil)
+		if err != nil {
+			expectChannelError(t, ch, err, codeNotFound, "NOT_FOUND - no queue '"+q+"' in vhost '/'")
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("auto-delete queue still there after its last consumer went")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestBindUnbind: bindings route while they exist; binding to a missing
+// exchange or queue is 404; unbinding what is not bound is fine.
+func TestBindUnbind(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	x, q := name(t, "x"), name(t, "q")
+	declareExchange(t, ch, x, "direct", nil)
+	declareQueue(t, ch, q, nil)
+	mustOK(t, ch.QueueBind(q, "k", x, false, nil), "bind")
+	mustOK(t, ch.QueueBind(q, "k", x, false, nil), "bind again")
+	publish(t, ch, x, "k", text("bound"))
+	equalStrings(t, "bodies", bodies(getN(t, ch, q, 1, true)), []string{"bound"})
+	mustOK(t, ch.QueueUnbind(q, "k", x, nil), "unbind")
+	mustOK(t, ch.QueueUnbind(q, "never-bound", x, nil), "unbind what was never bound")
+	publish(t, ch, x, "k", text("unbound"))
+	publish(t, ch, "", q, text("marker"))
+	equalStrings(t, "bodies", bodies(getN(t, ch, q, 1, true)), []string{"marker"})
+
+	ch1 := c.channel(t)
+	err := ch1.QueueBind(q, "k", x+".missing", false, nil)
+	expectChannelError(t, ch1, err, codeNotFound, "NOT_FOUND - no exchange '"+x+".missing' in vhost '/'")
+	ch2 := c.channel(t)
+	err = ch2.QueueBind(q+".missing", "k", x, false, nil)
+	expectChannelError(t, ch2, err, codeNotFound, "NOT_FOUND - no queue '"+q+".missing' in vhost '/'")
+}
+
+// TestPurge: queue.purge answers with the number of messages removed.
+func TestPurge(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	for i := 0; i < 5; i++ {
+		publish(t, ch, "", q, text("m"))
+	}
+	waitMessages(t, ch, q, 5)
+	n, err := ch.QueuePurge(q, false)
+	mustOK(t, err, "purge")
+	if n != 5 {
+		t.Fatalf("purge count %d, want 5", n)
+	}
+	n, err = ch.QueuePurge(q, false)
+	mustOK(t, err, "purge")
+	if n != 0 {
+		t.Fatalf("second purge count %d, want 0", n)
+	}
+}
+
+// TestQueueDelete: if-unused and if-empty refuse with 406; delete answers
+// with the message count; deleting a missing queue succeeds with 0.
+func TestQueueDelete(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	for i := 0; i < 3; i++ {
+		publish(t, ch, "", q, text("m"))
+	}
+	waitMessages(t, ch, q, 3)
+	cons := c.channel(t)
+	_, err := cons.Consume(q, "c", false, false, false, false, nil)
+	mustOK(t, err, "consume")
+	// The consumer holds the messages unacked; cancel it after the
+	// if-unused check and let them return.
+	ch1 := c.channel(t)
+	_, err = ch1.QueueDelete(q, true, false, false)
+	expectChannelError(t, ch1, err, codePreconditionFail, "PRECONDITION_FAILED - queue '"+q+"' in vhost '/' in use")
+	mustOK(t, cons.Close(), "close consumer channel")
+	waitMessages(t, ch, q, 3)
+
+	ch2 := c.channel(t)
+	_, err = ch2.QueueDelete(q, false, true, false)
+	expectChannelError(t, ch2, err, codePreconditionFail, "PRECONDITION_FAILED - queue '"+q+"' in vhost '/' not empty")
+
+	n, err := ch.QueueDelete(q, true, false, false)
+	mustOK(t, err, "delete")
+	if n != 3 {
+		t.Fatalf("delete-ok message count %d, want 3", n)
+	}
+	n, err = ch.QueueDelete(q, false, false, false)
+	mustOK(t, err, "delete a missing queue")
+	if n != 0 {
+		t.Fatalf("delete-ok for a missing queue counts %d, want 0", n)
+	}
+}
