@@ -14,6 +14,23 @@
 // more than the remaining input implies. Malformed input yields an *Error
 // carrying the reply code and text RabbitMQ would send.
 //
+// Where RabbitMQ's behaviour is odd or unhelpful, Warren's choice is:
+//
+//   - Frame size: like rabbit_reader, a payload of up to frame max octets is
+//     accepted (RabbitMQ tolerates the 8 octets of overhead that many
+//     clients forget); anything larger is a FRAME_ERROR before any of the
+//     payload is read. Until tuning the limit is 131072.
+//   - Unknown class or method id: RabbitMQ's reader crashes and drops the
+//     socket; Warren returns a hard NOT_IMPLEMENTED so the broker can send
+//     connection.close.
+//   - Field table with an unknown type tag inside method arguments:
+//     RabbitMQ crashes the connection; Warren reports the same
+//     "FRAME_ERROR - cannot decode <<...>>" as for any undecodable
+//     arguments. DecodeTable on its own names the bad tag.
+//   - Tables nest at most 64 deep (RabbitMQ has no limit).
+//   - The 0-9 protocol header is accepted as 0-9-1, and the table tag L is
+//     read as a signed 64-bit integer, both as RabbitMQ does.
+//
 // The package imports only the standard library.
 package protocol
 

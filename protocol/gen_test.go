@@ -19,9 +19,6 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 	if _, err := os.Stat(specPath); err != nil {
 		t.Skipf("AMQP spec not found at %s (shared/ must sit beside the repository): %v", specPath, err)
 	}
-	if testing.Short() {
-		t.Skip("runs the generator with go run; skipped in -short mode")
-	}
 	out := t.TempDir()
 	abs, err := filepath.Abs(specPath)
 	if err != nil {

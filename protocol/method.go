@@ -19,7 +19,8 @@ type Method interface {
 	// AppendArgs appends the encoded arguments (not the ids) to b.
 	AppendArgs(b []byte) []byte
 	// DecodeArgs decodes the arguments from b, which must hold exactly
-	// them. Decoded strings never alias b.
+	// them. Decoded strings never alias b. On error the struct may be
+	// partly overwritten.
 	DecodeArgs(b []byte) error
 }
 

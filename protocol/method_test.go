@@ -25,6 +25,11 @@ func TestMethodRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("DecodeMethod: %v", err)
 				}
+				// The broker reuses its read buffer: decoded strings and
+				// tables must survive it being overwritten.
+				for i := range f.Payload {
+					f.Payload[i] = 'X'
+				}
 				if !reflect.DeepEqual(got, m) {
 					t.Fatalf("round trip:\n got %#v\nwant %#v", got, m)
 				}
