@@ -13,6 +13,7 @@ type topicNode struct {
 	id      uint32
 	parent  *topicNode
 	word    string // the edge from parent to this node
+	isHash  bool   // word is "#"
 	words   map[string]*topicNode
 	star    *topicNode
 	hash    *topicNode
@@ -69,7 +70,7 @@ func (n *topicNode) child(w string) *topicNode {
 
 func (t *topicTrie) newNode(parent *topicNode, w string) *topicNode {
 	t.nextID++
-	c := &topicNode{id: t.nextID, parent: parent, word: w}
+	c := &topicNode{id: t.nextID, parent: parent, word: w, isHash: w == "#"}
 	switch w {
 	case "*":
 		parent.star = c
@@ -135,7 +136,7 @@ type topicMatch struct {
 	// seen records visited (node, position) states once two "#" edges
 	// are on the path; only then can a state be reached twice, and
 	// without it hostile keys like "#.#.#.#" cost exponential time.
-	seen     map[uint64]struct{}
+	seen     visitSet
 	seenUsed bool
 }
 
@@ -144,22 +145,17 @@ type topicMatch struct {
 func (t *topicTrie) match(m *topicMatch) {
 	m.walk(&t.root, 0, 0)
 	if m.seenUsed {
-		clear(m.seen)
+		m.seen.reset()
 		m.seenUsed = false
 	}
 }
 
 func (m *topicMatch) walk(n *topicNode, pos, hashes int) {
 	if hashes >= 2 {
-		k := uint64(n.id)<<32 | uint64(pos)
-		if m.seen == nil {
-			m.seen = make(map[uint64]struct{})
-		}
-		if _, ok := m.seen[k]; ok {
+		m.seenUsed = true
+		if !m.seen.add(uint64(n.id)<<32 | uint64(pos)) {
 			return
 		}
-		m.seen[k] = struct{}{}
-		m.seenUsed = true
 	}
 	if pos == len(m.words) {
 		m.out = append(m.out, n.targets...)
@@ -177,8 +173,62 @@ func (m *topicMatch) walk(n *topicNode, pos, hashes int) {
 		m.walk(n.star, pos+1, hashes)
 	}
 	if n.hash != nil {
-		for p := pos; p <= len(m.words); p++ {
-			m.walk(n.hash, p, hashes+1)
+		m.walk(n.hash, pos, hashes+1)
+	}
+	if n.isHash {
+		// "#" takes one more word and stays where it is; with the
+		// visited set this keeps a walk at O(nodes × words) states.
+		m.walk(n, pos+1, hashes)
+	}
+}
+
+// visitSet is a set of uint64 with O(1) reset: an open-addressing table
+// whose slots count as empty unless stamped with the current generation.
+type visitSet struct {
+	keys []uint64
+	gens []uint32
+	gen  uint32
+	n    int
+}
+
+// reset empties the set.
+func (v *visitSet) reset() {
+	v.n = 0
+	v.gen++
+	if v.gen == 0 {
+		clear(v.gens)
+		v.gen = 1
+	}
+}
+
+// add inserts k and reports whether it was absent.
+func (v *visitSet) add(k uint64) bool {
+	if v.gen == 0 {
+		v.gen = 1
+	}
+	if 2*(v.n+1) > len(v.keys) {
+		v.grow()
+	}
+	mask := uint64(len(v.keys) - 1)
+	for i := (k * 0x9E3779B97F4A7C15 >> 32) & mask; ; i = (i + 1) & mask {
+		if v.gens[i] != v.gen {
+			v.gens[i], v.keys[i] = v.gen, k
+			v.n++
+			return true
+		}
+		if v.keys[i] == k {
+			return false
+		}
+	}
+}
+
+func (v *visitSet) grow() {
+	keys, gens, gen := v.keys, v.gens, v.gen
+	size := max(64, 2*len(keys))
+	v.keys, v.gens, v.gen, v.n = make([]uint64, size), make([]uint32, size), 1, 0
+	for i := range keys {
+		if gens[i] == gen {
+			v.add(keys[i])
 		}
 	}
 }

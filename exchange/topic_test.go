@@ -234,3 +234,20 @@ func FuzzTopic(f *testing.F) {
 		}
 	})
 }
+
+func TestVisitSet(t *testing.T) {
+	var v visitSet
+	for round := 0; round < 3; round++ {
+		for k := uint64(0); k < 1000; k++ {
+			if !v.add(k<<32 | k) {
+				t.Fatalf("round %d: %d reported present before it was added", round, k)
+			}
+		}
+		for k := uint64(0); k < 1000; k++ {
+			if v.add(k<<32 | k) {
+				t.Fatalf("round %d: %d reported absent after it was added", round, k)
+			}
+		}
+		v.reset()
+	}
+}
