@@ -1,0 +1,155 @@
+package classic
+
+import (
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warrenmq/warren/queue"
+)
+
+// ackingConsumer behaves like a channel with a prefetch window: it takes
+// deliveries while it has credit, and its own goroutine settles them
+// (requeueing some once), restores the credit and kicks the queue.
+type ackingConsumer struct {
+	q       *Queue
+	mu      sync.Mutex
+	credit  int
+	pending []queue.Delivery
+	wake    chan struct{}
+}
+
+func (c *ackingConsumer) Deliver(d queue.Delivery) bool {
+	c.mu.Lock()
+	if c.credit == 0 {
+		c.mu.Unlock()
+		return false
+	}
+	c.credit--
+	c.pending = append(c.pending, d)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (c *ackingConsumer) Cancelled() {}
+
+func (c *ackingConsumer) run(stop <-chan struct{}, record func(queue.Delivery)) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-c.wake:
+		}
+		c.mu.Lock()
+		batch := c.pending
+		c.pending = nil
+		c.mu.Unlock()
+		var acks, requeues []uint64
+		for _, d := range batch {
+			if !d.Redelivered && d.ID%7 == 0 {
+				requeues = append(requeues, d.ID)
+				continue
+			}
+			record(d)
+			acks = append(acks, d.ID)
+		}
+		c.q.Settle(queue.Requeue, requeues)
+		c.q.Settle(queue.Ack, acks)
+		c.mu.Lock()
+		c.credit += len(batch)
+		c.mu.Unlock()
+		c.q.Kick()
+	}
+}
+
+// TestConcurrentPublishConsumeAck runs publishers, consumers that ack and
+// requeue, and a basic.get poller at once: every message must be acked
+// exactly once and every publish confirmed.
+func TestConcurrentPublishConsumeAck(t *testing.T) {
+	const publishers, perPublisher, consumers = 4, 2000, 4
+	total := publishers * perPublisher
+	q, err := New("q", Options{VHost: "/"}, Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	acked := make(map[string]int, total)
+	all := make(chan struct{})
+	record := func(d queue.Delivery) {
+		mu.Lock()
+		acked[string(d.Message.Body)]++
+		if len(acked) == total && acked[string(d.Message.Body)] == 1 {
+			close(all)
+		}
+		mu.Unlock()
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range consumers {
+		c := &ackingConsumer{q: q, credit: 10 + i*10, wake: make(chan struct{}, 1)}
+		if err := q.Consume(c, queue.ConsumeOptions{Priority: int32(i % 2)}); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { c.run(stop, record) })
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if d, _, ok := q.Get(false); ok {
+				record(d)
+				q.Settle(queue.Ack, []uint64{d.ID})
+			}
+		}
+	})
+
+	var cf confirms
+	var pubs sync.WaitGroup
+	for p := range publishers {
+		pubs.Go(func() {
+			for i := range perPublisher {
+				seq := uint64(p*perPublisher + i)
+				body := strconv.Itoa(p) + "-" + strconv.Itoa(i)
+				q.Publish(&queue.Message{Body: []byte(body), Timestamp: time.Now()}, queue.Confirm{To: &cf, Seq: seq})
+			}
+		})
+	}
+	pubs.Wait()
+
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		t.Fatalf("only %d of %d messages acked; stats %+v", n, total, q.Stats())
+	}
+	close(stop)
+	wg.Wait()
+
+	for body, n := range acked {
+		if n != 1 {
+			t.Errorf("message %s acked %d times", body, n)
+		}
+	}
+	if len(cf.got) != total {
+		t.Errorf("%d confirms, want %d", len(cf.got), total)
+	}
+	for seq, ok := range cf.got {
+		if !ok {
+			t.Errorf("publish %d nacked", seq)
+		}
+	}
+	if s := q.Stats(); s.Ready != 0 || s.Unacked != 0 {
+		t.Errorf("stats after the run: %+v", s)
+	}
+}

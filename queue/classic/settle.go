@@ -1,0 +1,148 @@
+package classic
+
+import (
+	"slices"
+
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+)
+
+// The queue's state changes all go through enqueue, take, hold, release
+// and requeue, so that a durable store can log them in one place.
+
+// enqueue adds a newly published message to the ready messages.
+func (q *Queue) enqueue(e entry) { q.ready.add(e, false) }
+
+// take removes the head of priority level l from the ready messages. The
+// caller delivers it (then holds it unless the consumer is no-ack),
+// dead-letters it or drops it.
+func (q *Queue) take(l int) entry { return q.ready.pop(l) }
+
+// noID is never a message id (ids start at 1). The unacked map keeps an
+// entry under it so that it never becomes empty: Go reseeds a map's hash
+// every time its last entry is deleted, which with prefetch 1 would cost a
+// random number per ack.
+const noID = 0
+
+func newUnacked() map[uint64]held { return map[uint64]held{noID: {}} }
+
+// hold records a delivered message as unacknowledged.
+func (q *Queue) hold(e entry) { q.unacked[e.id] = held{msg: e.msg, expiry: e.expiry} }
+
+// release forgets an unacknowledged message (acked, rejected or requeued).
+func (q *Queue) release(id uint64) (held, bool) {
+	if id == noID {
+		return held{}, false
+	}
+	h, ok := q.unacked[id]
+	if ok {
+		delete(q.unacked, id)
+	}
+	return h, ok
+}
+
+// requeue returns a released message to its original place, marked
+// redelivered.
+func (q *Queue) requeue(id uint64, h held) {
+	q.ready.add(entry{msg: h.msg, id: id, expiry: h.expiry, redelivered: true}, true)
+}
+
+// Settle acks, requeues or rejects delivered messages by id. Requeued
+// messages go back to their original places, marked redelivered; rejected
+// ones are dead-lettered (reason rejected) when the queue has a dead-letter
+// exchange. Unknown ids are ignored.
+func (q *Queue) Settle(s queue.Settlement, ids []uint64) {
+	q.mu.Lock()
+	var now int64
+	switch s {
+	case queue.Ack:
+		for _, id := range ids {
+			q.release(id)
+		}
+	case queue.Reject:
+		for _, id := range ids {
+			if h, ok := q.release(id); ok {
+				q.deadLetter(h.msg, queue.Rejected, &now)
+			}
+		}
+	case queue.Requeue:
+		if q.deleted {
+			for _, id := range ids {
+				q.release(id)
+			}
+			break
+		}
+		// Highest id first: each then goes in front of the ones after it,
+		// which for messages taken from the head costs nothing.
+		back := q.scratch[:0]
+		for _, id := range ids {
+			if h, ok := q.release(id); ok {
+				back = append(back, entry{msg: h.msg, id: id, expiry: h.expiry})
+			}
+		}
+		slices.SortFunc(back, func(a, b entry) int {
+			switch {
+			case a.id > b.id:
+				return -1
+			case a.id < b.id:
+				return 1
+			}
+			return 0
+		})
+		for _, e := range back {
+			q.requeue(e.id, held{msg: e.msg, expiry: e.expiry})
+		}
+		clear(back)
+		q.scratch = back[:0]
+		q.dropHeads(&now)
+		q.dispatch(&now)
+		q.schedule(&now)
+	}
+	q.unlock()
+}
+
+// Purge drops every ready message, without dead-lettering, and returns how
+// many there were. Unacknowledged messages stay.
+func (q *Queue) Purge() uint32 {
+	q.mu.Lock()
+	n := q.ready.clear()
+	q.unlock()
+	return uint32(n)
+}
+
+// Delete cancels every consumer (telling each through Cancelled) and drops
+// every message, returning how many ready messages there were. With
+// ifEmpty it refuses a queue with ready messages ("PRECONDITION_FAILED -
+// queue 'q' in vhost '/' not empty"), with ifUnused one with consumers
+// ("... in use").
+func (q *Queue) Delete(ifUnused, ifEmpty bool) (uint32, error) {
+	q.mu.Lock()
+	if q.deleted {
+		q.unlock()
+		return 0, nil
+	}
+	if ifEmpty && q.ready.count > 0 {
+		q.unlock()
+		return 0, protocol.NewError(protocol.PreconditionFailed,
+			"queue '%s' in vhost '%s' not empty", q.name, q.opts.VHost)
+	}
+	if ifUnused && q.cons.count > 0 {
+		q.unlock()
+		return 0, protocol.NewError(protocol.PreconditionFailed,
+			"queue '%s' in vhost '%s' in use", q.name, q.opts.VHost)
+	}
+	q.deleted = true
+	n := q.ready.clear()
+	q.unacked = newUnacked()
+	cancelled := q.cons.all()
+	q.cons = consumerSet{sac: q.cons.sac}
+	if q.timer != nil {
+		q.timer.Stop()
+		q.timerAt = 0
+	}
+	q.unlock()
+	for _, c := range cancelled {
+		c.Cancelled()
+	}
+	return uint32(n), nil
+}
