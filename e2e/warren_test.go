@@ -1,5 +1,3 @@
-//go:build e2e_pending
-
 package e2e
 
 import (
@@ -10,8 +8,7 @@ import (
 	"github.com/warrenmq/warren/broker"
 )
 
-// This file starts Warren in-process. It is behind the e2e_pending build
-// tag until the broker package compiles; then the tag goes.
+// This file starts Warren in-process for the suite (see TestMain).
 
 func init() {
 	startWarren = func(opts warrenOptions) (string, func(), error) {
