@@ -1,0 +1,293 @@
+package broker
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+	"go.uber.org/zap"
+)
+
+// expect is what frame a channel's content assembly waits for.
+type expect uint8
+
+const (
+	expectMethod expect = iota
+	expectHeader
+	expectBody
+)
+
+// channel is one AMQP channel of a connection. Its handlers run on the
+// connection's read loop; deliveries (Consumer.Deliver) and confirms
+// arrive from queue goroutines and touch only the state under mu and the
+// confirm tracker's own lock.
+type channel struct {
+	c   *conn
+	id  uint16
+	log *zap.Logger
+
+	// Read loop only.
+	released  bool
+	expect    expect
+	publish   *protocol.BasicPublish // &pub while a publish is assembled
+	pub       protocol.BasicPublish  // copy: the decoder reuses its struct
+	msg       *queue.Message
+	bodyFill  int
+	routeBuf  []string
+	queueBuf  []queue.Queue
+	settleBuf []unackedEntry
+	lastQueue string // the most recently declared queue, for "" shortcuts
+	tx        *txState
+	confirm   bool
+	inBatch   bool // registered in conn.confirmDirty
+	replyTo   string // routable reply_to of the direct reply-to consumer; written under mu
+	replyTag  string // its consumer tag; written under mu
+
+	// closing is set once channel.close has been sent: only close and
+	// close-ok are handled from then on. Set by the read loop, or by the
+	// writer when a consumer times out.
+	closing atomic.Bool
+
+	mu            sync.Mutex // guards the delivery state below
+	closed        bool       // no more deliveries
+	flow          bool
+	nextTag       uint64
+	unacked       unackedList
+	prefetch      uint16 // basic.qos global=true: channel-wide limit
+	consumerQoS   uint16 // basic.qos global=false: limit for new consumers
+	credited      int    // unacked deliveries counted against prefetch
+	consumers     map[string]*consumer
+	deliver       protocol.BasicDeliver // reused to encode basic.deliver
+	minTimeoutSet bool
+
+	confirms confirmTracker
+}
+
+func newChannel(c *conn, id uint16) *channel {
+	ch := &channel{
+		c:         c,
+		id:        id,
+		log:       c.log.With(zap.Uint16("ch", id)),
+		flow:      true,
+		consumers: make(map[string]*consumer),
+	}
+	ch.confirms.ch = ch
+	return ch
+}
+
+// handleFrame handles one frame for the channel on the read loop.
+func (ch *channel) handleFrame(f protocol.Frame) error {
+	if ch.closing.Load() {
+		return ch.handleWhileClosing(f)
+	}
+	switch ch.expect {
+	case expectHeader:
+		if f.Type != protocol.FrameHeader {
+			return protocol.NewError(protocol.UnexpectedFrame,
+				"expected content header for class %d, got non content header frame instead", protocol.ClassBasic).For(ch.publish)
+		}
+		return ch.contentHeader(f.Payload)
+	case expectBody:
+		if f.Type != protocol.FrameBody {
+			return protocol.NewError(protocol.UnexpectedFrame,
+				"expected content body, got non content body frame instead").For(ch.publish)
+		}
+		return ch.contentBody(f.Payload)
+	}
+	switch f.Type {
+	case protocol.FrameMethod:
+	case protocol.FrameHeartbeat:
+		return unexpectedFrame(f)
+	default:
+		return protocol.NewError(protocol.UnexpectedFrame, "expected method frame, got non method frame instead")
+	}
+	m, err := ch.c.dec.Decode(f.Payload)
+	if err != nil {
+		return err
+	}
+	if err := ch.handleMethod(m); err != nil {
+		return ch.c.asProtocolError(err, m)
+	}
+	return nil
+}
+
+// handleWhileClosing handles a frame after channel.close was sent.
+func (ch *channel) handleWhileClosing(f protocol.Frame) error {
+	if f.Type != protocol.FrameMethod {
+		return nil
+	}
+	m, err := protocol.DecodeMethod(f.Payload)
+	if err != nil {
+		return nil
+	}
+	switch m.(type) {
+	case *protocol.ChannelCloseOk:
+		ch.release()
+		ch.c.forgetChannel(ch.id)
+	case *protocol.ChannelClose:
+		ch.release()
+		ch.c.sendMethod(ch.id, &protocol.ChannelCloseOk{})
+		ch.c.forgetChannel(ch.id)
+	}
+	return nil
+}
+
+// handleMethod dispatches a method to its class's handler.
+func (ch *channel) handleMethod(m protocol.Method) error {
+	switch m := m.(type) {
+	case *protocol.BasicPublish:
+		ch.pub = *m
+		ch.publish = &ch.pub
+		ch.expect = expectHeader
+		return nil
+	case *protocol.BasicAck:
+		return ch.ack(m.DeliveryTag, m.Multiple, queue.Ack)
+	case *protocol.BasicNack:
+		return ch.ack(m.DeliveryTag, m.Multiple, rejectOrRequeue(m.Requeue))
+	case *protocol.BasicReject:
+		return ch.ack(m.DeliveryTag, false, rejectOrRequeue(m.Requeue))
+	case *protocol.BasicQos:
+		return ch.basicQos(m)
+	case *protocol.BasicConsume:
+		return ch.basicConsume(m)
+	case *protocol.BasicCancel:
+		return ch.basicCancel(m)
+	case *protocol.BasicGet:
+		return ch.basicGet(m)
+	case *protocol.BasicRecover:
+		if err := ch.recover(m.Requeue); err != nil {
+			return err
+		}
+		ch.c.sendMethod(ch.id, &protocol.BasicRecoverOk{})
+		return nil
+	case *protocol.BasicRecoverAsync:
+		return ch.recover(m.Requeue)
+	case *protocol.ExchangeDeclare:
+		return ch.exchangeDeclare(m)
+	case *protocol.ExchangeDelete:
+		return ch.exchangeDelete(m)
+	case *protocol.ExchangeBind:
+		return ch.exchangeBind(m)
+	case *protocol.ExchangeUnbind:
+		return ch.exchangeUnbind(m)
+	case *protocol.QueueDeclare:
+		return ch.queueDeclare(m)
+	case *protocol.QueueBind:
+		return ch.queueBind(m)
+	case *protocol.QueueUnbind:
+		return ch.queueUnbind(m)
+	case *protocol.QueuePurge:
+		return ch.queuePurge(m)
+	case *protocol.QueueDelete:
+		return ch.queueDelete(m)
+	case *protocol.ConfirmSelect:
+		return ch.confirmSelect(m)
+	case *protocol.TxSelect:
+		return ch.txSelect()
+	case *protocol.TxCommit:
+		return ch.txCommit()
+	case *protocol.TxRollback:
+		return ch.txRollback()
+	case *protocol.ChannelFlow:
+		if !m.Active {
+			return protocol.NewError(protocol.NotImplemented, "active=false")
+		}
+		ch.c.sendMethod(ch.id, &protocol.ChannelFlowOk{Active: true})
+		return nil
+	case *protocol.ChannelFlowOk:
+		return nil
+	case *protocol.ChannelOpen:
+		return protocol.NewError(protocol.ChannelError, "second 'channel.open' seen")
+	case *protocol.ChannelClose:
+		ch.release()
+		ch.c.sendMethod(ch.id, &protocol.ChannelCloseOk{})
+		ch.c.forgetChannel(ch.id)
+		return nil
+	case *protocol.ChannelCloseOk:
+		return nil
+	case *protocol.AccessRequest:
+		ch.c.sendMethod(ch.id, &protocol.AccessRequestOk{Ticket: 1})
+		return nil
+	}
+	return protocol.NewError(protocol.CommandInvalid, "unimplemented method")
+}
+
+func rejectOrRequeue(requeue bool) queue.Settlement {
+	if requeue {
+		return queue.Requeue
+	}
+	return queue.Reject
+}
+
+// fail closes the channel with a soft exception: its consumers are
+// cancelled, its unacked messages requeued, and channel.close is sent.
+func (ch *channel) fail(e *protocol.Error) {
+	if !ch.closing.CompareAndSwap(false, true) {
+		return
+	}
+	ch.log.Debug("closing channel on error", zap.Uint16("code", e.Code), zap.String("text", e.Text))
+	ch.release()
+	ch.c.sendMethod(ch.id, &protocol.ChannelClose{ReplyCode: e.Code, ReplyText: e.Text, FailingClassID: e.ClassID, FailingMethodID: e.MethodID})
+}
+
+// release frees everything the channel holds: consumers are cancelled,
+// unacked messages requeued, a transaction discarded. It runs on the read
+// loop and only once.
+func (ch *channel) release() {
+	if ch.released {
+		return
+	}
+	ch.released = true
+	ch.expect = expectMethod
+	ch.publish, ch.msg = nil, nil
+	ch.mu.Lock()
+	ch.closed = true
+	consumers := ch.consumers
+	ch.consumers = nil
+	entries := ch.unacked.takeAll(nil)
+	ch.credited = 0
+	ch.mu.Unlock()
+	for _, k := range consumers {
+		k.q.Cancel(k)
+	}
+	if ch.tx != nil {
+		entries = append(entries, ch.tx.settledEntries()...)
+		ch.tx = nil
+	}
+	settleGrouped(entries, queue.Requeue)
+	if ch.replyTo != "" {
+		ch.c.vh.unregisterReplyTo(ch.replyTo)
+		ch.replyTo = ""
+	}
+}
+
+// settleGrouped settles entries with one Queue.Settle call per queue.
+func settleGrouped(entries []unackedEntry, s queue.Settlement) {
+	if len(entries) == 0 {
+		return
+	}
+	done := 0
+	for done < len(entries) {
+		var q queue.Queue
+		var ids []uint64
+		for i := range entries {
+			e := &entries[i]
+			if e.q == nil {
+				continue
+			}
+			if q == nil {
+				q = e.q
+			}
+			if e.q == q {
+				ids = append(ids, e.id)
+				e.q = nil
+				done++
+			}
+		}
+		if q == nil {
+			break
+		}
+		q.Settle(s, ids)
+	}
+}

@@ -1,0 +1,391 @@
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"time"
+
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+	"go.uber.org/zap"
+)
+
+// randomName returns prefix and the base64url of 16 random bytes, as
+// RabbitMQ names server-named queues and consumer tags.
+func randomName(prefix string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (ch *channel) basicQos(m *protocol.BasicQos) error {
+	if m.PrefetchSize != 0 {
+		return protocol.NewError(protocol.NotImplemented, "prefetch_size!=0 (%d)", m.PrefetchSize)
+	}
+	var kick []*consumer
+	ch.mu.Lock()
+	if m.Global {
+		old := ch.prefetch
+		ch.prefetch = m.PrefetchCount
+		if old != 0 && (m.PrefetchCount == 0 || m.PrefetchCount > old) {
+			kick = ch.starvedLocked(kick)
+		}
+	} else {
+		ch.consumerQoS = m.PrefetchCount
+	}
+	ch.mu.Unlock()
+	ch.c.sendMethod(ch.id, &protocol.BasicQosOk{})
+	kickAll(kick)
+	return nil
+}
+
+// starvedLocked appends the consumers that refused a delivery for lack of
+// credit, clearing their mark. The caller holds ch.mu.
+func (ch *channel) starvedLocked(out []*consumer) []*consumer {
+	for _, k := range ch.consumers {
+		if k.starved {
+			k.starved = false
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// kickAll kicks the queues of consumers that can take messages again.
+func kickAll(ks []*consumer) {
+	for _, k := range ks {
+		k.q.Kick()
+	}
+}
+
+func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
+	vh := ch.c.vh
+	name, err := ch.queueName(m.Queue)
+	if err != nil {
+		return err
+	}
+	if name == directReplyTo {
+		return ch.consumeReplyTo(m)
+	}
+	e, err := vh.queueFor(name, ch.c)
+	if err != nil {
+		return err
+	}
+	tag := m.ConsumerTag
+	if tag == "" {
+		tag = randomName("amq.ctag-")
+	}
+	ch.mu.Lock()
+	_, dup := ch.consumers[tag]
+	ch.mu.Unlock()
+	if dup || (tag == ch.replyTag && ch.replyTag != "") {
+		return protocol.NewError(protocol.NotAllowed, "attempt to reuse consumer tag '%s'", tag)
+	}
+	opts := queue.ConsumeOptions{Tag: tag, NoAck: m.NoAck, Exclusive: m.Exclusive, Args: m.Arguments}
+	if v, ok := m.Arguments["x-priority"]; ok {
+		p, ok := intArg(v)
+		if !ok {
+			return protocol.NewError(protocol.PreconditionFailed, "invalid arg 'x-priority' for queue '%s' in vhost '%s'", name, vh.name)
+		}
+		opts.Priority = int32(p)
+	}
+	k := &consumer{ch: ch, q: e.q, qname: name, tag: tag, noAck: m.NoAck}
+	k.timeout = ch.c.srv.cfg.ConsumerTimeout
+	if e.args.HasConsumerTimeout {
+		k.timeout = e.args.ConsumerTimeout
+	}
+	if v, ok := m.Arguments["x-consumer-timeout"]; ok {
+		if ms, ok := intArg(v); ok && ms > 0 {
+			k.timeout = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if m.NoAck {
+		k.timeout = 0
+	}
+	ch.mu.Lock()
+	k.prefetch = ch.consumerQoS
+	ch.consumers[tag] = k
+	ch.mu.Unlock()
+	if err := e.q.Consume(k, opts); err != nil {
+		ch.mu.Lock()
+		delete(ch.consumers, tag)
+		ch.mu.Unlock()
+		return err
+	}
+	if k.timeout > 0 {
+		ch.c.setTick(tickFor(k.timeout))
+	}
+	ch.mu.Lock()
+	if !m.NoWait {
+		ch.c.sendMethod(ch.id, &protocol.BasicConsumeOk{ConsumerTag: tag})
+	}
+	k.ready = true
+	k.starved = false
+	ch.mu.Unlock()
+	e.q.Kick()
+	return nil
+}
+
+// tickFor is how often to check a consumer timeout of d.
+func tickFor(d time.Duration) time.Duration {
+	return min(max(d/4, 100*time.Millisecond), 10*time.Second)
+}
+
+// intArg reads an integer of any width from a table value.
+func intArg(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int8:
+		return int64(n), true
+	case uint8:
+		return int64(n), true
+	case int16:
+		return int64(n), true
+	case uint16:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	}
+	return 0, false
+}
+
+// consumeReplyTo subscribes the channel to direct reply-to.
+func (ch *channel) consumeReplyTo(m *protocol.BasicConsume) error {
+	if !m.NoAck {
+		return protocol.NewError(protocol.PreconditionFailed, "reply consumer cannot acknowledge")
+	}
+	if ch.replyTo != "" {
+		return protocol.NewError(protocol.PreconditionFailed, "reply consumer already set")
+	}
+	tag := m.ConsumerTag
+	if tag == "" {
+		tag = randomName("amq.ctag-")
+	}
+	ch.mu.Lock()
+	_, dup := ch.consumers[tag]
+	ch.mu.Unlock()
+	if dup {
+		return protocol.NewError(protocol.NotAllowed, "attempt to reuse consumer tag '%s'", tag)
+	}
+	key := randomName(directReplyPrefix)
+	ch.mu.Lock()
+	ch.replyTo, ch.replyTag = key, tag
+	ch.mu.Unlock()
+	ch.c.vh.registerReplyTo(key, ch)
+	if !m.NoWait {
+		ch.c.sendMethod(ch.id, &protocol.BasicConsumeOk{ConsumerTag: tag})
+	}
+	return nil
+}
+
+func (ch *channel) basicCancel(m *protocol.BasicCancel) error {
+	if ch.replyTag != "" && m.ConsumerTag == ch.replyTag {
+		ch.c.vh.unregisterReplyTo(ch.replyTo)
+		ch.mu.Lock()
+		ch.replyTo, ch.replyTag = "", ""
+		ch.mu.Unlock()
+	} else {
+		ch.mu.Lock()
+		k := ch.consumers[m.ConsumerTag]
+		delete(ch.consumers, m.ConsumerTag)
+		ch.mu.Unlock()
+		if k != nil {
+			k.q.Cancel(k)
+		}
+	}
+	if !m.NoWait {
+		ch.c.sendMethod(ch.id, &protocol.BasicCancelOk{ConsumerTag: m.ConsumerTag})
+	}
+	return nil
+}
+
+func (ch *channel) basicGet(m *protocol.BasicGet) error {
+	name, err := ch.queueName(m.Queue)
+	if err != nil {
+		return err
+	}
+	e, err := ch.c.vh.queueFor(name, ch.c)
+	if err != nil {
+		return err
+	}
+	d, remaining, ok := e.q.Get(m.NoAck)
+	if !ok {
+		ch.c.sendMethod(ch.id, &protocol.BasicGetEmpty{})
+		return nil
+	}
+	ch.mu.Lock()
+	ch.nextTag++
+	tag := ch.nextTag
+	if !m.NoAck {
+		ch.unacked.push(unackedEntry{tag: tag, id: d.ID, q: e.q, at: ch.c.srv.now()})
+	}
+	msg := d.Message
+	ch.c.sendContent(ch.id, &protocol.BasicGetOk{
+		DeliveryTag:  tag,
+		Redelivered:  d.Redelivered,
+		Exchange:     msg.Exchange,
+		RoutingKey:   msg.RoutingKey,
+		MessageCount: remaining,
+	}, &msg.Props, msg.RawProps, msg.Body)
+	ch.mu.Unlock()
+	if !m.NoAck && ch.c.srv.cfg.ConsumerTimeout > 0 {
+		ch.c.setTick(tickFor(ch.c.srv.cfg.ConsumerTimeout))
+	}
+	return nil
+}
+
+// ack handles basic.ack, basic.nack and basic.reject.
+func (ch *channel) ack(tag uint64, multiple bool, s queue.Settlement) error {
+	ch.mu.Lock()
+	taken, ok := ch.unacked.take(tag, multiple, ch.settleBuf[:0])
+	if !ok {
+		ch.mu.Unlock()
+		return protocol.NewError(protocol.PreconditionFailed, "unknown delivery tag %d", tag)
+	}
+	if ch.tx != nil {
+		ch.mu.Unlock()
+		ch.tx.acks = append(ch.tx.acks, txAck{entries: append([]unackedEntry(nil), taken...), s: s})
+		ch.settleBuf = taken[:0]
+		return nil
+	}
+	kick := ch.creditLocked(taken, nil)
+	ch.mu.Unlock()
+	ch.settle(taken, s)
+	clear(taken)
+	ch.settleBuf = taken[:0]
+	kickAll(kick)
+	return nil
+}
+
+// creditLocked gives back the credit of settled entries and returns the
+// consumers that were starved and can now take messages. The caller holds
+// ch.mu.
+func (ch *channel) creditLocked(taken []unackedEntry, kick []*consumer) []*consumer {
+	channelWide := false
+	for i := range taken {
+		e := &taken[i]
+		if e.credit {
+			ch.credited--
+		}
+		if k := e.k; k != nil {
+			k.unacked--
+			if k.starved {
+				k.starved = false
+				kick = append(kick, k)
+			}
+		}
+	}
+	if ch.prefetch != 0 && len(taken) > 0 {
+		channelWide = true
+	}
+	if channelWide {
+		kick = ch.starvedLocked(kick)
+	}
+	return kick
+}
+
+// settle settles entries with their queues: one Settle call per queue
+// (the usual case, one queue, needs no grouping).
+func (ch *channel) settle(taken []unackedEntry, s queue.Settlement) {
+	if len(taken) == 0 {
+		return
+	}
+	q := taken[0].q
+	same := true
+	for i := 1; i < len(taken); i++ {
+		if taken[i].q != q {
+			same = false
+			break
+		}
+	}
+	if !same {
+		settleGrouped(taken, s)
+		return
+	}
+	ids := make([]uint64, len(taken))
+	for i := range taken {
+		ids[i] = taken[i].id
+	}
+	q.Settle(s, ids)
+}
+
+// recover handles basic.recover and basic.recover-async: every unacked
+// delivery goes back to its queue.
+func (ch *channel) recover(requeue bool) error {
+	if !requeue {
+		return protocol.NewError(protocol.NotImplemented, "requeue=false")
+	}
+	ch.mu.Lock()
+	taken := ch.unacked.takeAll(nil)
+	kick := ch.creditLocked(taken, nil)
+	ch.mu.Unlock()
+	settleGrouped(taken, queue.Requeue)
+	kickAll(kick)
+	return nil
+}
+
+// checkConsumerTimeouts closes the channels holding a delivery longer than
+// its consumer timeout. It runs on the connection's writer goroutine.
+func (c *conn) checkConsumerTimeouts(now time.Time) {
+	ms := now.UnixMilli()
+	c.chMu.Lock()
+	var expired []*channel
+	var timeouts []time.Duration
+	for _, ch := range c.channels {
+		if t := ch.timedOut(ms); t > 0 {
+			expired = append(expired, ch)
+			timeouts = append(timeouts, t)
+		}
+	}
+	c.chMu.Unlock()
+	for i, ch := range expired {
+		ch.timeoutClose(timeouts[i])
+	}
+}
+
+// timedOut returns the timeout of the first delivery held past its
+// consumer timeout, or 0.
+func (ch *channel) timedOut(nowMS int64) time.Duration {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.closed {
+		return 0
+	}
+	def := ch.c.srv.cfg.ConsumerTimeout
+	for _, e := range ch.unacked.items[ch.unacked.head:] {
+		if e.q == nil {
+			continue
+		}
+		t := def
+		if e.k != nil {
+			t = e.k.timeout
+		}
+		if t > 0 && nowMS-e.at > t.Milliseconds() {
+			return t
+		}
+	}
+	return 0
+}
+
+// timeoutClose closes the channel because a delivery timed out. It runs
+// on the writer goroutine, so it only stops deliveries and sends
+// channel.close; the read loop releases the channel on close-ok.
+func (ch *channel) timeoutClose(t time.Duration) {
+	if !ch.closing.CompareAndSwap(false, true) {
+		return
+	}
+	ch.mu.Lock()
+	ch.closed = true
+	ch.mu.Unlock()
+	ch.log.Warn("consumer timed out waiting for a delivery acknowledgement, closing channel",
+		zap.Duration("timeout", t))
+	e := protocol.NewError(protocol.PreconditionFailed,
+		"delivery acknowledgement on channel %d timed out. Timeout value used: %d ms. "+
+			"This timeout value can be configured, see consumers doc guide to learn more", ch.id, t.Milliseconds())
+	ch.c.sendMethod(ch.id, &protocol.ChannelClose{ReplyCode: e.Code, ReplyText: e.Text})
+}

@@ -1,0 +1,145 @@
+package broker
+
+import (
+	"sync"
+
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+)
+
+// confirmRec is one publish awaiting its queues' confirms.
+type confirmRec struct {
+	remaining int32 // queues yet to confirm
+	nack      bool  // a queue refused it
+}
+
+// confirmTracker turns queue confirms into basic.ack and basic.nack for a
+// channel in confirm mode. Publishes are numbered from 1; a publish is
+// confirmed once every queue it went to has confirmed it, and confirms are
+// sent in publish order, contiguous acks coalesced into one "multiple"
+// ack. While the read loop is handling a batch of frames the acks are held
+// and sent at the end of the batch, so a pipelining publisher gets one ack
+// per batch.
+type confirmTracker struct {
+	ch *channel
+
+	mu       sync.Mutex
+	next     uint64       // sequence number of the next publish
+	base     uint64       // sequence number of pending[head]
+	pending  []confirmRec // publishes from base on
+	head     int
+	batching bool   // the read loop will call flushConfirms
+	ackUpTo  uint64 // acks held for the end of the batch: up to here
+	ackFrom  uint64 // first sequence number of the held acks
+}
+
+// expect registers the next publish, routed to n queues, and returns what
+// to hand the queues.
+func (t *confirmTracker) expect(n int) queue.Confirm {
+	t.mu.Lock()
+	if t.next == 0 {
+		t.next, t.base = 1, 1
+	}
+	seq := t.next
+	t.next++
+	t.pending = append(t.pending, confirmRec{remaining: int32(n)})
+	if n == 0 {
+		t.advanceLocked()
+	}
+	t.mu.Unlock()
+	if n == 0 {
+		return queue.Confirm{}
+	}
+	return queue.Confirm{To: t, Seq: seq}
+}
+
+// Confirmed implements queue.Confirmer.
+func (t *confirmTracker) Confirmed(seq uint64, ok bool) {
+	t.mu.Lock()
+	i := t.head + int(seq-t.base)
+	if seq < t.base || i >= len(t.pending) {
+		t.mu.Unlock()
+		return
+	}
+	r := &t.pending[i]
+	if !ok {
+		r.nack = true
+	}
+	r.remaining--
+	if r.remaining == 0 && seq == t.base {
+		t.advanceLocked()
+	}
+	t.mu.Unlock()
+}
+
+// advanceLocked sends the confirms of the completed publishes at the head.
+func (t *confirmTracker) advanceLocked() {
+	for t.head < len(t.pending) && t.pending[t.head].remaining <= 0 {
+		r := t.pending[t.head]
+		seq := t.base
+		t.head++
+		t.base++
+		if r.nack {
+			t.sendHeldLocked()
+			t.ch.c.sendMethod(t.ch.id, &protocol.BasicNack{DeliveryTag: seq})
+			continue
+		}
+		if t.ackUpTo == 0 {
+			t.ackFrom = seq
+		}
+		t.ackUpTo = seq
+	}
+	if t.head == len(t.pending) {
+		t.pending = t.pending[:0]
+		t.head = 0
+	} else if t.head > 1024 && t.head > len(t.pending)/2 {
+		n := copy(t.pending, t.pending[t.head:])
+		t.pending = t.pending[:n]
+		t.head = 0
+	}
+	if !t.batching {
+		t.sendHeldLocked()
+	}
+}
+
+// sendHeldLocked sends the held acks as one ack.
+func (t *confirmTracker) sendHeldLocked() {
+	if t.ackUpTo == 0 {
+		return
+	}
+	t.ch.c.sendMethod(t.ch.id, &protocol.BasicAck{DeliveryTag: t.ackUpTo, Multiple: t.ackUpTo > t.ackFrom})
+	t.ackUpTo, t.ackFrom = 0, 0
+}
+
+// beginConfirmBatch holds acks until the read loop's batch ends.
+func (ch *channel) beginConfirmBatch() {
+	if ch.inBatch {
+		return
+	}
+	ch.inBatch = true
+	ch.confirms.mu.Lock()
+	ch.confirms.batching = true
+	ch.confirms.mu.Unlock()
+	ch.c.confirmDirty = append(ch.c.confirmDirty, ch)
+}
+
+// flushConfirms ends the batch: the held acks are sent.
+func (ch *channel) flushConfirms() {
+	ch.inBatch = false
+	t := &ch.confirms
+	t.mu.Lock()
+	t.batching = false
+	t.sendHeldLocked()
+	t.mu.Unlock()
+}
+
+func (ch *channel) confirmSelect(m *protocol.ConfirmSelect) error {
+	if ch.tx != nil {
+		return protocol.NewError(protocol.PreconditionFailed, "cannot switch from tx to confirm mode")
+	}
+	ch.confirm = true
+	if !m.NoWait {
+		ch.c.sendMethod(ch.id, &protocol.ConfirmSelectOk{})
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package broker
+
+import (
+	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+)
+
+// queueName expands the "" shortcut to the channel's most recently
+// declared queue.
+func (ch *channel) queueName(name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	if ch.lastQueue == "" {
+		return "", protocol.NewError(protocol.NotFound, "no previously declared queue")
+	}
+	return ch.lastQueue, nil
+}
+
+// toucher is implemented by queues whose x-expires restarts on use.
+type toucher interface{ Touch() }
+
+func touch(q queue.Queue) {
+	if t, ok := q.(toucher); ok {
+		t.Touch()
+	}
+}
+
+func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
+	vh := ch.c.vh
+	c := ch.c
+	if m.Passive {
+		e, err := vh.queueFor(m.Queue, c)
+		if err != nil {
+			return err
+		}
+		touch(e.q)
+		ch.declared(e, m.NoWait)
+		return nil
+	}
+	name := m.Queue
+	if name == "" {
+		name = randomName("amq.gen-")
+	} else if reservedName(name) {
+		return protocol.NewError(protocol.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", name)
+	}
+	args, err := queue.ParseArgs(m.Arguments, name, vh.name)
+	if err != nil {
+		return err
+	}
+	def := queueDef{Name: name, Durable: m.Durable && !m.Exclusive, Exclusive: m.Exclusive,
+		AutoDelete: m.AutoDelete, Args: m.Arguments}
+	var owner *conn
+	if m.Exclusive {
+		owner = c
+	}
+	vh.mu.RLock()
+	existing := vh.queues[name]
+	vh.mu.RUnlock()
+	if existing == nil {
+		if args.Type != queue.TypeClassic {
+			return protocol.NewError(protocol.PreconditionFailed,
+				"queue type '%s' is not supported by Warren yet; declare a classic queue", args.Type)
+		}
+		r, err := vh.apply(opDeclareQueue{def: def, args: args, owner: owner})
+		if err != nil {
+			return err
+		}
+		existing = r.queue
+		if r.created {
+			if owner != nil {
+				if c.exclusive == nil {
+					c.exclusive = make(map[string]struct{})
+				}
+				c.exclusive[name] = struct{}{}
+			}
+			ch.declared(existing, m.NoWait)
+			return nil
+		}
+	}
+	if err := ch.queueEquivalent(existing, def, owner); err != nil {
+		return err
+	}
+	touch(existing.q)
+	ch.declared(existing, m.NoWait)
+	return nil
+}
+
+// queueEquivalent checks a redeclare as rabbit_amqqueue:assert_equivalence.
+func (ch *channel) queueEquivalent(e *queueEntry, def queueDef, owner *conn) error {
+	vh := ch.c.vh
+	if e.owner != owner {
+		return vh.locked(def.Name)
+	}
+	if err := queue.EquivalentField(def.Name, vh.name, "durable", e.def.Durable, def.Durable); err != nil {
+		return err
+	}
+	if err := queue.EquivalentField(def.Name, vh.name, "auto_delete", e.def.AutoDelete, def.AutoDelete); err != nil {
+		return err
+	}
+	return queue.EquivalentArgs(def.Name, vh.name, e.args.Type, e.def.Args, def.Args)
+}
+
+// declared remembers the queue and sends queue.declare-ok.
+func (ch *channel) declared(e *queueEntry, noWait bool) {
+	ch.lastQueue = e.def.Name
+	if noWait {
+		return
+	}
+	st := e.q.Stats()
+	ch.c.sendMethod(ch.id, &protocol.QueueDeclareOk{Queue: e.def.Name, MessageCount: st.Ready, ConsumerCount: st.Consumers})
+}
+
+func (ch *channel) queueBind(m *protocol.QueueBind) error {
+	if err := ch.bindQueue(m.Queue, m.Exchange, m.RoutingKey, m.Arguments, true); err != nil {
+		return err
+	}
+	if !m.NoWait {
+		ch.c.sendMethod(ch.id, &protocol.QueueBindOk{})
+	}
+	return nil
+}
+
+func (ch *channel) queueUnbind(m *protocol.QueueUnbind) error {
+	if err := ch.bindQueue(m.Queue, m.Exchange, m.RoutingKey, m.Arguments, false); err != nil {
+		return err
+	}
+	ch.c.sendMethod(ch.id, &protocol.QueueUnbindOk{})
+	return nil
+}
+
+// bindQueue adds or removes a binding from an exchange to a queue.
+func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind bool) error {
+	vh := ch.c.vh
+	name, err := ch.queueName(qname)
+	if err != nil {
+		return err
+	}
+	if key == "" && qname == "" {
+		key = name
+	}
+	if name == directReplyTo || isReplyKey(name) {
+		return protocol.NewError(protocol.AccessRefused, "cannot bind or unbind to a volatile (direct reply-to) queue")
+	}
+	if x == "" {
+		return defaultExchangeRefused()
+	}
+	if _, err := vh.queueFor(name, ch.c); err != nil {
+		return err
+	}
+	if vh.exchange(x) == nil {
+		return vh.noExchange(x)
+	}
+	b := exchange.Binding{Source: x, Destination: exchange.Destination{Name: name}, Key: key, Args: args}
+	if bind {
+		_, err = vh.apply(opBind{b: b})
+	} else {
+		_, err = vh.apply(opUnbind{b: b})
+	}
+	return err
+}
+
+func (ch *channel) queuePurge(m *protocol.QueuePurge) error {
+	name, err := ch.queueName(m.Queue)
+	if err != nil {
+		return err
+	}
+	e, err := ch.c.vh.queueFor(name, ch.c)
+	if err != nil {
+		return err
+	}
+	n := e.q.Purge()
+	if !m.NoWait {
+		ch.c.sendMethod(ch.id, &protocol.QueuePurgeOk{MessageCount: n})
+	}
+	return nil
+}
+
+func (ch *channel) queueDelete(m *protocol.QueueDelete) error {
+	vh := ch.c.vh
+	name, err := ch.queueName(m.Queue)
+	if err != nil {
+		return err
+	}
+	var n uint32
+	vh.mu.RLock()
+	e := vh.queues[name]
+	vh.mu.RUnlock()
+	if e != nil {
+		if e.owner != nil && e.owner != ch.c {
+			return vh.locked(name)
+		}
+		r, err := vh.apply(opDeleteQueue{name: name, ifUnused: m.IfUnused, ifEmpty: m.IfEmpty, only: e})
+		if err != nil {
+			return err
+		}
+		n = r.messages
+		if e.owner == ch.c {
+			delete(ch.c.exclusive, name)
+		}
+	}
+	if !m.NoWait {
+		ch.c.sendMethod(ch.id, &protocol.QueueDeleteOk{MessageCount: n})
+	}
+	return nil
+}

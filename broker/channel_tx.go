@@ -1,0 +1,80 @@
+package broker
+
+import (
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+)
+
+// txPublish is a publish held until tx.commit.
+type txPublish struct {
+	msg       *queue.Message
+	mandatory bool
+	queues    []queue.Queue
+	replies   []*channel
+}
+
+// txAck is an ack, nack or reject held until tx.commit.
+type txAck struct {
+	entries []unackedEntry
+	s       queue.Settlement
+}
+
+// txState is a transactional channel's uncommitted work.
+type txState struct {
+	publishes []txPublish
+	acks      []txAck
+}
+
+// settledEntries returns the deliveries settled in the transaction.
+func (t *txState) settledEntries() []unackedEntry {
+	var out []unackedEntry
+	for _, a := range t.acks {
+		out = append(out, a.entries...)
+	}
+	return out
+}
+
+func (ch *channel) txSelect() error {
+	if ch.confirm {
+		return protocol.NewError(protocol.PreconditionFailed, "cannot switch from confirm to tx mode")
+	}
+	if ch.tx == nil {
+		ch.tx = &txState{}
+	}
+	ch.c.sendMethod(ch.id, &protocol.TxSelectOk{})
+	return nil
+}
+
+func (ch *channel) txCommit() error {
+	if ch.tx == nil {
+		return protocol.NewError(protocol.PreconditionFailed, "channel is not transactional")
+	}
+	tx := ch.tx
+	ch.tx = &txState{}
+	for _, p := range tx.publishes {
+		ch.enqueue(p.msg, p.mandatory, p.queues, p.replies)
+	}
+	var kick []*consumer
+	for _, a := range tx.acks {
+		ch.mu.Lock()
+		kick = ch.creditLocked(a.entries, kick)
+		ch.mu.Unlock()
+		ch.settle(a.entries, a.s)
+	}
+	kickAll(kick)
+	ch.c.sendMethod(ch.id, &protocol.TxCommitOk{})
+	return nil
+}
+
+func (ch *channel) txRollback() error {
+	if ch.tx == nil {
+		return protocol.NewError(protocol.PreconditionFailed, "channel is not transactional")
+	}
+	entries := ch.tx.settledEntries()
+	ch.tx = &txState{}
+	ch.mu.Lock()
+	ch.unacked.restore(entries)
+	ch.mu.Unlock()
+	ch.c.sendMethod(ch.id, &protocol.TxRollbackOk{})
+	return nil
+}

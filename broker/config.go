@@ -1,0 +1,103 @@
+package broker
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Defaults RabbitMQ ships with, used for zero fields of Config.
+const (
+	// DefaultHeartbeat is the heartbeat interval offered in connection.tune.
+	DefaultHeartbeat = 60 * time.Second
+	// DefaultFrameMax is the largest frame offered in connection.tune.
+	DefaultFrameMax = 131072
+	// DefaultChannelMax is the most channels offered in connection.tune.
+	DefaultChannelMax = 2047
+	// DefaultConsumerTimeout is how long a delivery may stay unacknowledged
+	// before its channel is closed (RabbitMQ's consumer_timeout).
+	DefaultConsumerTimeout = 30 * time.Minute
+	// DefaultMaxMessageSize is the largest message body accepted
+	// (RabbitMQ 4's max_message_size default, 16 MiB).
+	DefaultMaxMessageSize = 16 << 20
+	// absoluteMaxMessageSize is the hard cap of RabbitMQ's command
+	// assembler (MAX_MSG_SIZE, 512 MiB).
+	absoluteMaxMessageSize = 512 << 20
+	// DefaultHandshakeTimeout bounds the time from TCP accept to
+	// connection.open (RabbitMQ's handshake_timeout).
+	DefaultHandshakeTimeout = 10 * time.Second
+	// minFrameMax is the smallest frame_max a client may ask for.
+	minFrameMax = 4096
+)
+
+// Config configures a Server. The zero value of every field but Listen and
+// DataDir means RabbitMQ's default.
+type Config struct {
+	// Listen is the TCP address for AMQP clients, such as "127.0.0.1:5672"
+	// or "127.0.0.1:0" for a free port.
+	Listen string
+	// DataDir is where durable state will live. It is created if missing.
+	DataDir string
+	// Logger receives the broker's logs; nil means no logging.
+	Logger *zap.Logger
+	// Heartbeat is the heartbeat interval offered to clients; a negative
+	// value offers none.
+	Heartbeat time.Duration
+	// FrameMax is the largest frame offered to clients.
+	FrameMax uint32
+	// ChannelMax is the most channels per connection offered to clients.
+	ChannelMax uint16
+	// ConsumerTimeout is RabbitMQ's consumer_timeout; negative disables it.
+	ConsumerTimeout time.Duration
+	// MaxMessageSize is the largest body accepted, RabbitMQ's
+	// max_message_size.
+	MaxMessageSize int
+	// HandshakeTimeout bounds the AMQP handshake after accept.
+	HandshakeTimeout time.Duration
+	// DefaultUser and DefaultPass are the one user's credentials
+	// (guest/guest by default). Like RabbitMQ's loopback_users, the user
+	// named guest may only connect from a loopback address.
+	DefaultUser, DefaultPass string
+	// ClusterName is reported to clients in the server properties.
+	ClusterName string
+}
+
+// withDefaults fills in the zero fields.
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	} else if c.Heartbeat < 0 {
+		c.Heartbeat = 0
+	}
+	if c.FrameMax == 0 {
+		c.FrameMax = DefaultFrameMax
+	}
+	if c.FrameMax < minFrameMax {
+		c.FrameMax = minFrameMax
+	}
+	if c.ChannelMax == 0 {
+		c.ChannelMax = DefaultChannelMax
+	}
+	if c.ConsumerTimeout == 0 {
+		c.ConsumerTimeout = DefaultConsumerTimeout
+	} else if c.ConsumerTimeout < 0 {
+		c.ConsumerTimeout = 0
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	c.MaxMessageSize = min(c.MaxMessageSize, absoluteMaxMessageSize)
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.DefaultUser == "" {
+		c.DefaultUser, c.DefaultPass = "guest", "guest"
+	}
+	if c.ClusterName == "" {
+		c.ClusterName = "warren"
+	}
+	return c
+}

@@ -1,0 +1,60 @@
+// Package broker is Warren's AMQP 0-9-1 server: it accepts connections,
+// runs the handshake, multiplexes channels, keeps each virtual host's
+// exchanges, queues and bindings, and glues the protocol codec, the
+// exchange router and the queue types together.
+//
+// # Goroutines
+//
+// Every goroutine starts through Server.goTracked, so Server.Close waits for
+// all of them. A server has an accept loop and a coarse clock; each
+// connection has exactly two goroutines:
+//
+//   - the read loop (conn.serve) reads frames with protocol.FrameReader and
+//     handles them synchronously: the handshake, every channel's methods,
+//     content assembly, routing and Queue.Publish all run here. There is
+//     no goroutine per channel and no hand-off per frame.
+//   - the writer (conn.writeLoop) writes the connection's output buffer in
+//     one syscall per batch, sends heartbeats, drops a peer silent for two
+//     heartbeat intervals and checks consumer timeouts.
+//
+// Queue dispatch runs on whatever goroutine calls into the queue (a
+// publisher's read loop, a consumer's ack, a queue timer) and delivers by
+// calling consumer.Deliver, which appends frames to the consumer's
+// connection's output buffer.
+//
+// # Locks
+//
+// Lock order, outermost first:
+//
+//	vhost.mu  →  queue (inside queue.Queue)  →  channel.mu  →  confirmTracker.mu  →  conn.outMu
+//
+// with conn.chMu and vhost.replyMu as leaves beside them (nothing is
+// called while holding them but conn.outMu-free code).
+//
+//   - vhost.mu (RWMutex) guards a vhost's exchange and queue maps. Definition
+//     changes take it for writing in vhost.apply and may call into queues
+//     (Queue.Delete); lookups and routing take it for reading and release it
+//     before calling Queue.Publish.
+//   - A queue's own lock is held while it calls consumer.Deliver and
+//     consumer.Cancelled, and maybe Confirmer.Confirmed.
+//   - channel.mu guards the delivery state: delivery tags, the unacked list,
+//     prefetch credit, the consumer table. Code holding it never calls into
+//     a queue: acks collect what to settle under it, then call Queue.Settle
+//     and Queue.Kick after unlocking.
+//   - confirmTracker.mu guards a channel's publisher-confirm sequence state.
+//   - conn.outMu guards the output buffer; it is the innermost lock.
+//     Appending never blocks on the network.
+//
+// # Backpressure
+//
+// When a connection's pending output exceeds outLimit, Deliver refuses
+// (returns false) and records the consumer; once the writer has drained
+// below the limit it kicks those consumers' queues. Replies to the client's
+// own methods are always appended.
+//
+// # Definitions
+//
+// All changes to exchanges, queues and bindings go through vhost.apply with
+// a metaOp (vhost_meta.go): that is where durable definitions will be
+// written to disk and replicated.
+package broker

@@ -1,0 +1,203 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Version is the broker version reported to clients.
+const Version = "0.1.0"
+
+// shutdownGrace is how long Close waits for clients to answer
+// connection.close before dropping them.
+const shutdownGrace = 3 * time.Second
+
+// Server is one Warren node: a listener, its connections and its virtual
+// hosts. Everything the broker knows hangs off a Server; there is no global
+// state.
+type Server struct {
+	cfg Config
+	log *zap.Logger
+
+	wg sync.WaitGroup // every goroutine started through goTracked
+
+	mu      sync.Mutex // guards ln, conns, closing
+	ln      net.Listener
+	conns   map[*conn]struct{}
+	closing bool
+
+	vhosts map[string]*vhost // fixed after NewServer
+
+	connSeq atomic.Uint64
+	clock   atomic.Int64 // milliseconds since the epoch, updated every clockTick
+	stop    chan struct{}
+}
+
+// clockTick is the resolution of the server's coarse clock, which stamps
+// deliveries for consumer timeouts without a clock read per message.
+const clockTick = 50 * time.Millisecond
+
+// now returns the coarse clock in milliseconds.
+func (s *Server) now() int64 { return s.clock.Load() }
+
+// runClock advances the coarse clock until the server closes.
+func (s *Server) runClock() {
+	t := time.NewTicker(clockTick)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			s.clock.Store(now.UnixMilli())
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// NewServer returns a server configured by cfg; Start makes it listen.
+func NewServer(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("broker: data dir: %w", err)
+		}
+	}
+	s := &Server{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		conns: make(map[*conn]struct{}),
+		stop:  make(chan struct{}),
+	}
+	s.clock.Store(time.Now().UnixMilli())
+	s.vhosts = map[string]*vhost{"/": newVhost(s, "/")}
+	return s, nil
+}
+
+// Start listens on Config.Listen and accepts connections in the background.
+// The listener is bound when Start returns.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("broker: listen: %w", err)
+	}
+	s.mu.Lock()
+	if s.closing || s.ln != nil {
+		s.mu.Unlock()
+		ln.Close()
+		return errors.New("broker: server already started or closed")
+	}
+	s.ln = ln
+	s.mu.Unlock()
+	s.log.Info("listening for AMQP 0-9-1 clients", zap.String("addr", ln.Addr().String()))
+	s.goTracked(s.runClock)
+	s.goTracked(func() { s.acceptLoop(ln) })
+	return nil
+}
+
+// Addr returns the address the server listens on, or nil before Start.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Close stops accepting, tells every client the broker is shutting down
+// (connection.close 320 CONNECTION_FORCED), waits briefly for them to
+// answer, and returns once every goroutine of the server has ended.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closing = true
+	ln := s.ln
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	var err error
+	if ln != nil {
+		err = ln.Close()
+	}
+	for _, c := range conns {
+		c.shutdown()
+	}
+	close(s.stop)
+	s.wg.Wait()
+	for _, v := range s.vhosts {
+		v.close()
+	}
+	s.wg.Wait()
+	s.log.Info("broker stopped")
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// goTracked runs f in a goroutine that Close waits for. Every goroutine of
+// the broker starts here.
+func (s *Server) goTracked(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+func (s *Server) acceptLoop(ln net.Listener) {
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed, retrying", zap.Error(err), zap.Duration("delay", delay))
+				time.Sleep(delay)
+				continue
+			}
+			s.log.Error("accept failed, listener stopped", zap.Error(err))
+			return
+		}
+		delay = 0
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.goTracked(c.serve)
+	}
+}
+
+// removeConn forgets a connection that has ended.
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// vhost returns the named virtual host, or nil.
+func (s *Server) vhost(name string) *vhost {
+	return s.vhosts[name]
+}

@@ -1,0 +1,228 @@
+package broker
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+	"go.uber.org/zap"
+)
+
+// exchangeDef is an exchange's definition as declared.
+type exchangeDef struct {
+	Name       string
+	Kind       exchange.Kind
+	Durable    bool
+	AutoDelete bool
+	Internal   bool
+	Args       protocol.Table
+	Alternate  string
+}
+
+// queueDef is a queue's definition as declared.
+type queueDef struct {
+	Name       string
+	Durable    bool
+	Exclusive  bool
+	AutoDelete bool
+	Args       protocol.Table
+}
+
+// queueEntry is a live queue of a vhost.
+type queueEntry struct {
+	def   queueDef
+	args  queue.Args
+	owner *conn // the exclusive owner, nil for shared queues
+	q     queue.Queue
+}
+
+// vhost is a virtual host: its exchanges, queues and bindings. Definitions
+// change only through apply (vhost_meta.go); routing and lookups take the
+// read side of mu.
+type vhost struct {
+	srv    *Server
+	name   string
+	log    *zap.Logger
+	router *exchange.Router
+
+	mu        sync.RWMutex // guards exchanges and queues
+	exchanges map[string]*exchangeDef
+	queues    map[string]*queueEntry
+
+	replyMu sync.RWMutex
+	replies map[string]*channel // direct reply-to keys
+}
+
+// builtinExchanges are the exchanges every vhost has.
+var builtinExchanges = []struct {
+	name string
+	kind exchange.Kind
+}{
+	{"amq.direct", exchange.Direct},
+	{"amq.fanout", exchange.Fanout},
+	{"amq.topic", exchange.Topic},
+	{"amq.headers", exchange.Headers},
+	{"amq.match", exchange.Headers},
+}
+
+func newVhost(s *Server, name string) *vhost {
+	v := &vhost{
+		srv:       s,
+		name:      name,
+		log:       s.log.With(zap.String("vhost", name)),
+		router:    exchange.NewRouter(name),
+		exchanges: make(map[string]*exchangeDef),
+		queues:    make(map[string]*queueEntry),
+		replies:   make(map[string]*channel),
+	}
+	v.exchanges[""] = &exchangeDef{Name: "", Kind: exchange.Direct, Durable: true}
+	for _, b := range builtinExchanges {
+		if _, err := v.apply(opDeclareExchange{def: exchangeDef{Name: b.name, Kind: b.kind, Durable: true}}); err != nil {
+			panic(err)
+		}
+	}
+	return v
+}
+
+// close deletes every queue's state as the server stops.
+func (v *vhost) close() {
+	v.mu.Lock()
+	qs := make([]queue.Queue, 0, len(v.queues))
+	for _, e := range v.queues {
+		qs = append(qs, e.q)
+	}
+	v.mu.Unlock()
+	for _, q := range qs {
+		if c, ok := q.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+}
+
+// exchange returns an exchange's definition, or nil.
+func (v *vhost) exchange(name string) *exchangeDef {
+	v.mu.RLock()
+	x := v.exchanges[name]
+	v.mu.RUnlock()
+	return x
+}
+
+func (v *vhost) noExchange(name string) error {
+	return protocol.NewError(protocol.NotFound, "no exchange '%s' in vhost '%s'", name, v.name)
+}
+
+func (v *vhost) noQueue(name string) error {
+	return protocol.NewError(protocol.NotFound, "no queue '%s' in vhost '%s'", name, v.name)
+}
+
+func (v *vhost) locked(name string) error {
+	return protocol.NewError(protocol.ResourceLocked,
+		"cannot obtain exclusive access to locked queue '%s' in vhost '%s'. It could be originally "+
+			"declared on another connection or the exclusive property value does not match that of "+
+			"the original declaration.", name, v.name)
+}
+
+// queueFor returns a queue the connection may use: it exists and is not
+// another connection's exclusive queue.
+func (v *vhost) queueFor(name string, c *conn) (*queueEntry, error) {
+	v.mu.RLock()
+	e := v.queues[name]
+	v.mu.RUnlock()
+	if e == nil {
+		return nil, v.noQueue(name)
+	}
+	if e.owner != nil && e.owner != c {
+		return nil, v.locked(name)
+	}
+	return e, nil
+}
+
+// route returns the queues and direct reply-to channels a message
+// published to exchange x with the routing keys reaches, appending the
+// queues to out.
+func (v *vhost) route(x string, keys []string, headers protocol.Table, out []queue.Queue) ([]queue.Queue, []*channel) {
+	var replies []*channel
+	if x == "" {
+		v.mu.RLock()
+		for _, k := range keys {
+			if e := v.queues[k]; e != nil {
+				if !containsQueue(out, e.q) {
+					out = append(out, e.q)
+				}
+			} else if isReplyKey(k) {
+				if r := v.replyChannel(k); r != nil {
+					replies = append(replies, r)
+				}
+			}
+		}
+		v.mu.RUnlock()
+		return out, replies
+	}
+	var buf [8]string
+	names := v.router.Route(x, keys, headers, buf[:0])
+	if len(names) == 0 {
+		return out, nil
+	}
+	v.mu.RLock()
+	for _, n := range names {
+		if e := v.queues[n]; e != nil {
+			out = append(out, e.q)
+		}
+	}
+	v.mu.RUnlock()
+	return out, nil
+}
+
+func containsQueue(qs []queue.Queue, q queue.Queue) bool {
+	for _, x := range qs {
+		if x == q {
+			return true
+		}
+	}
+	return false
+}
+
+// deadLetter routes and enqueues messages a queue dead-lettered.
+func (v *vhost) deadLetter(ms []*queue.Message) {
+	for _, m := range ms {
+		if m.Exchange != "" && v.exchange(m.Exchange) == nil {
+			v.log.Debug("dead-letter exchange missing, message dropped", zap.String("exchange", m.Exchange))
+			continue
+		}
+		keys := []string{m.RoutingKey}
+		qs, replies := v.route(m.Exchange, keys, m.Props.Headers, nil)
+		for _, r := range replies {
+			r.deliverReply(m)
+		}
+		for _, q := range qs {
+			q.Publish(m, queue.Confirm{})
+		}
+	}
+}
+
+// registerReplyTo makes the default exchange route key to ch.
+func (v *vhost) registerReplyTo(key string, ch *channel) {
+	v.replyMu.Lock()
+	v.replies[key] = ch
+	v.replyMu.Unlock()
+}
+
+func (v *vhost) unregisterReplyTo(key string) {
+	v.replyMu.Lock()
+	delete(v.replies, key)
+	v.replyMu.Unlock()
+}
+
+func (v *vhost) replyChannel(key string) *channel {
+	v.replyMu.RLock()
+	ch := v.replies[key]
+	v.replyMu.RUnlock()
+	return ch
+}
+
+// reservedName reports whether a name is in the amq. namespace.
+func reservedName(name string) bool {
+	return strings.HasPrefix(name, "amq.")
+}

@@ -1,0 +1,205 @@
+package broker
+
+import (
+	"fmt"
+
+	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/classic"
+	"go.uber.org/zap"
+)
+
+// metaOp is one change to a vhost's definitions. Every change to
+// exchanges, queues and bindings is a metaOp passed to vhost.apply: that
+// one function is the seam where durable definitions will be written to
+// disk and, in a cluster, replicated through Raft before they take effect.
+type metaOp interface {
+	opName() string
+}
+
+type (
+	// opDeclareExchange creates an exchange if it does not exist.
+	opDeclareExchange struct{ def exchangeDef }
+	// opDeleteExchange deletes an exchange and the bindings to and from it.
+	opDeleteExchange struct {
+		name     string
+		ifUnused bool
+	}
+	// opBind adds a binding.
+	opBind struct{ b exchange.Binding }
+	// opUnbind removes a binding.
+	opUnbind struct{ b exchange.Binding }
+	// opDeclareQueue creates a queue if it does not exist.
+	opDeclareQueue struct {
+		def   queueDef
+		args  queue.Args
+		owner *conn
+	}
+	// opDeleteQueue deletes a queue and the bindings to it. With only set,
+	// it deletes the queue only if it is still that instance (expiry).
+	opDeleteQueue struct {
+		name              string
+		ifUnused, ifEmpty bool
+		only              *queueEntry
+	}
+)
+
+func (opDeclareExchange) opName() string { return "declare-exchange" }
+func (opDeleteExchange) opName() string  { return "delete-exchange" }
+func (opBind) opName() string            { return "bind" }
+func (opUnbind) opName() string          { return "unbind" }
+func (opDeclareQueue) opName() string    { return "declare-queue" }
+func (opDeleteQueue) opName() string     { return "delete-queue" }
+
+// metaResult is what an applied op reports.
+type metaResult struct {
+	created  bool        // declare: the entity is new
+	queue    *queueEntry // declare-queue: the queue
+	messages uint32      // delete-queue: ready messages dropped
+	changed  bool        // bind, unbind: the binding set changed
+}
+
+// apply performs one definition change under the vhost's write lock.
+func (v *vhost) apply(op metaOp) (metaResult, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var r metaResult
+	var err error
+	switch op := op.(type) {
+	case opDeclareExchange:
+		r, err = v.declareExchangeLocked(op)
+	case opDeleteExchange:
+		err = v.deleteExchangeLocked(op.name, op.ifUnused)
+	case opBind:
+		r, err = v.bindLocked(op.b)
+	case opUnbind:
+		r.changed = v.router.Unbind(op.b)
+		if r.changed {
+			v.autoDeleteLocked([]exchange.Binding{op.b})
+		}
+	case opDeclareQueue:
+		r, err = v.declareQueueLocked(op)
+	case opDeleteQueue:
+		r, err = v.deleteQueueLocked(op)
+	default:
+		err = fmt.Errorf("broker: unknown metadata op %T", op)
+	}
+	if err == nil {
+		v.log.Debug("definition changed", zap.String("op", op.opName()))
+	}
+	return r, err
+}
+
+func (v *vhost) declareExchangeLocked(op opDeclareExchange) (metaResult, error) {
+	if _, ok := v.exchanges[op.def.Name]; ok {
+		return metaResult{}, nil
+	}
+	d := op.def
+	v.exchanges[d.Name] = &d
+	v.router.AddExchange(d.Name, d.Kind, d.Alternate)
+	return metaResult{created: true}, nil
+}
+
+func (v *vhost) deleteExchangeLocked(name string, ifUnused bool) error {
+	if _, ok := v.exchanges[name]; !ok {
+		return nil
+	}
+	if ifUnused && v.router.HasBindingsFrom(name) {
+		return protocol.NewError(protocol.PreconditionFailed, "exchange '%s' in vhost '%s' in use", name, v.name)
+	}
+	delete(v.exchanges, name)
+	removed := v.router.RemoveExchange(name)
+	v.autoDeleteLocked(removed)
+	return nil
+}
+
+// autoDeleteLocked deletes the auto-delete source exchanges of removed
+// bindings that are left with no bindings from them.
+func (v *vhost) autoDeleteLocked(removed []exchange.Binding) {
+	for _, b := range removed {
+		x, ok := v.exchanges[b.Source]
+		if !ok || !x.AutoDelete || v.router.HasBindingsFrom(b.Source) {
+			continue
+		}
+		v.deleteExchangeLocked(b.Source, false)
+	}
+}
+
+func (v *vhost) bindLocked(b exchange.Binding) (metaResult, error) {
+	if _, ok := v.exchanges[b.Source]; !ok {
+		return metaResult{}, v.noExchange(b.Source)
+	}
+	if b.Destination.Exchange {
+		if _, ok := v.exchanges[b.Destination.Name]; !ok {
+			return metaResult{}, v.noExchange(b.Destination.Name)
+		}
+	} else if _, ok := v.queues[b.Destination.Name]; !ok {
+		return metaResult{}, v.noQueue(b.Destination.Name)
+	}
+	added, err := v.router.Bind(b)
+	return metaResult{changed: added}, err
+}
+
+func (v *vhost) declareQueueLocked(op opDeclareQueue) (metaResult, error) {
+	if e, ok := v.queues[op.def.Name]; ok {
+		return metaResult{queue: e}, nil
+	}
+	e := &queueEntry{def: op.def, args: op.args, owner: op.owner}
+	name := op.def.Name
+	q, err := classic.New(name, classic.Options{
+		VHost:      v.name,
+		Durable:    op.def.Durable,
+		Exclusive:  op.def.Exclusive,
+		AutoDelete: op.def.AutoDelete,
+		Args:       op.args,
+	}, classic.Env{
+		DeadLetter: v.deadLetter,
+		Expired:    func() { v.expireQueue(e) },
+		Logger:     v.log,
+	})
+	if err != nil {
+		return metaResult{}, err
+	}
+	e.q = q
+	v.queues[name] = e
+	return metaResult{created: true, queue: e}, nil
+}
+
+func (v *vhost) deleteQueueLocked(op opDeleteQueue) (metaResult, error) {
+	e, ok := v.queues[op.name]
+	if !ok || (op.only != nil && e != op.only) {
+		return metaResult{}, nil
+	}
+	n, err := e.q.Delete(op.ifUnused, op.ifEmpty)
+	if err != nil {
+		return metaResult{}, err
+	}
+	delete(v.queues, op.name)
+	removed := v.router.RemoveDestination(exchange.Destination{Name: op.name})
+	v.autoDeleteLocked(removed)
+	return metaResult{messages: n}, nil
+}
+
+// expireQueue deletes a queue whose x-expires ran out or whose last
+// consumer went (auto-delete). The queue calls it without its lock held.
+func (v *vhost) expireQueue(e *queueEntry) {
+	if _, err := v.apply(opDeleteQueue{name: e.def.Name, only: e}); err != nil {
+		v.log.Warn("could not delete expired queue", zap.String("queue", e.def.Name), zap.Error(err))
+		return
+	}
+	v.log.Debug("queue expired", zap.String("queue", e.def.Name))
+}
+
+// deleteOwnedQueue deletes an exclusive queue as its connection closes.
+func (v *vhost) deleteOwnedQueue(name string, c *conn) {
+	v.mu.RLock()
+	e := v.queues[name]
+	v.mu.RUnlock()
+	if e == nil || e.owner != c {
+		return
+	}
+	if _, err := v.apply(opDeleteQueue{name: name, only: e}); err != nil {
+		v.log.Warn("could not delete exclusive queue", zap.String("queue", name), zap.Error(err))
+	}
+}
