@@ -40,7 +40,7 @@ type channel struct {
 	lastQueue string // the most recently declared queue, for "" shortcuts
 	tx        *txState
 	confirm   bool
-	inBatch   bool // registered in conn.confirmDirty
+	inBatch   bool   // registered in conn.confirmDirty
 	replyTo   string // routable reply_to of the direct reply-to consumer; written under mu
 	replyTag  string // its consumer tag; written under mu
 

@@ -8,12 +8,12 @@ import (
 
 // unackedEntry is one delivery awaiting settlement.
 type unackedEntry struct {
-	tag     uint64
-	id      uint64      // the queue's id for the message
-	q       queue.Queue // nil once settled
-	k       *consumer   // nil for basic.get
-	at      int64       // delivery time, server clock milliseconds
-	credit  bool        // counted against the channel's prefetch
+	tag    uint64
+	id     uint64      // the queue's id for the message
+	q      queue.Queue // nil once settled
+	k      *consumer   // nil for basic.get
+	at     int64       // delivery time, server clock milliseconds
+	credit bool        // counted against the channel's prefetch
 }
 
 // unackedList holds a channel's unacked deliveries ordered by delivery tag.
