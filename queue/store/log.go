@@ -441,6 +441,7 @@ func (l *Log) reclaimLocked(seg *segment) {
 type syncJob struct {
 	l     *Log
 	files []File
+	seals int // files[:seals] are sealed segments, closed once synced
 	dir   bool
 	upTo  uint64 // records below it become durable
 	err   error
@@ -469,7 +470,7 @@ func (l *Log) prepareSync() (syncJob, bool) {
 		l.inFlight = true
 		return syncJob{l: l, err: l.failed}, true
 	}
-	j := syncJob{l: l, files: l.toSync, dir: l.dirDirty, upTo: l.written}
+	j := syncJob{l: l, files: l.toSync, seals: len(l.toSync), dir: l.dirDirty, upTo: l.written}
 	l.toSync = nil
 	if l.dirty {
 		j.files = append(j.files, l.active)
@@ -497,10 +498,8 @@ func (l *Log) finishSync(j syncJob) {
 		l.durable = j.upTo
 	}
 	// Sealed files are done with once synced.
-	for _, f := range j.files {
-		if f != l.active && f != l.ack {
-			f.Close()
-		}
+	for _, f := range j.files[:j.seals] {
+		f.Close()
 	}
 	durable := l.durable
 	var ready []waiter

@@ -412,6 +412,10 @@ func (l *Log) scanSegment(f File, seg *segment, nextFirst uint64, unsettled func
 			break
 		}
 	}
+	if !sealed && nextFirst > expect && (len(rec.Damage) == 0 || rec.Damage[len(rec.Damage)-1].File != seg.path) {
+		rec.Damage = append(rec.Damage, Damage{Log: l.id, File: seg.path, Offset: goodEnd,
+			Records: unsettled(expect, nextFirst), Reason: "segment ends early, without its seal record"})
+	}
 	if sealed && goodEnd < seg.size {
 		rec.Damage = append(rec.Damage, Damage{Log: l.id, File: seg.path, Offset: goodEnd,
 			Bytes: seg.size - goodEnd, Reason: "bytes after the seal record"})

@@ -195,7 +195,7 @@ func TestSequenceNumbersNeverReused(t *testing.T) {
 	seg.settle(b)
 	l.ackBuf = appendSpans(l.ackBuf, []span{{b, 1}})
 	l.buf = l.buf[:0] // the enqueue never reached the file
-	l.next = b         // keep the log consistent for the final sync
+	l.next = b        // keep the log consistent for the final sync
 	seg.count--
 	if _, err := l.ack.WriteAt(l.ackBuf, l.ackOff); err != nil {
 		t.Fatal(err)
