@@ -54,10 +54,12 @@ func (q *Queue) publish(m *queue.Message) bool {
 	if q.ready.count == 0 && q.cons.canDeliver() && q.deliver(e) {
 		return true
 	}
-	if ttl == 0 || (e.expiry != 0 && e.expiry <= q.nowNs(&now)) {
+	if ttl == 0 {
 		q.deadLetter(m, queue.Expired, &now)
 		return true
 	}
+	// A message that arrives already expired (its Timestamp is old) is
+	// dropped by dispatch or by the timer, which fires at once for it.
 	q.enqueue(e)
 	q.dropHeads(&now)
 	q.dispatch(&now)
