@@ -81,20 +81,26 @@ var (
 	serverVersionOnce sync.Once
 )
 
-// skipOnRabbit310 skips the test when it runs against an external RabbitMQ
-// 3.x, where the behaviour differs from the RabbitMQ 4.x behaviour the test
-// asserts; why says how.
-func skipOnRabbit310(t *testing.T, why string) {
+// isRabbit3 reports whether the suite runs against an external RabbitMQ 3.x.
+func isRabbit3(t *testing.T) bool {
 	t.Helper()
 	if !external {
-		return
+		return false
 	}
 	serverVersionOnce.Do(func() {
 		c := dial(t)
 		serverVersion, _ = c.Properties["version"].(string)
 		_ = c.Close()
 	})
-	if strings.HasPrefix(serverVersion, "3.") {
+	return strings.HasPrefix(serverVersion, "3.")
+}
+
+// skipOnRabbit310 skips the test when it runs against an external RabbitMQ
+// 3.x, where the behaviour differs from the RabbitMQ 4.x behaviour the test
+// asserts; why says how.
+func skipOnRabbit310(t *testing.T, why string) {
+	t.Helper()
+	if isRabbit3(t) {
 		t.Skipf("RabbitMQ %s differs from 4.x here: %s", serverVersion, why)
 	}
 }
