@@ -148,6 +148,15 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 // channels, returns it if it went nowhere and was mandatory, and tracks
 // its confirm.
 func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue, replies []*channel) {
+	if len(qs) == 0 && len(replies) == 0 && mandatory {
+		// The return goes out before the confirm of the same publish.
+		ch.c.sendContent(ch.id, &protocol.BasicReturn{
+			ReplyCode:  protocol.NoRoute,
+			ReplyText:  "NO_ROUTE",
+			Exchange:   msg.Exchange,
+			RoutingKey: msg.RoutingKey,
+		}, &msg.Props, msg.RawProps, msg.Body)
+	}
 	var conf queue.Confirm
 	if ch.confirm {
 		ch.beginConfirmBatch()
@@ -155,14 +164,6 @@ func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue,
 	}
 	for _, r := range replies {
 		r.deliverReply(msg)
-	}
-	if len(qs) == 0 && len(replies) == 0 && mandatory {
-		ch.c.sendContent(ch.id, &protocol.BasicReturn{
-			ReplyCode:  protocol.NoRoute,
-			ReplyText:  "NO_ROUTE",
-			Exchange:   msg.Exchange,
-			RoutingKey: msg.RoutingKey,
-		}, &msg.Props, msg.RawProps, msg.Body)
 	}
 	for _, q := range qs {
 		q.Publish(msg, conf)

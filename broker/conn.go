@@ -69,6 +69,8 @@ type conn struct {
 	// read batch (read loop only).
 	confirmDirty []*channel
 
+	lingerClose bool // the client closed: let it drop the socket first (read loop only)
+
 	closeSent atomic.Bool  // connection.close sent: only close/close-ok count now
 	opened    atomic.Bool  // the handshake finished
 	recvd     atomic.Bool  // a frame arrived since the writer's last tick
@@ -232,6 +234,7 @@ func (c *conn) handleWhileClosing(f protocol.Frame) error {
 		return errConnDone
 	case *protocol.ConnectionClose:
 		c.sendMethod(0, &protocol.ConnectionCloseOk{})
+		c.lingerClose = true
 		return errConnDone
 	}
 	return nil
@@ -259,6 +262,7 @@ func (c *conn) handleChannel0(f protocol.Frame) error {
 		c.log.Debug("client closed connection", zap.Uint16("code", m.ReplyCode), zap.String("text", m.ReplyText))
 		c.closeChannels()
 		c.sendMethod(0, &protocol.ConnectionCloseOk{})
+		c.lingerClose = true
 		return errConnDone
 	case *protocol.ConnectionUpdateSecret:
 		c.log.Info("client updated its secret", zap.String("reason", m.Reason))
@@ -319,6 +323,17 @@ func (c *conn) teardown(err error) {
 	case <-time.After(closeGrace):
 		c.nc.Close()
 		<-c.writerDone
+	}
+	if c.lingerClose {
+		// After close-ok the client closes the socket; closing first
+		// would make it see EOF where it expects a clean end.
+		c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		var b [64]byte
+		for {
+			if _, err := c.nc.Read(b[:]); err != nil {
+				break
+			}
+		}
 	}
 	c.nc.Close()
 	fields := []zap.Field{zap.String("user", c.user), zap.String("connection_name", c.clientName),
