@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -495,4 +496,21 @@ func checkMaxAge(v any, _ protocol.Table) string {
 // errTerm formats the Erlang tuple {tag,n}.
 func errTerm(tag string, n int64) string {
 	return "{" + tag + "," + strconv.FormatInt(n, 10) + "}"
+}
+
+// ParseConsumePriority returns the x-priority of basic.consume arguments t
+// on queue name in vhost (0 when absent), validated as RabbitMQ does:
+// "PRECONDITION_FAILED - invalid arg 'x-priority' for queue 'q' in vhost
+// '/': \"expected integer, got longstr\"". Values beyond 32 bits are
+// clamped.
+func ParseConsumePriority(t protocol.Table, name, vhost string) (int32, error) {
+	v, ok := t["x-priority"]
+	if !ok {
+		return 0, nil
+	}
+	if reason := checkInt(v); reason != "" {
+		return 0, invalidArg("x-priority", name, vhost, reason)
+	}
+	n, _ := IntValue(v)
+	return int32(max(min(n, math.MaxInt32), math.MinInt32)), nil
 }

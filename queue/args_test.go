@@ -143,3 +143,31 @@ func TestOverflowString(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConsumePriority(t *testing.T) {
+	tests := []struct {
+		args protocol.Table
+		want int32
+		err  string
+	}{
+		{nil, 0, ""},
+		{protocol.Table{"x-priority": int32(10)}, 10, ""},
+		{protocol.Table{"x-priority": int8(-3)}, -3, ""},
+		{protocol.Table{"x-priority": int64(1) << 40}, 1<<31 - 1, ""},
+		{protocol.Table{"x-priority": "high"}, 0,
+			`PRECONDITION_FAILED - invalid arg 'x-priority' for queue 'q' in vhost '/': "expected integer, got longstr"`},
+	}
+	for _, tt := range tests {
+		got, err := ParseConsumePriority(tt.args, "q", "/")
+		if tt.err != "" {
+			var pe *protocol.Error
+			if !errors.As(err, &pe) || pe.Code != protocol.PreconditionFailed || pe.Text != tt.err {
+				t.Errorf("ParseConsumePriority(%v) error %v, want %q", tt.args, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseConsumePriority(%v) = %d, %v; want %d", tt.args, got, err, tt.want)
+		}
+	}
+}
