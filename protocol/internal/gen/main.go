@@ -89,7 +89,7 @@ func Generate(specPath string) (map[string][]byte, error) {
 	for _, d := range s.Domains {
 		domains[d[0]] = d[1]
 	}
-	files := map[string][]byte{}
+	sources := map[string]string{}
 	for name, fn := range map[string]func(*spec, map[string]string) (string, error){
 		"constants_gen.go":           genConstants,
 		"methods_gen.go":             genMethods,
@@ -99,6 +99,18 @@ func Generate(specPath string) (map[string][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		sources[name] = src
+	}
+	// One file per class keeps every file readable.
+	for _, c := range s.Classes {
+		src, err := genClass(c, domains)
+		if err != nil {
+			return nil, err
+		}
+		sources["methods_"+c.Name+"_gen.go"] = src
+	}
+	files := map[string][]byte{}
+	for name, src := range sources {
 		formatted, err := format.Source([]byte(src))
 		if err != nil {
 			return nil, fmt.Errorf("gen: format %s: %w\n%s", name, err, src)
@@ -211,19 +223,7 @@ func genMethods(s *spec, domains map[string]string) (string, error) {
 	var b bytes.Buffer
 	b.WriteString(header)
 	b.WriteString("package protocol\n\n")
-	for _, c := range s.Classes {
-		for _, m := range c.Methods {
-			fs, err := fields(m, domains)
-			if err != nil {
-				return "", err
-			}
-			if err := genMethod(&b, c, m, fs); err != nil {
-				return "", err
-			}
-		}
-	}
-
-	// NewMethod and DecodeMethod.
+	// NewMethod and methodName.
 	b.WriteString("// NewMethod returns a new zero value of the method with the given ids, or nil\n// if the specification has no such method.\nfunc NewMethod(classID, methodID uint16) Method {\n\tswitch classID {\n")
 	for _, c := range s.Classes {
 		fmt.Fprintf(&b, "\tcase %d:\n\t\tswitch methodID {\n", c.ID)
@@ -241,6 +241,23 @@ func genMethods(s *spec, domains map[string]string) (string, error) {
 		}
 	}
 	b.WriteString("\t}\n\treturn \"\"\n}\n")
+	return b.String(), nil
+}
+
+// genClass writes the structs and codecs of one class's methods.
+func genClass(c class, domains map[string]string) (string, error) {
+	var b bytes.Buffer
+	b.WriteString(header)
+	b.WriteString("package protocol\n\n")
+	for _, m := range c.Methods {
+		fs, err := fields(m, domains)
+		if err != nil {
+			return "", err
+		}
+		if err := genMethod(&b, c, m, fs); err != nil {
+			return "", err
+		}
+	}
 	return b.String(), nil
 }
 
