@@ -82,13 +82,11 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 		return protocol.NewError(protocol.NotAllowed, "attempt to reuse consumer tag '%s'", tag)
 	}
 	opts := queue.ConsumeOptions{Tag: tag, NoAck: m.NoAck, Exclusive: m.Exclusive, Args: m.Arguments}
-	if v, ok := m.Arguments["x-priority"]; ok {
-		p, ok := intArg(v)
-		if !ok {
-			return protocol.NewError(protocol.PreconditionFailed, "invalid arg 'x-priority' for queue '%s' in vhost '%s'", name, vh.name)
-		}
-		opts.Priority = int32(p)
+	prio, err := queue.ParseConsumePriority(m.Arguments, name, vh.name)
+	if err != nil {
+		return err
 	}
+	opts.Priority = prio
 	k := &consumer{ch: ch, q: e.q, qname: name, tag: tag, noAck: m.NoAck}
 	k.timeout = ch.c.srv.cfg.ConsumerTimeout
 	if e.args.HasConsumerTimeout {

@@ -35,7 +35,8 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		if err != nil {
 			return err
 		}
-		touch(e.q)
+		// A passive declare does not renew x-expires (as RabbitMQ
+		// behaves; an active redeclare does).
 		ch.declared(e, m.NoWait)
 		return nil
 	}
