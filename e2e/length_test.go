@@ -1,0 +1,67 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// TestMaxLengthDropHead: past x-max-length the oldest messages are dropped.
+func TestMaxLengthDropHead(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, amqp.Table{"x-max-length": int32(2)})
+	for i := 1; i <= 4; i++ {
+		publish(t, ch, "", q, text(fmt.Sprint("m", i)))
+	}
+	waitMessages(t, ch, q, 2)
+	equalStrings(t, "kept", bodies(getN(t, ch, q, 2, true)), []string{"m3", "m4"})
+}
+
+// TestMaxLengthBytes: x-max-length-bytes counts body bytes; the head is
+// dropped until the bodies fit.
+func TestMaxLengthBytes(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, amqp.Table{"x-max-length-bytes": int32(10)})
+	for _, b := range []string{"aaaa", "bbbb", "cccc"} {
+		publish(t, ch, "", q, text(b))
+	}
+	waitMessages(t, ch, q, 2)
+	equalStrings(t, "kept", bodies(getN(t, ch, q, 2, true)), []string{"bbbb", "cccc"})
+}
+
+// TestMaxLengthRejectPublish: with x-overflow reject-publish the newest
+// messages are refused; with confirms they are nacked, and a free slot
+// takes publishes again.
+func TestMaxLengthRejectPublish(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, amqp.Table{"x-max-length": int32(2), "x-overflow": "reject-publish"})
+	cch, confirms := confirmChannel(t, c)
+	for i := 1; i <= 4; i++ {
+		publish(t, cch, "", q, text(fmt.Sprint("m", i)))
+	}
+	var acks []bool
+	for i := 0; i < 4; i++ {
+		cf := <-confirms
+		if cf.DeliveryTag != uint64(i+1) {
+			t.Fatalf("confirm %d for tag %d", i+1, cf.DeliveryTag)
+		}
+		acks = append(acks, cf.Ack)
+	}
+	if fmt.Sprint(acks) != "[true true false false]" {
+		t.Fatalf("confirms %v, want [true true false false]", acks)
+	}
+	equalStrings(t, "kept", bodies(getN(t, ch, q, 1, true)), []string{"m1"})
+	publish(t, cch, "", q, text("m5"))
+	if cf := <-confirms; !cf.Ack {
+		t.Fatal("publish into a freed slot was nacked")
+	}
+	equalStrings(t, "kept", bodies(getN(t, ch, q, 2, true)), []string{"m2", "m5"})
+	expectOpen(t, cch)
+}
