@@ -64,6 +64,7 @@ type Log struct {
 	failed   error
 	reported bool // failed has been passed to onDurable
 	inFlight bool // the sync loop is syncing this log's files
+	busy     int  // compactions queued or running
 	closing  bool
 	closed   bool
 }
@@ -147,6 +148,8 @@ func (l *Log) Settle(seqs ...uint64) error {
 		l.spans = spansOf(l.spans, []uint64{seq})
 		if seg.live == 0 {
 			l.reclaimLocked(seg)
+		} else {
+			l.maybeCompactLocked(seg)
 		}
 	}
 	l.ackBuf = appendSpans(l.ackBuf, l.spans)
@@ -179,6 +182,8 @@ func (l *Log) SettleRange(first, last uint64) error {
 		}
 		if lo < hi && seg.live == 0 {
 			emptied = append(emptied, seg)
+		} else if lo < hi {
+			l.maybeCompactLocked(seg)
 		}
 	}
 	for _, seg := range emptied {
@@ -288,7 +293,7 @@ func (l *Log) Delete() error {
 // shut waits out a sync in flight, then closes the files and fails waiters.
 func (l *Log) shut() {
 	l.mu.Lock()
-	for l.inFlight {
+	for l.inFlight || l.busy > 0 {
 		l.cond.Wait()
 	}
 	if l.closed {
@@ -398,6 +403,8 @@ func (l *Log) rollLocked() error {
 		l.segs = slices.DeleteFunc(l.segs, func(s *segment) bool { return s == seg })
 	} else if seg.live == 0 {
 		l.reclaimLocked(seg)
+	} else {
+		l.maybeCompactLocked(seg)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ type Reader struct {
 	l    *Log
 	next uint64
 	seg  *segment
+	gen  uint64
 	f    File
 	rr   *recordReader
 	buf  []byte
@@ -74,7 +75,7 @@ func (r *Reader) Next() (Record, error) {
 		if r.next < seg.first {
 			r.next = seg.first
 		}
-		if seg != r.seg {
+		if seg != r.seg || seg.gen != r.gen {
 			if err := r.open(seg); err != nil {
 				l.mu.Unlock()
 				return Record{}, err
@@ -171,7 +172,7 @@ func (r *Reader) open(seg *segment) error {
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", seg.path, err)
 	}
-	r.f, r.seg = f, seg
+	r.f, r.seg, r.gen = f, seg, seg.gen
 	if r.rr == nil {
 		r.rr = newRecordReader(f, seg.offsetFor(r.next), seg.size, r.buf)
 		r.buf = r.rr.buf

@@ -87,6 +87,11 @@ func (s *Store) OpenLog(id string, o LogOptions) (*Log, *Recovery, error) {
 	}
 	s.logs[id] = l
 	s.mu.Unlock()
+	l.mu.Lock()
+	for _, seg := range l.segs {
+		l.maybeCompactLocked(seg)
+	}
+	l.mu.Unlock()
 
 	for _, seg := range l.segs {
 		rec.Count += seg.live

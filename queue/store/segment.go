@@ -43,8 +43,12 @@ type segment struct {
 	size    int64  // bytes in the file (for the active segment: written or buffered)
 	sealed  bool   // no more appends; ends with a seal record
 	settled []uint64
-	index   []int64 // index[i] is the offset of record first+i*indexEvery; may be short
+	index   []int64 // index[i] is an offset at or before record first+i*indexEvery; may be short
 	path    string
+	gen     uint64 // bumped when compaction replaces the file
+	// compacting is set while the compactor rewrites the file.
+	compacting bool
+	packedLive uint64 // live records when last compacted (0: never)
 }
 
 // end is one past the last sequence number of the segment.

@@ -79,6 +79,9 @@ type Store struct {
 	queued map[*Log]bool
 	closed bool
 
+	compactQ    chan compactReq
+	compactDone chan struct{}
+
 	wake chan struct{}
 	quit chan struct{}
 	done chan struct{}
@@ -89,18 +92,20 @@ type Store struct {
 // Open opens (creating if needed) the store in dir and starts its sync loop.
 func Open(dir string, o Options) (*Store, error) {
 	s := &Store{
-		dir:      dir,
-		fs:       o.FS,
-		zl:       o.Logger,
-		segSize:  o.SegmentSize,
-		verify:   o.Verify,
-		onDamage: o.OnDamage,
-		par:      o.SyncParallelism,
-		logs:     make(map[string]*Log),
-		queued:   make(map[*Log]bool),
-		wake:     make(chan struct{}, 1),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
+		dir:         dir,
+		fs:          o.FS,
+		zl:          o.Logger,
+		segSize:     o.SegmentSize,
+		verify:      o.Verify,
+		onDamage:    o.OnDamage,
+		par:         o.SyncParallelism,
+		logs:        make(map[string]*Log),
+		queued:      make(map[*Log]bool),
+		wake:        make(chan struct{}, 1),
+		compactQ:    make(chan compactReq, 64),
+		compactDone: make(chan struct{}),
+		quit:        make(chan struct{}),
+		done:        make(chan struct{}),
 	}
 	if s.fs == nil {
 		s.fs = OSFS{}
@@ -121,6 +126,7 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	go s.loop()
+	go s.compactor()
 	return s, nil
 }
 
@@ -191,6 +197,8 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.quit)
 	<-s.done
+	close(s.compactQ)
+	<-s.compactDone
 	return errors.Join(errs...)
 }
 
