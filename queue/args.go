@@ -47,9 +47,9 @@ const (
 // MaxPriority is the highest x-max-priority RabbitMQ accepts.
 const MaxPriority = 255
 
-// maxExpiry is RabbitMQ's ceiling for TTLs and expiries in milliseconds
-// (the largest timer Erlang can set).
-const maxExpiry = 4294967295
+// maxExpiry is RabbitMQ's ceiling for TTLs and expiries in milliseconds:
+// ten years (rabbit_misc:check_expiry/1).
+const maxExpiry = 315_360_000_000
 
 // Args are a queue's declare arguments, validated and typed. Fields whose
 // zero value is meaningful carry a Has flag.
@@ -369,10 +369,10 @@ func checkPositiveInt(v any, t protocol.Table) string {
 
 func checkExpiry(n int64) string {
 	switch {
-	case n > maxExpiry:
-		return errTerm("value_too_big", n)
 	case n < 0:
 		return errTerm("value_negative", n)
+	case n > maxExpiry:
+		return errTerm("value_too_large", n)
 	}
 	return ""
 }

@@ -17,8 +17,10 @@ func TestParseArgsErrors(t *testing.T) {
 	}{
 		{"negative ttl", protocol.Table{"x-message-ttl": int32(-1)},
 			prefix + "'x-message-ttl' for queue 'q' in vhost '/': {value_negative,-1}"},
-		{"ttl too big", protocol.Table{"x-message-ttl": int64(4294967296)},
-			prefix + "'x-message-ttl' for queue 'q' in vhost '/': {value_too_big,4294967296}"},
+		{"ttl too large", protocol.Table{"x-message-ttl": int64(315360000001)},
+			prefix + "'x-message-ttl' for queue 'q' in vhost '/': {value_too_large,315360000001}"},
+		{"ten years is fine but eleven are not", protocol.Table{"x-expires": int64(11 * 31536000000)},
+			prefix + "'x-expires' for queue 'q' in vhost '/': {value_too_large,346896000000}"},
 		{"ttl not an integer", protocol.Table{"x-message-ttl": "1000"},
 			prefix + `'x-message-ttl' for queue 'q' in vhost '/': "expected integer, got longstr"`},
 		{"ttl as float", protocol.Table{"x-message-ttl": 1.5},

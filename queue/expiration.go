@@ -9,8 +9,8 @@ import (
 
 // ParseExpiration parses a message's expiration property, a TTL in
 // milliseconds, as RabbitMQ does (rabbit_basic:parse_expiration/1): an
-// optional sign and decimal digits, nothing else, between 0 and
-// 4294967295. The error is the PRECONDITION_FAILED exception RabbitMQ
+// optional sign and decimal digits, nothing else, between 0 and ten years
+// (315360000000). The error is the PRECONDITION_FAILED exception RabbitMQ
 // closes the channel with, such as "invalid expiration '-1':
 // {value_negative,-1}".
 func ParseExpiration(s string) (ms int64, err error) {
@@ -63,7 +63,7 @@ func parseExpiration(s string) (int64, string) {
 	case neg:
 		return 0, "{value_negative,-" + digits + "}"
 	case tooBig:
-		return 0, "{value_too_big," + digits + "}"
+		return 0, "{value_too_large," + digits + "}"
 	}
 	return n, ""
 }
