@@ -30,6 +30,17 @@ func touch(q queue.Queue) {
 func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	vh := ch.c.vh
 	c := ch.c
+	if isReplyKey(m.Queue) || m.Queue == directReplyTo {
+		// Declares of direct reply-to names are passive: the name exists
+		// while its requester is subscribed, with that one consumer.
+		if vh.replyChannel(m.Queue) == nil {
+			return vh.noQueue(m.Queue)
+		}
+		if !m.NoWait {
+			c.sendMethod(ch.id, &protocol.QueueDeclareOk{Queue: m.Queue, ConsumerCount: 1})
+		}
+		return nil
+	}
 	if m.Passive {
 		e, err := vh.queueFor(m.Queue, c)
 		if err != nil {

@@ -96,3 +96,45 @@ func TestChannelErrorsAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSilentPeerIsDropped(t *testing.T) {
+	s := startServer(t)
+	nc := rawOpenHeartbeat(t, s.Addr().String(), 1)
+	defer nc.Close()
+	// The broker sends heartbeats, and drops us after two silent
+	// intervals: reading ends with EOF within a few seconds.
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	buf := make([]byte, 512)
+	sawHeartbeat := false
+	for {
+		n, err := nc.Read(buf)
+		if n > 0 && buf[0] == 8 {
+			sawHeartbeat = true
+		}
+		if err != nil {
+			break
+		}
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("dropped after %v", el)
+	}
+	if !sawHeartbeat {
+		t.Error("no heartbeat from the broker")
+	}
+}
+
+func TestHandshakeTimeout(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.HandshakeTimeout = 200 * time.Millisecond })
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := nc.Read(make([]byte, 8)); err == nil {
+		t.Fatal("read succeeded")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("broker kept a silent socket open")
+	}
+}

@@ -12,6 +12,12 @@ import (
 // opens channel 1, so that the client costs next to nothing.
 func rawOpen(t testing.TB, addr string) net.Conn {
 	t.Helper()
+	return rawOpenHeartbeat(t, addr, 60)
+}
+
+// rawOpenHeartbeat is rawOpen with the heartbeat the client asks for.
+func rawOpenHeartbeat(t testing.TB, addr string, heartbeat uint16) net.Conn {
+	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +43,7 @@ func rawOpen(t testing.TB, addr string) net.Conn {
 	expect("connection.start")
 	send(0, &protocol.ConnectionStartOk{Mechanism: "PLAIN", Response: "\x00guest\x00guest", Locale: "en_US"})
 	expect("connection.tune")
-	send(0, &protocol.ConnectionTuneOk{ChannelMax: 2047, FrameMax: 131072, Heartbeat: 60})
+	send(0, &protocol.ConnectionTuneOk{ChannelMax: 2047, FrameMax: 131072, Heartbeat: heartbeat})
 	send(0, &protocol.ConnectionOpen{VirtualHost: "/"})
 	expect("connection.open-ok")
 	send(1, &protocol.ChannelOpen{})
