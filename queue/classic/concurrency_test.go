@@ -153,3 +153,59 @@ func TestConcurrentPublishConsumeAck(t *testing.T) {
 		t.Errorf("stats after the run: %+v", s)
 	}
 }
+
+// TestConcurrentExpiryWithRealTimer publishes from several goroutines into
+// a queue whose messages expire at once, with the real clock and timer:
+// every message must be dead-lettered exactly once, from the timer's
+// goroutine racing the publishers.
+func TestConcurrentExpiryWithRealTimer(t *testing.T) {
+	const publishers, perPublisher = 4, 500
+	total := publishers * perPublisher
+	a, err := queue.ParseArgs(map[string]any{"x-message-ttl": int32(1), "x-dead-letter-exchange": "dlx"}, "q", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := make(map[string]int, total)
+	all := make(chan struct{})
+	q, err := New("q", Options{VHost: "/", Args: a}, Env{DeadLetter: func(ms []*queue.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range ms {
+			seen[string(m.Body)]++
+			if len(seen) == total && seen[string(m.Body)] == 1 {
+				close(all)
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pubs sync.WaitGroup
+	for p := range publishers {
+		pubs.Go(func() {
+			for i := range perPublisher {
+				q.Publish(&queue.Message{Body: []byte(strconv.Itoa(p) + "-" + strconv.Itoa(i)), Timestamp: time.Now()}, queue.Confirm{})
+			}
+		})
+	}
+	pubs.Wait()
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		mu.Lock()
+		n := len(seen)
+		mu.Unlock()
+		t.Fatalf("%d of %d messages dead-lettered; stats %+v", n, total, q.Stats())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for body, n := range seen {
+		if n != 1 {
+			t.Errorf("message %s dead-lettered %d times", body, n)
+		}
+	}
+	if s := q.Stats(); s.Ready != 0 {
+		t.Errorf("stats after expiry: %+v", s)
+	}
+}
