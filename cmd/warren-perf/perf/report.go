@@ -90,6 +90,9 @@ func WriteMarkdown(w io.Writer, s *Suite, rows []Row) error {
 	p("")
 	p("Produced by `%s` on %s (%s/%s, %d CPUs). Each scenario's window: %s.",
 		s.Command, time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), s.Duration)
+	if s.loadBefore != "" {
+		p("Load average (1, 5, 15 min) before the suite: %s; after: %s.", s.loadBefore, s.loadAfter)
+	}
 	if compare {
 		p("The two brokers ran in alternation, scenario by scenario, the first one swapping each time.")
 		p("Ratio is %s/%s: above 1 is better for %s in throughput, worse in latency and memory.", s.Ours.Label, s.Theirs.Label, s.Ours.Label)

@@ -42,6 +42,23 @@ type Suite struct {
 	Only []string
 	// Command is the command line recorded in results.md.
 	Command string
+
+	// loadBefore and loadAfter are the machine's load averages around the
+	// run, recorded because a busy machine skews every figure.
+	loadBefore, loadAfter string
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages, or "" off Linux.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // DefaultSuite returns a suite of ten-second scenarios against a broker on
@@ -158,6 +175,7 @@ func (s *Suite) Run(ctx context.Context, live io.Writer) ([]*Result, error) {
 		scenarios = picked
 	}
 	compare := s.Theirs.URI != ""
+	s.loadBefore = loadAverage()
 	var rows []Row
 	var all []*Result
 	for i, sc := range scenarios {
@@ -194,6 +212,7 @@ func (s *Suite) Run(ctx context.Context, live io.Writer) ([]*Result, error) {
 			return all, err
 		}
 	}
+	s.loadAfter = loadAverage()
 	if err := s.writeTable(rows); err != nil {
 		return all, err
 	}

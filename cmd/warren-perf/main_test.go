@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+func TestBadFlagsExitTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{"--exchange-type", "x-delayed"},
+		{"--queue-args", "novalue"},
+		{"--no-such-flag"},
+		{"stray"},
+		{"--uri", "http://127.0.0.1:1/"},
+	} {
+		if code := runMain(context.Background(), args); code != 2 {
+			t.Errorf("warren-perf %v exited %d, want 2", args, code)
+		}
+	}
+	if code := suiteMain(context.Background(), []string{"--scenarios", "no-such-scenario", "--out", t.TempDir()}); code != 2 {
+		t.Errorf("suite with an unknown scenario exited %d, want 2", code)
+	}
+}
+
+func TestListFlagTakesRepeatsAndCommas(t *testing.T) {
+	var l listFlag
+	for _, v := range []string{"amqp://a/", "amqp://b/, amqp://c/"} {
+		if err := l.Set(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"amqp://a/", "amqp://b/", "amqp://c/"}; !slices.Equal(l, want) {
+		t.Errorf("got %v, want %v", l, want)
+	}
+}
+
+func TestRecordedCommandHidesPasswords(t *testing.T) {
+	got := redactArgs([]string{"--uri", "amqp://guest:secret@127.0.0.1:5672/", "--compare=amqp://u:pw@127.0.0.1:5673/"})
+	for _, a := range got {
+		if a == "amqp://guest:secret@127.0.0.1:5672/" || a == "--compare=amqp://u:pw@127.0.0.1:5673/" {
+			t.Errorf("password left in %q", a)
+		}
+	}
+}
