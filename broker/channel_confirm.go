@@ -92,6 +92,9 @@ func (t *confirmTracker) advanceLocked() {
 	if t.head == len(t.pending) {
 		t.pending = t.pending[:0]
 		t.head = 0
+		if cap(t.pending) > 4096 {
+			t.pending = nil // idle again: give the memory back
+		}
 	} else if t.head > 1024 && t.head > len(t.pending)/2 {
 		n := copy(t.pending, t.pending[t.head:])
 		t.pending = t.pending[:n]

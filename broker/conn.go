@@ -75,6 +75,7 @@ type conn struct {
 	opened    atomic.Bool  // the handshake finished
 	recvd     atomic.Bool  // a frame arrived since the writer's last tick
 	tickEvery atomic.Int64 // writer tick period in nanoseconds
+	hbNanos   atomic.Int64 // negotiated heartbeat, for the writer
 
 	outMu      sync.Mutex // guards out; innermost lock of the broker
 	out        outbuf
@@ -123,7 +124,8 @@ func (c *conn) serve() {
 		return
 	}
 	c.fr = protocol.NewFrameReader(c.nc)
-	c.srv.goTracked(c.writeLoop)
+	wlog := c.log // the read loop adds the vhost to c.log later
+	c.srv.goTracked(func() { c.writeLoop(wlog) })
 	c.sendStart()
 	err := c.readLoop()
 	c.teardown(err)

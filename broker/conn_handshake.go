@@ -123,6 +123,7 @@ func (c *conn) tuneOk(m *protocol.ConnectionTuneOk) error {
 	c.heartbeat = time.Duration(m.Heartbeat) * time.Second
 	c.fr.SetFrameMax(m.FrameMax)
 	if c.heartbeat > 0 {
+		c.hbNanos.Store(int64(c.heartbeat))
 		c.setTick(c.heartbeat / 2)
 	}
 	c.state = stateOpen

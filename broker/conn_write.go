@@ -98,7 +98,7 @@ func (c *conn) releaseOutput() {
 // goroutines appended, sends heartbeats, notices a silent peer and checks
 // consumer timeouts. It ends when stopWriter is closed (after a last flush)
 // or a write fails.
-func (c *conn) writeLoop() {
+func (c *conn) writeLoop(log *zap.Logger) {
 	defer close(c.writerDone)
 	var (
 		ticker   *time.Ticker
@@ -132,7 +132,7 @@ func (c *conn) writeLoop() {
 		case <-c.stopWriter:
 			stopping = true
 		case now := <-tickC:
-			if hb := c.heartbeat; hb > 0 {
+			if hb := time.Duration(c.hbNanos.Load()); hb > 0 {
 				if c.recvd.Swap(false) {
 					silent = 0
 				} else {
@@ -140,7 +140,7 @@ func (c *conn) writeLoop() {
 				}
 				// Two heartbeat intervals of silence drop the peer.
 				if time.Duration(silent)*period >= 2*hb {
-					c.log.Warn("missed heartbeats from client, closing connection",
+					log.Warn("missed heartbeats from client, closing connection",
 						zap.Duration("timeout", 2*hb))
 					c.nc.Close()
 				}
@@ -160,7 +160,7 @@ func (c *conn) writeLoop() {
 			}
 			if err != nil {
 				failed, writeErr = true, err
-				c.log.Debug("write failed", zap.Error(err))
+				log.Debug("write failed", zap.Error(err))
 				c.nc.Close()
 			}
 		}

@@ -28,8 +28,8 @@
 //
 //	vhost.mu  →  queue (inside queue.Queue)  →  channel.mu  →  confirmTracker.mu  →  conn.outMu
 //
-// with conn.chMu and vhost.replyMu as leaves beside them (nothing is
-// called while holding them but conn.outMu-free code).
+// conn.chMu (the channel table, for the writer's consumer-timeout scan) is
+// taken before channel.mu; vhost.replyMu (direct reply-to keys) is a leaf.
 //
 //   - vhost.mu (RWMutex) guards a vhost's exchange and queue maps. Definition
 //     changes take it for writing in vhost.apply and may call into queues
