@@ -172,7 +172,8 @@ type BrokerUsage struct {
 // Anomaly is one kind of trouble seen during a run.
 type Anomaly struct {
 	// Kind names it: nack, return, blocked, connection-closed, channel-closed,
-	// publish-error, duplicate, unexpected, lost, unconfirmed, bad-body.
+	// publish-error, ack-error, duplicate, unexpected, lost, unconfirmed,
+	// bad-body, in-flight-timeout, producer-stuck.
 	Kind string `json:"kind"`
 	// Count is how often it happened.
 	Count uint64 `json:"count"`

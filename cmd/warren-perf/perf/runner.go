@@ -78,10 +78,16 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	defer r.cleanup()
 
 	var clients []*client
+	var producersDone chan struct{}
 	defer func() {
 		r.closing.Store(true)
 		for _, c := range clients {
 			c.close()
+		}
+		if producersDone != nil {
+			// A producer stuck in a socket write (a broker that stopped
+			// reading) returns once its connection is closed.
+			<-producersDone
 		}
 	}()
 	var consumers []*consumer
@@ -136,7 +142,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	for _, p := range producers {
 		pwg.Go(func() { p.run(pctx, winStart) })
 	}
-	producersDone := make(chan struct{})
+	producersDone = make(chan struct{})
 	go func() { pwg.Wait(); close(producersDone) }()
 
 	rep := newReporter(r, live, winStart)
@@ -181,7 +187,11 @@ window:
 
 	// The drain: stop publishing, collect confirms, empty the queues.
 	stopProducers()
-	<-producersDone
+	select {
+	case <-producersDone:
+	case <-time.After(cfg.DrainTimeout):
+		r.anomalies.add("producer-stuck", 1, fmt.Sprintf("a publish did not return within %v of the window's end", cfg.DrainTimeout))
+	}
 	if cfg.ConfirmWindow > 0 {
 		settled := func() uint64 { return r.confirmed.Load() + r.nacked.Load() }
 		waitUntil(ctx, cfg.DrainTimeout, func() bool { return settled() >= r.published.Load() }, settled)
@@ -377,7 +387,7 @@ func (r *run) fill(res *Result, before, start, end ProcSample, sampling bool) {
 	}
 	for _, a := range res.Anomalies {
 		switch a.Kind {
-		case "duplicate", "unexpected", "nack", "unconfirmed", "connection-closed", "channel-closed", "publish-error", "bad-body", "in-flight-timeout", "ack-error":
+		case "duplicate", "unexpected", "nack", "producer-stuck", "unconfirmed", "connection-closed", "channel-closed", "publish-error", "bad-body", "in-flight-timeout", "ack-error":
 			res.Errors = append(res.Errors, fmt.Sprintf("%d × %s", a.Count, a.Kind))
 		}
 	}

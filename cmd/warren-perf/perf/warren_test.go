@@ -94,6 +94,22 @@ func TestRunAccountsForEveryMessage(t *testing.T) {
 	}
 }
 
+func TestRunWithACountPublishesExactlyThatMany(t *testing.T) {
+	uri := startWarren(t)
+	c := shortConfig(uri)
+	c.Duration, c.Count, c.Producers = 0, 500, 2
+	c.ConfirmWindow = 20
+	res, err := perf.Run(context.Background(), c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot := res.Totals
+	if res.Status != perf.StatusOK || tot.Published != 1000 || tot.Confirmed != 1000 || tot.Received != 1000 {
+		t.Errorf("status %s (%s): published %d, confirmed %d, received %d; want ok and 1000 each",
+			res.Status, res.Reason, tot.Published, tot.Confirmed, tot.Received)
+	}
+}
+
 func TestJSONHasEveryField(t *testing.T) {
 	uri := startWarren(t)
 	c := shortConfig(uri)
