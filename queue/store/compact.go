@@ -153,6 +153,16 @@ func (l *Log) compactSegment(seg *segment) (err error) {
 		_ = l.fs.Remove(tmp)
 		return nil
 	}
+	// The settles of the records left out must be durable before the
+	// records are gone, or a crash would count them as live but missing.
+	if err := l.flushLocked(); err != nil {
+		_ = l.fs.Remove(tmp)
+		return err
+	}
+	if err := l.ack.Sync(); err != nil {
+		_ = l.fs.Remove(tmp)
+		return l.failLocked(fmt.Errorf("store: sync settle log: %w", err))
+	}
 	if err := l.fs.Rename(tmp, path); err != nil {
 		_ = l.fs.Remove(tmp)
 		return err

@@ -250,21 +250,46 @@ func (l *Log) Segments() int {
 	return len(l.segs)
 }
 
-// Close writes and syncs what is pending, tells the waiters, and releases the
-// log's files. The log's records stay on disk for the next OpenLog.
+// Close writes and syncs what is pending, tells OnDurable and the waiters,
+// and releases the log's files. The log's records stay on disk for the next
+// OpenLog.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	if l.closing {
 		l.mu.Unlock()
 		return nil
 	}
-	l.closing = true
-	last := l.next - 1
+	l.closing = true // the sync loop leaves the log alone from now on
+	for l.inFlight || l.busy > 0 {
+		l.cond.Wait()
+	}
+	before := l.durable
+	err := l.failed
+	if err == nil {
+		err = l.flushLocked()
+	}
+	if err == nil {
+		files := append(l.toSync, l.active, l.ack)
+		for _, f := range files {
+			if serr := f.Sync(); serr != nil && err == nil {
+				err = fmt.Errorf("store: sync %s: %w", l.id, serr)
+			}
+		}
+		if err == nil && l.dirDirty {
+			err = l.fs.SyncDir(l.dir)
+		}
+		if err == nil {
+			l.durable = l.written
+		} else {
+			l.failLocked(err)
+		}
+	}
+	upTo := l.durable - 1
+	report := l.durable > before || (err != nil && !l.reported)
+	l.reported = l.reported || err != nil
 	l.mu.Unlock()
-	l.st.markDirty(l)
-	err := <-l.Wait(last)
-	if errors.Is(err, ErrClosed) {
-		err = nil
+	if report && l.onDurable != nil {
+		l.onDurable(upTo, err)
 	}
 	l.shut()
 	return err
@@ -313,9 +338,17 @@ func (l *Log) shut() {
 	}
 	ws := l.waiters
 	l.waiters = nil
+	durable, failed := l.durable, l.failed
 	l.mu.Unlock()
 	for _, w := range ws {
-		w.ch <- ErrClosed
+		switch {
+		case w.seq < durable:
+			w.ch <- nil
+		case failed != nil:
+			w.ch <- failed
+		default:
+			w.ch <- ErrClosed
+		}
 	}
 	l.st.forget(l)
 }
@@ -458,7 +491,7 @@ type syncJob struct {
 func (l *Log) prepareSync() (syncJob, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
+	if l.closing {
 		return syncJob{}, false
 	}
 	if l.failed == nil {
