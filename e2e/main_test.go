@@ -28,6 +28,9 @@ var external bool
 type warrenOptions struct {
 	Heartbeat       time.Duration
 	ConsumerTimeout time.Duration
+	// DataDir, when set, is used (and kept) instead of a fresh temporary
+	// folder, so a test can restart a broker on the same data.
+	DataDir string
 }
 
 // startWarren starts an in-process Warren and returns its address and a
@@ -61,6 +64,14 @@ func TestMain(m *testing.M) {
 // cannot be changed from here.
 func ownBroker(t *testing.T, opts warrenOptions) string {
 	t.Helper()
+	url, _ := ownBrokerStop(t, opts)
+	return url
+}
+
+// ownBrokerStop is ownBroker that also returns a stop function, for tests
+// that restart the broker; stop may be called more than once.
+func ownBrokerStop(t *testing.T, opts warrenOptions) (string, func()) {
+	t.Helper()
 	if external {
 		t.Skip("needs broker configuration; running against an external broker")
 	}
@@ -71,8 +82,10 @@ func ownBroker(t *testing.T, opts warrenOptions) string {
 	if err != nil {
 		t.Fatalf("starting Warren: %v", err)
 	}
-	t.Cleanup(stop)
-	return "amqp://guest:guest@" + addr + "/"
+	var once sync.Once
+	stopOnce := func() { once.Do(stop) }
+	t.Cleanup(stopOnce)
+	return "amqp://guest:guest@" + addr + "/", stopOnce
 }
 
 // serverVersion is the external broker's reported version, read once.

@@ -12,9 +12,17 @@ import (
 
 func init() {
 	startWarren = func(opts warrenOptions) (string, func(), error) {
-		dir, err := os.MkdirTemp("", "warren-e2e-")
-		if err != nil {
-			return "", nil, err
+		dir, keep := opts.DataDir, opts.DataDir != ""
+		if !keep {
+			var err error
+			if dir, err = os.MkdirTemp("", "warren-e2e-"); err != nil {
+				return "", nil, err
+			}
+		}
+		remove := func() {
+			if !keep {
+				_ = os.RemoveAll(dir)
+			}
 		}
 		srv, err := broker.NewServer(broker.Config{
 			Listen:          "127.0.0.1:0",
@@ -24,16 +32,16 @@ func init() {
 			ConsumerTimeout: opts.ConsumerTimeout,
 		})
 		if err != nil {
-			os.RemoveAll(dir)
+			remove()
 			return "", nil, err
 		}
 		if err := srv.Start(); err != nil {
-			os.RemoveAll(dir)
+			remove()
 			return "", nil, err
 		}
 		stop := func() {
 			_ = srv.Close()
-			_ = os.RemoveAll(dir)
+			remove()
 		}
 		return srv.Addr().String(), stop, nil
 	}
