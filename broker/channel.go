@@ -37,6 +37,7 @@ type channel struct {
 	routeBuf  []string
 	queueBuf  []queue.Queue
 	settleBuf []unackedEntry
+	idBuf     []uint64
 	lastQueue string // the most recently declared queue, for "" shortcuts
 	tx        *txState
 	confirm   bool

@@ -305,11 +305,14 @@ func (ch *channel) settle(taken []unackedEntry, s queue.Settlement) {
 		settleGrouped(taken, s)
 		return
 	}
-	ids := make([]uint64, len(taken))
+	// Settle does not keep ids (classic copies what it needs), so the
+	// read loop reuses one slice.
+	ids := ch.idBuf[:0]
 	for i := range taken {
-		ids[i] = taken[i].id
+		ids = append(ids, taken[i].id)
 	}
 	q.Settle(s, ids)
+	ch.idBuf = ids[:0]
 }
 
 // recover handles basic.recover and basic.recover-async: every unacked
