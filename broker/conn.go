@@ -24,6 +24,9 @@ const (
 	stateRunning                  // connection.open-ok sent
 )
 
+// maxBatch is the most frames handled before held output is released.
+const maxBatch = 256
+
 // closeGrace is how long a connection waits for connection.close-ok after
 // sending connection.close.
 const closeGrace = 3 * time.Second
@@ -134,10 +137,14 @@ func (c *conn) serve() {
 // readLoop reads and handles frames until the connection ends.
 func (c *conn) readLoop() error {
 	held := false
+	n := 0
 	for {
-		if held && c.fr.Buffered() == 0 {
+		// The batch ends when the input read so far is consumed, or after
+		// maxBatch frames so a pipelining client still hears confirms.
+		if held && (c.fr.Buffered() == 0 || n >= maxBatch) {
 			c.endBatch()
 			held = false
+			n = 0
 		}
 		f, err := c.fr.ReadFrame()
 		if err != nil {
@@ -150,6 +157,7 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		c.recvd.Store(true)
+		n++
 		if !held {
 			c.holdOutput()
 			held = true
