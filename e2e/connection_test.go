@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -414,4 +416,33 @@ func TestUpdateSecret(t *testing.T) {
 	c, ch := open(t)
 	mustOK(t, c.UpdateSecret("guest", "rotation"), "connection.update-secret")
 	expectOpen(t, ch)
+}
+
+// TestHeartbeatDisabledByClient: the heartbeat is what the client answers
+// in tune-ok; a client that answers 0 is not dropped for silence even by
+// a broker that offers 1 s.
+func TestHeartbeatDisabledByClient(t *testing.T) {
+	t.Parallel()
+	url := ownBroker(t, warrenOptions{Heartbeat: time.Second})
+	u, err := amqp.ParseURI(url)
+	mustOK(t, err, "parse")
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(u.Host, fmt.Sprint(u.Port)), waitFor)
+	mustOK(t, err, "dial")
+	t.Cleanup(func() { _ = c.Close() })
+	r := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+	server := r.handshakeURL(u, tuneOK{channelMax: 2047, frameMax: 131072, heartbeat: 0})
+	if server.heartbeat != 1 {
+		t.Fatalf("broker offered heartbeat %d, want its configured 1", server.heartbeat)
+	}
+	// Bounded wait: a broker enforcing a 1 s heartbeat would drop a silent
+	// client within about 2 s; with heartbeats off it sends none either.
+	f, err := r.readFrame(3500 * time.Millisecond)
+	var ne net.Error
+	switch {
+	case err == nil:
+		t.Fatalf("broker sent frame type %d though the client negotiated heartbeat 0", f.typ)
+	case !errors.As(err, &ne) || !ne.Timeout():
+		t.Fatalf("silent client with heartbeat 0 was dropped: %v", err)
+	}
+	r.openChannel(1)
 }

@@ -434,3 +434,42 @@ func TestUnackedReturnOnClose(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelUnknownTag: basic.cancel for a tag that is not a consumer is
+// answered with cancel-ok, as the spec asks.
+func TestCancelUnknownTag(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	mustOK(t, ch.Cancel("e2e-no-such-consumer", false), "basic.cancel of an unknown tag")
+	expectOpen(t, ch)
+}
+
+// TestAckAllWithTagZero: ack (and nack) with delivery tag 0 and multiple
+// settle everything outstanding on the channel.
+func TestAckAllWithTagZero(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	for i := 1; i <= 6; i++ {
+		publish(t, ch, "", q, text(fmt.Sprint("m", i)))
+	}
+	waitMessages(t, ch, q, 6)
+	getN(t, ch, q, 3, false)
+	mustOK(t, ch.Ack(0, true), "ack 0 multiple")
+	getN(t, ch, q, 3, false)
+	mustOK(t, ch.Nack(0, true, true), "nack 0 multiple requeue")
+	got := getN(t, ch, q, 3, true)
+	equalStrings(t, "requeued", bodies(got), []string{"m4", "m5", "m6"})
+	expectCount(t, ch, q, 0)
+}
+
+// TestQosPrefetchSize: a non-zero prefetch_size is not implemented by
+// RabbitMQ: 540, a connection error.
+func TestQosPrefetchSize(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	err := ch.Qos(0, 4096, false)
+	expectError(t, err, codeNotImplemented, "NOT_IMPLEMENTED - prefetch_size!=0 (4096)")
+	expectConnClose(t, c, codeNotImplemented, "NOT_IMPLEMENTED - prefetch_size!=0 (4096)")
+}

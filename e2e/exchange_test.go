@@ -373,3 +373,20 @@ func TestAutoDeleteExchange(t *testing.T) {
 	expectChannelError(t, ch, err, codeNotFound, "NOT_FOUND - no exchange '"+x+"' in vhost '/'")
 	_ = c
 }
+
+// TestHeadersBindingErrors: a headers binding with an x-match other than
+// all, any, all-with-x or any-with-x is refused with 406.
+func TestHeadersBindingErrors(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	x, q := name(t, "x"), name(t, "q")
+	declareExchange(t, ch, x, "headers", nil)
+	declareQueue(t, ch, q, nil)
+	err := ch.QueueBind(q, "", x, false, amqp.Table{"x-match": "most"})
+	expectChannelError(t, ch, err, codePreconditionFail,
+		`PRECONDITION_FAILED - Invalid x-match field value <<"most">>; expected all, any, all-with-x, or any-with-x`)
+	ch = c.channel(t)
+	err = ch.QueueBind(q, "", x, false, amqp.Table{"x-match": int32(1)})
+	expectChannelError(t, ch, err, codePreconditionFail,
+		`PRECONDITION_FAILED - Invalid x-match field type signedint (value 1); expected longstr`)
+}

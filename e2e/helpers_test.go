@@ -406,6 +406,12 @@ type tuneOK struct {
 func (r *rawConn) handshake(tune tuneOK) tuneOK {
 	r.t.Helper()
 	u, _ := amqp.ParseURI(brokerURL)
+	return r.handshakeURL(u, tune)
+}
+
+// handshakeURL is handshake with the credentials and vhost of u.
+func (r *rawConn) handshakeURL(u amqp.URI, tune tuneOK) tuneOK {
+	r.t.Helper()
 	r.write([]byte("AMQP\x00\x00\x09\x01"))
 	r.expectMethod(0, 10, 10) // connection.start
 	r.sendStartOK("PLAIN", "\x00"+u.Username+"\x00"+u.Password)
