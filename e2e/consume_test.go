@@ -473,3 +473,45 @@ func TestQosPrefetchSize(t *testing.T) {
 	expectError(t, err, codeNotImplemented, "NOT_IMPLEMENTED - prefetch_size!=0 (4096)")
 	expectConnClose(t, c, codeNotImplemented, "NOT_IMPLEMENTED - prefetch_size!=0 (4096)")
 }
+
+// TestAckAfterCancel: cancelling a consumer does not settle or requeue its
+// unacked deliveries; they can still be acked on the channel.
+func TestAckAfterCancel(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	publish(t, ch, "", q, text("a"))
+	publish(t, ch, "", q, text("b"))
+	d, err := ch.Consume(q, "c", false, false, false, false, nil)
+	mustOK(t, err, "consume")
+	ds := consumeN(t, d, 2, waitFor)
+	mustOK(t, ch.Cancel("c", false), "cancel")
+	expectCount(t, ch, q, 0) // still unacked, not requeued
+	mustOK(t, ch.Ack(ds[0].DeliveryTag, false), "ack a after cancel")
+	mustOK(t, ch.Nack(ds[1].DeliveryTag, false, true), "nack b after cancel")
+	got := getN(t, ch, q, 1, true)
+	equalStrings(t, "requeued", bodies(got), []string{"b"})
+	expectOpen(t, ch)
+}
+
+// TestPurgeKeepsUnacked: queue.purge removes ready messages only; unacked
+// ones stay with their consumer and can still be requeued.
+func TestPurgeKeepsUnacked(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	for _, b := range []string{"a", "b", "c"} {
+		publish(t, ch, "", q, text(b))
+	}
+	waitMessages(t, ch, q, 3)
+	d := getN(t, ch, q, 1, false)[0]
+	n, err := ch.QueuePurge(q, false)
+	mustOK(t, err, "purge")
+	if n != 2 {
+		t.Fatalf("purged %d, want the 2 ready messages", n)
+	}
+	mustOK(t, ch.Nack(d.DeliveryTag, false, true), "requeue the unacked one")
+	equalStrings(t, "left", bodies(getN(t, ch, q, 1, true)), []string{"a"})
+}

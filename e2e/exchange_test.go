@@ -390,3 +390,30 @@ func TestHeadersBindingErrors(t *testing.T) {
 	expectChannelError(t, ch, err, codePreconditionFail,
 		`PRECONDITION_FAILED - Invalid x-match field type signedint (value 1); expected longstr`)
 }
+
+// TestTopicEdgeCases: empty routing keys and empty words. An empty key has
+// no words: "#" matches it, "*" does not; "a..b" has an empty middle word
+// that "*" matches.
+func TestTopicEdgeCases(t *testing.T) {
+	t.Parallel()
+	checkRouting(t, "topic", nil,
+		map[string][]string{
+			"hash":      {"#"},
+			"star":      {"*"},
+			"empty":     {""},
+			"a-star-b":  {"a.*.b"},
+			"a-hash-b":  {"a.#.b"},
+			"star-star": {"*.*"},
+			"hash-star": {"#.*"},
+		},
+		[]routedMsg{{key: "", body: "empty"}, {key: "a..b", body: "a..b"}, {key: ".", body: "dot"}, {key: "w", body: "w"}},
+		map[string][]string{
+			"hash":      {"empty", "a..b", "dot", "w"},
+			"star":      {"w"},
+			"empty":     {"empty"},
+			"a-star-b":  {"a..b"},
+			"a-hash-b":  {"a..b"},
+			"star-star": {"dot"},
+			"hash-star": {"a..b", "dot", "w"},
+		})
+}
