@@ -310,6 +310,12 @@ func (c *conn) closeWith(e *protocol.Error) {
 		c.log.Warn("closing connection on error", zap.Uint16("code", e.Code), zap.String("text", e.Text))
 	}
 	c.sendMethod(0, &protocol.ConnectionClose{ReplyCode: e.Code, ReplyText: e.Text, FailingClassID: e.ClassID, FailingMethodID: e.MethodID})
+	// Wake the writer even if the read loop holds output: it may be
+	// blocked reading, and the close must go out now.
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 	c.nc.SetReadDeadline(time.Now().Add(closeGrace))
 }
 
