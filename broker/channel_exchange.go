@@ -143,11 +143,11 @@ func (ch *channel) bindExchanges(src, dst, key string, args protocol.Table, bind
 		return defaultExchangeRefused()
 	}
 	vh := ch.c.vh
-	if vh.exchange(dst) == nil {
-		return vh.noExchange(dst)
-	}
 	if vh.exchange(src) == nil {
 		return vh.noExchange(src)
+	}
+	if vh.exchange(dst) == nil {
+		return vh.noExchange(dst)
 	}
 	b := exchange.Binding{Source: src, Destination: exchange.Destination{Name: dst, Exchange: true}, Key: key, Args: args}
 	var err error

@@ -158,11 +158,12 @@ func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind boo
 	if x == "" {
 		return defaultExchangeRefused()
 	}
-	if _, err := vh.queueFor(name, ch.c); err != nil {
-		return err
-	}
+	// RabbitMQ reports a missing source before a missing destination.
 	if vh.exchange(x) == nil {
 		return vh.noExchange(x)
+	}
+	if _, err := vh.queueFor(name, ch.c); err != nil {
+		return err
 	}
 	b := exchange.Binding{Source: x, Destination: exchange.Destination{Name: name}, Key: key, Args: args}
 	if bind {
