@@ -100,7 +100,8 @@ func TestQueueDeclareErrors(t *testing.T) {
 }
 
 // TestExclusiveQueue: an exclusive queue belongs to its connection: other
-// connections get 405 for declare, passive declare, consume and delete;
+// connections get 405 for declare, passive declare, consume, delete, get,
+// purge and bind;
 // it is deleted when its connection closes.
 func TestExclusiveQueue(t *testing.T) {
 	t.Parallel()
@@ -131,6 +132,17 @@ func TestExclusiveQueue(t *testing.T) {
 		{"delete", func(ch *channel) error {
 			_, err := ch.QueueDelete(q, false, false, false)
 			return err
+		}},
+		{"get", func(ch *channel) error {
+			_, _, err := ch.Get(q, true)
+			return err
+		}},
+		{"purge", func(ch *channel) error {
+			_, err := ch.QueuePurge(q, false)
+			return err
+		}},
+		{"bind", func(ch *channel) error {
+			return ch.QueueBind(q, "k", "amq.direct", false, nil)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
