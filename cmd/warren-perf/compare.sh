@@ -14,6 +14,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+args="$*"
 out=${1:-$root/cmd/warren-perf/results/latest}
 shift || true
 duration=${DURATION:-10s}
@@ -66,4 +67,4 @@ mkdir -p "$out"
 "$tmp/warren-perf" suite \
 	--uri "amqp://guest:guest@127.0.0.1:$warren_port/" --label Warren --broker-pid "$warren_pid" \
 	"${compare[@]}" --out "$out" --duration "$duration" \
-	--command "cmd/warren-perf/compare.sh${*:+ $*} (DURATION=$duration)" "$@"
+	--command "DURATION=$duration cmd/warren-perf/compare.sh${args:+ $args}" "$@"
