@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -69,6 +70,11 @@ func newLedger(t *topology, producers int) *ledger {
 	return l
 }
 
+// routesTo returns the queues message (p, seq) should reach.
+func (l *ledger) routesTo(p int, seq uint64) []int {
+	return l.topo.routes[l.topo.keyIndex(p, seq)]
+}
+
 // exclude records that a message will not arrive through no fault of the
 // queues: the broker nacked or returned it.
 func (l *ledger) exclude(p int, seq uint64) {
@@ -97,11 +103,12 @@ func (pl *producerLedger) ping() {
 
 // receive records a delivery of (p, seq) from queue q. It reports whether
 // it was a duplicate, or unexpected (from no producer of this run, or a
-// message that should not have reached q).
+// message the routing should not have brought to q).
 func (l *ledger) receive(q int, s Stamp) (duplicate, unexpected bool) {
 	ql := l.queues[q]
 	p := int(s.Producer)
-	if p >= len(l.producers) || s.Seq >= l.producers[p].published.Load() {
+	if p >= len(l.producers) || s.Seq >= l.producers[p].published.Load() ||
+		!slices.Contains(l.topo.routes[l.topo.keyIndex(p, s.Seq)], q) {
 		ql.mu.Lock()
 		ql.unexpected++
 		ql.mu.Unlock()

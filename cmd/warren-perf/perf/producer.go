@@ -46,8 +46,12 @@ func (r *run) newProducer(id int) (*producer, error) {
 		defer r.goes.Done()
 		for ret := range returns {
 			r.returned.Add(1)
-			if s, err := ReadStamp(ret.Body); err == nil {
+			if s, err := ReadStamp(ret.Body); err == nil && int(s.Producer) < len(r.ledger.producers) {
 				r.ledger.exclude(int(s.Producer), s.Seq)
+				if len(r.ledger.routesTo(int(s.Producer), s.Seq)) > 0 {
+					// The bindings route this key to a queue: the broker should not have returned it.
+					r.anomalies.add("wrongly-returned", 1, fmt.Sprintf("routing key %q", ret.RoutingKey))
+				}
 			}
 			r.anomalies.add("return", 1, fmt.Sprintf("%d %s (routing key %q)", ret.ReplyCode, ret.ReplyText, ret.RoutingKey))
 		}
@@ -140,12 +144,18 @@ func (p *producer) run(ctx context.Context, start time.Time) {
 		// Count before sending, so a consumer never sees a seq the ledger
 		// does not know yet.
 		routes := uint64(len(topo.routes[topo.keyIndex(p.id, seq)]))
+		if routes == 0 {
+			p.r.unroutable.Add(1)
+		}
 		p.led.routed.Add(routes)
 		p.led.published.Store(seq + 1)
 		p.r.published.Add(1)
 		if err := p.c.ch.PublishWithContext(context.Background(), topo.exchange, key, cfg.Mandatory, false, msg); err != nil {
 			p.led.published.Store(seq)
 			p.led.routed.Add(-routes)
+			if routes == 0 {
+				p.r.unroutable.Add(^uint64(0))
+			}
 			p.r.published.Add(^uint64(0))
 			if !p.r.closing.Load() {
 				p.r.anomalies.add("publish-error", 1, fmt.Sprintf("producer %d: %v", p.id, err))

@@ -173,7 +173,8 @@ type BrokerUsage struct {
 type Anomaly struct {
 	// Kind names it: nack, return, blocked, connection-closed, channel-closed,
 	// publish-error, ack-error, duplicate, unexpected, lost, unconfirmed,
-	// bad-body, in-flight-timeout, producer-stuck.
+	// bad-body, in-flight-timeout, producer-stuck, wrongly-returned,
+	// missing-return.
 	Kind string `json:"kind"`
 	// Count is how often it happened.
 	Count uint64 `json:"count"`

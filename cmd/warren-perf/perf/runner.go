@@ -24,6 +24,7 @@ type run struct {
 	goes      sync.WaitGroup // watcher goroutines
 
 	published, confirmed, nacked, returned, consumed, redelivered counter
+	unroutable                                                    counter // published with no queue to reach
 	confirmLat, e2eLat                                            Histogram
 }
 
@@ -195,6 +196,14 @@ window:
 	if cfg.ConfirmWindow > 0 {
 		settled := func() uint64 { return r.confirmed.Load() + r.nacked.Load() }
 		waitUntil(ctx, cfg.DrainTimeout, func() bool { return settled() >= r.published.Load() }, settled)
+	}
+	if cfg.Mandatory {
+		// Every unroutable mandatory message must come back.
+		returned := r.returned.Load
+		waitUntil(ctx, cfg.DrainTimeout, func() bool { return returned() >= r.unroutable.Load() }, returned)
+		if n, want := r.returned.Load(), r.unroutable.Load(); n < want {
+			r.anomalies.add("missing-return", want-n, "unroutable mandatory messages that never came back")
+		}
 	}
 	if len(consumers) > 0 {
 		recv := func() uint64 { _, got := r.ledger.expectedDeliveries(); return got }
@@ -387,7 +396,7 @@ func (r *run) fill(res *Result, before, start, end ProcSample, sampling bool) {
 	}
 	for _, a := range res.Anomalies {
 		switch a.Kind {
-		case "duplicate", "unexpected", "nack", "producer-stuck", "unconfirmed", "connection-closed", "channel-closed", "publish-error", "bad-body", "in-flight-timeout", "ack-error":
+		case "duplicate", "unexpected", "nack", "producer-stuck", "wrongly-returned", "missing-return", "unconfirmed", "connection-closed", "channel-closed", "publish-error", "bad-body", "in-flight-timeout", "ack-error":
 			res.Errors = append(res.Errors, fmt.Sprintf("%d × %s", a.Count, a.Kind))
 		}
 	}

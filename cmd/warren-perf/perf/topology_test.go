@@ -107,6 +107,34 @@ func TestLedgerFindsLostAndDuplicateMessages(t *testing.T) {
 	}
 }
 
+func TestLedgerFlagsMisroutedDeliveries(t *testing.T) {
+	c := DefaultConfig()
+	c.ExchangeType, c.Queues, c.BindingsPerQueue = ExchangeTopic, 2, 3
+	topo := newTopology(&c, "p")
+	l := newLedger(topo, 1)
+	l.producers[0].published.Store(6)
+	for seq := range uint64(6) {
+		right := topo.routes[topo.keyIndex(0, seq)][0]
+		if _, unexpected := l.receive(right, Stamp{Seq: seq}); unexpected {
+			t.Errorf("seq %d on its own queue %d counted unexpected", seq, right)
+		}
+		if _, unexpected := l.receive(1-right, Stamp{Seq: seq}); !unexpected {
+			t.Errorf("seq %d delivered to queue %d, which no binding routes it to, was accepted", seq, 1-right)
+		}
+	}
+	if got := l.settle(); got.lost != 0 || got.unexpected != 6 || got.received != 6 {
+		t.Errorf("settle = %+v, want 6 received, 6 unexpected, none lost", got)
+	}
+}
+
+func TestLedgerOfAnEmptyRun(t *testing.T) {
+	c := DefaultConfig()
+	l := newLedger(newTopology(&c, "p"), 1)
+	if got := l.settle(); got != (tally{}) {
+		t.Errorf("settle of a run that published nothing = %+v, want all zero", got)
+	}
+}
+
 func TestParseQueueArgs(t *testing.T) {
 	args, err := ParseQueueArgs("x-queue-type=quorum, x-max-length=1000,x-single-active-consumer=true")
 	if err != nil {

@@ -255,6 +255,32 @@ func steal(uri, queue string, n int64, stolen *atomic.Int64) error {
 	return nil
 }
 
+func TestReturnsAreCountedAndNotLost(t *testing.T) {
+	uri := startWarren(t)
+	c := shortConfig(uri)
+	c.Duration = time.Second
+	c.ExchangeType, c.RoutingKeys, c.BindingKeys = perf.ExchangeDirect, []string{"nowhere"}, []string{"somewhere"}
+	c.Mandatory, c.Rate = true, 200
+	res, err := perf.Run(context.Background(), c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot := res.Totals
+	if tot.Published == 0 || tot.Returned != tot.Published || tot.Expected != 0 || tot.Lost != 0 {
+		t.Errorf("published %d, returned %d, expected %d, lost %d: want every message returned, none expected",
+			tot.Published, tot.Returned, tot.Expected, tot.Lost)
+	}
+	var returns uint64
+	for _, a := range res.Anomalies {
+		if a.Kind == "return" {
+			returns = a.Count
+		}
+	}
+	if returns != tot.Returned {
+		t.Errorf("return anomalies %d, returned %d", returns, tot.Returned)
+	}
+}
+
 func TestUnsupportedScenarioIsReportedNotCrashed(t *testing.T) {
 	uri := startWarren(t)
 	c := shortConfig(uri)
