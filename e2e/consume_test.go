@@ -515,3 +515,25 @@ func TestPurgeKeepsUnacked(t *testing.T) {
 	mustOK(t, ch.Nack(d.DeliveryTag, false, true), "requeue the unacked one")
 	equalStrings(t, "left", bodies(getN(t, ch, q, 1, true)), []string{"a"})
 }
+
+// TestQosRaised: raising the prefetch of a consuming channel lets more
+// deliveries through at once; prefetch 0 means unlimited.
+func TestQosRaised(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	for i := 1; i <= 10; i++ {
+		publish(t, ch, "", q, text(fmt.Sprint("m", i)))
+	}
+	waitMessages(t, ch, q, 10)
+	mustOK(t, ch.Qos(1, 0, false), "qos 1")
+	d := consume(t, ch, q, false, nil)
+	consumeN(t, d, 1, waitFor)
+	expectNoDelivery(t, d)
+	// A new basic.qos applies to consumers started after it; RabbitMQ also
+	// applies it to the running consumer's limit on the channel.
+	mustOK(t, ch.Qos(0, 0, false), "qos 0")
+	d2 := consume(t, ch, q, false, nil)
+	consumeN(t, d2, 9, waitFor)
+}

@@ -240,3 +240,28 @@ func TestDeadLetterCount(t *testing.T) {
 		{count: 2, reason: "rejected", queue: q, exchange: "", routingKeys: []string{q}},
 	}, first, last)
 }
+
+// TestDeadLetterCycleDropped: a message that expires in a queue whose
+// dead-letter target is that same queue is dropped instead of cycling
+// forever; a missing dead-letter exchange drops silently too.
+func TestDeadLetterCycleDropped(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "cycle")
+	declareQueue(t, ch, q, amqp.Table{"x-message-ttl": int32(30), "x-dead-letter-exchange": "", "x-dead-letter-routing-key": q})
+	cch, confirms := confirmChannel(t, c)
+	publish(t, cch, "", q, text("round and round"))
+	waitConfirms(t, confirms, 1)
+	waitMessages(t, ch, q, 0)
+	// Bounded wait: a cycling message would keep reappearing.
+	d := consume(t, ch, q, true, nil)
+	expectNoDelivery(t, d)
+
+	missing := name(t, "to-missing")
+	declareQueue(t, ch, missing, amqp.Table{"x-dead-letter-exchange": name(t, "no-such-dlx")})
+	publish(t, ch, "", missing, text("m"))
+	m := getN(t, ch, missing, 1, false)[0]
+	mustOK(t, ch.Reject(m.DeliveryTag, false), "reject")
+	expectCount(t, ch, missing, 0)
+	expectOpen(t, ch)
+}

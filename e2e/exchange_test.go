@@ -417,3 +417,51 @@ func TestTopicEdgeCases(t *testing.T) {
 			"hash-star": {"a..b", "dot", "w"},
 		})
 }
+
+// TestDeleteRemovesBindings: deleting an exchange or a queue removes its
+// bindings; redeclaring either does not bring them back.
+func TestDeleteRemovesBindings(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	x, q, marker := name(t, "x"), name(t, "q"), name(t, "marker")
+	declareExchange(t, ch, x, "fanout", nil)
+	declareQueue(t, ch, q, nil)
+	declareQueue(t, ch, marker, nil)
+	mustOK(t, ch.QueueBind(q, "", x, false, nil), "bind")
+	mustOK(t, ch.QueueBind(marker, "", x, false, nil), "bind marker")
+
+	mustOK(t, ch.ExchangeDelete(x, false, false), "delete exchange")
+	mustOK(t, ch.ExchangeDeclare(x, "fanout", false, false, false, false, nil), "redeclare exchange")
+	mustOK(t, ch.QueueBind(marker, "", x, false, nil), "rebind marker")
+	publish(t, ch, x, "", text("after exchange delete"))
+	getN(t, ch, marker, 1, true)
+	expectCount(t, ch, q, 0)
+
+	mustOK(t, ch.QueueBind(q, "", x, false, nil), "bind again")
+	_, err := ch.QueueDelete(q, false, false, false)
+	mustOK(t, err, "delete queue")
+	declareQueue(t, ch, q, nil)
+	publish(t, ch, x, "", text("after queue delete"))
+	getN(t, ch, marker, 1, true)
+	expectCount(t, ch, q, 0)
+}
+
+// TestAlternateExchangeUnroutable: when the alternate exchange cannot
+// route either, a mandatory message is returned 312.
+func TestAlternateExchangeUnroutable(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	ae, x := name(t, "ae"), name(t, "x")
+	declareExchange(t, ch, ae, "direct", nil)
+	declareExchange(t, ch, x, "direct", amqp.Table{"alternate-exchange": ae})
+	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
+	mustOK(t, ch.Publish(x, "k", true, false, text("lost")), "publish")
+	select {
+	case r := <-returns:
+		if r.ReplyCode != codeNoRoute || r.ReplyText != "NO_ROUTE" || r.Exchange != x || r.RoutingKey != "k" {
+			t.Fatalf("return %d %q %q %q", r.ReplyCode, r.ReplyText, r.Exchange, r.RoutingKey)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no basic.return")
+	}
+}

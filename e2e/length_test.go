@@ -65,3 +65,18 @@ func TestMaxLengthRejectPublish(t *testing.T) {
 	equalStrings(t, "kept", bodies(getN(t, ch, q, 2, true)), []string{"m2", "m5"})
 	expectOpen(t, cch)
 }
+
+// TestMaxLengthCountsReadyOnly: x-max-length limits ready messages; those
+// delivered and not yet acked do not count.
+func TestMaxLengthCountsReadyOnly(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, amqp.Table{"x-max-length": int32(1)})
+	publish(t, ch, "", q, text("a"))
+	d := getN(t, ch, q, 1, false)[0]
+	publish(t, ch, "", q, text("b"))
+	waitMessages(t, ch, q, 1)
+	mustOK(t, ch.Ack(d.DeliveryTag, false), "ack a")
+	equalStrings(t, "kept", bodies(getN(t, ch, q, 1, true)), []string{"b"})
+}

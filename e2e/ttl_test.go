@@ -135,3 +135,26 @@ func TestInvalidQueueArgs(t *testing.T) {
 		})
 	}
 }
+
+// TestTTLUnackedAndRequeued: a delivered, unacked message does not expire;
+// once requeued past its TTL it expires (and is dead-lettered).
+func TestTTLUnackedAndRequeued(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	dlx, _, dead := dlxSetup(t, ch)
+	q := name(t, "")
+	declareQueue(t, ch, q, amqp.Table{"x-message-ttl": int32(100), "x-dead-letter-exchange": dlx})
+	publish(t, ch, "", q, text("held"))
+	d := getN(t, ch, q, 1, false)[0]
+	// Bounded wait past the TTL: holding it must not expire it.
+	expectNoDelivery(t, dead)
+	mustOK(t, ch.Nack(d.DeliveryTag, false, true), "requeue")
+	got := consumeN(t, dead, 1, waitFor)[0]
+	if string(got.Body) != "held" {
+		t.Fatalf("dead-lettered %q", got.Body)
+	}
+	deaths, _ := got.Headers["x-death"].([]interface{})
+	if e, _ := deaths[0].(amqp.Table); len(deaths) != 1 || e["reason"] != "expired" {
+		t.Fatalf("x-death %v, want one expired entry", got.Headers["x-death"])
+	}
+}
