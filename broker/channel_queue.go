@@ -72,6 +72,19 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	vh.mu.RUnlock()
 	if existing == nil {
 		if args.Type != queue.TypeClassic {
+			// rabbit_queue_type_util's checks, in RabbitMQ's order.
+			invalid := func(prop string) error {
+				return protocol.NewError(protocol.PreconditionFailed,
+					"invalid property '%s' for queue '%s' in vhost '%s'", prop, name, vh.name)
+			}
+			switch {
+			case def.AutoDelete:
+				return invalid("auto-delete")
+			case def.Exclusive:
+				return invalid("exclusive-owner")
+			case !def.Durable:
+				return invalid("non-durable")
+			}
 			return protocol.NewError(protocol.PreconditionFailed,
 				"queue type '%s' is not supported by Warren yet; declare a classic queue", args.Type)
 		}

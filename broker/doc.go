@@ -32,9 +32,11 @@
 // taken before channel.mu; vhost.replyMu (direct reply-to keys) is a leaf.
 //
 //   - vhost.mu (RWMutex) guards a vhost's exchange and queue maps. Definition
-//     changes take it for writing in vhost.apply and may call into queues
-//     (Queue.Delete); lookups and routing take it for reading and release it
-//     before calling Queue.Publish.
+//     changes take it for writing in vhost.apply; the only queue call made
+//     under it is Queue.Stats (if-unused, if-empty), and Queue.Delete runs
+//     after it is released, since a queue may call back into the vhost
+//     (dead-lettering, expiry). Lookups and routing take it for reading and
+//     release it before calling Queue.Publish.
 //   - A queue's own lock is held while it calls consumer.Deliver and
 //     consumer.Cancelled, and maybe Confirmer.Confirmed.
 //   - channel.mu guards the delivery state: delivery tags, the unacked list,

@@ -62,9 +62,25 @@ type metaResult struct {
 
 // apply performs one definition change under the vhost's write lock.
 func (v *vhost) apply(op metaOp) (metaResult, error) {
+	r, doomed, err := v.applyLocked(op)
+	if doomed != nil {
+		// Outside the lock: deleting cancels consumers and may call back.
+		n, derr := doomed.Delete(false, false)
+		if derr != nil {
+			v.log.Warn("deleting queue failed", zap.String("queue", doomed.Name()), zap.Error(derr))
+		}
+		r.messages = n
+	}
+	return r, err
+}
+
+// applyLocked performs an op under the vhost's write lock and returns a
+// queue that must be deleted once the lock is released.
+func (v *vhost) applyLocked(op metaOp) (metaResult, queue.Queue, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var r metaResult
+	var doomed queue.Queue
 	var err error
 	switch op := op.(type) {
 	case opDeclareExchange:
@@ -81,14 +97,14 @@ func (v *vhost) apply(op metaOp) (metaResult, error) {
 	case opDeclareQueue:
 		r, err = v.declareQueueLocked(op)
 	case opDeleteQueue:
-		r, err = v.deleteQueueLocked(op)
+		r, doomed, err = v.deleteQueueLocked(op)
 	default:
 		err = fmt.Errorf("broker: unknown metadata op %T", op)
 	}
 	if err == nil {
 		v.log.Debug("definition changed", zap.String("op", op.opName()))
 	}
-	return r, err
+	return r, doomed, err
 }
 
 func (v *vhost) declareExchangeLocked(op opDeclareExchange) (metaResult, error) {
@@ -166,19 +182,29 @@ func (v *vhost) declareQueueLocked(op opDeclareQueue) (metaResult, error) {
 	return metaResult{created: true, queue: e}, nil
 }
 
-func (v *vhost) deleteQueueLocked(op opDeleteQueue) (metaResult, error) {
+// deleteQueueLocked removes a queue from the definitions and returns it;
+// apply calls its Delete once the vhost lock is released, since a queue
+// may call back into the vhost (dead-lettering, expiry) as it deletes.
+func (v *vhost) deleteQueueLocked(op opDeleteQueue) (metaResult, queue.Queue, error) {
 	e, ok := v.queues[op.name]
 	if !ok || (op.only != nil && e != op.only) {
-		return metaResult{}, nil
+		return metaResult{}, nil, nil
 	}
-	n, err := e.q.Delete(op.ifUnused, op.ifEmpty)
-	if err != nil {
-		return metaResult{}, err
+	if op.ifUnused || op.ifEmpty {
+		st := e.q.Stats()
+		if op.ifEmpty && st.Ready > 0 {
+			return metaResult{}, nil, protocol.NewError(protocol.PreconditionFailed,
+				"queue '%s' in vhost '%s' not empty", op.name, v.name)
+		}
+		if op.ifUnused && st.Consumers > 0 {
+			return metaResult{}, nil, protocol.NewError(protocol.PreconditionFailed,
+				"queue '%s' in vhost '%s' in use", op.name, v.name)
+		}
 	}
 	delete(v.queues, op.name)
 	removed := v.router.RemoveDestination(exchange.Destination{Name: op.name})
 	v.autoDeleteLocked(removed)
-	return metaResult{messages: n}, nil
+	return metaResult{}, e.q, nil
 }
 
 // expireQueue deletes a queue whose x-expires ran out or whose last
