@@ -120,8 +120,12 @@ func TestWrongPassword(t *testing.T) {
 		t.Fatalf("dial with a wrong password: %v, want amqp.ErrCredentials", err)
 	}
 
+	var amqplain args
+	amqplain.tableField("LOGIN", 'S', func(a *args) { a.longstr("guest") })
+	amqplain.tableField("PASSWORD", 'S', func(a *args) { a.longstr("wrong-password") })
 	for _, mech := range []struct{ name, response string }{
 		{"PLAIN", "\x00guest\x00wrong-password"},
+		{"AMQPLAIN", amqplain.b.String()},
 	} {
 		r := dialRaw(t)
 		r.write([]byte("AMQP\x00\x00\x09\x01"))
@@ -445,4 +449,77 @@ func TestHeartbeatDisabledByClient(t *testing.T) {
 		t.Fatalf("silent client with heartbeat 0 was dropped: %v", err)
 	}
 	r.openChannel(1)
+}
+
+// TestFrameErrors: malformed frames close the connection with 501 and
+// RabbitMQ's text.
+func TestFrameErrors(t *testing.T) {
+	t.Parallel()
+	header := func(bodySize uint64) []byte {
+		h := make([]byte, 14)
+		binary.BigEndian.PutUint16(h, 60)
+		binary.BigEndian.PutUint64(h[4:], bodySize)
+		return h
+	}
+	publishMethod := func(r *rawConn) {
+		var a args
+		a.u16(0).shortstr("").shortstr("k").u8(0)
+		r.method(1, 60, 40, a.b.Bytes())
+	}
+	for _, tc := range []struct {
+		name   string
+		send   func(r *rawConn)
+		text   string
+		only4x string // why 3.x differs, if it does
+	}{
+		{"unknown-frame-type", func(r *rawConn) { r.frame(9, 1, nil) },
+			"FRAME_ERROR - type 9, all octets = <<>>: unknown_frame"},
+		{"bad-frame-end", func(r *rawConn) {
+			r.write([]byte{frameHeartbeat, 0, 0, 0, 0, 0, 0, 0x00})
+		}, "FRAME_ERROR - type 8, all octets = <<>>: {invalid_frame_end_marker,0}"},
+		{"undecodable-method", func(r *rawConn) {
+			r.method(1, 50, 10, []byte{0, 0, 5, 'a', 'b'}) // queue.declare, name cut short
+		}, "FRAME_ERROR - cannot decode <<0,0,5,97,98>>"},
+		{"body-over-size", func(r *rawConn) {
+			publishMethod(r)
+			r.frame(frameHeader, 1, header(2))
+			r.frame(frameBody, 1, []byte("abc"))
+		}, "FRAME_ERROR - content body frame exceeds remaining content size",
+			"3.x does not check the body against the declared size and waits for more"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.only4x != "" {
+				skipOnRabbit310(t, tc.only4x)
+			}
+			r := dialRaw(t)
+			r.handshake(tuneOK{channelMax: 2047, frameMax: 131072})
+			r.openChannel(1)
+			tc.send(r)
+			r.expectConnectionClose(codeFrameError, tc.text)
+		})
+	}
+}
+
+// TestUnknownAuthMechanism: a start-ok naming a mechanism the server did
+// not offer gets no tune: the server closes the connection.
+func TestUnknownAuthMechanism(t *testing.T) {
+	t.Parallel()
+	r := dialRaw(t)
+	r.write([]byte("AMQP\x00\x00\x09\x01"))
+	r.expectMethod(0, 10, 10)
+	r.sendStartOK("E2E-NONSENSE", "x")
+	for {
+		f, err := r.readFrame(waitFor)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("connection still open after an unknown mechanism")
+			}
+			return // closed
+		}
+		if c, m := f.classMethod(); c == 10 && m == 30 {
+			t.Fatal("connection.tune after an unknown mechanism")
+		}
+	}
 }
