@@ -473,13 +473,13 @@ func TestFrameErrors(t *testing.T) {
 		only4x string // why 3.x differs, if it does
 	}{
 		{"unknown-frame-type", func(r *rawConn) { r.frame(9, 1, nil) },
-			"FRAME_ERROR - type 9, all octets = <<>>: unknown_frame"},
+			"FRAME_ERROR - type 9, all octets = <<>>: unknown_frame", ""},
 		{"bad-frame-end", func(r *rawConn) {
 			r.write([]byte{frameHeartbeat, 0, 0, 0, 0, 0, 0, 0x00})
-		}, "FRAME_ERROR - type 8, all octets = <<>>: {invalid_frame_end_marker,0}"},
+		}, "FRAME_ERROR - type 8, all octets = <<>>: {invalid_frame_end_marker,0}", ""},
 		{"undecodable-method", func(r *rawConn) {
 			r.method(1, 50, 10, []byte{0, 0, 5, 'a', 'b'}) // queue.declare, name cut short
-		}, "FRAME_ERROR - cannot decode <<0,0,5,97,98>>"},
+		}, "FRAME_ERROR - cannot decode <<0,0,5,97,98>>", ""},
 		{"body-over-size", func(r *rawConn) {
 			publishMethod(r)
 			r.frame(frameHeader, 1, header(2))
