@@ -138,3 +138,37 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Fatal("broker kept a silent socket open")
 	}
 }
+
+func TestAMQPLAIN(t *testing.T) {
+	s := startServer(t)
+	c, err := amqp.DialConfig(url(s), amqp.Config{
+		SASL: []amqp.Authentication{&amqp.AMQPlainAuth{Username: "guest", Password: "guest"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	_, err = amqp.DialConfig(url(s), amqp.Config{
+		SASL: []amqp.Authentication{&amqp.AMQPlainAuth{Username: "guest", Password: "nope"}},
+	})
+	if amqpCode(err) != amqp.AccessRefused {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		mech, resp, user, pass string
+		ok                     bool
+	}{
+		{"PLAIN", "\x00guest\x00secret", "guest", "secret", true},
+		{"PLAIN", "authz\x00guest\x00secret", "guest", "secret", true},
+		{"PLAIN", "guest\x00secret", "", "", false},
+		{"EXTERNAL", "", "", "", false},
+	} {
+		u, p, ok := credentials(tc.mech, []byte(tc.resp))
+		if u != tc.user || p != tc.pass || ok != tc.ok {
+			t.Errorf("%s %q: got %q %q %v", tc.mech, tc.resp, u, p, ok)
+		}
+	}
+}
