@@ -3,7 +3,6 @@ package perf
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -95,6 +94,3 @@ func waitUntil(ctx context.Context, stall time.Duration, cond func() bool, progr
 	}
 	return true
 }
-
-// counter is a shorthand for the run's atomic counters.
-type counter = atomic.Uint64

@@ -13,6 +13,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
+// counter is a shorthand for the run's atomic counters.
+type counter = atomic.Uint64
+
 // run is the state of one scenario run.
 type run struct {
 	cfg       Config

@@ -291,7 +291,12 @@ func chartFor(row Row, ours, theirs string) Chart {
 		c.YLabel = "round trips/s"
 	}
 	add := func(label, color string, r *Result) {
-		if r == nil || r.Status == StatusUnsupported {
+		if r == nil {
+			return
+		}
+		if r.Status == StatusUnsupported {
+			// A legend entry without a line says why it is missing.
+			c.Series = append(c.Series, Series{Label: label + ": unsupported", Color: color})
 			return
 		}
 		sr := Series{Label: label, Color: color}

@@ -32,7 +32,7 @@ type Series struct {
 
 // Chart geometry, in SVG user units.
 const (
-	svgW, svgH                         = 720, 360
+	svgW, svgH                         = 780, 360
 	padLeft, padRight, padTop, padBott = 80, 20, 40, 50
 )
 
@@ -68,7 +68,9 @@ func fmtTick(v float64) string {
 // lines, a legend and one polyline per series.
 func WriteSVG(w io.Writer, c Chart) error {
 	var xMax, yMax float64
+	points := 0
 	for _, s := range c.Series {
+		points += len(s.X)
 		for i := range s.X {
 			xMax = math.Max(xMax, s.X[i])
 			yMax = math.Max(yMax, s.Y[i])
@@ -83,7 +85,7 @@ func WriteSVG(w io.Writer, c Chart) error {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`, svgW, svgH, svgW, svgH)
 	p(`<rect width="100%%" height="100%%" fill="white"/>`)
-	p(`<text x="%d" y="22" font-size="14" font-weight="bold">%s</text>`, padLeft, html.EscapeString(c.Title))
+	p(`<text x="%d" y="22" font-size="13" font-weight="bold">%s</text>`, padLeft-60, html.EscapeString(c.Title))
 	const ticks = 5
 	for i := 0; i <= ticks; i++ {
 		y := yMax * float64(i) / ticks
@@ -107,11 +109,11 @@ func WriteSVG(w io.Writer, c Chart) error {
 		if len(pts) > 0 {
 			p(`<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, s.Color, strings.Join(pts, " "))
 		}
-		lx, ly := svgW-padRight-160, padTop+12+i*18
+		lx, ly := svgW-padRight-200, padTop+12+i*18
 		p(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>`, lx, ly, lx+20, ly, s.Color)
 		p(`<text x="%d" y="%d" dominant-baseline="middle">%s</text>`, lx+26, ly, html.EscapeString(s.Label))
 	}
-	if len(c.Series) == 0 {
+	if points == 0 {
 		p(`<text x="%.1f" y="%.1f" text-anchor="middle" fill="#868e96">no data</text>`, padLeft+pw/2, padTop+ph/2)
 	}
 	p(`</svg>`)
