@@ -523,3 +523,33 @@ func TestUnknownAuthMechanism(t *testing.T) {
 		}
 	}
 }
+
+// TestHandshakeTimeout: a client that connects and does not finish the
+// handshake within handshake_timeout is disconnected, whether it sends
+// nothing at all or stops after the protocol header.
+func TestHandshakeTimeout(t *testing.T) {
+	t.Parallel()
+	url := ownBroker(t, warrenOptions{HandshakeTimeout: 500 * time.Millisecond})
+	u, err := amqp.ParseURI(url)
+	mustOK(t, err, "parse")
+	for _, tc := range []struct {
+		name string
+		send []byte
+	}{{"silent", nil}, {"header-only", []byte("AMQP\x00\x00\x09\x01")}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(u.Host, fmt.Sprint(u.Port)), waitFor)
+			mustOK(t, err, "dial")
+			t.Cleanup(func() { _ = c.Close() })
+			r := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+			if tc.send != nil {
+				r.write(tc.send)
+			}
+			start := time.Now()
+			r.expectEOF(waitFor)
+			if el := time.Since(start); el < 250*time.Millisecond {
+				t.Fatalf("closed after %s, before the 500 ms handshake timeout", el)
+			}
+		})
+	}
+}

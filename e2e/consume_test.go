@@ -537,3 +537,30 @@ func TestQosRaised(t *testing.T) {
 	d2 := consume(t, ch, q, false, nil)
 	consumeN(t, d2, 9, waitFor)
 }
+
+// TestPublishThenClose: messages published without confirms right before
+// a channel.close or connection.close are all enqueued, in order: the
+// server handles a channel's frames in order and close comes last.
+func TestPublishThenClose(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	for _, how := range []string{"channel", "connection"} {
+		c2, pub := open(t)
+		for i := 0; i < 200; i++ {
+			publish(t, pub, "", q, text(fmt.Sprint(how, i)))
+		}
+		if how == "channel" {
+			mustOK(t, pub.Close(), "channel.close")
+		} else {
+			mustOK(t, c2.Close(), "connection.close")
+		}
+		// None may be lost (RabbitMQ enqueues asynchronously, so poll).
+		waitMessages(t, ch, q, 200)
+		got := getN(t, ch, q, 200, true)
+		if string(got[0].Body) != how+"0" || string(got[199].Body) != how+"199" {
+			t.Fatalf("%s: first %q last %q", how, got[0].Body, got[199].Body)
+		}
+	}
+}

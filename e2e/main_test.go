@@ -26,8 +26,9 @@ var external bool
 
 // warrenOptions are the broker settings a test may need to change.
 type warrenOptions struct {
-	Heartbeat       time.Duration
-	ConsumerTimeout time.Duration
+	Heartbeat        time.Duration
+	ConsumerTimeout  time.Duration
+	HandshakeTimeout time.Duration
 	// DataDir, when set, is used (and kept) instead of a fresh temporary
 	// folder, so a test can restart a broker on the same data.
 	DataDir string

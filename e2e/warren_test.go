@@ -25,11 +25,12 @@ func init() {
 			}
 		}
 		srv, err := broker.NewServer(broker.Config{
-			Listen:          "127.0.0.1:0",
-			DataDir:         dir,
-			Logger:          zap.NewNop(),
-			Heartbeat:       opts.Heartbeat,
-			ConsumerTimeout: opts.ConsumerTimeout,
+			Listen:           "127.0.0.1:0",
+			DataDir:          dir,
+			Logger:           zap.NewNop(),
+			Heartbeat:        opts.Heartbeat,
+			ConsumerTimeout:  opts.ConsumerTimeout,
+			HandshakeTimeout: opts.HandshakeTimeout,
 		})
 		if err != nil {
 			remove()
