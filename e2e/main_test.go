@@ -6,6 +6,13 @@
 // against RabbitMQ itself; otherwise it starts one in-process Warren for the
 // whole test binary, and tests that need a non-default broker setting start
 // their own.
+//
+//	go test -race ./e2e                                   # in-process Warren
+//	WARREN_E2E_URL=amqp://guest:guest@127.0.0.1:5674/ \
+//	  go test -race -tags e2e_nowarren ./e2e              # an external broker
+//
+// Against an external broker, WARREN_E2E_CONSUMER_TIMEOUT_MS (its
+// consumer_timeout) enables the consumer-timeout test.
 package e2e
 
 import (

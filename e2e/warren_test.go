@@ -1,3 +1,5 @@
+//go:build !e2e_nowarren
+
 package e2e
 
 import (
@@ -8,7 +10,9 @@ import (
 	"github.com/warrenmq/warren/broker"
 )
 
-// This file starts Warren in-process for the suite (see TestMain).
+// This file starts Warren in-process for the suite (see TestMain). Build
+// with -tags e2e_nowarren to run against WARREN_E2E_URL without compiling
+// the broker (for instance while it is mid-change).
 
 func init() {
 	startWarren = func(opts warrenOptions) (string, func(), error) {
