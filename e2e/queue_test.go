@@ -292,3 +292,39 @@ func TestQueueDelete(t *testing.T) {
 		t.Fatalf("delete-ok for a missing queue counts %d, want 0", n)
 	}
 }
+
+// TestPassiveIgnoresProperties: a passive declare only checks existence;
+// the type, flags and arguments it carries are ignored.
+func TestPassiveIgnoresProperties(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, amqp.Table{"x-max-length": int32(5)})
+	_, err := ch.QueueDeclarePassive(q, true, true, true, false, amqp.Table{"x-max-length": int32(9)})
+	mustOK(t, err, "passive queue declare with other properties")
+	mustOK(t, ch.ExchangeDeclarePassive("amq.direct", "fanout", false, true, true, false, nil), "passive exchange declare with other properties")
+	expectOpen(t, ch)
+}
+
+// TestAckAfterQueueDeleted: deliveries outstanding when their queue is
+// deleted can still be acked without error.
+func TestAckAfterQueueDeleted(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	publish(t, ch, "", q, text("orphan"))
+	cancels := ch.NotifyCancel(make(chan string, 1))
+	d := consume(t, ch, q, false, nil)
+	m := consumeN(t, d, 1, waitFor)[0]
+	other := c.channel(t)
+	_, err := other.QueueDelete(q, false, false, false)
+	mustOK(t, err, "delete")
+	select {
+	case <-cancels:
+	case <-time.After(waitFor):
+		t.Fatal("no basic.cancel after the queue was deleted")
+	}
+	mustOK(t, ch.Ack(m.DeliveryTag, false), "ack")
+	expectOpen(t, ch)
+}

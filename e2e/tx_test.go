@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // TestTxPublish: publishes in a transaction reach the queue on commit,
@@ -75,5 +78,29 @@ func expectCount(t *testing.T, ch *channel, q string, n int) {
 	mustOK(t, err, "passive declare")
 	if got.Messages != n {
 		t.Fatalf("queue %s holds %d messages, want %d", q, got.Messages, n)
+	}
+}
+
+// TestTxMandatoryReturn: an unroutable mandatory publish in a transaction
+// is returned when the transaction commits, not before.
+func TestTxMandatoryReturn(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	mustOK(t, ch.Tx(), "tx.select")
+	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
+	mustOK(t, ch.Publish("", name(t, "nobody"), true, false, text("m")), "publish")
+	select {
+	case r := <-returns:
+		t.Fatalf("returned before commit: %d %s", r.ReplyCode, r.ReplyText)
+	case <-time.After(quietFor): // bounded: the return must wait for commit
+	}
+	mustOK(t, ch.TxCommit(), "tx.commit")
+	select {
+	case r := <-returns:
+		if r.ReplyCode != codeNoRoute || string(r.Body) != "m" {
+			t.Fatalf("return %d %q", r.ReplyCode, r.Body)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no return after commit")
 	}
 }
