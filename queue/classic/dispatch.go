@@ -5,22 +5,35 @@ import (
 	"github.com/warrenmq/warren/queue"
 )
 
-// Publish enqueues m and delivers what it can. An in-memory queue confirms
-// at once: c.To hears true unless the length limit refused m
-// (x-overflow reject-publish or reject-publish-dlx).
+// Publish enqueues m and delivers what it can. c.To hears false when the
+// length limit refused m (x-overflow reject-publish or reject-publish-dlx)
+// or the log refused it (then m is kept in memory only). A persistent
+// message in a durable queue is confirmed once its record is on disk, from
+// the store's goroutine; everything else is confirmed at once, before
+// Publish returns.
 func (q *Queue) Publish(m *queue.Message, c queue.Confirm) {
 	q.mu.Lock()
+	q.pubSeq, q.pubNack = 0, false
 	ok := q.publish(m)
+	due := true
+	if q.pubNack {
+		ok = false
+	} else if ok && q.pubSeq != 0 && c.To != nil {
+		// Pushed under mu, where the record was appended: the FIFO is in
+		// record order.
+		due, ok = q.conf.push(q.pubSeq, c)
+	}
 	q.unlock()
-	if c.To != nil {
+	if c.To != nil && due {
 		c.To.Confirmed(c.Seq, ok)
 	}
 }
 
 func (q *Queue) publish(m *queue.Message) bool {
 	if q.deleted {
-		// Routed before the queue went: the message goes with it.
-		return true
+		// Routed before the queue went: the message goes with it. A queue
+		// closed for shutdown has not taken it.
+		return !q.closed
 	}
 	var now int64
 	if q.args.Overflow != queue.DropHead && q.wouldOverflow(m) {
@@ -29,32 +42,19 @@ func (q *Queue) publish(m *queue.Message) bool {
 		}
 		return false
 	}
-	e := entry{msg: m, id: q.nextID}
+	e := entry{msg: m, id: q.nextID, unlogged: q.dlog != nil && m.Persistent()}
 	q.nextID++
-	ttl := q.ttl
-	if m.Props.Expiration != "" {
-		if t := expirationNs(m.Props.Expiration); t >= 0 && (ttl < 0 || t < ttl) {
-			ttl = t
-		}
-		q.ttlSeen = true
-	}
-	if ttl >= 0 {
-		base := m.Timestamp.UnixNano()
-		if m.Timestamp.IsZero() {
-			base = q.nowNs(&now)
-		}
-		e.expiry = base + ttl
-		if e.expiry == 0 {
-			e.expiry = 1 // 0 means "never"
-		}
-	}
+	var ttl int64
+	e.expiry, ttl = q.expiryOf(m, &now)
 	// A message published to an empty queue goes straight to a consumer,
 	// before its TTL is looked at: RabbitMQ delivers a TTL 0 message that a
-	// consumer can take at once and expires it otherwise.
-	if q.ready.count == 0 && q.cons.canDeliver() && q.deliver(e) {
+	// consumer can take at once and expires it otherwise. (Only one taken
+	// with acks goes to the log.)
+	if q.readyN() == 0 && q.cons.canDeliver() && q.deliver(e) {
 		return true
 	}
 	if ttl == 0 {
+		// Never stored: a persistent one is not logged either.
 		q.deadLetter(m, queue.Expired, &now)
 		return true
 	}
@@ -71,15 +71,15 @@ func (q *Queue) publish(m *queue.Message) bool {
 // x-max-length or x-max-length-bytes.
 func (q *Queue) wouldOverflow(m *queue.Message) bool {
 	a := q.args
-	return (a.HasMaxLength && int64(q.ready.count)+1 > a.MaxLength) ||
-		(a.HasMaxLengthBytes && q.ready.bytes+int64(len(m.Body)) > a.MaxLengthBytes)
+	return (a.HasMaxLength && int64(q.readyN())+1 > a.MaxLength) ||
+		(a.HasMaxLengthBytes && q.readyBytes()+int64(len(m.Body)) > a.MaxLengthBytes)
 }
 
 // overLimit reports whether the ready messages exceed a length limit.
 func (q *Queue) overLimit() bool {
 	a := q.args
-	return (a.HasMaxLength && int64(q.ready.count) > a.MaxLength) ||
-		(a.HasMaxLengthBytes && q.ready.bytes > a.MaxLengthBytes)
+	return (a.HasMaxLength && int64(q.readyN()) > a.MaxLength) ||
+		(a.HasMaxLengthBytes && q.readyBytes() > a.MaxLengthBytes)
 }
 
 // dropHeads enforces x-overflow drop-head: the messages that would be
@@ -91,8 +91,7 @@ func (q *Queue) dropHeads(now *int64) {
 	}
 	for q.overLimit() {
 		_, l := q.ready.head()
-		e := q.take(l)
-		q.deadLetter(e.msg, queue.MaxLen, now)
+		q.drop(q.take(l), queue.MaxLen, now)
 	}
 }
 
@@ -105,6 +104,8 @@ func (q *Queue) deliver(e entry) bool {
 	}
 	if !c.noAck {
 		q.hold(e)
+	} else {
+		q.forget(e.seq)
 	}
 	return true
 }
@@ -115,8 +116,7 @@ func (q *Queue) dispatch(now *int64) {
 	for q.ready.count > 0 && q.cons.canDeliver() {
 		h, l := q.ready.head()
 		if h.expiry != 0 && h.expiry <= q.nowNs(now) {
-			e := q.take(l)
-			q.deadLetter(e.msg, queue.Expired, now)
+			q.drop(q.take(l), queue.Expired, now)
 			continue
 		}
 		if !q.deliver(*h) {
@@ -159,8 +159,10 @@ func (q *Queue) Get(noAck bool) (queue.Delivery, uint32, bool) {
 	e := q.take(l)
 	if !noAck {
 		q.hold(e)
+	} else {
+		q.forget(e.seq)
 	}
-	remaining := uint32(q.ready.count)
+	remaining := uint32(q.readyN())
 	q.schedule(&now)
 	q.unlock()
 	return queue.Delivery{ID: e.id, Message: e.msg, Redelivered: e.redelivered}, remaining, true

@@ -17,6 +17,32 @@ func expirationNs(s string) int64 {
 	return ms * int64(time.Millisecond)
 }
 
+// expiryOf returns when m expires in this queue, in Unix nanoseconds (0:
+// never), and the TTL that applies (-1: none): the lower of the queue's
+// x-message-ttl and the message's expiration, counted from its Timestamp.
+// It is computed at publish and again when a paged message is read back.
+func (q *Queue) expiryOf(m *queue.Message, now *int64) (expiry, ttl int64) {
+	ttl = q.ttl
+	if m.Props.Expiration != "" {
+		if t := expirationNs(m.Props.Expiration); t >= 0 && (ttl < 0 || t < ttl) {
+			ttl = t
+		}
+		q.ttlSeen = true
+	}
+	if ttl < 0 {
+		return 0, ttl
+	}
+	base := m.Timestamp.UnixNano()
+	if m.Timestamp.IsZero() {
+		base = q.nowNs(now)
+	}
+	expiry = base + ttl
+	if expiry == 0 {
+		expiry = 1 // 0 means "never"
+	}
+	return expiry, ttl
+}
+
 // used renews the x-expires lease: the queue was consumed from, read with
 // basic.get or redeclared.
 func (q *Queue) used(now *int64) {
@@ -39,8 +65,7 @@ func (q *Queue) dropExpired(now *int64) {
 			if h.expiry == 0 || h.expiry > q.nowNs(now) {
 				break
 			}
-			e := q.take(l)
-			q.deadLetter(e.msg, queue.Expired, now)
+			q.drop(q.take(l), queue.Expired, now)
 		}
 	}
 }

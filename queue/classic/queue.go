@@ -8,6 +8,7 @@ import (
 
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/store"
 )
 
 var _ queue.Queue = (*Queue)(nil)
@@ -51,6 +52,18 @@ type Env struct {
 	AfterFunc func(d time.Duration, f func()) Timer
 	// Logger is the queue's logger; nil means none.
 	Logger *zap.Logger
+	// Store is the node's store for durable classic queues. A durable queue
+	// given one keeps its persistent messages in its own log there (named
+	// store.LogID(vhost, name)): New recovers them, every one redelivered,
+	// publishes of persistent messages are confirmed once on disk, and
+	// Delete removes the log. Nil keeps even a durable queue in memory.
+	Store *store.Store
+	// WindowMessages and WindowBytes bound the ready messages a durable,
+	// non-priority queue keeps in memory with their bodies (zero: 4096
+	// messages and 32 MiB). Past them, persistent messages live in the log
+	// only and are read back as the queue drains.
+	WindowMessages int
+	WindowBytes    int64
 }
 
 // Queue is an in-memory classic queue. Deliveries happen inline, under the
@@ -86,12 +99,27 @@ type Queue struct {
 	dead          []dying
 	pendingExpire bool
 	scratch       []entry
+
+	// durability (durable.go) and paging (paging.go)
+	dlog     *store.Log // nil: nothing goes to disk
+	conf     confirmTracker
+	lastSeq  uint64   // the last record appended
+	enc      []byte   // encoding buffer for appends
+	settles  []uint64 // records to settle, written by unlock
+	pubSeq   uint64   // the record the current Publish appended
+	pubNack  bool     // the log refused the current Publish's message
+	closed   bool     // Close was called (deleted is set too)
+	pg       paged
+	pageable bool // the queue pages: durable with a log, no priorities
+	winMsgs  int
+	winBytes int64
 }
 
 // held is an unacknowledged delivery.
 type held struct {
 	msg    *queue.Message
 	expiry int64
+	seq    uint64 // its log record; 0 when not in the log
 }
 
 // dying is a message to dead-letter once the lock is released.
@@ -133,13 +161,27 @@ func New(name string, o Options, env Env) (*Queue, error) {
 		q.ttl = int64(o.Args.MessageTTL)
 		q.ttlSeen = true
 	}
-	if o.Args.Expires > 0 {
-		q.mu.Lock()
-		now := q.env.Now().UnixNano()
-		q.lastUsed = now
-		q.schedule(&now)
-		q.mu.Unlock()
+	q.winMsgs, q.winBytes = env.WindowMessages, env.WindowBytes
+	if q.winMsgs <= 0 {
+		q.winMsgs = defaultWindowMessages
 	}
+	if q.winBytes <= 0 {
+		q.winBytes = defaultWindowBytes
+	}
+	if o.Durable && env.Store != nil {
+		q.pageable = o.Args.MaxPriority == 0
+		if err := q.openLog(env.Store); err != nil {
+			return nil, err
+		}
+	}
+	q.mu.Lock()
+	now := q.env.Now().UnixNano()
+	if o.Args.Expires > 0 {
+		q.lastUsed = now
+	}
+	// Recovered messages may expire; their deadlines are known now.
+	q.schedule(&now)
+	q.mu.Unlock()
 	return q, nil
 }
 
@@ -154,7 +196,7 @@ func (q *Queue) Stats() queue.Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return queue.Stats{
-		Ready:     uint32(q.ready.count),
+		Ready:     uint32(q.readyN()),
 		Unacked:   uint32(len(q.unacked) - 1),
 		Consumers: uint32(q.cons.count),
 	}
@@ -183,6 +225,7 @@ func (q *Queue) nowNs(now *int64) int64 {
 // unlock releases mu and then runs the side effects gathered under it:
 // dead-lettering and the expiry notice.
 func (q *Queue) unlock() {
+	q.flushSettles()
 	dead := q.dead
 	q.dead = nil
 	expire := q.pendingExpire
@@ -198,6 +241,13 @@ func (q *Queue) unlock() {
 	if expire && q.env.Expired != nil {
 		q.env.Expired()
 	}
+}
+
+// drop discards a message taken from the ready ones (expired or over a
+// length limit): its record is settled and it is dead-lettered.
+func (q *Queue) drop(e entry, r queue.Reason, now *int64) {
+	q.forget(e.seq)
+	q.deadLetter(e.msg, r, now)
 }
 
 // deadLetter schedules m for dead-lettering when the queue has a

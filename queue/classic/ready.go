@@ -7,8 +7,10 @@ import "github.com/warrenmq/warren/queue"
 type entry struct {
 	msg         *queue.Message
 	id          uint64
-	expiry      int64 // Unix nanoseconds; 0 when the message never expires
+	expiry      int64  // Unix nanoseconds; 0 when the message never expires
+	seq         uint64 // its log record; 0 when not in the log
 	redelivered bool
+	unlogged    bool // persistent, just published, not offered to the log yet
 }
 
 // ring is a FIFO of entries kept in ascending id order, in a power-of-two
@@ -154,6 +156,16 @@ func (q *readyQueue) pop(level int) entry {
 	q.count--
 	q.bytes -= int64(len(e.msg.Body))
 	return e
+}
+
+// each calls f for every ready message.
+func (q *readyQueue) each(f func(e *entry)) {
+	for l := range q.levels {
+		r := &q.levels[l]
+		for i := 0; i < r.n; i++ {
+			f(r.at(i))
+		}
+	}
 }
 
 func (q *readyQueue) clear() int {

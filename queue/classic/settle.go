@@ -3,6 +3,8 @@ package classic
 import (
 	"slices"
 
+	"go.uber.org/zap"
+
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 )
@@ -10,13 +12,38 @@ import (
 // The queue's state changes all go through enqueue, take, hold, release
 // and requeue, so that a durable store can log them in one place.
 
-// enqueue adds a newly published message to the ready messages.
-func (q *Queue) enqueue(e entry) { q.ready.add(e, false) }
+// enqueue adds a newly published message to the ready messages: to the
+// window (appending it to the log when it is persistent and the queue
+// durable), or to the paged region when the queue pages.
+func (q *Queue) enqueue(e entry) {
+	if q.pageable && (q.pg.n() > 0 || q.windowFull()) {
+		q.pageOut(e)
+		return
+	}
+	q.logIfNeeded(&e)
+	q.ready.add(e, false)
+}
 
-// take removes the head of priority level l from the ready messages. The
-// caller delivers it (then holds it unless the consumer is no-ack),
-// dead-letters it or drops it.
-func (q *Queue) take(l int) entry { return q.ready.pop(l) }
+// logIfNeeded appends a just-published persistent message to the log.
+func (q *Queue) logIfNeeded(e *entry) {
+	if e.unlogged {
+		e.unlogged = false
+		e.seq = q.appendMsg(e.msg)
+	}
+}
+
+// take removes the head of priority level l from the ready messages,
+// refilling the window from the paged region when it runs low. The caller
+// delivers it (then holds it unless the consumer is no-ack; otherwise it
+// forgets it), or drops it.
+func (q *Queue) take(l int) entry {
+	e := q.ready.pop(l)
+	if q.pg.n() > 0 && q.windowLow() {
+		var now int64
+		q.refill(&now)
+	}
+	return e
+}
 
 // noID is never a message id (ids start at 1). The unacked map keeps an
 // entry under it so that it never becomes empty: Go reseeds a map's hash
@@ -26,8 +53,13 @@ const noID = 0
 
 func newUnacked() map[uint64]held { return map[uint64]held{noID: {}} }
 
-// hold records a delivered message as unacknowledged.
-func (q *Queue) hold(e entry) { q.unacked[e.id] = held{msg: e.msg, expiry: e.expiry} }
+// hold records a delivered message as unacknowledged. A persistent message
+// delivered straight from Publish is appended to the log here: it is
+// deliverable before it is durable, as in RabbitMQ, and its ack settles it.
+func (q *Queue) hold(e entry) {
+	q.logIfNeeded(&e)
+	q.unacked[e.id] = held{msg: e.msg, expiry: e.expiry, seq: e.seq}
+}
 
 // release forgets an unacknowledged message (acked, rejected or requeued).
 func (q *Queue) release(id uint64) (held, bool) {
@@ -44,7 +76,7 @@ func (q *Queue) release(id uint64) (held, bool) {
 // requeue returns a released message to its original place, marked
 // redelivered.
 func (q *Queue) requeue(id uint64, h held) {
-	q.ready.add(entry{msg: h.msg, id: id, expiry: h.expiry, redelivered: true}, true)
+	q.ready.add(entry{msg: h.msg, id: id, expiry: h.expiry, seq: h.seq, redelivered: true}, true)
 }
 
 // Settle acks, requeues or rejects delivered messages by id. Requeued
@@ -57,11 +89,14 @@ func (q *Queue) Settle(s queue.Settlement, ids []uint64) {
 	switch s {
 	case queue.Ack:
 		for _, id := range ids {
-			q.release(id)
+			if h, ok := q.release(id); ok {
+				q.forget(h.seq)
+			}
 		}
 	case queue.Reject:
 		for _, id := range ids {
 			if h, ok := q.release(id); ok {
+				q.forget(h.seq)
 				q.deadLetter(h.msg, queue.Rejected, &now)
 			}
 		}
@@ -77,7 +112,7 @@ func (q *Queue) Settle(s queue.Settlement, ids []uint64) {
 		back := q.scratch[:0]
 		for _, id := range ids {
 			if h, ok := q.release(id); ok {
-				back = append(back, entry{msg: h.msg, id: id, expiry: h.expiry})
+				back = append(back, entry{msg: h.msg, id: id, expiry: h.expiry, seq: h.seq})
 			}
 		}
 		slices.SortFunc(back, func(a, b entry) int {
@@ -90,7 +125,7 @@ func (q *Queue) Settle(s queue.Settlement, ids []uint64) {
 			return 0
 		})
 		for _, e := range back {
-			q.requeue(e.id, held{msg: e.msg, expiry: e.expiry})
+			q.requeue(e.id, held{msg: e.msg, expiry: e.expiry, seq: e.seq})
 		}
 		clear(back)
 		q.scratch = back[:0]
@@ -102,10 +137,14 @@ func (q *Queue) Settle(s queue.Settlement, ids []uint64) {
 }
 
 // Purge drops every ready message, without dead-lettering, and returns how
-// many there were. Unacknowledged messages stay.
+// many there were; their log records are settled. Unacknowledged messages
+// stay.
 func (q *Queue) Purge() uint32 {
 	q.mu.Lock()
-	n := q.ready.clear()
+	n := q.readyN()
+	q.ready.each(func(e *entry) { q.forget(e.seq) })
+	q.purgePaged()
+	q.ready.clear()
 	q.unlock()
 	return uint32(n)
 }
@@ -121,7 +160,7 @@ func (q *Queue) Delete(ifUnused, ifEmpty bool) (uint32, error) {
 		q.unlock()
 		return 0, nil
 	}
-	if ifEmpty && q.ready.count > 0 {
+	if ifEmpty && q.readyN() > 0 {
 		q.unlock()
 		return 0, protocol.NewError(protocol.PreconditionFailed,
 			"queue '%s' in vhost '%s' not empty", q.name, q.opts.VHost)
@@ -132,8 +171,16 @@ func (q *Queue) Delete(ifUnused, ifEmpty bool) (uint32, error) {
 			"queue '%s' in vhost '%s' in use", q.name, q.opts.VHost)
 	}
 	q.deleted = true
-	n := q.ready.clear()
+	n := q.readyN()
+	q.ready.clear()
+	q.pg.reset()
 	q.unacked = newUnacked()
+	q.settles = q.settles[:0]
+	lg := q.dlog
+	q.dlog = nil
+	if lg != nil {
+		q.conf.markDeleting()
+	}
 	cancelled := q.cons.all()
 	q.cons = consumerSet{sac: q.cons.sac}
 	if q.timer != nil {
@@ -143,6 +190,11 @@ func (q *Queue) Delete(ifUnused, ifEmpty bool) (uint32, error) {
 	q.unlock()
 	for _, c := range cancelled {
 		c.Cancelled()
+	}
+	if lg != nil {
+		if err := lg.Delete(); err != nil {
+			q.log.Warn("cannot remove the deleted queue's log", zap.Error(err))
+		}
 	}
 	return uint32(n), nil
 }
