@@ -465,3 +465,30 @@ func TestAlternateExchangeUnroutable(t *testing.T) {
 		t.Fatal("no basic.return")
 	}
 }
+
+// TestAutoDeleteExchangeCascade: an auto-delete exchange also goes when
+// its last binding disappears because the bound queue was deleted, or
+// because its last exchange-to-exchange binding was removed.
+func TestAutoDeleteExchangeCascade(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	x, q := name(t, "x"), name(t, "q")
+	mustOK(t, ch.ExchangeDeclare(x, "fanout", false, true, false, false, nil), "declare")
+	t.Cleanup(func() { deleteExchange(x) })
+	declareQueue(t, ch, q, nil)
+	mustOK(t, ch.QueueBind(q, "", x, false, nil), "bind")
+	_, err := ch.QueueDelete(q, false, false, false)
+	mustOK(t, err, "delete queue")
+	err = ch.ExchangeDeclarePassive(x, "fanout", false, true, false, false, nil)
+	expectChannelError(t, ch, err, codeNotFound, "NOT_FOUND - no exchange '"+x+"' in vhost '/'")
+
+	ch = c.channel(t)
+	src, dst := name(t, "src"), name(t, "dst")
+	mustOK(t, ch.ExchangeDeclare(src, "fanout", false, true, false, false, nil), "declare")
+	t.Cleanup(func() { deleteExchange(src) })
+	declareExchange(t, ch, dst, "fanout", nil)
+	mustOK(t, ch.ExchangeBind(dst, "", src, false, nil), "exchange.bind")
+	mustOK(t, ch.ExchangeUnbind(dst, "", src, false, nil), "exchange.unbind")
+	err = ch.ExchangeDeclarePassive(src, "fanout", false, true, false, false, nil)
+	expectChannelError(t, ch, err, codeNotFound, "NOT_FOUND - no exchange '"+src+"' in vhost '/'")
+}
