@@ -69,7 +69,7 @@ func TestPagingKeepsOrderModel(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
 			st := openTestStore(t, t.TempDir(), nil)
 			h := newDurableHarness(t, st, nil, 1+rng.IntN(8), nil)
-			var model []string        // ready bodies in order; '*' marks redelivered
+			var model []string          // ready bodies in order; '*' marks redelivered
 			held := map[uint64]string{} // delivery id → body
 			order := map[string]int{}   // body → position number, for requeue
 			next := 0
