@@ -28,8 +28,10 @@ import (
 // listFlag collects a repeatable flag; each use may also hold a comma list.
 type listFlag []string
 
+// String joins the values, for flag's help text.
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
+// Set adds one use of the flag, splitting it at commas.
 func (l *listFlag) Set(s string) error {
 	for _, v := range strings.Split(s, ",") {
 		if v = strings.TrimSpace(v); v != "" {
