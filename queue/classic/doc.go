@@ -1,8 +1,9 @@
-// Package classic implements the classic queue type: a local, in-memory
-// FIFO with an unacknowledged set, inline dispatch to consumers, per-queue
-// and per-message TTLs, length limits with RabbitMQ's three overflow
+// Package classic implements the classic queue type: a local FIFO with an
+// unacknowledged set, inline dispatch to consumers, per-queue and
+// per-message TTLs, length limits with RabbitMQ's three overflow
 // behaviours, dead-lettering, priorities, consumer priorities, exclusive
-// and single active consumers, and x-expires / auto-delete.
+// and single active consumers, x-expires / auto-delete, and durability on
+// the node's queue/store.
 //
 // Dispatch is inline: Publish, Consume, Kick, Get and Settle deliver to
 // consumers directly, under the queue's mutex, by calling
@@ -10,13 +11,66 @@
 // message: a queue holds at most one timer, armed for the earliest head
 // expiry or its x-expires deadline.
 //
-// Lock order: the queue's mutex comes before any lock a Consumer or
-// Confirmer takes (queue → channel → connection). Consumer.Deliver is
-// called with the mutex held; Env.DeadLetter, Env.Expired,
-// Consumer.Cancelled and Confirmer.Confirmed are called after it is
-// released, so they may call back into the queue.
-//
 // Every change of a message's state goes through one of enqueue, take,
-// hold, release and requeue (settle.go), the seam where a durable store
-// will log it; a message's body is reached only through its *queue.Message.
+// hold, release and requeue (settle.go); a message's body is reached only
+// through its *queue.Message.
+//
+// # Durability
+//
+// A durable queue created with Env.Store keeps its persistent messages
+// (delivery mode 2) in its own log in the store, named
+// store.LogID(vhost, name). Transient messages, and every message of a
+// non-durable queue, never touch the disk.
+//
+//   - New recovers the log: every message not settled comes back, in
+//     order, marked redelivered, as RabbitMQ does. Their TTLs count from
+//     the publish time kept in the record.
+//   - Publish appends a persistent message (queue.AppendMessage) and
+//     returns; the confirm waits in a FIFO and is sent from the store's
+//     OnDurable callback once the record is fsynced. Nothing waits for the
+//     disk on the publisher's goroutine. A message is deliverable before it
+//     is durable (as in RabbitMQ); one delivered at once to a no-ack
+//     consumer, or expired at once (TTL 0), is never written at all.
+//   - Ack, reject, expiry, dead-lettering, drop-head and no-ack delivery
+//     settle the record; purge settles the ready ones (a range for the paged
+//     part); Delete removes the log's directory; a requeue needs nothing.
+//     A consumer may ack a message whose record is not durable yet: the
+//     settle is queued behind the append in the same log, and a crash can
+//     keep both, neither, or either one. A settle without its record is
+//     harmless (the store never reuses the number); a record without its
+//     settle comes back once, redelivered, which at-least-once allows, and
+//     its publisher, not confirmed yet, republishes anyway. The confirm is
+//     still sent once the record is durable.
+//   - When the log fails (a write or fsync error), the confirms waiting
+//     are nacked and every later persistent publish is nacked at once; the
+//     queue goes on serving from memory. It is not reopened automatically:
+//     redeclaring after a broker restart recovers what reached the disk.
+//     Deleting the queue acks the confirms still waiting, as RabbitMQ
+//     confirms publishes to a queue deleted normally.
+//   - Close (broker shutdown) syncs what is pending and keeps the log.
+//
+// # Paging
+//
+// A durable queue without priorities keeps at most a head window of ready
+// messages in memory (Env.WindowMessages, Env.WindowBytes: 4096 messages,
+// 32 MiB). Past it, a persistent message is only a record in the log and a
+// count; one store.Reader moving forward reads the backlog back as the
+// window drains (paging.go). Ten million 1 KiB messages cost the queue a
+// few MiB. Limitations: transient messages published while the queue pages
+// wait in memory (they may not be written, as they must not survive a
+// restart); priority queues keep every message in memory (their bodies are
+// still persisted and recovered); unacknowledged messages keep their bodies
+// (bounded by the consumers' prefetch). With x-max-length-bytes, recovery
+// reads the whole backlog once to learn its size.
+//
+// # Locks
+//
+// Lock order: the queue's mutex, then a Consumer's or Confirmer's locks
+// (queue → channel → connection), and the queue's mutex, then the log's
+// (Append, Settle and the Reader run under it), then the confirm FIFO's.
+// Consumer.Deliver is called with the mutex held; Env.DeadLetter,
+// Env.Expired, Consumer.Cancelled and Confirmer.Confirmed are called after
+// it is released, so they may call back into the queue. The store calls
+// OnDurable holding no lock of its own; it takes only the confirm FIFO's
+// mutex and calls Confirmed with nothing held.
 package classic
