@@ -328,3 +328,42 @@ func TestAckAfterQueueDeleted(t *testing.T) {
 	mustOK(t, ch.Ack(m.DeliveryTag, false), "ack")
 	expectOpen(t, ch)
 }
+
+// TestNoWait: with no-wait set the server sends no reply to declare, bind,
+// consume, cancel, purge and delete; a reply the client is not waiting for
+// would break the next synchronous call. (amqp091-go's Confirm(noWait)
+// still waits for select-ok, so confirm.select is not covered here.)
+func TestNoWait(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	x, x2, q := name(t, "x"), name(t, "x2"), name(t, "q")
+	t.Cleanup(func() { deleteExchange(x); deleteExchange(x2); deleteQueue(q) })
+	mustOK(t, ch.ExchangeDeclare(x, "direct", false, false, false, true, nil), "exchange.declare nowait")
+	mustOK(t, ch.ExchangeDeclare(x2, "fanout", false, false, false, true, nil), "exchange.declare nowait")
+	_, err := ch.QueueDeclare(q, false, false, false, true, nil)
+	mustOK(t, err, "queue.declare nowait")
+	mustOK(t, ch.QueueBind(q, "k", x, true, nil), "queue.bind nowait")
+	mustOK(t, ch.ExchangeBind(x, "k", x2, true, nil), "exchange.bind nowait")
+	publish(t, ch, x2, "k", text("one"))
+	publish(t, ch, x2, "k", text("two"))
+	// A synchronous call now must get its own reply.
+	waitMessages(t, ch, q, 2)
+	d, err := ch.Consume(q, "nw", false, false, false, true, nil)
+	mustOK(t, err, "basic.consume nowait")
+	ds := consumeN(t, d, 2, waitFor)
+	mustOK(t, ch.Ack(ds[1].DeliveryTag, true), "ack")
+	mustOK(t, ch.Cancel("nw", true), "basic.cancel nowait")
+	publish(t, ch, "", q, text("three"))
+	_, err = ch.QueuePurge(q, true)
+	mustOK(t, err, "queue.purge nowait")
+	waitMessages(t, ch, q, 0)
+	mustOK(t, ch.ExchangeUnbind(x, "k", x2, true, nil), "exchange.unbind nowait")
+	_, err = ch.QueueDelete(q, false, false, true)
+	mustOK(t, err, "queue.delete nowait")
+	mustOK(t, ch.ExchangeDelete(x2, false, true), "exchange.delete nowait")
+	probe := c.channel(t)
+	_, err = probe.QueueDeclarePassive(q, false, false, false, false, nil)
+	expectChannelError(t, probe, err, codeNotFound, "NOT_FOUND - no queue '"+q+"' in vhost '/'")
+
+	expectOpen(t, ch)
+}
