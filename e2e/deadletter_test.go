@@ -201,7 +201,7 @@ func TestDeadLetterMaxLen(t *testing.T) {
 	cch, confirms := confirmChannel(t, c)
 	publish(t, cch, "", qrej, text("first"))
 	publish(t, cch, "", qrej, text("refused"))
-	c1, c2 := <-confirms, <-confirms
+	c1, c2 := nextConfirm(t, confirms), nextConfirm(t, confirms)
 	if !c1.Ack || c2.Ack {
 		t.Fatalf("confirms ack=%v,%v, want ack then nack", c1.Ack, c2.Ack)
 	}

@@ -35,6 +35,18 @@ func waitConfirms(t testing.TB, confirms <-chan amqp.Confirmation, n int) (acked
 	return acked
 }
 
+// nextConfirm returns the next publisher confirm, failing after waitFor.
+func nextConfirm(t testing.TB, confirms <-chan amqp.Confirmation) amqp.Confirmation {
+	t.Helper()
+	select {
+	case c := <-confirms:
+		return c
+	case <-time.After(waitFor):
+		t.Fatal("no publisher confirm")
+		return amqp.Confirmation{}
+	}
+}
+
 // routingCase publishes msgs (routing key, headers, body) to an exchange
 // whose queues are bound as given, and checks which bodies each queue got.
 type routedMsg struct {

@@ -48,7 +48,7 @@ func TestMaxLengthRejectPublish(t *testing.T) {
 	}
 	var acks []bool
 	for i := 0; i < 4; i++ {
-		cf := <-confirms
+		cf := nextConfirm(t, confirms)
 		if cf.DeliveryTag != uint64(i+1) {
 			t.Fatalf("confirm %d for tag %d", i+1, cf.DeliveryTag)
 		}
@@ -59,7 +59,7 @@ func TestMaxLengthRejectPublish(t *testing.T) {
 	}
 	equalStrings(t, "kept", bodies(getN(t, ch, q, 1, true)), []string{"m1"})
 	publish(t, cch, "", q, text("m5"))
-	if cf := <-confirms; !cf.Ack {
+	if cf := nextConfirm(t, confirms); !cf.Ack {
 		t.Fatal("publish into a freed slot was nacked")
 	}
 	equalStrings(t, "kept", bodies(getN(t, ch, q, 2, true)), []string{"m2", "m5"})
