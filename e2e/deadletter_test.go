@@ -265,3 +265,26 @@ func TestDeadLetterCycleDropped(t *testing.T) {
 	expectCount(t, ch, missing, 0)
 	expectOpen(t, ch)
 }
+
+// TestDeadLetterWithCC: without a dead-letter routing key a message is
+// dead-lettered with all its routing keys, CC included, and x-death lists
+// them.
+func TestDeadLetterWithCC(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	dlx, side := name(t, "dlx"), name(t, "side")
+	declareExchange(t, ch, dlx, "direct", nil)
+	declareQueue(t, ch, side, nil)
+	mustOK(t, ch.QueueBind(side, "cc-key", dlx, false, nil), "bind side")
+	x, q := name(t, "x"), name(t, "q")
+	declareExchange(t, ch, x, "direct", nil)
+	declareQueue(t, ch, q, amqp.Table{"x-dead-letter-exchange": dlx})
+	mustOK(t, ch.QueueBind(q, "main", x, false, nil), "bind")
+	since := time.Now()
+	publish(t, ch, x, "main", amqp.Publishing{Headers: amqp.Table{"CC": []interface{}{"cc-key"}}, Body: []byte("m")})
+	d := getN(t, ch, q, 1, false)[0]
+	mustOK(t, ch.Reject(d.DeliveryTag, false), "reject")
+	got := getN(t, ch, side, 1, true)[0]
+	death := deathWant{count: 1, reason: "rejected", queue: q, exchange: x, routingKeys: []string{"main", "cc-key"}}
+	checkDeaths(t, got, since, []deathWant{death}, death, death)
+}

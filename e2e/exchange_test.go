@@ -504,3 +504,26 @@ func TestAutoDeleteExchangeCascade(t *testing.T) {
 	err = ch.ExchangeDeclarePassive(src, "fanout", false, true, false, false, nil)
 	expectChannelError(t, ch, err, codeNotFound, "NOT_FOUND - no exchange '"+src+"' in vhost '/'")
 }
+
+// TestAlternateExchangeViaBinding: an exchange reached through an
+// exchange-to-exchange binding that cannot route uses its own alternate
+// exchange.
+func TestAlternateExchangeViaBinding(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	src, mid, ae := name(t, "src"), name(t, "mid"), name(t, "ae")
+	declareExchange(t, ch, ae, "fanout", nil)
+	declareExchange(t, ch, src, "fanout", nil)
+	declareExchange(t, ch, mid, "direct", amqp.Table{"alternate-exchange": ae})
+	mustOK(t, ch.ExchangeBind(mid, "", src, false, nil), "exchange.bind")
+	qmid, qae := name(t, "qmid"), name(t, "qae")
+	declareQueue(t, ch, qmid, nil)
+	declareQueue(t, ch, qae, nil)
+	mustOK(t, ch.QueueBind(qmid, "known", mid, false, nil), "bind")
+	mustOK(t, ch.QueueBind(qae, "", ae, false, nil), "bind")
+	publish(t, ch, src, "known", text("routed"))
+	publish(t, ch, src, "unknown", text("alternate"))
+	equalStrings(t, "mid", bodies(getN(t, ch, qmid, 1, true)), []string{"routed"})
+	equalStrings(t, "ae", bodies(getN(t, ch, qae, 1, true)), []string{"alternate"})
+	expectCount(t, ch, qae, 0)
+}
