@@ -288,3 +288,28 @@ func TestDeadLetterWithCC(t *testing.T) {
 	death := deathWant{count: 1, reason: "rejected", queue: q, exchange: x, routingKeys: []string{"main", "cc-key"}}
 	checkDeaths(t, got, since, []deathWant{death}, death, death)
 }
+
+// TestDeadLetterBCCNotRecorded: BCC keys route the original publish but
+// are neither delivered nor recorded in x-death.
+func TestDeadLetterBCCNotRecorded(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	dlx, dlq := name(t, "dlx"), name(t, "dlq")
+	declareExchange(t, ch, dlx, "fanout", nil)
+	declareQueue(t, ch, dlq, nil)
+	mustOK(t, ch.QueueBind(dlq, "", dlx, false, nil), "bind")
+	x, q := name(t, "x"), name(t, "q")
+	declareExchange(t, ch, x, "direct", nil)
+	declareQueue(t, ch, q, amqp.Table{"x-dead-letter-exchange": dlx})
+	mustOK(t, ch.QueueBind(q, "bcc-key", x, false, nil), "bind")
+	since := time.Now()
+	publish(t, ch, x, "main", amqp.Publishing{Headers: amqp.Table{"BCC": []interface{}{"bcc-key"}}, Body: []byte("m")})
+	d := getN(t, ch, q, 1, false)[0]
+	if _, ok := d.Headers["BCC"]; ok {
+		t.Fatalf("BCC delivered: %v", d.Headers)
+	}
+	mustOK(t, ch.Reject(d.DeliveryTag, false), "reject")
+	got := getN(t, ch, dlq, 1, true)[0]
+	death := deathWant{count: 1, reason: "rejected", queue: q, exchange: x, routingKeys: []string{"main"}}
+	checkDeaths(t, got, since, []deathWant{death}, death, death)
+}

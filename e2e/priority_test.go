@@ -77,3 +77,26 @@ func TestSingleActiveConsumer(t *testing.T) {
 	publish(t, ch, "", q, text("m5"))
 	equalStrings(t, "after", bodies(consumeN(t, d2, 1, waitFor)), []string{"m5"})
 }
+
+// TestSingleActiveConsumerCancel: when the active consumer cancels, the
+// next one becomes active for new messages; what the cancelled one holds
+// stays with it until it acks.
+func TestSingleActiveConsumerCancel(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, amqp.Table{"x-single-active-consumer": true})
+	first, second := c.channel(t), c.channel(t)
+	d1, err := first.Consume(q, "first", false, false, false, false, nil)
+	mustOK(t, err, "consume")
+	d2, err := second.Consume(q, "second", false, false, false, false, nil)
+	mustOK(t, err, "consume")
+	publish(t, ch, "", q, text("m1"))
+	held := consumeN(t, d1, 1, waitFor)[0]
+	mustOK(t, first.Cancel("first", false), "cancel first")
+	publish(t, ch, "", q, text("m2"))
+	equalStrings(t, "second", bodies(consumeN(t, d2, 1, waitFor)), []string{"m2"})
+	mustOK(t, first.Ack(held.DeliveryTag, false), "ack m1 after cancel")
+	expectNoDelivery(t, d2)
+	expectOpen(t, first)
+}
