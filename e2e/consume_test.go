@@ -564,3 +564,17 @@ func TestPublishThenClose(t *testing.T) {
 		}
 	}
 }
+
+// TestAckMultipleBeyondLast: ack with multiple for a tag that was never
+// delivered is 406, even when lower tags are outstanding.
+func TestAckMultipleBeyondLast(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	publish(t, ch, "", q, text("a"))
+	publish(t, ch, "", q, text("b"))
+	getN(t, ch, q, 2, false) // tags 1 and 2
+	mustOK(t, ch.Ack(5, true), "send ack 5 multiple")
+	expectChannelClose(t, ch, codePreconditionFail, "PRECONDITION_FAILED - unknown delivery tag 5")
+}

@@ -162,3 +162,20 @@ func TestConsumerTimeoutArgument(t *testing.T) {
 		t.Fatalf("after the timeout got %q redelivered=%v, want held redelivered", got.Body, got.Redelivered)
 	}
 }
+
+// TestReplyToGoneRequester: a reply to a direct reply-to address whose
+// requester has gone is dropped; the replier's channel stays open.
+func TestReplyToGoneRequester(t *testing.T) {
+	t.Parallel()
+	_, srv := open(t)
+	q := name(t, "rpc")
+	declareQueue(t, srv, q, nil)
+	c, client := open(t)
+	_, err := client.Consume(replyTo, "", true, false, false, false, nil)
+	mustOK(t, err, "consume reply-to")
+	publish(t, client, "", q, amqp.Publishing{ReplyTo: replyTo, Body: []byte("req")})
+	req := getN(t, srv, q, 1, true)[0]
+	mustOK(t, c.Close(), "requester leaves")
+	publish(t, srv, "", req.ReplyTo, text("too late"))
+	expectOpen(t, srv)
+}
