@@ -199,3 +199,37 @@ func (r *rawConn) readContent() string {
 	}
 	return string(body)
 }
+
+// TestMethodsAfterChannelCloseIgnored: after the server sends
+// channel.close it discards what the client sent on that channel before
+// seeing it, until close-ok; the connection is unaffected.
+func TestMethodsAfterChannelCloseIgnored(t *testing.T) {
+	t.Parallel()
+	r := dialRaw(t)
+	r.handshake(tuneOK{channelMax: 2047, frameMax: 131072})
+	r.openChannel(1)
+	q := name(t, "")
+	t.Cleanup(func() { deleteQueue(q) })
+	var passive args
+	passive.u16(0).shortstr(q + ".missing").u8(1).table(nil)
+	var all []byte
+	all = append(all, methodBytes(1, 50, 10, &passive)...) // fails: 404
+	all = append(all, queueDeclareBytes(1, q)...)          // in flight, ignored
+	all = append(all, publishBytes(1, "", q)...)           // ignored, with its content
+	all = append(all, headerBytes(1, 1)...)
+	all = append(all, frameBytes(frameBody, 1, []byte("x"))...)
+	r.write(all)
+	f := r.expectMethod(1, 20, 40)
+	if code, text := parseClose(f.payload); code != codeNotFound {
+		t.Fatalf("channel.close %d %q, want 404", code, text)
+	}
+	r.method(1, 20, 41, nil) // close-ok
+	r.openChannel(1)
+	var passive2 args
+	passive2.u16(0).shortstr(q).u8(1).table(nil)
+	r.method(1, 50, 10, passive2.b.Bytes())
+	f = r.expectMethod(1, 20, 40) // the ignored declare never created q
+	if code, text := parseClose(f.payload); code != codeNotFound || text != "NOT_FOUND - no queue '"+q+"' in vhost '/'" {
+		t.Fatalf("channel.close %d %q, want 404 for %s", code, text, q)
+	}
+}
