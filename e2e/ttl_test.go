@@ -158,3 +158,26 @@ func TestTTLUnackedAndRequeued(t *testing.T) {
 		t.Fatalf("x-death %v, want one expired entry", got.Headers["x-death"])
 	}
 }
+
+// TestTTLLowerWins: of the queue's x-message-ttl and the message's
+// expiration, the lower applies; expiration "0" expires a message at once
+// unless a consumer is waiting.
+func TestTTLLowerWins(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	longQ, shortQ := name(t, "long"), name(t, "short")
+	declareQueue(t, ch, longQ, amqp.Table{"x-message-ttl": int32(600000)})
+	declareQueue(t, ch, shortQ, amqp.Table{"x-message-ttl": int32(30)})
+	cch, confirms := confirmChannel(t, c)
+	publish(t, cch, "", longQ, amqp.Publishing{Body: []byte("msg-short"), Expiration: "30"})
+	publish(t, cch, "", shortQ, amqp.Publishing{Body: []byte("queue-short"), Expiration: "600000"})
+	publish(t, cch, "", longQ, amqp.Publishing{Body: []byte("zero"), Expiration: "0"})
+	waitConfirms(t, confirms, 3)
+	waitMessages(t, ch, longQ, 0)
+	waitMessages(t, ch, shortQ, 0)
+
+	cons := c.channel(t)
+	d := consume(t, cons, longQ, true, nil)
+	publish(t, ch, "", longQ, amqp.Publishing{Body: []byte("zero-with-consumer"), Expiration: "0"})
+	equalStrings(t, "delivered", bodies(consumeN(t, d, 1, waitFor)), []string{"zero-with-consumer"})
+}
