@@ -578,3 +578,15 @@ func TestAckMultipleBeyondLast(t *testing.T) {
 	mustOK(t, ch.Ack(5, true), "send ack 5 multiple")
 	expectChannelClose(t, ch, codePreconditionFail, "PRECONDITION_FAILED - unknown delivery tag 5")
 }
+
+// TestConsumerArgumentErrors: consumer arguments are validated like queue
+// arguments.
+func TestConsumerArgumentErrors(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	_, err := ch.Consume(q, "", false, false, false, false, amqp.Table{"x-priority": "high"})
+	expectChannelError(t, ch, err, codePreconditionFail,
+		"PRECONDITION_FAILED - invalid arg 'x-priority' for queue '"+q+`' in vhost '/': "expected integer, got longstr"`)
+}
