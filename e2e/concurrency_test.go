@@ -161,3 +161,45 @@ func TestManyChannels(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBulkRequeueOrder: with thousands of messages queued, the deliveries
+// a closing consumer held go back to the front in their original order,
+// ahead of the rest. Bounded: 3000 messages.
+func TestBulkRequeueOrder(t *testing.T) {
+	t.Parallel()
+	const total, prefetch = 3000, 100
+	c, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	pub, confirms := confirmChannel(t, c)
+	for i := 0; i < total; i++ {
+		publish(t, pub, "", q, text(strconv.Itoa(i)))
+	}
+	waitConfirms(t, confirms, total)
+
+	c2, cons := open(t)
+	mustOK(t, cons.Qos(prefetch, 0, false), "qos")
+	d := consume(t, cons, q, false, nil)
+	// Ack the first 1000 in batches with multiple, then hold 100.
+	for acked := 0; acked < 1000; acked += prefetch {
+		ds := consumeN(t, d, prefetch, waitFor)
+		if string(ds[0].Body) != strconv.Itoa(acked) {
+			t.Fatalf("batch starts with %s, want %d", ds[0].Body, acked)
+		}
+		mustOK(t, cons.Ack(ds[prefetch-1].DeliveryTag, true), "ack batch")
+	}
+	consumeN(t, d, prefetch, waitFor) // 1000..1099, unacked
+	mustOK(t, c2.Close(), "close consumer connection")
+
+	waitMessages(t, ch, q, total-1000)
+	d2 := consume(t, ch, q, true, nil)
+	got := consumeN(t, d2, total-1000, 4*waitFor)
+	for i, m := range got {
+		if want := strconv.Itoa(1000 + i); string(m.Body) != want {
+			t.Fatalf("delivery %d is %s, want %s", i, m.Body, want)
+		}
+		if m.Redelivered != (i < prefetch) {
+			t.Fatalf("%s redelivered=%v", m.Body, m.Redelivered)
+		}
+	}
+}
