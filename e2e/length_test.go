@@ -80,3 +80,31 @@ func TestMaxLengthCountsReadyOnly(t *testing.T) {
 	mustOK(t, ch.Ack(d.DeliveryTag, false), "ack a")
 	equalStrings(t, "kept", bodies(getN(t, ch, q, 1, true)), []string{"b"})
 }
+
+// TestMaxLengthEdges: a body larger than x-max-length-bytes does not stay
+// (drop-head drops it, reject-publish nacks it), and x-max-length 0 keeps
+// nothing but still hands messages to a waiting consumer.
+func TestMaxLengthEdges(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	head, rej, zero := name(t, "head"), name(t, "reject"), name(t, "zero")
+	declareQueue(t, ch, head, amqp.Table{"x-max-length-bytes": int32(4)})
+	declareQueue(t, ch, rej, amqp.Table{"x-max-length-bytes": int32(4), "x-overflow": "reject-publish"})
+	declareQueue(t, ch, zero, amqp.Table{"x-max-length": int32(0)})
+	cch, confirms := confirmChannel(t, c)
+	publish(t, cch, "", head, text("toolong"))
+	publish(t, cch, "", rej, text("toolong"))
+	publish(t, cch, "", zero, text("dropped"))
+	acks := []bool{nextConfirm(t, confirms).Ack, nextConfirm(t, confirms).Ack, nextConfirm(t, confirms).Ack}
+	if !acks[0] || acks[1] || !acks[2] {
+		t.Fatalf("confirms %v, want ack (drop-head), nack (reject-publish), ack", acks)
+	}
+	expectCount(t, ch, head, 0)
+	expectCount(t, ch, rej, 0)
+	expectCount(t, ch, zero, 0)
+
+	cons := c.channel(t)
+	d := consume(t, cons, zero, true, nil)
+	publish(t, ch, "", zero, text("handed over"))
+	equalStrings(t, "delivered", bodies(consumeN(t, d, 1, waitFor)), []string{"handed over"})
+}
