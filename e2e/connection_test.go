@@ -553,3 +553,26 @@ func TestHandshakeTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestHeartbeatTimeoutConfigured: a broker configured with a 1 s heartbeat
+// offers it in connection.tune, and drops a client that accepts it and then
+// falls silent after about two intervals.
+func TestHeartbeatTimeoutConfigured(t *testing.T) {
+	t.Parallel()
+	url := ownBroker(t, warrenOptions{Heartbeat: time.Second})
+	u, err := amqp.ParseURI(url)
+	mustOK(t, err, "parse")
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(u.Host, fmt.Sprint(u.Port)), waitFor)
+	mustOK(t, err, "dial")
+	t.Cleanup(func() { _ = c.Close() })
+	r := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+	server := r.handshakeURL(u, tuneOK{channelMax: 2047, frameMax: 131072, heartbeat: 1})
+	if server.heartbeat != 1 {
+		t.Fatalf("broker offered heartbeat %d, want its configured 1", server.heartbeat)
+	}
+	start := time.Now()
+	heartbeats := r.expectEOF(10 * time.Second)
+	if took := time.Since(start); took < time.Second || heartbeats == 0 {
+		t.Fatalf("dropped after %s with %d heartbeats sent, want after ≥1 s with heartbeats", took, heartbeats)
+	}
+}
