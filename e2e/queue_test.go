@@ -367,3 +367,28 @@ func TestNoWait(t *testing.T) {
 
 	expectOpen(t, ch)
 }
+
+// TestExclusiveMismatch: redeclaring a queue with the other exclusive flag
+// is 405, even on the owning connection; an exclusive queue outlives the
+// channel that declared it.
+func TestExclusiveMismatch(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	excl, plain := name(t, "excl"), name(t, "plain")
+	_, err := ch.QueueDeclare(excl, false, false, true, false, nil)
+	mustOK(t, err, "declare exclusive")
+	declareQueue(t, ch, plain, nil)
+	mustOK(t, ch.Close(), "close the declaring channel")
+	locked := func(q string) string {
+		return "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '" + q + "' in vhost '/'. " +
+			"It could be originally declared on another connection or the exclusive property value does not match that of the original declaration."
+	}
+	ch1 := c.channel(t)
+	_, err = ch1.QueueDeclarePassive(excl, false, false, true, false, nil)
+	mustOK(t, err, "exclusive queue after its channel closed")
+	_, err = ch1.QueueDeclare(excl, false, false, false, false, nil)
+	expectChannelError(t, ch1, err, codeResourceLocked, locked(excl))
+	ch2 := c.channel(t)
+	_, err = ch2.QueueDeclare(plain, false, false, true, false, nil)
+	expectChannelError(t, ch2, err, codeResourceLocked, locked(plain))
+}
