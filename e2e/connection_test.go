@@ -576,3 +576,38 @@ func TestHeartbeatTimeoutConfigured(t *testing.T) {
 		t.Fatalf("dropped after %s with %d heartbeats sent, want after ≥1 s with heartbeats", took, heartbeats)
 	}
 }
+
+// TestTuneOkOutOfRange: a tune-ok asking for more than the server offered
+// (0 means no limit) or a frame_max under 4096 is refused with 530 and
+// RabbitMQ 4's text.
+func TestTuneOkOutOfRange(t *testing.T) {
+	t.Parallel()
+	skipOnRabbit310(t, "3.x drops the socket without a connection.close")
+	for _, tc := range []struct {
+		name string
+		tune tuneOK
+		text string
+	}{
+		{"channel-max-unlimited", tuneOK{channelMax: 0, frameMax: 131072},
+			"NOT_ALLOWED - negotiated channel_max = 0 (no limit) is higher than the maximum allowed value (2047)"},
+		{"channel-max-higher", tuneOK{channelMax: 4000, frameMax: 131072},
+			"NOT_ALLOWED - negotiated channel_max = 4000 is higher than the maximum allowed value (2047)"},
+		{"frame-max-unlimited", tuneOK{channelMax: 2047, frameMax: 0},
+			"NOT_ALLOWED - negotiated frame_max = 0 is higher than the maximum allowed value (131072)"},
+		{"frame-max-too-small", tuneOK{channelMax: 2047, frameMax: 1024},
+			"NOT_ALLOWED - negotiated frame_max = 1024 is lower than the minimum allowed value (4096)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := dialRaw(t)
+			r.write([]byte("AMQP\x00\x00\x09\x01"))
+			r.expectMethod(0, 10, 10)
+			r.sendStartOK("PLAIN", "\x00guest\x00guest")
+			r.expectMethod(0, 10, 30)
+			var a args
+			a.u16(tc.tune.channelMax).u32(tc.tune.frameMax).u16(0)
+			r.method(0, 10, 31, a.b.Bytes())
+			r.expectConnectionClose(codeNotAllowed, tc.text)
+		})
+	}
+}
