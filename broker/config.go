@@ -58,6 +58,10 @@ type Config struct {
 	// (guest/guest by default). Like RabbitMQ's loopback_users, the user
 	// named guest may only connect from a loopback address.
 	DefaultUser, DefaultPass string
+	// MemoryHighWatermark is the heap size in bytes past which publishing
+	// connections are blocked (RabbitMQ's vm_memory_high_watermark). Zero
+	// means 40% of the machine's or cgroup's memory; negative disables it.
+	MemoryHighWatermark int64
 	// ClusterName is reported to clients in the server properties.
 	ClusterName string
 }
@@ -95,6 +99,11 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DefaultUser == "" {
 		c.DefaultUser, c.DefaultPass = "guest", "guest"
+	}
+	if c.MemoryHighWatermark == 0 {
+		c.MemoryHighWatermark = int64(float64(memoryLimit()) * defaultWatermarkFraction)
+	} else if c.MemoryHighWatermark < 0 {
+		c.MemoryHighWatermark = 0
 	}
 	if c.ClusterName == "" {
 		c.ClusterName = "warren"

@@ -79,6 +79,9 @@ type conn struct {
 	recvd     atomic.Bool  // a frame arrived since the writer's last tick
 	tickEvery atomic.Int64 // writer tick period in nanoseconds
 	hbNanos   atomic.Int64 // negotiated heartbeat, for the writer
+	published atomic.Bool  // the client has published: the memory alarm blocks it
+	paused    atomic.Bool  // the read loop is paused by the memory alarm
+	blockSent atomic.Bool  // connection.blocked sent and not yet undone
 
 	outMu      sync.Mutex // guards out; innermost lock of the broker
 	out        outbuf
@@ -145,6 +148,9 @@ func (c *conn) readLoop() error {
 			c.endBatch()
 			held = false
 			n = 0
+		}
+		if c.fr.Buffered() == 0 {
+			c.waitWhileBlocked()
 		}
 		f, err := c.fr.ReadFrame()
 		if err != nil {

@@ -133,7 +133,7 @@ func (c *conn) writeLoop(log *zap.Logger) {
 			stopping = true
 		case now := <-tickC:
 			if hb := time.Duration(c.hbNanos.Load()); hb > 0 {
-				if c.recvd.Swap(false) {
+				if c.recvd.Swap(false) || c.paused.Load() {
 					silent = 0
 				} else {
 					silent++

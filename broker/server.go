@@ -36,8 +36,11 @@ type Server struct {
 	vhosts map[string]*vhost // fixed after NewServer
 
 	connSeq atomic.Uint64
-	clock   atomic.Int64 // milliseconds since the epoch, updated every clockTick
-	stop    chan struct{}
+
+	memBlocked atomic.Bool   // the memory alarm is raised
+	unblocked  chan struct{} // closed when the alarm clears; guarded by mu
+	clock      atomic.Int64  // milliseconds since the epoch, updated every clockTick
+	stop       chan struct{}
 }
 
 // clockTick is the resolution of the server's coarse clock, which stamps
@@ -51,10 +54,13 @@ func (s *Server) now() int64 { return s.clock.Load() }
 func (s *Server) runClock() {
 	t := time.NewTicker(clockTick)
 	defer t.Stop()
-	for {
+	for i := 1; ; i++ {
 		select {
 		case now := <-t.C:
 			s.clock.Store(now.UnixMilli())
+			if i%alarmEvery == 0 {
+				s.checkMemory()
+			}
 		case <-s.stop:
 			return
 		}

@@ -184,7 +184,11 @@ func containsQueue(qs []queue.Queue, q queue.Queue) bool {
 	return false
 }
 
-// deadLetter routes and enqueues messages a queue dead-lettered.
+// deadLetter routes and enqueues messages a queue dead-lettered. The
+// message routes by its routing key and, when the queue kept them (no
+// x-dead-letter-routing-key), its CC keys. A target queue the message
+// already died in, with no rejection since, is a cycle and is skipped, as
+// rabbit_dead_letter does.
 func (v *vhost) deadLetter(ms []*queue.Message) {
 	for _, m := range ms {
 		if m.Exchange != "" && v.exchange(m.Exchange) == nil {
@@ -192,14 +196,42 @@ func (v *vhost) deadLetter(ms []*queue.Message) {
 			continue
 		}
 		keys := []string{m.RoutingKey}
+		if cc, ok := m.Props.Headers["CC"]; ok {
+			keys = appendKeyHeader(keys, cc)
+		}
 		qs, replies := v.route(m.Exchange, keys, m.Props.Headers, nil)
 		for _, r := range replies {
 			r.deliverReply(m)
 		}
+		deaths, _ := m.Props.Headers["x-death"].([]any)
 		for _, q := range qs {
+			if isDeathCycle(q.Name(), deaths) {
+				v.log.Debug("dead-letter cycle, message dropped", zap.String("queue", q.Name()))
+				continue
+			}
 			q.Publish(m, queue.Confirm{})
 		}
 	}
+}
+
+// isDeathCycle reports whether dead-lettering into queue closes a cycle
+// with no rejection in it: the x-death entries (most recent first) up to
+// and including the first one for queue all have a reason other than
+// "rejected".
+func isDeathCycle(queue string, deaths []any) bool {
+	for _, d := range deaths {
+		t, ok := d.(protocol.Table)
+		if !ok {
+			return false
+		}
+		if r, _ := t["reason"].(string); r == "rejected" {
+			return false
+		}
+		if q, _ := t["queue"].(string); q == queue {
+			return true
+		}
+	}
+	return false
 }
 
 // registerReplyTo makes the default exchange route key to ch.
