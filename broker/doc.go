@@ -6,7 +6,8 @@
 // # Goroutines
 //
 // Every goroutine starts through Server.goTracked, so Server.Close waits for
-// all of them. A server has an accept loop and a coarse clock; each
+// all of them. A server has an accept loop and a coarse clock (which also
+// samples memory for the alarm); each
 // connection has exactly two goroutines:
 //
 //   - the read loop (conn.serve) reads frames with protocol.FrameReader and
@@ -53,6 +54,15 @@
 // (returns false) and records the consumer; once the writer has drained
 // below the limit it kicks those consumers' queues. Replies to the client's
 // own methods are always appended.
+//
+// # Memory alarm
+//
+// The server's clock goroutine samples the heap once a second. Past
+// Config.MemoryHighWatermark (40% of memory by default, as RabbitMQ's
+// vm_memory_high_watermark) connections that have published stop being
+// read once their buffered input is handled, and clients with the
+// connection.blocked capability hear connection.blocked, then
+// connection.unblocked when the heap falls back.
 //
 // # Definitions
 //
