@@ -64,6 +64,7 @@ type conn struct {
 	// the read loop, under chMu; other goroutines read it under chMu.
 	chMu     sync.Mutex
 	channels map[uint16]*channel
+	lastCh   *channel // the channel of the previous frame (read loop only)
 
 	// exclusive names the exclusive queues this connection declared (read
 	// loop only).
@@ -211,7 +212,11 @@ func (c *conn) handleFrame(f protocol.Frame) error {
 	if c.state != stateRunning {
 		return unexpectedFrame(f)
 	}
-	ch := c.channels[f.Channel]
+	ch := c.lastCh
+	if ch == nil || ch.id != f.Channel {
+		ch = c.channels[f.Channel]
+		c.lastCh = ch
+	}
 	if ch == nil {
 		if f.Type != protocol.FrameMethod {
 			return unexpectedFrame(f)
@@ -390,6 +395,9 @@ func (c *conn) openChannel(id uint16) error {
 
 // forgetChannel removes a closed channel from the table.
 func (c *conn) forgetChannel(id uint16) {
+	if c.lastCh != nil && c.lastCh.id == id {
+		c.lastCh = nil
+	}
 	c.chMu.Lock()
 	delete(c.channels, id)
 	c.chMu.Unlock()
