@@ -611,3 +611,41 @@ func TestTuneOkOutOfRange(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectionBlocked: under a memory alarm a connection that publishes
+// hears connection.blocked ("low on memory") and is no longer read, so its
+// later messages are held back (as in RabbitMQ, the publish that blocks it
+// is already in); a connection that does not publish keeps working.
+func TestConnectionBlocked(t *testing.T) {
+	t.Parallel()
+	url := ownBroker(t, warrenOptions{MemoryHighWatermark: 1}) // always over
+	admin := dialURL(t, url, amqp.Config{})
+	ach := admin.channel(t)
+	q := name(t, "")
+	_, err := ach.QueueDeclare(q, false, false, false, false, nil)
+	mustOK(t, err, "declare")
+
+	// A blocked connection is not read, so it would not see connection.close
+	// either: close it with a deadline.
+	pconn, err := amqp.Dial(url)
+	mustOK(t, err, "dial publisher")
+	t.Cleanup(func() { _ = pconn.CloseDeadline(time.Now().Add(time.Second)) })
+	blocked := pconn.NotifyBlocked(make(chan amqp.Blocking, 4))
+	pch, err := pconn.Channel()
+	mustOK(t, err, "channel")
+	mustOK(t, pch.Publish("", q, false, false, text("first")), "publish")
+	select {
+	case b := <-blocked:
+		if !b.Active || b.Reason != "low on memory" {
+			t.Fatalf("blocking notice %+v, want active, low on memory", b)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no connection.blocked for a publisher under a memory alarm")
+	}
+	waitMessages(t, ach, q, 1)
+	mustOK(t, pch.Publish("", q, false, false, text("held back")), "publish")
+	// Bounded wait: a blocked publisher's message must not arrive.
+	time.Sleep(quietFor)
+	expectCount(t, ach, q, 1)
+	expectOpen(t, ach)
+}

@@ -36,6 +36,9 @@ type warrenOptions struct {
 	Heartbeat        time.Duration
 	ConsumerTimeout  time.Duration
 	HandshakeTimeout time.Duration
+	// MemoryHighWatermark is the heap size past which publishers are
+	// blocked (0: the broker's default).
+	MemoryHighWatermark int64
 	// DataDir, when set, is used (and kept) instead of a fresh temporary
 	// folder, so a test can restart a broker on the same data.
 	DataDir string

@@ -29,12 +29,13 @@ func init() {
 			}
 		}
 		srv, err := broker.NewServer(broker.Config{
-			Listen:           "127.0.0.1:0",
-			DataDir:          dir,
-			Logger:           zap.NewNop(),
-			Heartbeat:        opts.Heartbeat,
-			ConsumerTimeout:  opts.ConsumerTimeout,
-			HandshakeTimeout: opts.HandshakeTimeout,
+			Listen:              "127.0.0.1:0",
+			DataDir:             dir,
+			Logger:              zap.NewNop(),
+			Heartbeat:           opts.Heartbeat,
+			ConsumerTimeout:     opts.ConsumerTimeout,
+			HandshakeTimeout:    opts.HandshakeTimeout,
+			MemoryHighWatermark: opts.MemoryHighWatermark,
 		})
 		if err != nil {
 			remove()
