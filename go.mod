@@ -3,7 +3,8 @@ module github.com/warrenmq/warren
 go 1.26
 
 require (
-	github.com/rabbitmq/amqp091-go v1.16.0 // indirect
-	go.uber.org/multierr v1.10.0 // indirect
-	go.uber.org/zap v1.28.0 // indirect
+	github.com/rabbitmq/amqp091-go v1.16.0
+	go.uber.org/zap v1.28.0
 )
+
+require go.uber.org/multierr v1.10.0 // indirect
