@@ -14,6 +14,10 @@
 // more than the remaining input implies. Malformed input yields an *Error
 // carrying the reply code and text RabbitMQ would send.
 //
+// FieldTypeName, IntValue, ErlangTerm and ErlangText serve the packages
+// that build RabbitMQ's error texts: they name a field value's type and
+// print the value as Erlang prints the term RabbitMQ decodes it to.
+//
 // Where RabbitMQ's behaviour is odd or unhelpful, Warren's choice is:
 //
 //   - Frame size: like rabbit_reader, a payload of up to frame max octets is
