@@ -18,5 +18,5 @@ func AlternateArg(vhost, exchange string, args protocol.Table) (string, error) {
 	}
 	return "", protocol.NewError(protocol.PreconditionFailed,
 		"invalid type '%s' for arg 'alternate-exchange' in exchange '%s' in vhost '%s'",
-		erlangType(v), exchange, vhost)
+		protocol.FieldTypeName(v), exchange, vhost)
 }

@@ -103,11 +103,11 @@ func validateXMatch(args protocol.Table) error {
 		}
 		return protocol.NewError(protocol.PreconditionFailed,
 			"Invalid x-match field value %s; expected all, any, all-with-x, or any-with-x",
-			erlangTerm(s))
+			protocol.ErlangTerm(s))
 	}
 	return protocol.NewError(protocol.PreconditionFailed,
 		"Invalid x-match field type %s (value %s); expected longstr",
-		erlangType(v), erlangTerm(v))
+		protocol.FieldTypeName(v), protocol.ErlangTerm(v))
 }
 
 // headerEqual compares a binding argument with a message header at the top
@@ -136,8 +136,8 @@ func headerEqual(p, d any) bool {
 	case float64:
 		return floatEqual(pv, d)
 	}
-	if pi, ok := intValue(p); ok {
-		di, ok := intValue(d)
+	if pi, ok := protocol.IntValue(p); ok {
+		di, ok := protocol.IntValue(d)
 		return ok && pi == di
 	}
 	return typedEqual(p, d)

@@ -8,29 +8,6 @@ import (
 	"github.com/warrenmq/warren/protocol"
 )
 
-// intValue returns the value of any integer field type.
-func intValue(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int8:
-		return int64(x), true
-	case uint8:
-		return int64(x), true
-	case int16:
-		return int64(x), true
-	case uint16:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case uint32:
-		return int64(x), true
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	}
-	return 0, false
-}
-
 // typedEqual compares two field values including their types, as RabbitMQ
 // compares values nested in tables and arrays, and binding arguments.
 func typedEqual(a, b any) bool {

@@ -165,7 +165,7 @@ func ParseArgs(t protocol.Table, name, vhost string) (Args, error) {
 	if v, ok := t["x-dead-letter-exchange"]; ok {
 		if _, isStr := v.(string); !isStr {
 			return a, protocol.NewError(protocol.PreconditionFailed,
-				"invalid type '%s' for arg '%s'", FieldType(v), "x-dead-letter-exchange")
+				"invalid type '%s' for arg '%s'", protocol.FieldTypeName(v), "x-dead-letter-exchange")
 		}
 	}
 	if v, ok := t["x-queue-type"]; ok {
@@ -267,91 +267,24 @@ func intArg(t protocol.Table, key string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return IntValue(v)
-}
-
-// IntValue returns v as an int64 when it is one of the integer types a
-// field table carries (RabbitMQ's byte, short, signedint, long and their
-// unsigned forms).
-func IntValue(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int8:
-		return int64(n), true
-	case uint8:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case uint16:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	}
-	return 0, false
-}
-
-// FieldType returns RabbitMQ's name for the field-table type of v, as it
-// appears in error texts ("longstr", "signedint", "bool" …).
-func FieldType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "void"
-	case bool:
-		return "bool"
-	case int8:
-		return "byte"
-	case uint8:
-		return "unsignedbyte"
-	case int16:
-		return "short"
-	case uint16:
-		return "unsignedshort"
-	case int32:
-		return "signedint"
-	case uint32:
-		return "unsignedint"
-	case int64, int:
-		return "long"
-	case float32:
-		return "float"
-	case float64:
-		return "double"
-	case string:
-		return "longstr"
-	case []byte:
-		return "binary"
-	case []any:
-		return "array"
-	case time.Time:
-		return "timestamp"
-	case protocol.Decimal:
-		return "decimal"
-	case protocol.Table, map[string]any:
-		return "table"
-	}
-	return "void"
+	return protocol.IntValue(v)
 }
 
 // The validators return "" for a valid value and otherwise the Erlang term
 // RabbitMQ prints as the reason.
 
 func checkInt(v any) string {
-	if _, ok := IntValue(v); ok {
+	if _, ok := protocol.IntValue(v); ok {
 		return ""
 	}
-	return `"expected integer, got ` + FieldType(v) + `"`
+	return `"expected integer, got ` + protocol.FieldTypeName(v) + `"`
 }
 
 func checkNonNegInt(v any, _ protocol.Table) string {
 	if r := checkInt(v); r != "" {
 		return r
 	}
-	if n, _ := IntValue(v); n < 0 {
+	if n, _ := protocol.IntValue(v); n < 0 {
 		return errTerm("value_negative", n)
 	}
 	return ""
@@ -361,7 +294,7 @@ func checkPositiveInt(v any, t protocol.Table) string {
 	if r := checkNonNegInt(v, t); r != "" {
 		return r
 	}
-	if n, _ := IntValue(v); n == 0 {
+	if n, _ := protocol.IntValue(v); n == 0 {
 		return errTerm("value_zero", 0)
 	}
 	return ""
@@ -381,7 +314,7 @@ func checkExpires(v any, _ protocol.Table) string {
 	if r := checkInt(v); r != "" {
 		return r
 	}
-	n, _ := IntValue(v)
+	n, _ := protocol.IntValue(v)
 	if n == 0 {
 		return errTerm("value_zero", 0)
 	}
@@ -392,7 +325,7 @@ func checkMessageTTL(v any, _ protocol.Table) string {
 	if r := checkInt(v); r != "" {
 		return r
 	}
-	n, _ := IntValue(v)
+	n, _ := protocol.IntValue(v)
 	return checkExpiry(n)
 }
 
@@ -400,7 +333,7 @@ func checkMaxPriority(v any, t protocol.Table) string {
 	if r := checkNonNegInt(v, t); r != "" {
 		return r
 	}
-	if n, _ := IntValue(v); n > MaxPriority {
+	if n, _ := protocol.IntValue(v); n > MaxPriority {
 		return errTerm("max_value_exceeded", n)
 	}
 	return ""
@@ -410,19 +343,19 @@ func checkBool(v any, _ protocol.Table) string {
 	if _, ok := v.(bool); ok {
 		return ""
 	}
-	return "{unacceptable_type," + FieldType(v) + "}"
+	return "{unacceptable_type," + protocol.FieldTypeName(v) + "}"
 }
 
 func checkString(v any, _ protocol.Table) string {
 	if _, ok := v.(string); ok {
 		return ""
 	}
-	return "{unacceptable_type," + FieldType(v) + "}"
+	return "{unacceptable_type," + protocol.FieldTypeName(v) + "}"
 }
 
 func checkDLRK(v any, t protocol.Table) string {
 	if _, ok := v.(string); !ok {
-		return "{unacceptable_type," + FieldType(v) + "}"
+		return "{unacceptable_type," + protocol.FieldTypeName(v) + "}"
 	}
 	if _, ok := t["x-dead-letter-exchange"]; !ok {
 		return "routing_key_but_no_dlx_defined"
@@ -434,7 +367,7 @@ func checkOneOf(reason string, values ...string) func(any, protocol.Table) strin
 	return func(v any, _ protocol.Table) string {
 		s, ok := v.(string)
 		if !ok {
-			return "{unacceptable_type," + FieldType(v) + "}"
+			return "{unacceptable_type," + protocol.FieldTypeName(v) + "}"
 		}
 		if !contains(values, s) {
 			return reason
@@ -446,7 +379,7 @@ func checkOneOf(reason string, values ...string) func(any, protocol.Table) strin
 func checkQueueMode(v any, _ protocol.Table) string {
 	s, ok := v.(string)
 	if !ok {
-		return "{unacceptable_type," + FieldType(v) + "}"
+		return "{unacceptable_type," + protocol.FieldTypeName(v) + "}"
 	}
 	if s != "default" && s != "lazy" {
 		return `"unsupported queue mode '` + s + `'"`
@@ -458,7 +391,7 @@ func checkQueueVersion(v any, t protocol.Table) string {
 	if r := checkNonNegInt(v, t); r != "" {
 		return r
 	}
-	if n, _ := IntValue(v); n != 1 && n != 2 {
+	if n, _ := protocol.IntValue(v); n != 1 && n != 2 {
 		return `"unsupported queue version '` + strconv.FormatInt(n, 10) + `'"`
 	}
 	return ""
@@ -467,7 +400,7 @@ func checkQueueVersion(v any, t protocol.Table) string {
 func checkQueueType(v any, _ protocol.Table) string {
 	s, ok := v.(string)
 	if !ok {
-		return "{unacceptable_type," + FieldType(v) + "}"
+		return "{unacceptable_type," + protocol.FieldTypeName(v) + "}"
 	}
 	if _, known := argsByType[s]; !known {
 		return `"unsupported queue type '` + s + `'"`
@@ -480,7 +413,7 @@ func checkQueueType(v any, _ protocol.Table) string {
 func checkMaxAge(v any, _ protocol.Table) string {
 	s, ok := v.(string)
 	if !ok {
-		return "{unacceptable_type," + FieldType(v) + "}"
+		return "{unacceptable_type," + protocol.FieldTypeName(v) + "}"
 	}
 	i := 0
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
@@ -511,6 +444,6 @@ func ParseConsumePriority(t protocol.Table, name, vhost string) (int32, error) {
 	if reason := checkInt(v); reason != "" {
 		return 0, invalidArg("x-priority", name, vhost, reason)
 	}
-	n, _ := IntValue(v)
+	n, _ := protocol.IntValue(v)
 	return int32(max(min(n, math.MaxInt32), math.MinInt32)), nil
 }

@@ -82,7 +82,7 @@ func DeadLettered(m *Message, reason Reason, queueName string, a *Args, now time
 		for k, v := range t {
 			u[k] = v
 		}
-		n, _ := IntValue(t["count"])
+		n, _ := protocol.IntValue(t["count"])
 		u["count"] = n + 1
 		deaths[0] = u
 		deaths = append(deaths, prior[:match]...)
