@@ -153,28 +153,3 @@ func TestXMatchIsCheckedOnlyOnHeadersExchanges(t *testing.T) {
 		t.Fatalf("direct exchange rejected an x-match argument: %v", err)
 	}
 }
-
-func TestErlangTerm(t *testing.T) {
-	tests := []struct {
-		v    any
-		want string
-	}{
-		{"abc", `<<"abc">>`},
-		{"héllo", `<<"héllo"/utf8>>`},
-		{"a\nb", `<<"a\nb">>`},
-		{[]byte{1, 2, 255}, `<<1,2,255>>`},
-		{int64(-7), "-7"},
-		{float64(1), "1.0"},
-		{float64(1e21), "1.0e21"},
-		{float64(1.5e-7), "1.5e-7"},
-		{protocol.Decimal{Scale: 2, Value: 314}, "{2,314}"},
-		{time.Unix(42, 0), "42"},
-		{[]any{int32(1), "a"}, `[{signedint,1},{longstr,<<"a">>}]`},
-		{protocol.Table{"b": false, "a": uint8(1)}, `[{<<"a">>,unsignedbyte,1},{<<"b">>,bool,false}]`},
-	}
-	for _, tt := range tests {
-		if got := erlangTerm(tt.v); got != tt.want {
-			t.Errorf("erlangTerm(%#v) = %s, want %s", tt.v, got, tt.want)
-		}
-	}
-}

@@ -66,14 +66,3 @@ func TestEquivalentField(t *testing.T) {
 		t.Fatalf("EquivalentField = %v, want %q", err, want)
 	}
 }
-
-func TestErlFloat(t *testing.T) {
-	for f, want := range map[float64]string{
-		1.5: "1.5", 100: "100.0", 1000: "1.0e3", 2500: "2.5e3", 0.5: "0.5", 0.001: "0.001",
-		1e-10: "1.0e-10", -3: "-3.0", 0: "0.0", 123456: "123456.0",
-	} {
-		if got := erlFloat(f); got != want {
-			t.Errorf("erlFloat(%v) = %q, want %q", f, got, want)
-		}
-	}
-}
