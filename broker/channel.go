@@ -240,6 +240,7 @@ func (ch *channel) release() {
 		return
 	}
 	ch.released = true
+	ch.confirms.close()
 	ch.expect = expectMethod
 	ch.publish, ch.msg = nil, nil
 	ch.mu.Lock()

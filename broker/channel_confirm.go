@@ -31,6 +31,8 @@ type confirmTracker struct {
 	batching bool   // the read loop will call flushConfirms
 	ackUpTo  uint64 // acks held for the end of the batch: up to here
 	ackFrom  uint64 // first sequence number of the held acks
+	late     bool   // registered with the writer (conn.queueLateConfirms)
+	closed   bool   // the channel is gone: confirms are dropped
 }
 
 // expect registers the next publish, routed to n queues, and returns what
@@ -57,7 +59,7 @@ func (t *confirmTracker) expect(n int) queue.Confirm {
 func (t *confirmTracker) Confirmed(seq uint64, ok bool) {
 	t.mu.Lock()
 	i := t.head + int(seq-t.base)
-	if seq < t.base || i >= len(t.pending) {
+	if t.closed || seq < t.base || i >= len(t.pending) {
 		t.mu.Unlock()
 		return
 	}
@@ -100,14 +102,38 @@ func (t *confirmTracker) advanceLocked() {
 		t.pending = t.pending[:n]
 		t.head = 0
 	}
-	if !t.batching {
+	if !t.batching && t.ackUpTo != 0 && !t.late {
+		// Not on the read loop: let the writer send what gathers meanwhile.
+		t.late = true
+		t.ch.c.queueLateConfirms(t.ch)
+	}
+}
+
+// sendLate sends the acks held for the writer (queueLateConfirms), unless
+// a read batch has opened since and will send them itself.
+func (t *confirmTracker) sendLate() {
+	t.mu.Lock()
+	t.late = false
+	if !t.batching && !t.closed {
 		t.sendHeldLocked()
 	}
+	t.mu.Unlock()
+}
+
+// close drops every confirm still to come: the channel is closed, and its
+// number may be reused by a new channel.
+func (t *confirmTracker) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.pending = nil
+	t.head = 0
+	t.ackUpTo, t.ackFrom = 0, 0
+	t.mu.Unlock()
 }
 
 // sendHeldLocked sends the held acks as one ack.
 func (t *confirmTracker) sendHeldLocked() {
-	if t.ackUpTo == 0 {
+	if t.ackUpTo == 0 || t.closed {
 		return
 	}
 	t.ch.c.sendMethod(t.ch.id, &protocol.BasicAck{DeliveryTag: t.ackUpTo, Multiple: t.ackUpTo > t.ackFrom})

@@ -27,6 +27,49 @@ type outbuf struct {
 	hold      bool        // the read loop is mid-batch: it wakes the writer at the end
 	closed    bool        // the writer is gone: appends are dropped
 	blocked   []*consumer // consumers refused because buf was over outLimit
+	late      []*channel  // channels with confirms held for the writer
+	lateSpare []*channel
+}
+
+// queueLateConfirms asks the writer to send ch's held publisher confirms
+// before its next write (see confirmTracker). It is called with the
+// tracker's lock held; outMu comes after it in the lock order.
+func (c *conn) queueLateConfirms(ch *channel) {
+	o := c.lockOut()
+	if !o.closed {
+		o.late = append(o.late, ch)
+		o.signalled = true
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	c.outMu.Unlock()
+}
+
+// sendLateConfirms sends the confirms queued by queueLateConfirms. It runs
+// on the writer, holding no lock.
+func (c *conn) sendLateConfirms() {
+	c.outMu.Lock()
+	late := c.out.late
+	c.out.late = c.out.lateSpare[:0]
+	c.out.lateSpare = nil
+	c.outMu.Unlock()
+	if len(late) == 0 {
+		c.outMu.Lock()
+		c.out.lateSpare = late
+		c.outMu.Unlock()
+		return
+	}
+	for _, ch := range late {
+		ch.confirms.sendLate()
+	}
+	clear(late)
+	c.outMu.Lock()
+	if c.out.lateSpare == nil {
+		c.out.lateSpare = late[:0]
+	}
+	c.outMu.Unlock()
 }
 
 // lockOut locks the output buffer and returns it; callers append frames to
@@ -174,6 +217,7 @@ func (c *conn) writeLoop(log *zap.Logger) {
 // flush writes everything pending in one write and kicks the queues of
 // consumers that were refused for lack of buffer room.
 func (c *conn) flush() (int, error) {
+	c.sendLateConfirms()
 	c.outMu.Lock()
 	o := &c.out
 	b := o.buf
