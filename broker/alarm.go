@@ -45,6 +45,27 @@ func memoryLimit() uint64 {
 	return total
 }
 
+// alarm is one resource alarm; the server's alarms are a set of them.
+type alarm uint32
+
+// The resource alarms, as RabbitMQ's memory and disk alarms.
+const (
+	alarmMemory alarm = 1 << iota
+	alarmDisk
+)
+
+// blockedReason is the reason connection.blocked gives for a set of
+// alarms, as rabbit_reader words it.
+func blockedReason(set alarm) string {
+	switch set {
+	case alarmMemory:
+		return "low on memory"
+	case alarmDisk:
+		return "low on disk"
+	}
+	return "low on memory & disk"
+}
+
 // checkMemory raises or clears the memory alarm. While it is raised,
 // connections that publish stop being read (as RabbitMQ's memory alarm
 // blocks publishers) and those that support it hear connection.blocked.
@@ -59,35 +80,56 @@ func (s *Server) checkMemory() {
 	}
 	used := sample[0].Value.Uint64()
 	high := used > uint64(s.cfg.MemoryHighWatermark)
-	s.mu.Lock()
-	if high == (s.unblocked != nil) {
-		s.mu.Unlock()
+	if !s.setAlarm(alarmMemory, high) {
 		return
 	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	if high {
-		s.unblocked = make(chan struct{})
-		s.memBlocked.Store(true)
-	} else {
-		close(s.unblocked)
-		s.unblocked = nil
-		s.memBlocked.Store(false)
-	}
-	s.mu.Unlock()
 	if high {
 		s.log.Warn("memory alarm set: publishers blocked", zap.Uint64("heap", used),
 			zap.Int64("watermark", s.cfg.MemoryHighWatermark))
 	} else {
 		s.log.Info("memory alarm cleared", zap.Uint64("heap", used))
 	}
+}
+
+// setAlarm raises or clears one alarm and reports whether that changed it.
+// Publishing connections are blocked while any alarm is raised; they hear
+// connection.blocked when the first is raised and connection.unblocked when
+// the last clears.
+func (s *Server) setAlarm(a alarm, on bool) bool {
+	s.mu.Lock()
+	old := s.alarms
+	set := old &^ a
+	if on {
+		set |= a
+	}
+	if set == old {
+		s.mu.Unlock()
+		return false
+	}
+	s.alarms = set
+	s.blocked.Store(set != 0)
+	switch {
+	case old == 0:
+		s.unblocked = make(chan struct{})
+	case set == 0:
+		close(s.unblocked)
+		s.unblocked = nil
+	default:
+		// Still blocked, for other reasons: nothing to tell clients.
+		s.mu.Unlock()
+		return true
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
 	for _, c := range conns {
 		if c.opened.Load() && c.published.Load() {
-			c.notifyBlocked(high)
+			c.notifyBlocked(set != 0)
 		}
 	}
+	return true
 }
 
 // notifyBlocked sends connection.blocked or connection.unblocked to a
@@ -102,7 +144,13 @@ func (c *conn) notifyBlocked(blocked bool) {
 		return
 	}
 	if blocked {
-		c.sendMethod(0, &protocol.ConnectionBlocked{Reason: "low on memory"})
+		c.srv.mu.Lock()
+		set := c.srv.alarms
+		c.srv.mu.Unlock()
+		if set == 0 {
+			set = alarmMemory
+		}
+		c.sendMethod(0, &protocol.ConnectionBlocked{Reason: blockedReason(set)})
 	} else {
 		c.sendMethod(0, &protocol.ConnectionUnblocked{})
 	}
@@ -112,15 +160,15 @@ func (c *conn) notifyBlocked(blocked bool) {
 	}
 }
 
-// waitWhileBlocked pauses a publishing connection's read loop while the
-// memory alarm is raised, as RabbitMQ stops reading from publishers: the
+// waitWhileBlocked pauses a publishing connection's read loop while an
+// alarm (memory or disk) is raised, as RabbitMQ stops reading from publishers: the
 // client hears connection.blocked when the pause starts and
 // connection.unblocked when it ends. The peer's silence does not count
 // against its heartbeats meanwhile. Like RabbitMQ, a paused connection does
 // not see the client's own connection.close until the alarm clears; a close
 // from the broker (shutdown) ends the pause.
 func (c *conn) waitWhileBlocked() {
-	if !c.srv.memBlocked.Load() || !c.published.Load() {
+	if !c.srv.blocked.Load() || !c.published.Load() {
 		return
 	}
 	c.endBatch()
@@ -132,7 +180,7 @@ func (c *conn) waitWhileBlocked() {
 			c.notifyBlocked(false)
 		}
 	}()
-	for c.srv.memBlocked.Load() && !c.closeSent.Load() {
+	for c.srv.blocked.Load() && !c.closeSent.Load() {
 		c.srv.mu.Lock()
 		ch := c.srv.unblocked
 		c.srv.mu.Unlock()

@@ -36,7 +36,10 @@ type Config struct {
 	// Listen is the TCP address for AMQP clients, such as "127.0.0.1:5672"
 	// or "127.0.0.1:0" for a free port.
 	Listen string
-	// DataDir is where durable state will live. It is created if missing.
+	// DataDir holds the node's durable state: definitions.db (vhosts,
+	// durable exchanges, queues and bindings) and queues/ (the messages of
+	// durable queues). It is created if missing. Empty keeps everything in
+	// memory: nothing survives a restart.
 	DataDir string
 	// Logger receives the broker's logs; nil means no logging.
 	Logger *zap.Logger
@@ -64,6 +67,13 @@ type Config struct {
 	MemoryHighWatermark int64
 	// ClusterName is reported to clients in the server properties.
 	ClusterName string
+	// DiskFreeLimit is RabbitMQ's disk_free_limit: below this many free
+	// bytes on the data dir's file system publishers are blocked. Zero means
+	// DefaultDiskFreeLimit (50 MB); negative disables the check.
+	DiskFreeLimit int64
+	// DiskFree returns the free bytes on the file system holding dir; nil
+	// means statfs. Tests replace it.
+	DiskFree func(dir string) (uint64, error)
 }
 
 // withDefaults fills in the zero fields.
@@ -104,6 +114,12 @@ func (c Config) withDefaults() Config {
 		c.MemoryHighWatermark = int64(float64(memoryLimit()) * defaultWatermarkFraction)
 	} else if c.MemoryHighWatermark < 0 {
 		c.MemoryHighWatermark = 0
+	}
+	if c.DiskFreeLimit == 0 {
+		c.DiskFreeLimit = DefaultDiskFreeLimit
+	}
+	if c.DiskFree == nil {
+		c.DiskFree = statfsFree
 	}
 	if c.ClusterName == "" {
 		c.ClusterName = "warren"

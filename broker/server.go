@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/queue/store"
 )
 
 // Version is the broker version reported to clients.
@@ -28,19 +30,26 @@ type Server struct {
 
 	wg sync.WaitGroup // every goroutine started through goTracked
 
-	mu      sync.Mutex // guards ln, conns, closing
+	mu      sync.Mutex // guards ln, conns, closing, alarms, unblocked
 	ln      net.Listener
 	conns   map[*conn]struct{}
 	closing bool
 
 	vhosts map[string]*vhost // fixed after NewServer
 
+	defs    definitions  // durable definitions; nil without a data dir
+	store   *store.Store // the queue store; nil without a data dir
+	damaged atomic.Uint64
+
 	connSeq atomic.Uint64
 
-	memBlocked atomic.Bool   // the memory alarm is raised
-	unblocked  chan struct{} // closed when the alarm clears; guarded by mu
-	clock      atomic.Int64  // milliseconds since the epoch, updated every clockTick
-	stop       chan struct{}
+	alarms    alarm         // the resource alarms raised (alarm.go)
+	blocked   atomic.Bool   // some alarm is raised: publishers are not read
+	unblocked chan struct{} // closed when the last alarm clears
+
+	diskProbeFailed atomic.Bool  // the last disk probe failed: logged once
+	clock           atomic.Int64 // milliseconds since the epoch, updated every clockTick
+	stop            chan struct{}
 }
 
 // clockTick is the resolution of the server's coarse clock, which stamps
@@ -60,6 +69,7 @@ func (s *Server) runClock() {
 			s.clock.Store(now.UnixMilli())
 			if i%alarmEvery == 0 {
 				s.checkMemory()
+				s.checkDisk()
 			}
 		case <-s.stop:
 			return
@@ -82,7 +92,20 @@ func NewServer(cfg Config) (*Server, error) {
 		stop:  make(chan struct{}),
 	}
 	s.clock.Store(time.Now().UnixMilli())
-	s.vhosts = map[string]*vhost{"/": newVhost(s, "/")}
+	s.vhosts = make(map[string]*vhost)
+	if cfg.DataDir == "" {
+		v := newVhost(s, "/")
+		v.loading = false
+		s.vhosts["/"] = v
+		return s, nil
+	}
+	if err := s.openStorage(); err != nil {
+		for _, v := range s.vhosts {
+			v.close()
+		}
+		s.closeStorage()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -101,6 +124,9 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.mu.Unlock()
+	// Alarms are known before the first client arrives.
+	s.checkMemory()
+	s.checkDisk()
 	s.log.Info("listening for AMQP 0-9-1 clients", zap.String("addr", ln.Addr().String()))
 	s.goTracked(s.runClock)
 	s.goTracked(func() { s.acceptLoop(ln) })
@@ -147,6 +173,9 @@ func (s *Server) Close() error {
 		v.close()
 	}
 	s.wg.Wait()
+	if serr := s.closeStorage(); serr != nil {
+		s.log.Error("closing storage", zap.Error(serr))
+	}
 	s.log.Info("broker stopped")
 	if errors.Is(err, net.ErrClosed) {
 		err = nil

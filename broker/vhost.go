@@ -51,6 +51,11 @@ type vhost struct {
 	exchanges map[string]*exchangeDef
 	queues    map[string]*queueEntry
 
+	// Durable definitions (vhost_meta.go), guarded by mu.
+	pending       []defChange         // the changes of the op being applied
+	savedBindings map[string]struct{} // canonical keys of saved bindings
+	loading       bool                // start-up: recreate without saving
+
 	replyMu sync.RWMutex
 	replies map[string]*channel // direct reply-to keys
 }
@@ -76,7 +81,11 @@ func newVhost(s *Server, name string) *vhost {
 		exchanges: make(map[string]*exchangeDef),
 		queues:    make(map[string]*queueEntry),
 		replies:   make(map[string]*channel),
+
+		savedBindings: make(map[string]struct{}),
+		loading:       true,
 	}
+
 	v.exchanges[""] = &exchangeDef{Name: "", Kind: exchange.Direct, Durable: true}
 	for _, b := range builtinExchanges {
 		if _, err := v.apply(opDeclareExchange{def: exchangeDef{Name: b.name, Kind: b.kind, Durable: true}}); err != nil {

@@ -75,13 +75,19 @@ func (v *vhost) apply(op metaOp) (metaResult, error) {
 }
 
 // applyLocked performs an op under the vhost's write lock and returns a
-// queue that must be deleted once the lock is released.
+// queue that must be deleted once the lock is released. The durable
+// changes the op made (defChange) are committed to the node's definitions
+// before the lock is released, so they are on disk before the reply goes
+// out and in the same order as the changes in memory. A declare or bind
+// whose commit fails is undone and refused with 541; a delete whose commit
+// fails has happened in memory and comes back after a restart.
 func (v *vhost) applyLocked(op metaOp) (metaResult, queue.Queue, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var r metaResult
 	var doomed queue.Queue
 	var err error
+	v.pending = v.pending[:0]
 	switch op := op.(type) {
 	case opDeclareExchange:
 		r, err = v.declareExchangeLocked(op)
@@ -92,6 +98,7 @@ func (v *vhost) applyLocked(op metaOp) (metaResult, queue.Queue, error) {
 	case opUnbind:
 		r.changed = v.router.Unbind(op.b)
 		if r.changed {
+			v.forgetBindingsLocked([]exchange.Binding{op.b})
 			v.autoDeleteLocked([]exchange.Binding{op.b})
 		}
 	case opDeclareQueue:
@@ -101,10 +108,84 @@ func (v *vhost) applyLocked(op metaOp) (metaResult, queue.Queue, error) {
 	default:
 		err = fmt.Errorf("broker: unknown metadata op %T", op)
 	}
+	if err == nil && len(v.pending) > 0 {
+		if cerr := v.commitLocked(); cerr != nil {
+			v.log.Error("saving definitions failed", zap.String("op", op.opName()), zap.Error(cerr))
+			if q := v.undoLocked(op, r); q != nil {
+				doomed = q
+			}
+			return metaResult{}, doomed, protocol.NewError(protocol.InternalError,
+				"cannot save definitions in vhost '%s': %v", v.name, cerr)
+		}
+	}
 	if err == nil {
 		v.log.Debug("definition changed", zap.String("op", op.opName()))
 	}
 	return r, doomed, err
+}
+
+// commitLocked writes the durable changes of the op being applied. While
+// the vhost is being loaded at start-up (or has no data dir) nothing is
+// written.
+func (v *vhost) commitLocked() error {
+	defer func() {
+		clear(v.pending)
+		v.pending = v.pending[:0]
+	}()
+	if v.loading || v.srv.defs == nil {
+		return nil
+	}
+	return v.srv.defs.Commit(v.pending)
+}
+
+// undoLocked reverts a declare or bind whose commit failed, returning a
+// queue to delete once the lock is released.
+func (v *vhost) undoLocked(op metaOp, r metaResult) queue.Queue {
+	switch op := op.(type) {
+	case opDeclareExchange:
+		if r.created {
+			delete(v.exchanges, op.def.Name)
+			v.router.RemoveExchange(op.def.Name)
+		}
+	case opBind:
+		if r.changed {
+			v.router.Unbind(op.b)
+			delete(v.savedBindings, string(bindingKey(nil, op.b)))
+		}
+	case opDeclareQueue:
+		if r.created && r.queue != nil {
+			delete(v.queues, op.def.Name)
+			return r.queue.q
+		}
+	}
+	return nil
+}
+
+// saveLocked records a durable change of the op being applied.
+func (v *vhost) saveLocked(c defChange) {
+	c.vhost = v.name
+	v.pending = append(v.pending, c)
+}
+
+// forgetBindingsLocked deletes the saved ones among removed bindings.
+func (v *vhost) forgetBindingsLocked(removed []exchange.Binding) {
+	for _, b := range removed {
+		k := string(bindingKey(nil, b))
+		if _, ok := v.savedBindings[k]; ok {
+			delete(v.savedBindings, k)
+			v.saveLocked(defChange{del: true, kind: defBinding, b: b})
+		}
+	}
+}
+
+// durableLocked reports whether a binding's destination is durable.
+func (v *vhost) durableLocked(d exchange.Destination) bool {
+	if d.Exchange {
+		x := v.exchanges[d.Name]
+		return x != nil && x.Durable
+	}
+	e := v.queues[d.Name]
+	return e != nil && e.def.Durable
 }
 
 func (v *vhost) declareExchangeLocked(op opDeclareExchange) (metaResult, error) {
@@ -114,6 +195,9 @@ func (v *vhost) declareExchangeLocked(op opDeclareExchange) (metaResult, error) 
 	d := op.def
 	v.exchanges[d.Name] = &d
 	v.router.AddExchange(d.Name, d.Kind, d.Alternate)
+	if d.Durable && !reservedName(d.Name) {
+		v.saveLocked(defChange{kind: defExchange, x: &d})
+	}
 	return metaResult{created: true}, nil
 }
 
@@ -124,8 +208,13 @@ func (v *vhost) deleteExchangeLocked(name string, ifUnused bool) error {
 	if ifUnused && v.router.HasBindingsFrom(name) {
 		return protocol.NewError(protocol.PreconditionFailed, "exchange '%s' in vhost '%s' in use", name, v.name)
 	}
+	x := v.exchanges[name]
 	delete(v.exchanges, name)
 	removed := v.router.RemoveExchange(name)
+	if x.Durable {
+		v.saveLocked(defChange{del: true, kind: defExchange, name: name})
+	}
+	v.forgetBindingsLocked(removed)
 	v.autoDeleteLocked(removed)
 	return nil
 }
@@ -154,6 +243,10 @@ func (v *vhost) bindLocked(b exchange.Binding) (metaResult, error) {
 		return metaResult{}, v.noQueue(b.Destination.Name)
 	}
 	added, err := v.router.Bind(b)
+	if err == nil && added && v.exchanges[b.Source].Durable && v.durableLocked(b.Destination) {
+		v.savedBindings[string(bindingKey(nil, b))] = struct{}{}
+		v.saveLocked(defChange{kind: defBinding, b: b})
+	}
 	return metaResult{changed: added}, err
 }
 
@@ -173,12 +266,17 @@ func (v *vhost) declareQueueLocked(op opDeclareQueue) (metaResult, error) {
 		DeadLetter: v.deadLetter,
 		Expired:    func() { v.expireQueue(e) },
 		Logger:     v.log,
+		Store:      v.srv.store,
 	})
 	if err != nil {
 		return metaResult{}, err
 	}
 	e.q = q
 	v.queues[name] = e
+	if op.def.Durable {
+		d := op.def
+		v.saveLocked(defChange{kind: defQueue, q: &d})
+	}
 	return metaResult{created: true, queue: e}, nil
 }
 
@@ -203,6 +301,10 @@ func (v *vhost) deleteQueueLocked(op opDeleteQueue) (metaResult, queue.Queue, er
 	}
 	delete(v.queues, op.name)
 	removed := v.router.RemoveDestination(exchange.Destination{Name: op.name})
+	if e.def.Durable {
+		v.saveLocked(defChange{del: true, kind: defQueue, name: op.name})
+	}
+	v.forgetBindingsLocked(removed)
 	v.autoDeleteLocked(removed)
 	return metaResult{}, e.q, nil
 }

@@ -1,0 +1,114 @@
+package broker
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		bad  bool
+	}{
+		{in: "0", want: 0},
+		{in: "52428800", want: 52428800},
+		{in: "50MB", want: 50_000_000},
+		{in: "1GB", want: 1_000_000_000},
+		{in: "2kB", want: 2000},
+		{in: "2KB", want: 2000},
+		{in: "1k", want: 1024},
+		{in: "1KiB", want: 1024},
+		{in: "512MiB", want: 512 << 20},
+		{in: "1.5G", want: 3 << 29},
+		{in: " 3 GiB ", want: 3 << 30},
+		{in: "", bad: true},
+		{in: "MB", bad: true},
+		{in: "10XB", bad: true},
+		{in: "-5MB", bad: true},
+		{in: "1e30", bad: true},
+	} {
+		got, err := ParseSize(tc.in)
+		if tc.bad != (err != nil) || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d (error %v)", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+	for set, want := range map[alarm]string{alarmMemory: "low on memory", alarmDisk: "low on disk",
+		alarmMemory | alarmDisk: "low on memory & disk"} {
+		if got := blockedReason(set); got != want {
+			t.Errorf("blockedReason(%d) = %q, want %q", set, got, want)
+		}
+	}
+}
+
+// TestDiskAlarmBlocksPublishers: with free space (from an injected probe)
+// below disk_free_limit, a publishing connection hears connection.blocked
+// "low on disk" and is no longer read; when space returns it hears
+// connection.unblocked and its held-back publish goes through.
+func TestDiskAlarmBlocksPublishers(t *testing.T) {
+	var free atomic.Int64
+	free.Store(1 << 30)
+	s := startServer(t, func(c *Config) {
+		c.DiskFreeLimit = 50_000_000
+		c.DiskFree = func(string) (uint64, error) { return uint64(free.Load()), nil }
+	})
+	pc := dial(t, s)
+	blocked := pc.NotifyBlocked(make(chan amqp.Blocking, 2))
+	pch := openChannel(t, pc)
+	if _, err := pch.QueueDeclare("disk", false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, pch, "", "disk", amqp.Publishing{Body: []byte("before")})
+	cch := openChannel(t, dial(t, s))
+	count := func() int {
+		q, err := cch.QueueDeclarePassive("disk", false, false, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Messages
+	}
+	eventually(t, "first message", func() bool { return count() == 1 })
+
+	free.Store(10_000_000)
+	s.checkDisk() // the clock would, within a second
+	select {
+	case b := <-blocked:
+		if !b.Active || b.Reason != "low on disk" {
+			t.Fatalf("blocking %+v", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection.blocked")
+	}
+	paused := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for c := range s.conns {
+			if c.paused.Load() {
+				return true
+			}
+		}
+		return false
+	}
+	eventually(t, "publisher paused", paused)
+	publish(t, pch, "", "disk", amqp.Publishing{Body: []byte("held back")})
+	for range 5 {
+		if n := count(); n != 1 {
+			t.Fatalf("%d messages while the disk alarm is raised", n)
+		}
+	}
+
+	free.Store(1 << 30)
+	s.checkDisk()
+	select {
+	case b := <-blocked:
+		if b.Active {
+			t.Fatalf("blocking %+v, want unblocked", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection.unblocked")
+	}
+	eventually(t, "held-back publish", func() bool { return count() == 2 })
+}

@@ -1,0 +1,171 @@
+package broker
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/store"
+)
+
+// This file opens a node's durable state at start-up: the definitions
+// (defs_bolt.go) and the queue store, then recreates the saved vhosts,
+// exchanges, queues (each recovering its messages) and bindings, and
+// deletes the logs of queues that no longer exist. NewServer runs it before
+// the listener opens.
+
+// Paths inside Config.DataDir.
+const (
+	definitionsFile = "definitions.db"
+	queuesDir       = "queues"
+)
+
+// openStorage opens the definitions and the queue store under the data dir
+// and recreates everything saved there.
+func (s *Server) openStorage() error {
+	start := time.Now()
+	defs, err := openBoltDefs(filepath.Join(s.cfg.DataDir, definitionsFile))
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(filepath.Join(s.cfg.DataDir, queuesDir), store.Options{
+		Logger: s.log.Named("store"),
+		OnDamage: func(d store.Damage) {
+			s.damaged.Add(d.Records)
+		},
+	})
+	if err != nil {
+		defs.Close()
+		return fmt.Errorf("broker: queue store: %w", err)
+	}
+	s.defs, s.store = defs, st
+	saved, err := defs.Load(func(kind defKind, key []byte, err error) {
+		s.log.Error("saved definition cannot be read; skipped", zap.Uint8("kind", uint8(kind)),
+			zap.Binary("key", key), zap.Error(err))
+	})
+	if err != nil {
+		return err
+	}
+	if _, ok := saved["/"]; !ok {
+		// A new data dir: save the default vhost.
+		if err := defs.Commit([]defChange{{kind: defVhost, vhost: "/"}}); err != nil {
+			return fmt.Errorf("broker: saving the default vhost: %w", err)
+		}
+		saved["/"] = &savedDefs{}
+	}
+	names := make([]string, 0, len(saved))
+	for n := range saved {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	known := make(map[string]bool)
+	var n recoveryCounts
+	for _, name := range names {
+		v := newVhost(s, name)
+		s.vhosts[name] = v
+		v.recover(saved[name], known, &n)
+	}
+	s.deleteOrphanLogs(known)
+	s.log.Info("recovered durable state",
+		zap.Int("vhosts", len(names)), zap.Int("exchanges", n.exchanges), zap.Int("queues", n.queues),
+		zap.Int("bindings", n.bindings), zap.Uint64("messages", n.messages),
+		zap.Uint64("damaged_records", s.damaged.Load()), zap.Int("skipped", n.skipped),
+		zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// recoveryCounts is what start-up recreated.
+type recoveryCounts struct {
+	exchanges, queues, bindings, skipped int
+	messages                             uint64
+}
+
+// recover recreates a vhost's saved definitions. known collects the log ids
+// of every saved durable queue, recreated or not, so that only the logs of
+// queues nobody saved are deleted.
+func (v *vhost) recover(d *savedDefs, known map[string]bool, n *recoveryCounts) {
+	for _, x := range d.exchanges {
+		if _, err := v.apply(opDeclareExchange{def: x}); err != nil {
+			v.log.Error("cannot recreate exchange", zap.String("exchange", x.Name), zap.Error(err))
+			n.skipped++
+			continue
+		}
+		n.exchanges++
+	}
+	for _, qd := range d.queues {
+		known[store.LogID(v.name, qd.Name)] = true
+		args, err := queue.ParseArgs(qd.Args, qd.Name, v.name)
+		if err == nil {
+			var r metaResult
+			r, err = v.apply(opDeclareQueue{def: qd, args: args})
+			if err == nil {
+				n.messages += uint64(r.queue.q.Stats().Ready)
+			}
+		}
+		if err != nil {
+			v.log.Error("cannot recreate queue; its messages stay on disk", zap.String("queue", qd.Name), zap.Error(err))
+			n.skipped++
+			continue
+		}
+		n.queues++
+	}
+	for _, b := range d.bindings {
+		if _, err := v.apply(opBind{b: b}); err != nil {
+			// Deletes remove bindings in the same transaction, so only a
+			// queue that could not be recreated leaves one behind; it stays
+			// saved for when the queue is back.
+			v.log.Warn("cannot recreate binding", zap.String("source", b.Source),
+				zap.Stringer("destination", b.Destination), zap.String("key", b.Key), zap.Error(err))
+			n.skipped++
+			continue
+		}
+		n.bindings++
+	}
+	v.mu.Lock()
+	v.loading = false
+	v.mu.Unlock()
+}
+
+// deleteOrphanLogs deletes the queue logs on disk that belong to no saved
+// durable queue: the queue was deleted and the broker stopped before its
+// directory was removed.
+func (s *Server) deleteOrphanLogs(known map[string]bool) {
+	ids, err := s.store.IDs()
+	if err != nil {
+		s.log.Warn("cannot list queue logs", zap.Error(err))
+		return
+	}
+	for _, id := range ids {
+		if known[id] {
+			continue
+		}
+		lg, _, err := s.store.OpenLog(id, store.LogOptions{})
+		if err == nil {
+			err = lg.Delete()
+		}
+		if err != nil {
+			s.log.Warn("cannot delete the log of a deleted queue", zap.String("log", id), zap.Error(err))
+			continue
+		}
+		s.log.Info("deleted the log of a queue that no longer exists", zap.String("log", id))
+	}
+}
+
+// closeStorage closes the queue store and the definitions once every queue
+// is closed.
+func (s *Server) closeStorage() error {
+	var err error
+	if s.store != nil {
+		err = s.store.Close()
+	}
+	if s.defs != nil {
+		if derr := s.defs.Close(); err == nil {
+			err = derr
+		}
+	}
+	return err
+}
