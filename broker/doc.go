@@ -31,6 +31,10 @@
 //
 // conn.chMu (the channel table, for the writer's consumer-timeout scan) is
 // taken before channel.mu; vhost.replyMu (direct reply-to keys) is a leaf.
+// vhost.mu is held across a definitions commit (bbolt takes its own lock
+// inside) and across classic.New, which opens the queue's log (the
+// store's locks). The store calls a queue's OnDurable holding none of its
+// locks; the queue then calls confirmTracker.Confirmed with nothing held.
 //
 //   - vhost.mu (RWMutex) guards a vhost's exchange and queue maps. Definition
 //     changes take it for writing in vhost.apply; the only queue call made
@@ -55,18 +59,47 @@
 // below the limit it kicks those consumers' queues. Replies to the client's
 // own methods are always appended.
 //
-// # Memory alarm
+// # Alarms
 //
-// The server's clock goroutine samples the heap once a second. Past
+// The server's clock goroutine samples the heap and the free disk space of
+// the data dir once a second (and Start once before listening). Past
 // Config.MemoryHighWatermark (40% of memory by default, as RabbitMQ's
-// vm_memory_high_watermark) connections that have published stop being
+// vm_memory_high_watermark), or below Config.DiskFreeLimit free bytes (50
+// MB by default, RabbitMQ's disk_free_limit; the probe is statfs unless
+// Config.DiskFree replaces it), connections that have published stop being
 // read once their buffered input is handled, and clients with the
-// connection.blocked capability hear connection.blocked, then
-// connection.unblocked when the heap falls back.
+// connection.blocked capability hear connection.blocked ("low on memory",
+// "low on disk", or both joined by " & " as RabbitMQ words it), then
+// connection.unblocked when the last alarm clears (alarm.go,
+// alarm_disk.go). Should the disk fill anyway, the queue store fails the
+// write, the publishes waiting for it are nacked, and nothing already on
+// disk is damaged.
 //
-// # Definitions
+// # Definitions and durability
 //
 // All changes to exchanges, queues and bindings go through vhost.apply with
-// a metaOp (vhost_meta.go): that is where durable definitions will be
-// written to disk and replicated.
+// a metaOp (vhost_meta.go). Under the vhost's write lock, apply makes the
+// change in memory and collects its durable part as defChanges (a durable
+// exchange or queue with its arguments, a binding whose source and
+// destination are both durable, and the deletes that cascade from a
+// delete); those are committed in one fsynced bbolt transaction
+// (defs_bolt.go, DataDir/definitions.db) before the lock is released and
+// the reply is sent. Exclusive and non-durable things are never saved. A
+// replicated store would take the same defChange batches (the definitions
+// interface in defs.go).
+//
+// At start-up (recovery.go, in NewServer, before Start listens) the server
+// opens the queue store (queue/store, DataDir/queues), recreates each saved
+// vhost, its exchanges, its durable queues (classic.New recovers their
+// messages, every one redelivered) and its bindings, deletes the logs of
+// queues that no longer exist, and logs how long recovery took and how
+// many damaged records the store dropped. Close closes every queue (which
+// syncs what is pending), then the store and the definitions.
+//
+// Publisher confirms of persistent messages in durable queues arrive from
+// the store's sync goroutine once the message is fsynced. The channel's
+// confirm tracker acks a publish once every queue it went to confirmed it
+// and nacks it if any refused; confirms arriving outside the read loop's
+// batch are handed to the connection's writer (conn.queueLateConfirms), so
+// one fsync round costs one multiple ack. A closed channel drops them.
 package broker

@@ -1,8 +1,10 @@
 // Command warren runs a Warren broker node: an AMQP 0-9-1 message broker
 // that behaves as RabbitMQ does.
 //
-// Flags win over the environment variables WARREN_LISTEN and
-// WARREN_DATA_DIR. SIGINT or SIGTERM closes the broker gracefully.
+// Flags win over the environment variables WARREN_LISTEN, WARREN_DATA_DIR
+// and WARREN_DISK_FREE_LIMIT. SIGINT or SIGTERM closes the broker
+// gracefully; durable queues and definitions survive any stop, kill -9
+// included.
 package main
 
 import (
@@ -34,7 +36,16 @@ func envOr(key, def string) string {
 func run() error {
 	listen := flag.String("listen", envOr("WARREN_LISTEN", "127.0.0.1:5672"), "AMQP listen address (env WARREN_LISTEN)")
 	dataDir := flag.String("data-dir", envOr("WARREN_DATA_DIR", "./data"), "data directory, created if missing (env WARREN_DATA_DIR)")
+	diskLimit := flag.String("disk-free-limit", envOr("WARREN_DISK_FREE_LIMIT", "50MB"),
+		"block publishers below this much free disk on the data dir: bytes or a unit such as 50MB, 1GB, 2GiB; 0 disables (env WARREN_DISK_FREE_LIMIT)")
 	flag.Parse()
+	limit, err := broker.ParseSize(*diskLimit)
+	if err != nil {
+		return fmt.Errorf("--disk-free-limit: %w", err)
+	}
+	if limit == 0 {
+		limit = -1 // disabled
+	}
 
 	zc := zap.NewProductionConfig()
 	zc.Encoding = "console"
@@ -45,7 +56,7 @@ func run() error {
 	}
 	defer log.Sync()
 
-	srv, err := broker.NewServer(broker.Config{Listen: *listen, DataDir: *dataDir, Logger: log})
+	srv, err := broker.NewServer(broker.Config{Listen: *listen, DataDir: *dataDir, Logger: log, DiskFreeLimit: limit})
 	if err != nil {
 		return err
 	}
