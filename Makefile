@@ -21,10 +21,22 @@ run: ## Run a single node on 127.0.0.1:5672 with data in ./data (guest/guest fro
 	$(GO) run ./cmd/warren --data-dir $(DATA_DIR)
 
 .PHONY: deps
-deps: ## Install what the tests need besides Go (python3-pika for the second-client test).
-	@/usr/bin/python3 -c 'import pika' 2>/dev/null || { \
-		echo "installing python3-pika"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pika >/dev/null; }
+deps: ## Install what the tests need besides Go: python3-pika and amqp-tools (apt), amqplib (npm ci in e2e/node).
+	@missing=""; \
+	/usr/bin/python3 -c 'import pika' 2>/dev/null || missing="$$missing python3-pika"; \
+	command -v amqp-consume >/dev/null 2>&1 || missing="$$missing amqp-tools"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@if [ ! -d e2e/node/node_modules ]; then \
+		if command -v npm >/dev/null 2>&1; then \
+			echo "installing e2e/node's locked dependencies (npm ci)"; \
+			npm ci --prefix e2e/node --no-audit --no-fund; \
+		else \
+			echo "npm not found: install Node.js 18 or later with npm for the amqplib e2e test (it skips without them, and fails when CI is set)"; \
+		fi; \
+	fi
 
 .PHONY: test
 test: deps ## Run every test with the race detector (installs test dependencies first).
