@@ -1,5 +1,8 @@
 // Package e2e holds Warren's black-box end-to-end tests: real clients
-// (amqp091-go, Python pika, and a tiny raw-frame writer) over real TCP.
+// (amqp091-go, Python pika, Node's amqplib from e2e/node, rabbitmq-c's
+// amqp-tools, and a tiny raw-frame writer) over real TCP. The pika,
+// amqplib and amqp-tools tests skip when their client is not installed
+// (`make deps` installs them), and fail instead when CI is set.
 //
 // With WARREN_E2E_URL set (for example amqp://guest:guest@127.0.0.1:5674/)
 // the suite runs against that external broker, which is how it is checked
