@@ -1,10 +1,10 @@
 // Command warren runs a Warren broker node: an AMQP 0-9-1 message broker
 // that behaves as RabbitMQ does.
 //
-// Flags win over the environment variables WARREN_LISTEN, WARREN_DATA_DIR
-// and WARREN_DISK_FREE_LIMIT. SIGINT or SIGTERM closes the broker
-// gracefully; durable queues and definitions survive any stop, kill -9
-// included.
+// Flags win over the environment variables WARREN_LISTEN, WARREN_DATA_DIR,
+// WARREN_DISK_FREE_LIMIT, WARREN_DEFAULT_USER and WARREN_DEFAULT_PASS.
+// SIGINT or SIGTERM closes the broker gracefully; durable queues and
+// definitions survive any stop, kill -9 included.
 package main
 
 import (
@@ -38,6 +38,9 @@ func run() error {
 	dataDir := flag.String("data-dir", envOr("WARREN_DATA_DIR", "./data"), "data directory, created if missing (env WARREN_DATA_DIR)")
 	diskLimit := flag.String("disk-free-limit", envOr("WARREN_DISK_FREE_LIMIT", "50MB"),
 		"block publishers below this much free disk on the data dir: bytes or a unit such as 50MB, 1GB, 2GiB; 0 disables (env WARREN_DISK_FREE_LIMIT)")
+	user := flag.String("default-user", envOr("WARREN_DEFAULT_USER", "guest"),
+		"the user clients log in as; the user named guest may connect only from loopback, as in RabbitMQ (env WARREN_DEFAULT_USER)")
+	pass := flag.String("default-pass", envOr("WARREN_DEFAULT_PASS", "guest"), "that user's password (env WARREN_DEFAULT_PASS)")
 	flag.Parse()
 	limit, err := broker.ParseSize(*diskLimit)
 	if err != nil {
@@ -56,7 +59,10 @@ func run() error {
 	}
 	defer log.Sync()
 
-	srv, err := broker.NewServer(broker.Config{Listen: *listen, DataDir: *dataDir, Logger: log, DiskFreeLimit: limit})
+	srv, err := broker.NewServer(broker.Config{
+		Listen: *listen, DataDir: *dataDir, Logger: log, DiskFreeLimit: limit,
+		DefaultUser: *user, DefaultPass: *pass,
+	})
 	if err != nil {
 		return err
 	}
