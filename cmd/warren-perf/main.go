@@ -5,6 +5,7 @@
 //	warren-perf --uri amqp://guest:guest@127.0.0.1:5672/ --producers 2 --consumers 2 --duration 30s
 //	warren-perf --persistent --confirm 1000 --queue-args x-queue-type=quorum --json
 //	warren-perf suite --uri URL [--compare URL2] --out DIR
+//	warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--json]
 //
 // A live line goes to stderr once a second; the summary (or --json) to
 // stdout. The exit status is 0 when every message was accounted for, 1 when
@@ -21,6 +22,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/warrenmq/warren/cmd/warren-perf/perf"
 )
@@ -45,9 +47,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var code int
-	if len(os.Args) > 1 && os.Args[1] == "suite" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "suite":
 		code = suiteMain(ctx, os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "ready":
+		code = readyMain(ctx, time.Now(), os.Args[2:])
+	default:
 		code = runMain(ctx, os.Args[1:])
 	}
 	stop()
@@ -58,7 +63,7 @@ func main() {
 func runMain(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("warren-perf", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: warren-perf [flags]   (one scenario)\n       warren-perf suite --help (the standard scenarios, one or two brokers)")
+		fmt.Fprintln(fs.Output(), "usage: warren-perf [flags]   (one scenario)\n       warren-perf suite --help (the standard scenarios, one or two brokers)\n       warren-perf ready --help (wait until a broker serves a queue)")
 		fs.PrintDefaults()
 	}
 	c := perf.DefaultConfig()
@@ -180,6 +185,58 @@ func suiteMain(ctx context.Context, args []string) int {
 		}
 	}
 	return code
+}
+
+// readyMain waits until a broker serves a queue (a passive queue.declare
+// succeeds) and prints how long that took since --since, or since start.
+func readyMain(ctx context.Context, start time.Time, args []string) int {
+	fs := flag.NewFlagSet("warren-perf ready", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--json]")
+		fmt.Fprintln(fs.Output(), "Dials and passively declares the queue until it succeeds; prints the time since --since and the queue's message count.")
+		fs.PrintDefaults()
+	}
+	c := perf.DefaultReadyConfig()
+	var since int64
+	var asJSON bool
+	fs.StringVar(&c.URI, "uri", c.URI, "broker `URL`")
+	fs.StringVar(&c.Queue, "queue", "", "queue `name` to declare passively (required)")
+	fs.Int64Var(&since, "since", 0, "measure from this instant, in `unix nanoseconds` (e.g. $(date +%s%N) before starting the broker; default: this command's start)")
+	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "give up (exit 1) after this long")
+	fs.DurationVar(&c.DialTimeout, "dial-timeout", c.DialTimeout, "timeout of each connection attempt")
+	fs.DurationVar(&c.Interval, "interval", c.Interval, "pause between failed attempts")
+	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "warren-perf ready: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	c.Since = start
+	if since != 0 {
+		c.Since = time.Unix(0, since)
+	}
+	if err := c.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "warren-perf ready:", err)
+		return 2
+	}
+	res, err := perf.WaitReady(ctx, c)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "warren-perf ready:", err)
+	}
+	if asJSON {
+		if werr := res.WriteJSON(os.Stdout); werr != nil {
+			fmt.Fprintln(os.Stderr, "warren-perf ready:", werr)
+			return 1
+		}
+	} else if err == nil {
+		res.WriteText(os.Stdout)
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
 }
 
 // redactArgs hides passwords in URL arguments for the recorded command.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestBadFlagsExitTwo(t *testing.T) {
@@ -16,6 +17,16 @@ func TestBadFlagsExitTwo(t *testing.T) {
 	} {
 		if code := runMain(context.Background(), args); code != 2 {
 			t.Errorf("warren-perf %v exited %d, want 2", args, code)
+		}
+	}
+	for _, args := range [][]string{
+		{"--uri", "amqp://127.0.0.1:1/"},
+		{"--queue", "q", "--uri", "http://127.0.0.1:1/"},
+		{"--queue", "q", "--timeout", "0s"},
+		{"--queue", "q", "stray"},
+	} {
+		if code := readyMain(context.Background(), time.Now(), args); code != 2 {
+			t.Errorf("warren-perf ready %v exited %d, want 2", args, code)
 		}
 	}
 	if code := suiteMain(context.Background(), []string{"--scenarios", "no-such-scenario", "--out", t.TempDir()}); code != 2 {
@@ -41,5 +52,13 @@ func TestRecordedCommandHidesPasswords(t *testing.T) {
 		if a == "amqp://guest:secret@127.0.0.1:5672/" || a == "--compare=amqp://u:pw@127.0.0.1:5673/" {
 			t.Errorf("password left in %q", a)
 		}
+	}
+}
+
+func TestReadyTimesOutWithExitOne(t *testing.T) {
+	// Port 1 on loopback refuses connections.
+	args := []string{"--uri", "amqp://guest:guest@127.0.0.1:1/", "--queue", "q", "--timeout", "200ms", "--json"}
+	if code := readyMain(context.Background(), time.Now(), args); code != 1 {
+		t.Errorf("warren-perf ready %v exited %d, want 1", args, code)
 	}
 }

@@ -21,4 +21,8 @@
 // [Suite] runs the standard scenarios, optionally against two brokers in
 // alternation, and writes a Markdown table ([WriteMarkdown]) and one SVG
 // chart per scenario ([WriteSVG]).
+//
+// [WaitReady] polls a broker until a passive queue.declare succeeds, for
+// timing how soon a restarted broker serves a queue and how many messages
+// it recovered.
 package perf
