@@ -71,15 +71,9 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 	if err != nil {
 		return err
 	}
-	tag := m.ConsumerTag
-	if tag == "" {
-		tag = randomName("amq.ctag-")
-	}
-	ch.mu.Lock()
-	_, dup := ch.consumers[tag]
-	ch.mu.Unlock()
-	if dup || (tag == ch.replyTag && ch.replyTag != "") {
-		return protocol.NewError(protocol.NotAllowed, "attempt to reuse consumer tag '%s'", tag)
+	tag, err := ch.consumerTag(m.ConsumerTag)
+	if err != nil {
+		return err
 	}
 	opts := queue.ConsumeOptions{Tag: tag, NoAck: m.NoAck, Exclusive: m.Exclusive, Args: m.Arguments}
 	prio, err := queue.ParseConsumePriority(m.Arguments, name, vh.name)
@@ -93,7 +87,7 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 		k.timeout = e.args.ConsumerTimeout
 	}
 	if v, ok := m.Arguments["x-consumer-timeout"]; ok {
-		if ms, ok := intArg(v); ok && ms > 0 {
+		if ms, ok := protocol.IntValue(v); ok && ms > 0 {
 			k.timeout = time.Duration(ms) * time.Millisecond
 		}
 	}
@@ -129,27 +123,21 @@ func tickFor(d time.Duration) time.Duration {
 	return min(max(d/4, 100*time.Millisecond), 10*time.Second)
 }
 
-// intArg reads an integer of any width from a table value.
-func intArg(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int8:
-		return int64(n), true
-	case uint8:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case uint16:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
+// consumerTag returns the tag for a new consumer on the channel: the one
+// requested, or a server-generated amq.ctag-… when none was; a tag already
+// in use on the channel (direct reply-to's included) is refused.
+func (ch *channel) consumerTag(requested string) (string, error) {
+	if requested == "" {
+		return randomName("amq.ctag-"), nil
 	}
-	return 0, false
+	ch.mu.Lock()
+	_, dup := ch.consumers[requested]
+	dup = dup || requested == ch.replyTag
+	ch.mu.Unlock()
+	if dup {
+		return "", protocol.NewError(protocol.NotAllowed, "attempt to reuse consumer tag '%s'", requested)
+	}
+	return requested, nil
 }
 
 // consumeReplyTo subscribes the channel to direct reply-to.
@@ -160,15 +148,9 @@ func (ch *channel) consumeReplyTo(m *protocol.BasicConsume) error {
 	if ch.replyTo != "" {
 		return protocol.NewError(protocol.PreconditionFailed, "reply consumer already set")
 	}
-	tag := m.ConsumerTag
-	if tag == "" {
-		tag = randomName("amq.ctag-")
-	}
-	ch.mu.Lock()
-	_, dup := ch.consumers[tag]
-	ch.mu.Unlock()
-	if dup {
-		return protocol.NewError(protocol.NotAllowed, "attempt to reuse consumer tag '%s'", tag)
+	tag, err := ch.consumerTag(m.ConsumerTag)
+	if err != nil {
+		return err
 	}
 	key := randomName(directReplyPrefix)
 	ch.mu.Lock()
