@@ -65,8 +65,16 @@ gen: ## Regenerate the AMQP codec from ../shared/spec.
 	$(GO) generate ./protocol
 
 .PHONY: bench-compare
-bench-compare: ## Run the warren-perf suite against Warren and, if installed, RabbitMQ on spare ports.
-	bash cmd/warren-perf/compare.sh
+bench-compare: ## Run the warren-perf suite against Warren and RabbitMQ (installed if missing) on spare ports; writes the README's table.
+	DURATION=10s bash cmd/warren-perf/compare.sh cmd/warren-perf/results/warren-vs-rabbitmq
+
+.PHONY: bench-durable
+bench-durable: ## Persistent messages with confirms, Warren vs RabbitMQ, 16 B and 1 KiB.
+	bash cmd/warren-perf/durable.sh
+
+.PHONY: bench-backlog
+bench-backlog: ## A backlog of N (default 10 million) 1 KiB persistent messages: RSS, restart time, drain rate.
+	bash cmd/warren-perf/backlog.sh
 
 .PHONY: clean
 clean: ## Remove built binaries.
