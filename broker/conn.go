@@ -365,9 +365,6 @@ func (c *conn) teardown(err error) {
 	c.nc.Close()
 	fields := []zap.Field{zap.String("user", c.user), zap.String("connection_name", c.clientName),
 		zap.Duration("duration", time.Since(c.started))}
-	if c.vh != nil {
-		fields = append(fields, zap.String("vhost", c.vh.name))
-	}
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		fields = append(fields, zap.Error(err))
 	}
