@@ -127,7 +127,8 @@ type Queue interface {
 	// ready messages remain. With noAck the message is settled at once.
 	Get(noAck bool) (d Delivery, remaining uint32, ok bool)
 	// Settle acks, requeues or rejects delivered messages by id. Unknown ids
-	// are ignored.
+	// are ignored. The queue must not keep ids after it returns: callers
+	// reuse the slice.
 	Settle(s Settlement, ids []uint64)
 	// Purge drops every ready message and returns how many it dropped.
 	Purge() uint32
