@@ -50,17 +50,16 @@ type channel struct {
 	// writer when a consumer times out.
 	closing atomic.Bool
 
-	mu            sync.Mutex // guards the delivery state below
-	closed        bool       // no more deliveries
-	flow          bool
-	nextTag       uint64
-	unacked       unackedList
-	prefetch      uint16 // basic.qos global=true: channel-wide limit
-	consumerQoS   uint16 // basic.qos global=false: limit for new consumers
-	credited      int    // unacked deliveries counted against prefetch
-	consumers     map[string]*consumer
-	deliver       protocol.BasicDeliver // reused to encode basic.deliver
-	minTimeoutSet bool
+	mu          sync.Mutex // guards the delivery state below
+	closed      bool       // no more deliveries
+	flow        bool
+	nextTag     uint64
+	unacked     unackedList
+	prefetch    uint16 // basic.qos global=true: channel-wide limit
+	consumerQoS uint16 // basic.qos global=false: limit for new consumers
+	credited    int    // unacked deliveries counted against prefetch
+	consumers   map[string]*consumer
+	deliver     protocol.BasicDeliver // reused to encode basic.deliver
 
 	confirms confirmTracker
 }

@@ -17,10 +17,6 @@ import (
 // Version is the broker version reported to clients.
 const Version = "0.1.0"
 
-// shutdownGrace is how long Close waits for clients to answer
-// connection.close before dropping them.
-const shutdownGrace = 3 * time.Second
-
 // Server is one Warren node: a listener, its connections and its virtual
 // hosts. Everything the broker knows hangs off a Server; there is no global
 // state.

@@ -600,10 +600,6 @@ func (a *args) u32(v uint32) *args {
 	_ = binary.Write(&a.b, binary.BigEndian, v)
 	return a
 }
-func (a *args) u64(v uint64) *args {
-	_ = binary.Write(&a.b, binary.BigEndian, v)
-	return a
-}
 func (a *args) shortstr(s string) *args { a.b.WriteByte(byte(len(s))); a.b.WriteString(s); return a }
 func (a *args) longstr(s string) *args  { a.u32(uint32(len(s))); a.b.WriteString(s); return a }
 

@@ -1,8 +1,6 @@
 package classic
 
 import (
-	"slices"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -275,12 +273,6 @@ func (h *harness) stats(ready, unacked, consumers uint32) {
 	if got := h.q.Stats(); got != want {
 		h.t.Fatalf("Stats() = %+v, want %+v", got, want)
 	}
-}
-
-func sortedIDs(ids []uint64) []uint64 {
-	out := slices.Clone(ids)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
 }
 
 func errText(err error) string {

@@ -86,15 +86,6 @@ func (s *segment) settle(seq uint64) bool {
 	return true
 }
 
-// settledCount counts the settled bits (used at recovery).
-func (s *segment) settledCount() uint64 {
-	var n uint64
-	for _, w := range s.settled {
-		n += uint64(bits.OnesCount64(w))
-	}
-	return n
-}
-
 // offsetFor returns a file offset at or before the record seq.
 func (s *segment) offsetFor(seq uint64) int64 {
 	if seq <= s.first {
