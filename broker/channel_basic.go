@@ -185,11 +185,7 @@ func (ch *channel) basicCancel(m *protocol.BasicCancel) error {
 }
 
 func (ch *channel) basicGet(m *protocol.BasicGet) error {
-	name, err := ch.queueName(m.Queue)
-	if err != nil {
-		return err
-	}
-	e, err := ch.c.vh.queueFor(name, ch.c)
+	e, err := ch.lookupQueue(m.Queue)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,16 @@ func (ch *channel) queueName(name string) (string, error) {
 	return ch.lastQueue, nil
 }
 
+// lookupQueue finds the queue a method names ("" for the channel's last
+// declared one) that this connection may use.
+func (ch *channel) lookupQueue(name string) (*queueEntry, error) {
+	name, err := ch.queueName(name)
+	if err != nil {
+		return nil, err
+	}
+	return ch.c.vh.queueFor(name, ch.c)
+}
+
 // toucher is implemented by queues whose x-expires restarts on use.
 type toucher interface{ Touch() }
 
@@ -188,11 +198,7 @@ func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind boo
 }
 
 func (ch *channel) queuePurge(m *protocol.QueuePurge) error {
-	name, err := ch.queueName(m.Queue)
-	if err != nil {
-		return err
-	}
-	e, err := ch.c.vh.queueFor(name, ch.c)
+	e, err := ch.lookupQueue(m.Queue)
 	if err != nil {
 		return err
 	}
