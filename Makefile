@@ -61,7 +61,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 60s).
 	done
 
 .PHONY: gen
-gen: ## Regenerate the AMQP codec from ../shared/spec.
+gen: ## Regenerate the AMQP codec from protocol/internal/gen/amqp0-9-1.spec.
 	$(GO) generate ./protocol
 
 .PHONY: bench-compare

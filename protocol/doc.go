@@ -3,10 +3,11 @@
 // exactly as RabbitMQ does.
 //
 // The method structs, class ids and reply codes are generated from the
-// machine-readable specification that sits outside the repository in
-// ../shared/spec (relative to the repository root); run `go generate
-// ./protocol` after changing the generator, and TestGeneratedFilesUpToDate
-// fails when the committed files differ from what the generator writes.
+// project's description of the protocol, internal/gen/amqp0-9-1.spec (ids,
+// fields in wire order and constants, as RabbitMQ's specification gives
+// them); run `go generate ./protocol` after changing it or the generator,
+// and TestGeneratedFilesUpToDate fails when the committed files differ from
+// what the generator writes.
 //
 // Encoding always appends into a caller's buffer and does not allocate when
 // the buffer has room. Decoding never panics, never aliases the input in
@@ -38,4 +39,4 @@
 // The package imports only the standard library.
 package protocol
 
-//go:generate go run ./internal/gen -spec ../../shared/spec/amqp-rabbitmq-0.9.1.json -out .
+//go:generate go run ./internal/gen -spec internal/gen/amqp0-9-1.spec -out .
