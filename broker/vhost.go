@@ -212,35 +212,14 @@ func (v *vhost) deadLetter(ms []*queue.Message) {
 		for _, r := range replies {
 			r.deliverReply(m)
 		}
-		deaths, _ := m.Props.Headers["x-death"].([]any)
 		for _, q := range qs {
-			if isDeathCycle(q.Name(), deaths) {
+			if queue.IsDeathCycle(m, q.Name()) {
 				v.log.Debug("dead-letter cycle, message dropped", zap.String("queue", q.Name()))
 				continue
 			}
 			q.Publish(m, queue.Confirm{})
 		}
 	}
-}
-
-// isDeathCycle reports whether dead-lettering into queue closes a cycle
-// with no rejection in it: the x-death entries (most recent first) up to
-// and including the first one for queue all have a reason other than
-// "rejected".
-func isDeathCycle(queue string, deaths []any) bool {
-	for _, d := range deaths {
-		t, ok := d.(protocol.Table)
-		if !ok {
-			return false
-		}
-		if r, _ := t["reason"].(string); r == "rejected" {
-			return false
-		}
-		if q, _ := t["queue"].(string); q == queue {
-			return true
-		}
-	}
-	return false
 }
 
 // registerReplyTo makes the default exchange route key to ch.
