@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // malformedUTF8 is RabbitMQ's connection error for a short string that is
@@ -211,4 +214,63 @@ func TestNamesWithCRLFUsedAsSent(t *testing.T) {
 	ch := c.channel(t)
 	publish(t, ch, "amq.direct\r", q, text("m"))
 	expectChannelClose(t, ch, codeNotFound, "NOT_FOUND - no exchange 'amq.direct\r' in vhost '/'")
+}
+
+// TestPassiveDeclareRenewsExpires: a passive queue.declare is a use of the
+// queue and restarts its x-expires lease; once the declares stop, the queue
+// expires.
+func TestPassiveDeclareRenewsExpires(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	const expires = 1500 * time.Millisecond
+	declareQueue(t, ch, q, amqp.Table{"x-expires": int32(expires.Milliseconds())})
+	// Declares spaced well inside the lease, for twice its length: the
+	// queue lives only if each one renews it.
+	for end := time.Now().Add(2 * expires); time.Now().Before(end); {
+		time.Sleep(expires / 3)
+		_, err := ch.QueueDeclarePassive(q, false, false, false, false, nil)
+		mustOK(t, err, "passive queue.declare within the lease")
+	}
+	stopped := time.Now()
+	deadline := stopped.Add(expires + waitFor)
+	for {
+		// Probing renews the lease too: each probe waits past it.
+		time.Sleep(expires + expires/2)
+		probe := ch.conn.channel(t)
+		_, err := probe.QueueDeclarePassive(q, false, false, false, false, nil)
+		if err != nil {
+			expectChannelError(t, probe, err, codeNotFound, "NOT_FOUND - no queue '"+q+"' in vhost '/'")
+			return
+		}
+		_ = probe.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("queue with x-expires %s still there %s after the last declare", expires, time.Since(stopped))
+		}
+	}
+}
+
+// TestNoWaitPassiveDeclareDoesNotRenew: a passive queue.declare with
+// nowait reads nothing from the queue and so does not renew x-expires (as
+// in RabbitMQ, whose lease is renewed by the declare-ok's counts): the
+// queue expires, and the next nowait declare closes the channel.
+func TestNoWaitPassiveDeclareDoesNotRenew(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, amqp.Table{"x-expires": int32(600)})
+	deadline := time.After(waitFor)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case e := <-ch.closed:
+			expectError(t, e, codeNotFound, "NOT_FOUND - no queue '"+q+"' in vhost '/'")
+			return
+		case <-tick.C:
+			_, _ = ch.QueueDeclarePassive(q, false, false, false, true, nil)
+		case <-deadline:
+			t.Fatalf("queue with x-expires 600 ms kept alive for %s by nowait passive declares", waitFor)
+		}
+	}
 }
