@@ -106,6 +106,9 @@ func (ch *channel) handleFrame(f protocol.Frame) error {
 	if err != nil {
 		return err
 	}
+	if err := checkMethod(m); err != nil {
+		return err
+	}
 	if err := ch.handleMethod(m); err != nil {
 		return ch.c.asProtocolError(err, m)
 	}

@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/rand"
 	"encoding/base64"
+	mrand "math/rand/v2"
 	"time"
 
 	"github.com/warrenmq/warren/protocol"
@@ -51,10 +52,18 @@ func (ch *channel) starvedLocked(out []*consumer) []*consumer {
 	return out
 }
 
-// kickAll kicks the queues of consumers that can take messages again.
+// kickAll kicks the queues of consumers that can take messages again,
+// starting at a random one: the first queue kicked may take all the
+// credit that was freed, so a fixed order (the acked consumer's own queue
+// first) would starve the others. RabbitMQ's limiter notifies its queues
+// in random order for the same reason.
 func kickAll(ks []*consumer) {
-	for _, k := range ks {
-		k.q.Kick()
+	if len(ks) == 0 {
+		return
+	}
+	start := mrand.IntN(len(ks))
+	for i := range ks {
+		ks[(start+i)%len(ks)].q.Kick()
 	}
 }
 

@@ -56,8 +56,6 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		if err != nil {
 			return err
 		}
-		// A passive declare does not renew x-expires (as RabbitMQ
-		// behaves; an active redeclare does).
 		ch.declared(e, m.NoWait)
 		return nil
 	}
@@ -117,7 +115,6 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	if err := ch.queueEquivalent(existing, def, owner); err != nil {
 		return err
 	}
-	touch(existing.q)
 	ch.declared(existing, m.NoWait)
 	return nil
 }
@@ -137,12 +134,16 @@ func (ch *channel) queueEquivalent(e *queueEntry, def queueDef, owner *conn) err
 	return queue.EquivalentArgs(def.Name, vh.name, e.args.Type, e.def.Args, def.Args)
 }
 
-// declared remembers the queue and sends queue.declare-ok.
+// declared remembers the queue and sends queue.declare-ok. Reading the
+// counts for it renews the queue's x-expires lease, as RabbitMQ's stat
+// call does for every declare that is answered, passive or not; a nowait
+// declare reads nothing and renews nothing.
 func (ch *channel) declared(e *queueEntry, noWait bool) {
 	ch.lastQueue = e.def.Name
 	if noWait {
 		return
 	}
+	touch(e.q)
 	st := e.q.Stats()
 	ch.c.sendMethod(ch.id, &protocol.QueueDeclareOk{Queue: e.def.Name, MessageCount: st.Ready, ConsumerCount: st.Consumers})
 }

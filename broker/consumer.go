@@ -34,8 +34,10 @@ func (k *consumer) Deliver(d queue.Delivery) bool {
 		ch.mu.Unlock()
 		return false
 	}
-	if !k.noAck && ((k.prefetch != 0 && k.unacked >= int(k.prefetch)) ||
-		(ch.prefetch != 0 && ch.credited >= int(ch.prefetch))) {
+	// The channel-wide limit holds back no-ack consumers too, as
+	// RabbitMQ's limiter does; a per-consumer limit only counts acks.
+	if (!k.noAck && k.prefetch != 0 && k.unacked >= int(k.prefetch)) ||
+		(ch.prefetch != 0 && ch.credited >= int(ch.prefetch)) {
 		k.starved = true
 		ch.mu.Unlock()
 		return false
