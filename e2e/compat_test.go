@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"errors"
+	"testing"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Corner cases where clients depend on Warren behaving exactly as
+// RabbitMQ does: crossing channel.close, unbinding what is not there,
+// malformed CC/BCC headers, and when a transaction routes.
+
+// TestChannelCloseCrossing: the server closes a channel (404 on a publish
+// to a missing exchange) while the client's own channel.close is on the
+// way. The server answers the client's close with close-ok, keeps the
+// channel until the client's close-ok for its close arrives, and the
+// connection and its other channels are unaffected.
+func TestChannelCloseCrossing(t *testing.T) {
+	t.Parallel()
+	r := dialRaw(t)
+	r.handshake(tuneOK{channelMax: 2047, frameMax: 131072})
+	r.openChannel(1)
+	r.openChannel(2)
+	x := name(t, "missing")
+	var closeArgs args
+	closeArgs.u16(codeReplySuccess).shortstr("bye").u16(0).u16(0)
+	var all []byte
+	all = append(all, publishBytes(1, x, "k")...)
+	all = append(all, headerBytes(1, 0)...)
+	all = append(all, methodBytes(1, 20, 40, &closeArgs)...) // channel.close, before the 404 is seen
+	r.write(all)
+
+	var gotClose, gotCloseOK bool
+	for !gotClose || !gotCloseOK {
+		f := r.expectAnyMethod(1)
+		switch c, m := f.classMethod(); {
+		case c == 20 && m == 40 && !gotClose:
+			gotClose = true
+			want := "NOT_FOUND - no exchange '" + x + "' in vhost '/'"
+			if code, text := parseClose(f.payload); code != codeNotFound || text != want {
+				t.Fatalf("channel.close %d %q, want %d %q", code, text, codeNotFound, want)
+			}
+		case c == 20 && m == 41 && !gotCloseOK:
+			gotCloseOK = true
+		default:
+			t.Fatalf("got method %d.%d on channel 1, want one channel.close and one channel.close-ok", c, m)
+		}
+	}
+	r.method(1, 20, 41, nil) // close-ok for the server's close
+
+	// Channel 2 still works: its reply comes after the server has handled
+	// the close-ok, so the connection survived it.
+	var passive args
+	passive.u16(0).shortstr("amq.direct").shortstr("direct").u8(1).table(nil)
+	r.method(2, 40, 10, passive.b.Bytes())
+	r.expectMethod(2, 40, 11)
+	r.openChannel(1) // and the id is free again
+}
+
+// TestChannelCloseAfterFailedPublishClient: amqp091-go closing a channel
+// right after a publish the server refuses sends channel.close and then
+// answers the server's channel.close; the connection stays open.
+func TestChannelCloseAfterFailedPublishClient(t *testing.T) {
+	t.Parallel()
+	c := dial(t)
+	other := c.channel(t)
+	x := name(t, "missing")
+	for i := 0; i < 10; i++ {
+		ch := c.channel(t)
+		mustOK(t, ch.Publish(x, "k", false, false, text("m")), "basic.publish")
+		if err := ch.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
+			expectError(t, err, codeNotFound, "NOT_FOUND - no exchange '"+x+"' in vhost '/'")
+		}
+		expectOpen(t, other)
+	}
+	if c.IsClosed() {
+		t.Fatal("connection closed")
+	}
+}
+
+// TestStrayChannelCloseOk: a channel.close-ok for a channel the client
+// already closed (the server answered its close and forgot the channel)
+// is a method on a channel that is not open: connection error 504, as in
+// RabbitMQ.
+func TestStrayChannelCloseOk(t *testing.T) {
+	t.Parallel()
+	r := dialRaw(t)
+	r.handshake(tuneOK{channelMax: 2047, frameMax: 131072})
+	r.openChannel(3)
+	var closeArgs args
+	closeArgs.u16(codeReplySuccess).shortstr("bye").u16(0).u16(0)
+	r.method(3, 20, 40, closeArgs.b.Bytes())
+	r.expectMethod(3, 20, 41)
+	r.method(3, 20, 41, nil)
+	r.expectConnectionClose(codeChannelError, "CHANNEL_ERROR - expected 'channel.open'")
+}
