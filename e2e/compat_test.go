@@ -95,3 +95,79 @@ func TestStrayChannelCloseOk(t *testing.T) {
 	r.method(3, 20, 41, nil)
 	r.expectConnectionClose(codeChannelError, "CHANNEL_ERROR - expected 'channel.open'")
 }
+
+// TestUnbindAbsent: queue.unbind and exchange.unbind of a binding that is
+// not there succeed, whatever is missing (the source exchange, the
+// destination, or only the binding), as RabbitMQ's rabbit_binding:remove
+// does; the default exchange is still refused (403), and so is an
+// unbind with "" for the queue on a channel that declared none (404).
+func TestUnbindAbsent(t *testing.T) {
+	t.Parallel()
+	c, setup := open(t)
+	q := name(t, "q")
+	x := name(t, "x")
+	declareQueue(t, setup, q, nil)
+	declareExchange(t, setup, x, "direct", nil)
+	const refused = "ACCESS_REFUSED - operation not permitted on the default exchange"
+	cases := []struct {
+		name   string
+		unbind func(ch *channel) error
+		code   int // 0: unbind-ok
+		text   string
+	}{
+		{"queue missing", func(ch *channel) error { return ch.QueueUnbind(q+".missing", "k", x, nil) }, 0, ""},
+		{"exchange missing", func(ch *channel) error { return ch.QueueUnbind(q, "k", x+".missing", nil) }, 0, ""},
+		{"both missing", func(ch *channel) error { return ch.QueueUnbind(q+".missing", "k", x+".missing", nil) }, 0, ""},
+		{"binding missing", func(ch *channel) error { return ch.QueueUnbind(q, "k", x, nil) }, 0, ""},
+		{"exchange-to-exchange, source missing", func(ch *channel) error { return ch.ExchangeUnbind(x, "k", x+".missing", false, nil) }, 0, ""},
+		{"exchange-to-exchange, destination missing", func(ch *channel) error { return ch.ExchangeUnbind(x+".missing", "k", x, false, nil) }, 0, ""},
+		{"exchange-to-exchange, binding missing", func(ch *channel) error { return ch.ExchangeUnbind(x, "k", "amq.direct", false, nil) }, 0, ""},
+		{"default exchange", func(ch *channel) error { return ch.QueueUnbind(q, "k", "", nil) }, codeAccessRefused, refused},
+		{"default exchange, queue missing", func(ch *channel) error { return ch.QueueUnbind(q+".missing", "k", "", nil) }, codeAccessRefused, refused},
+		{"default exchange as source", func(ch *channel) error { return ch.ExchangeUnbind(x, "k", "", false, nil) }, codeAccessRefused, refused},
+		{"default exchange as destination, source missing", func(ch *channel) error { return ch.ExchangeUnbind("", "k", x+".missing", false, nil) }, codeAccessRefused, refused},
+		{"no previously declared queue", func(ch *channel) error { return ch.QueueUnbind("", "k", x, nil) }, codeNotFound, "NOT_FOUND - no previously declared queue"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := c.channel(t)
+			err := tc.unbind(ch)
+			if tc.code == 0 {
+				mustOK(t, err, "unbind")
+				expectOpen(t, ch)
+				return
+			}
+			expectChannelError(t, ch, err, tc.code, tc.text)
+		})
+	}
+}
+
+// TestUnbindExclusiveQueue: another connection's exclusive queue may be
+// "unbound" from what it is not bound to, but its existing bindings are
+// refused with 405 and stay.
+func TestUnbindExclusiveQueue(t *testing.T) {
+	t.Parallel()
+	owner := dial(t).channel(t)
+	q := name(t, "")
+	x := name(t, "x")
+	declareExchange(t, owner, x, "direct", nil)
+	_, err := owner.QueueDeclare(q, false, false, true, false, nil)
+	mustOK(t, err, "declare exclusive queue")
+	mustOK(t, owner.QueueBind(q, "k", x, false, nil), "bind")
+
+	c := dial(t)
+	ch := c.channel(t)
+	mustOK(t, ch.QueueUnbind(q, "other-key", x, nil), "unbind a binding that is not there")
+	mustOK(t, ch.QueueUnbind(q, "k", x+".missing", nil), "unbind from a missing exchange")
+	err = ch.QueueUnbind(q, "k", x, nil)
+	expectChannelError(t, ch, err, codeResourceLocked, "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '"+
+		q+"' in vhost '/'. It could be originally declared on another connection or the exclusive property value "+
+		"does not match that of the original declaration.")
+
+	// The binding is still there: it routes.
+	publish(t, owner, x, "k", text("still bound"))
+	equalStrings(t, "routed", bodies(getN(t, owner, q, 1, true)), []string{"still bound"})
+	mustOK(t, owner.QueueUnbind(q, "k", x, nil), "the owner unbinds")
+	mustOK(t, owner.Publish(x, "k", false, false, text("unbound")), "publish")
+	waitMessages(t, owner, q, 0)
+}
