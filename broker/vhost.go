@@ -206,7 +206,8 @@ func (v *vhost) deadLetter(ms []*queue.Message) {
 		}
 		keys := []string{m.RoutingKey}
 		if cc, ok := m.Props.Headers["CC"]; ok {
-			keys = appendKeyHeader(keys, cc)
+			// Checked at publish: a CC that is not an array adds no keys.
+			keys, _ = appendKeyHeader(keys, "CC", cc)
 		}
 		qs, replies := v.route(m.Exchange, keys, m.Props.Headers, nil)
 		for _, r := range replies {

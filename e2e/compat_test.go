@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"testing"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -170,4 +171,77 @@ func TestUnbindExclusiveQueue(t *testing.T) {
 	mustOK(t, owner.QueueUnbind(q, "k", x, nil), "the owner unbinds")
 	mustOK(t, owner.Publish(x, "k", false, false, text("unbound")), "publish")
 	waitMessages(t, owner, q, 0)
+}
+
+// TestRoutingHeaderNotArray: a CC or BCC header that is not an array
+// closes the channel with 406 and RabbitMQ's text naming the header and
+// the field type; nothing is routed.
+func TestRoutingHeaderNotArray(t *testing.T) {
+	t.Parallel()
+	c, setup := open(t)
+	q := name(t, "")
+	declareQueue(t, setup, q, nil)
+	cases := []struct {
+		header string
+		value  any
+		typ    string
+	}{
+		{"CC", q, "longstr"},
+		{"BCC", q, "longstr"},
+		{"CC", int32(1), "signedint"},
+		{"CC", int64(1), "long"},
+		{"CC", 1.5, "double"},
+		{"BCC", true, "bool"},
+		{"CC", []byte(q), "binary"},
+		{"CC", amqp.Table{"k": q}, "table"},
+		{"BCC", time.Unix(1700000000, 0), "timestamp"},
+		{"CC", nil, "void"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.header+" "+tc.typ, func(t *testing.T) {
+			ch := c.channel(t)
+			msg := text("m")
+			msg.Headers = amqp.Table{tc.header: tc.value}
+			publish(t, ch, "", q, msg)
+			expectChannelClose(t, ch, codePreconditionFail,
+				`PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"`+tc.header+`",`+tc.typ+`}`)
+		})
+	}
+	// A valid CC with a malformed BCC is refused too: nothing is routed.
+	ch := c.channel(t)
+	msg := text("m")
+	msg.Headers = amqp.Table{"CC": []any{q}, "BCC": q}
+	publish(t, ch, "", q, msg)
+	expectChannelClose(t, ch, codePreconditionFail,
+		`PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"BCC",longstr}`)
+	expectCount(t, setup, q, 0)
+}
+
+// TestRoutingHeaderElements: in a CC or BCC array only string elements
+// are routing keys; elements of other types are skipped, as in RabbitMQ.
+func TestRoutingHeaderElements(t *testing.T) {
+	t.Parallel()
+	_, ch := open(t)
+	x := name(t, "x")
+	declareExchange(t, ch, x, "direct", nil)
+	qs := map[string]string{}
+	for _, k := range []string{"cc", "bcc", "bin", "num"} {
+		qs[k] = name(t, k)
+		declareQueue(t, ch, qs[k], nil)
+		mustOK(t, ch.QueueBind(qs[k], k, x, false, nil), "bind "+k)
+	}
+	msg := text("m")
+	msg.Headers = amqp.Table{
+		"CC":  []any{int32(7), "cc", []byte("bin")},
+		"BCC": []any{"bcc", int64(1), amqp.Table{"k": "num"}},
+	}
+	publish(t, ch, x, "nobody", msg)
+	for _, k := range []string{"cc", "bcc"} {
+		d := getN(t, ch, qs[k], 1, true)[0]
+		if _, ok := d.Headers["BCC"]; ok {
+			t.Fatalf("%s: BCC header delivered: %v", k, d.Headers)
+		}
+	}
+	expectCount(t, ch, qs["bin"], 0)
+	expectCount(t, ch, qs["num"], 0)
 }
