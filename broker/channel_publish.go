@@ -143,8 +143,14 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 	ch.routeBuf = keys[:0]
 
 	if ch.tx != nil {
-		qs, replies := vh.route(m.Exchange, keys, p.Headers, nil)
-		ch.tx.publishes = append(ch.tx.publishes, txPublish{msg: msg, mandatory: m.Mandatory, queues: qs, replies: replies})
+		qs, replies := vh.route(m.Exchange, keys, p.Headers, ch.queueBuf[:0])
+		names := make([]string, len(qs))
+		for i, q := range qs {
+			names[i] = q.Name()
+		}
+		clear(qs)
+		ch.queueBuf = qs[:0]
+		ch.tx.publishes = append(ch.tx.publishes, txPublish{msg: msg, mandatory: m.Mandatory, queues: names, replies: replies})
 		return nil
 	}
 	qs, replies := vh.route(m.Exchange, keys, p.Headers, ch.queueBuf[:0])

@@ -245,3 +245,103 @@ func TestRoutingHeaderElements(t *testing.T) {
 	expectCount(t, ch, qs["bin"], 0)
 	expectCount(t, ch, qs["num"], 0)
 }
+
+// txReturn commits tx and waits for the basic.return the commit causes.
+func txReturn(t *testing.T, tx *channel, returns <-chan amqp.Return) amqp.Return {
+	t.Helper()
+	mustOK(t, tx.TxCommit(), "tx.commit")
+	select {
+	case r := <-returns:
+		return r
+	case <-time.After(waitFor):
+		t.Fatal("no basic.return after tx.commit")
+	}
+	return amqp.Return{}
+}
+
+// TestTxQueueDeletedBeforeCommit: a transactional publish goes to the
+// queues that exist when tx.commit runs; a mandatory one whose queue was
+// deleted after the publish is returned (312 NO_ROUTE) at the commit.
+func TestTxQueueDeletedBeforeCommit(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	tx := c.channel(t)
+	mustOK(t, tx.Tx(), "tx.select")
+	returns := tx.NotifyReturn(make(chan amqp.Return, 1))
+	mustOK(t, tx.Publish("", q, true, false, text("m")), "basic.publish")
+	expectOpen(t, tx) // the publish is handled
+	_, err := ch.QueueDelete(q, false, false, false)
+	mustOK(t, err, "queue.delete")
+	r := txReturn(t, tx, returns)
+	if r.ReplyCode != codeNoRoute || r.ReplyText != "NO_ROUTE" || r.RoutingKey != q || string(r.Body) != "m" {
+		t.Fatalf("return %d %q key %q body %q, want 312 NO_ROUTE for %s", r.ReplyCode, r.ReplyText, r.RoutingKey, r.Body, q)
+	}
+}
+
+// TestTxQueueRecreatedBeforeCommit: the queues of a transactional publish
+// are looked up by name at the commit, so a queue deleted and declared
+// again in between gets the message.
+func TestTxQueueRecreatedBeforeCommit(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQueue(t, ch, q, nil)
+	tx := c.channel(t)
+	mustOK(t, tx.Tx(), "tx.select")
+	mustOK(t, tx.Publish("", q, true, false, text("m")), "basic.publish")
+	expectOpen(t, tx)
+	_, err := ch.QueueDelete(q, false, false, false)
+	mustOK(t, err, "queue.delete")
+	declareQueue(t, ch, q, nil)
+	mustOK(t, tx.TxCommit(), "tx.commit")
+	equalStrings(t, "committed", bodies(getN(t, ch, q, 1, true)), []string{"m"})
+}
+
+// TestTxRoutedAtPublish: a transactional publish is routed when it
+// arrives; a binding made before the commit does not change where it
+// goes, so a mandatory publish unroutable then is returned at the commit.
+func TestTxRoutedAtPublish(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	x := name(t, "x")
+	declareQueue(t, ch, q, nil)
+	declareExchange(t, ch, x, "direct", nil)
+	tx := c.channel(t)
+	mustOK(t, tx.Tx(), "tx.select")
+	returns := tx.NotifyReturn(make(chan amqp.Return, 1))
+	mustOK(t, tx.Publish(x, "k", true, false, text("m")), "basic.publish")
+	expectOpen(t, tx)
+	mustOK(t, ch.QueueBind(q, "k", x, false, nil), "queue.bind")
+	if r := txReturn(t, tx, returns); r.ReplyCode != codeNoRoute || r.Exchange != x || string(r.Body) != "m" {
+		t.Fatalf("return %d from %q body %q, want 312 from %s", r.ReplyCode, r.Exchange, r.Body, x)
+	}
+	expectCount(t, ch, q, 0)
+}
+
+// TestTxTTLFromCommit: a transactional publish reaches its queue at the
+// commit, and its expiration counts from then: held in the transaction
+// for longer than its TTL, it is still there after the commit, and then
+// expires.
+func TestTxTTLFromCommit(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	ctl := name(t, "control")
+	declareQueue(t, ch, q, nil)
+	declareQueue(t, ch, ctl, nil)
+	const ttl = "1000" // ms: long enough to check the message after the commit
+	tx := c.channel(t)
+	mustOK(t, tx.Tx(), "tx.select")
+	mustOK(t, tx.Publish("", q, false, false, amqp.Publishing{Body: []byte("held"), Expiration: ttl}), "basic.publish")
+	expectOpen(t, tx) // the publish is handled
+	// A message published outside the transaction with the same TTL, now:
+	// once it has expired, the held one has waited longer than its TTL.
+	publish(t, ch, "", ctl, amqp.Publishing{Body: []byte("control"), Expiration: ttl})
+	waitMessages(t, ch, ctl, 0)
+	mustOK(t, tx.TxCommit(), "tx.commit")
+	expectCount(t, ch, q, 1)
+	waitMessages(t, ch, q, 0)
+}
