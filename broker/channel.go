@@ -46,8 +46,9 @@ type channel struct {
 	replyTag  string // its consumer tag; written under mu
 
 	// closing is set once channel.close has been sent: only close and
-	// close-ok are handled from then on. Set by the read loop, or by the
-	// writer when a consumer times out.
+	// close-ok are handled from then on, and the id stays taken until the
+	// client's close-ok. Set by the read loop, or by the writer when a
+	// consumer times out.
 	closing atomic.Bool
 
 	mu          sync.Mutex // guards the delivery state below
@@ -115,7 +116,10 @@ func (ch *channel) handleFrame(f protocol.Frame) error {
 	return nil
 }
 
-// handleWhileClosing handles a frame after channel.close was sent.
+// handleWhileClosing handles a frame after channel.close was sent. The
+// client's own channel.close, sent before it saw ours, is answered with
+// close-ok, but the channel stays closing: its close-ok for our close is
+// still to come, and only that frees the id, as in RabbitMQ.
 func (ch *channel) handleWhileClosing(f protocol.Frame) error {
 	if f.Type != protocol.FrameMethod {
 		return nil
@@ -131,7 +135,6 @@ func (ch *channel) handleWhileClosing(f protocol.Frame) error {
 	case *protocol.ChannelClose:
 		ch.release()
 		ch.c.sendMethod(ch.id, &protocol.ChannelCloseOk{})
-		ch.c.forgetChannel(ch.id)
 	}
 	return nil
 }

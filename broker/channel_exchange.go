@@ -143,18 +143,18 @@ func (ch *channel) bindExchanges(src, dst, key string, args protocol.Table, bind
 		return defaultExchangeRefused()
 	}
 	vh := ch.c.vh
+	b := exchange.Binding{Source: src, Destination: exchange.Destination{Name: dst, Exchange: true}, Key: key, Args: args}
+	if !bind {
+		// Unbinding missing exchanges is fine, as in RabbitMQ.
+		_, err := vh.apply(opUnbind{b: b, by: ch.c})
+		return err
+	}
 	if vh.exchange(src) == nil {
 		return vh.noExchange(src)
 	}
 	if vh.exchange(dst) == nil {
 		return vh.noExchange(dst)
 	}
-	b := exchange.Binding{Source: src, Destination: exchange.Destination{Name: dst, Exchange: true}, Key: key, Args: args}
-	var err error
-	if bind {
-		_, err = vh.apply(opBind{b: b})
-	} else {
-		_, err = vh.apply(opUnbind{b: b})
-	}
+	_, err := vh.apply(opBind{b: b})
 	return err
 }

@@ -126,9 +126,16 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 	keys := ch.routeBuf[:0]
 	keys = append(keys, m.RoutingKey)
 	if p.Headers != nil {
-		keys = appendKeyHeader(keys, p.Headers["CC"])
+		var err error
+		if cc, ok := p.Headers["CC"]; ok {
+			if keys, err = appendKeyHeader(keys, "CC", cc); err != nil {
+				return err
+			}
+		}
 		if bcc, ok := p.Headers["BCC"]; ok {
-			keys = appendKeyHeader(keys, bcc)
+			if keys, err = appendKeyHeader(keys, "BCC", bcc); err != nil {
+				return err
+			}
 			delete(p.Headers, "BCC")
 			msg.RawProps = nil
 		}
@@ -136,8 +143,14 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 	ch.routeBuf = keys[:0]
 
 	if ch.tx != nil {
-		qs, replies := vh.route(m.Exchange, keys, p.Headers, nil)
-		ch.tx.publishes = append(ch.tx.publishes, txPublish{msg: msg, mandatory: m.Mandatory, queues: qs, replies: replies})
+		qs, replies := vh.route(m.Exchange, keys, p.Headers, ch.queueBuf[:0])
+		names := make([]string, len(qs))
+		for i, q := range qs {
+			names[i] = q.Name()
+		}
+		clear(qs)
+		ch.queueBuf = qs[:0]
+		ch.tx.publishes = append(ch.tx.publishes, txPublish{msg: msg, mandatory: m.Mandatory, queues: names, replies: replies})
 		return nil
 	}
 	qs, replies := vh.route(m.Exchange, keys, p.Headers, ch.queueBuf[:0])
@@ -173,19 +186,22 @@ func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue,
 	}
 }
 
-// appendKeyHeader appends the routing keys of a CC or BCC header (an
-// array of strings) to keys.
-func appendKeyHeader(keys []string, v any) []string {
+// appendKeyHeader appends the routing keys of the CC or BCC header named
+// header, whose value is v, to keys. As in RabbitMQ (rabbit_basic), the
+// header must be an array, or the message is refused with 406, and only
+// its string (longstr) elements are keys; others are skipped.
+func appendKeyHeader(keys []string, header string, v any) ([]string, error) {
 	arr, ok := v.([]any)
 	if !ok {
-		return keys
+		return keys, protocol.NewError(protocol.PreconditionFailed,
+			"invalid message: {unacceptable_type_in_header,\"%s\",%s}", header, protocol.FieldTypeName(v))
 	}
 	for _, k := range arr {
 		if s, ok := k.(string); ok {
 			keys = append(keys, s)
 		}
 	}
-	return keys
+	return keys, nil
 }
 
 // deliverReply delivers a direct reply-to message to this channel's reply

@@ -182,6 +182,13 @@ func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind boo
 	if x == "" {
 		return defaultExchangeRefused()
 	}
+	b := exchange.Binding{Source: x, Destination: exchange.Destination{Name: name}, Key: key, Args: args}
+	if !bind {
+		// Unbinding from a missing exchange or queue is fine, as in
+		// RabbitMQ.
+		_, err = vh.apply(opUnbind{b: b, by: ch.c})
+		return err
+	}
 	// RabbitMQ reports a missing source before a missing destination.
 	if vh.exchange(x) == nil {
 		return vh.noExchange(x)
@@ -189,12 +196,7 @@ func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind boo
 	if _, err := vh.queueFor(name, ch.c); err != nil {
 		return err
 	}
-	b := exchange.Binding{Source: x, Destination: exchange.Destination{Name: name}, Key: key, Args: args}
-	if bind {
-		_, err = vh.apply(opBind{b: b})
-	} else {
-		_, err = vh.apply(opUnbind{b: b})
-	}
+	_, err = vh.apply(opBind{b: b})
 	return err
 }
 

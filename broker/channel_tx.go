@@ -1,15 +1,20 @@
 package broker
 
 import (
+	"time"
+
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 )
 
-// txPublish is a publish held until tx.commit.
+// txPublish is a publish held until tx.commit. It is routed when it
+// arrives, but its queues are looked up by name at the commit, as
+// RabbitMQ 3.10 does: a queue deleted meanwhile does not get it, and a
+// mandatory publish left with no queue is returned then.
 type txPublish struct {
 	msg       *queue.Message
 	mandatory bool
-	queues    []queue.Queue
+	queues    []string
 	replies   []*channel
 }
 
@@ -51,8 +56,13 @@ func (ch *channel) txCommit() error {
 	}
 	tx := ch.tx
 	ch.tx = &txState{}
+	now := time.Now()
+	var qs []queue.Queue
 	for _, p := range tx.publishes {
-		ch.enqueue(p.msg, p.mandatory, p.queues, p.replies)
+		// The queues receive the message now: its TTL counts from here.
+		p.msg.Timestamp = now
+		qs = ch.c.vh.queuesNamed(p.queues, qs[:0])
+		ch.enqueue(p.msg, p.mandatory, qs, p.replies)
 	}
 	var kick []*consumer
 	for _, a := range tx.acks {

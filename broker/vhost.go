@@ -184,6 +184,18 @@ func (v *vhost) route(x string, keys []string, headers protocol.Table, out []que
 	return out, nil
 }
 
+// queuesNamed appends the queues of names that exist to out.
+func (v *vhost) queuesNamed(names []string, out []queue.Queue) []queue.Queue {
+	v.mu.RLock()
+	for _, n := range names {
+		if e := v.queues[n]; e != nil {
+			out = append(out, e.q)
+		}
+	}
+	v.mu.RUnlock()
+	return out
+}
+
 func containsQueue(qs []queue.Queue, q queue.Queue) bool {
 	for _, x := range qs {
 		if x == q {
@@ -206,7 +218,8 @@ func (v *vhost) deadLetter(ms []*queue.Message) {
 		}
 		keys := []string{m.RoutingKey}
 		if cc, ok := m.Props.Headers["CC"]; ok {
-			keys = appendKeyHeader(keys, cc)
+			// Checked at publish: a CC that is not an array adds no keys.
+			keys, _ = appendKeyHeader(keys, "CC", cc)
 		}
 		qs, replies := v.route(m.Exchange, keys, m.Props.Headers, nil)
 		for _, r := range replies {

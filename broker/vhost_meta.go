@@ -28,8 +28,12 @@ type (
 	}
 	// opBind adds a binding.
 	opBind struct{ b exchange.Binding }
-	// opUnbind removes a binding.
-	opUnbind struct{ b exchange.Binding }
+	// opUnbind removes a binding if it is there. by is the connection
+	// asking: a binding to another connection's exclusive queue stays.
+	opUnbind struct {
+		b  exchange.Binding
+		by *conn
+	}
 	// opDeclareQueue creates a queue if it does not exist.
 	opDeclareQueue struct {
 		def   queueDef
@@ -96,11 +100,7 @@ func (v *vhost) applyLocked(op metaOp) (metaResult, queue.Queue, error) {
 	case opBind:
 		r, err = v.bindLocked(op.b)
 	case opUnbind:
-		r.changed = v.router.Unbind(op.b)
-		if r.changed {
-			v.forgetBindingsLocked([]exchange.Binding{op.b})
-			v.autoDeleteLocked([]exchange.Binding{op.b})
-		}
+		r, err = v.unbindLocked(op)
 	case opDeclareQueue:
 		r, err = v.declareQueueLocked(op)
 	case opDeleteQueue:
@@ -248,6 +248,35 @@ func (v *vhost) bindLocked(b exchange.Binding) (metaResult, error) {
 		v.saveLocked(defChange{kind: defBinding, b: b})
 	}
 	return metaResult{changed: added}, err
+}
+
+// unbindLocked removes a binding. As rabbit_binding:remove, a missing
+// source, destination or binding is no error; an existing binding to
+// another connection's exclusive queue is refused with 405.
+func (v *vhost) unbindLocked(op opUnbind) (metaResult, error) {
+	b := op.b
+	if !b.Destination.Exchange {
+		e := v.queues[b.Destination.Name]
+		if e != nil && e.owner != nil && e.owner != op.by && v.boundLocked(b) {
+			return metaResult{}, v.locked(b.Destination.Name)
+		}
+	}
+	if !v.router.Unbind(b) {
+		return metaResult{}, nil
+	}
+	v.forgetBindingsLocked([]exchange.Binding{b})
+	v.autoDeleteLocked([]exchange.Binding{b})
+	return metaResult{changed: true}, nil
+}
+
+// boundLocked reports whether the binding b exists.
+func (v *vhost) boundLocked(b exchange.Binding) bool {
+	for _, o := range v.router.BindingsTo(b.Destination) {
+		if o.Equal(b) {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *vhost) declareQueueLocked(op opDeclareQueue) (metaResult, error) {
