@@ -112,14 +112,16 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 		p.ReplyTo = ch.replyTo
 		msg.RawProps = nil
 	}
+	// RabbitMQ's order: user_id, expiration, the CC and BCC headers, then
+	// delivery_mode.
+	if p.Flags&protocol.FlagUserID != 0 && p.UserID != ch.c.user {
+		return protocol.NewError(protocol.PreconditionFailed,
+			"user_id property set to '%s' but authenticated user was '%s'", p.UserID, ch.c.user)
+	}
 	if p.Flags&protocol.FlagExpiration != 0 {
 		if _, err := queue.ParseExpiration(p.Expiration); err != nil {
 			return err
 		}
-	}
-	if p.Flags&protocol.FlagUserID != 0 && p.UserID != ch.c.user {
-		return protocol.NewError(protocol.PreconditionFailed,
-			"user_id property set to '%s' but authenticated user was '%s'", p.UserID, ch.c.user)
 	}
 	msg.Timestamp = time.Now()
 
@@ -141,6 +143,9 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 		}
 	}
 	ch.routeBuf = keys[:0]
+	if p.Flags&protocol.FlagDeliveryMode != 0 && p.DeliveryMode != 1 && p.DeliveryMode != 2 {
+		return protocol.NewError(protocol.PreconditionFailed, "invalid message: {delivery_mode_unknown,%d}", p.DeliveryMode)
+	}
 
 	if ch.tx != nil {
 		qs, replies := vh.route(m.Exchange, keys, p.Headers, ch.queueBuf[:0])

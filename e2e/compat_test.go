@@ -345,3 +345,40 @@ func TestTxTTLFromCommit(t *testing.T) {
 	expectCount(t, ch, q, 1)
 	waitMessages(t, ch, q, 0)
 }
+
+// TestPublishPropertyChecks: a publish's properties are checked in
+// RabbitMQ's order (user_id, then expiration, then the CC and BCC headers,
+// then delivery_mode), and a delivery mode other than 1 or 2 is refused.
+func TestPublishPropertyChecks(t *testing.T) {
+	t.Parallel()
+	c, setup := open(t)
+	q := name(t, "")
+	declareQueue(t, setup, q, nil)
+	cases := []struct {
+		name string
+		msg  amqp.Publishing
+		text string
+	}{
+		{"delivery mode 3", amqp.Publishing{DeliveryMode: 3},
+			"PRECONDITION_FAILED - invalid message: {delivery_mode_unknown,3}"},
+		{"delivery mode 255", amqp.Publishing{DeliveryMode: 255},
+			"PRECONDITION_FAILED - invalid message: {delivery_mode_unknown,255}"},
+		{"user_id before expiration", amqp.Publishing{UserId: "someone-else", Expiration: "soon"},
+			"PRECONDITION_FAILED - user_id property set to 'someone-else' but authenticated user was 'guest'"},
+		{"expiration before CC", amqp.Publishing{Expiration: "soon", Headers: amqp.Table{"CC": "k"}},
+			"PRECONDITION_FAILED - invalid expiration 'soon': no_integer"},
+		{"CC before delivery mode", amqp.Publishing{DeliveryMode: 3, Headers: amqp.Table{"CC": "k"}},
+			`PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"CC",longstr}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := c.channel(t)
+			publish(t, ch, "", q, tc.msg)
+			expectChannelClose(t, ch, codePreconditionFail, tc.text)
+		})
+	}
+	for _, mode := range []uint8{1, 2} {
+		publish(t, setup, "", q, amqp.Publishing{DeliveryMode: mode, Body: []byte("ok")})
+	}
+	waitMessages(t, setup, q, 2)
+}
