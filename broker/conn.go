@@ -72,6 +72,9 @@ type conn struct {
 	// confirmDirty lists channels with confirms held for the end of the
 	// read batch (read loop only).
 	confirmDirty []*channel
+	// incomplete is the octets held by messages still being received on
+	// all channels, bounded by incompleteLimit (read loop only).
+	incomplete int
 
 	lingerClose bool // the client closed: let it drop the socket first (read loop only)
 

@@ -59,6 +59,29 @@
 // below the limit it kicks those consumers' queues. Replies to the client's
 // own methods are always appended.
 //
+// # Incomplete messages
+//
+// A message's memory is committed as its body arrives, not as its content
+// header announces it (content.go): the header allocates the whole body
+// only when it may come in one frame (size <= frame_max), and a larger body
+// grows, at least doubling, as its frames arrive, so a message that
+// arrives in one body frame still costs two allocations (the message and
+// one buffer for its properties and body). What one connection holds in
+// messages not yet complete, across all its channels, is bounded by
+// incompleteLimit: eight messages of max_message_size with a frame of
+// properties each (about 129 MiB by default), so a single message of the
+// largest size is always accepted. RabbitMQ has no such bound. A body frame
+// that would take a connection past it closes the connection with 506
+// RESOURCE_ERROR (a hard error in AMQP 0-9-1). Throttling instead (no
+// longer reading the connection) could deadlock: a client mid-message on
+// every channel could free nothing without being read. Most clients send a
+// message's frames back to back; amqp091-go interleaves the frames of
+// messages published at the same time on different channels, so it holds
+// one incomplete message per publishing goroutine, and eight goroutines
+// publishing messages of the largest size at once still fit. A channel
+// released mid-message (channel error, connection end) gives its share
+// back.
+//
 // # Alarms
 //
 // The server's clock goroutine samples the heap and the free disk space of

@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// Hostile input: raw frames no client library sends.
+
+// defaultTune is what the raw clients of this file answer connection.tune
+// with unless a case says otherwise.
+var defaultTune = tuneOK{channelMax: 2047, frameMax: 131072}
+
+// announceBodies opens channels first, first+1, … (n of them) and on each
+// sends basic.publish and a content header announcing size octets of body,
+// and no body. The caller learns that the broker handled them from the
+// reply to a later method.
+func announceBodies(r *rawConn, first uint16, n int, size int) {
+	r.t.Helper()
+	var b []byte
+	for i := range n {
+		var a args
+		a.shortstr("")
+		b = append(b, methodBytes(first+uint16(i), 20, 10, &a)...)
+	}
+	r.write(b)
+	// RabbitMQ's channels answer concurrently: the open-oks come in any order.
+	opened := make(map[uint16]bool, n)
+	for len(opened) < n {
+		f, err := r.readFrame(waitFor)
+		if err != nil {
+			r.t.Fatalf("%d of %d channels opened: %v", len(opened), n, err)
+		}
+		if f.typ == frameHeartbeat {
+			continue
+		}
+		c, m := f.classMethod()
+		if c != 20 || m != 11 || f.channel < first || f.channel >= first+uint16(n) || opened[f.channel] {
+			r.t.Fatalf("got method %d.%d on channel %d, want channel.open-ok on %d to %d", c, m, f.channel, first, first+uint16(n)-1)
+		}
+		opened[f.channel] = true
+	}
+	b = b[:0]
+	for i := range n {
+		b = append(b, publishBytes(first+uint16(i), "", "e2e.hostile.nowhere")...)
+		b = append(b, headerBytes(first+uint16(i), size)...)
+	}
+	r.write(b)
+}
+
+// TestAnnouncedBodiesHoldNoMemory: 2,000 channels each announcing a 16 MiB
+// body that never comes cost the broker little memory (in-process Warren:
+// the Go heap grows by far less than what was announced), the connection
+// stays usable, and another client's publish is confirmed meanwhile.
+func TestAnnouncedBodiesHoldNoMemory(t *testing.T) {
+	const channels, size = 2000, 16 << 20
+	r := dialRaw(t)
+	r.handshake(defaultTune)
+	before := heapInUse()
+	announceBodies(r, 1, channels, size)
+	r.openChannel(channels + 1) // all the headers were handled
+	if !external {
+		grown := int64(heapInUse()) - int64(before)
+		t.Logf("heap grew by %d KiB for %d announced bodies of %d MiB", grown>>10, channels, size>>20)
+		if grown > 256<<20 {
+			t.Fatalf("heap grew by %d MiB for bodies that were announced, not sent", grown>>20)
+		}
+	}
+	_, ch := open(t)
+	mustOK(t, ch.Confirm(false), "confirm.select")
+	q := name(t, "")
+	if _, err := ch.QueueDeclare(q, false, true, true, false, nil); err != nil {
+		t.Fatalf("declare: %v", err)
+	}
+	dc, err := ch.PublishWithDeferredConfirm("", q, false, false, text("confirmed"))
+	mustOK(t, err, "publish")
+	select {
+	case <-dc.Done():
+		if !dc.Acked() {
+			t.Fatal("publish nacked")
+		}
+	case <-time.After(waitFor):
+		t.Fatal("publish not confirmed")
+	}
+}
+
+// heapInUse is the Go heap in use after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
