@@ -80,7 +80,7 @@ type conn struct {
 
 	closeSent atomic.Bool  // connection.close sent: only close/close-ok count now
 	opened    atomic.Bool  // the handshake finished
-	recvd     atomic.Bool  // a frame arrived since the writer's last tick
+	recvd     atomic.Bool  // an octet arrived since the writer's last tick
 	tickEvery atomic.Int64 // writer tick period in nanoseconds
 	hbNanos   atomic.Int64 // negotiated heartbeat, for the writer
 	published atomic.Bool  // the client has published: the memory alarm blocks it
@@ -133,7 +133,7 @@ func (c *conn) serve() {
 		c.nc.Close()
 		return
 	}
-	c.fr = protocol.NewFrameReader(c.nc)
+	c.fr = protocol.NewFrameReader(liveReader{c})
 	wlog := c.log // the read loop adds the vhost to c.log later
 	c.srv.goTracked(func() { c.writeLoop(wlog) })
 	c.sendStart()
@@ -166,7 +166,6 @@ func (c *conn) readLoop() error {
 			}
 			return err
 		}
-		c.recvd.Store(true)
 		n++
 		if !held {
 			c.holdOutput()
@@ -180,6 +179,19 @@ func (c *conn) readLoop() error {
 			c.closeWith(c.asProtocolError(err, nil))
 		}
 	}
+}
+
+// liveReader is the connection's socket as its FrameReader reads it: every
+// read that returns octets tells the writer the peer is alive, so a peer
+// sending one large frame slowly is not taken for a silent one.
+type liveReader struct{ c *conn }
+
+func (r liveReader) Read(p []byte) (int, error) {
+	n, err := r.c.nc.Read(p)
+	if n > 0 {
+		r.c.recvd.Store(true)
+	}
+	return n, err
 }
 
 // endBatch flushes what the read loop held back while a batch of frames

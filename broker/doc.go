@@ -16,7 +16,9 @@
 //     no goroutine per channel and no hand-off per frame.
 //   - the writer (conn.writeLoop) writes the connection's output buffer in
 //     one syscall per batch, sends heartbeats, drops a peer silent for two
-//     heartbeat intervals and checks consumer timeouts.
+//     heartbeat intervals and checks consumer timeouts. As in RabbitMQ,
+//     any octet received counts as life (the read loop's liveReader marks
+//     each read), so a peer sending one large frame slowly is not dropped.
 //
 // Queue dispatch runs on whatever goroutine calls into the queue (a
 // publisher's read loop, a consumer's ack, a queue timer) and delivers by

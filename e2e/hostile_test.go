@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,4 +92,50 @@ func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// TestSlowSenderIsAlive: a client that negotiated a 1 s heartbeat and is
+// sending one frame slowly, a few octets at a time over about 3.5 s, is not
+// dropped for missed heartbeats (any octet received counts, as in
+// RabbitMQ), and its message arrives.
+func TestSlowSenderIsAlive(t *testing.T) {
+	t.Parallel()
+	r := dialRaw(t)
+	r.handshake(tuneOK{channelMax: 2047, frameMax: 131072, heartbeat: 1})
+	r.openChannel(1)
+	q := name(t, "")
+	var decl args
+	decl.u16(0).shortstr(q).u8(4).table(nil) // exclusive
+	r.method(1, 50, 10, decl.b.Bytes())
+	r.expectMethod(1, 50, 11)
+	body := []byte(strings.Repeat("slow-body", 400))
+	r.write(append(publishBytes(1, "", q), headerBytes(1, len(body))...))
+	frame := frameBytes(frameBody, 1, body)
+	const chunk, every = 10, 10 * time.Millisecond // about 3.6 s in all
+	for len(frame) > 0 {
+		n := min(chunk, len(frame))
+		r.write(frame[:n])
+		frame = frame[n:]
+		time.Sleep(every) // the pace of the sender under test
+	}
+	r.write(getBytes(1, q))
+	if got := r.readGetOK(1); got != string(body) {
+		t.Fatalf("got %d octets, want the %d sent", len(got), len(body))
+	}
+}
+
+// TestHeartbeatTimeoutStillDrops: byte counting does not keep a silent
+// client alive: with a 1 s heartbeat, a client that stops after a partial
+// frame is dropped.
+func TestHeartbeatTimeoutStillDrops(t *testing.T) {
+	t.Parallel()
+	r := dialRaw(t)
+	r.handshake(tuneOK{channelMax: 2047, frameMax: 131072, heartbeat: 1})
+	r.openChannel(1)
+	r.write(frameBytes(frameBody, 1, make([]byte, 100))[:50]) // half a frame, then silence
+	start := time.Now()
+	r.expectEOF(10 * time.Second)
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("dropped after %s, before one heartbeat interval", took)
+	}
 }
