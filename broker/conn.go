@@ -159,12 +159,17 @@ func (c *conn) readLoop() error {
 		f, err := c.fr.ReadFrame()
 		if err != nil {
 			var pe *protocol.Error
-			if errors.As(err, &pe) && !c.closeSent.Load() {
-				c.closeWith(pe)
-				c.endBatch()
+			if !errors.As(err, &pe) {
 				return err
 			}
-			return err
+			c.abort(pe)
+			c.endBatch()
+			held, n = false, 0
+			if c.fr.Broken() {
+				c.discardInput()
+				return err
+			}
+			continue
 		}
 		n++
 		if !held {
@@ -176,7 +181,7 @@ func (c *conn) readLoop() error {
 				c.endBatch()
 				return nil
 			}
-			c.closeWith(c.asProtocolError(err, nil))
+			c.abort(c.asProtocolError(err, nil))
 		}
 	}
 }
@@ -192,6 +197,34 @@ func (r liveReader) Read(p []byte) (int, error) {
 		r.c.recvd.Store(true)
 	}
 	return n, err
+}
+
+// abort handles a hard error met by the read loop: connection.close with
+// e. The confirms held for the batch go out first, then every channel is
+// released, as RabbitMQ terminates the channels before it sends the
+// close, so that nothing is delivered after it. It does nothing if a close
+// was already sent.
+func (c *conn) abort(e *protocol.Error) {
+	if c.closeSent.Load() {
+		return
+	}
+	c.endBatch()
+	c.closeChannels()
+	c.closeWith(e)
+}
+
+// discardInput reads and drops the peer's input after an error that left
+// the stream out of sync, until the peer closes the socket or the close
+// grace period set by closeWith ends. Closing with unread input would make
+// the kernel send a reset, and a peer could lose the connection.close
+// before reading it.
+func (c *conn) discardInput() {
+	b := make([]byte, 4096)
+	for {
+		if _, err := c.nc.Read(b); err != nil {
+			return
+		}
+	}
 }
 
 // endBatch flushes what the read loop held back while a batch of frames

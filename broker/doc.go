@@ -84,6 +84,19 @@
 // released mid-message (channel error, connection end) gives its share
 // back.
 //
+// # Framing errors
+//
+// A framing error is answered with connection.close 501 (RabbitMQ closes
+// silently after 3 s when this happens during the handshake); an error
+// that leaves the stream out of sync (an oversized frame, a bad frame-end
+// octet) is followed by reading and discarding input (conn.discardInput)
+// until the peer closes or closeGrace passes, so that the peer reads the
+// close instead of a TCP reset that closing with unread input would cause.
+// Other hard errors are answered the same way, and frames are then read,
+// but ignored, until close-ok. In both cases the connection's channels are
+// released before the close is sent, as RabbitMQ does, so nothing is
+// delivered after it.
+//
 // # Alarms
 //
 // The server's clock goroutine samples the heap and the free disk space of

@@ -139,3 +139,31 @@ func TestHeartbeatTimeoutStillDrops(t *testing.T) {
 		t.Fatalf("dropped after %s, before one heartbeat interval", took)
 	}
 }
+
+// TestFrameErrorIsDelivered: after a frame error followed by more input
+// the server sends connection.close 501 and keeps the socket open for the
+// client to read it and answer, rather than closing at once with the input
+// unread, which makes the kernel reset the connection; then it closes.
+func TestFrameErrorIsDelivered(t *testing.T) {
+	t.Parallel()
+	r := dialRaw(t)
+	r.handshake(defaultTune)
+	r.openChannel(1)
+	b := frameBytes(frameBody, 1, []byte("abc"))
+	b[len(b)-1] = 0
+	b = append(b, make([]byte, 64<<10)...) // garbage the server never parses
+	_ = r.c.SetWriteDeadline(time.Now().Add(waitFor))
+	_, _ = r.c.Write(b) // the server may stop reading: the close is the verdict
+	f := r.expectMethod(0, 10, 50)
+	if code, text := parseClose(f.payload); code != codeFrameError ||
+		text != `FRAME_ERROR - type 3, all octets = <<"abc">>: {invalid_frame_end_marker,0}` {
+		t.Fatalf("connection.close %d %q", code, text)
+	}
+	// A reset sent on close arrives at once; give it time to, then answer.
+	time.Sleep(quietFor)
+	_ = r.c.SetWriteDeadline(time.Now().Add(waitFor))
+	if _, err := r.c.Write([]byte{frameMethod, 0, 0, 0, 0, 0, 4, 0, 10, 0, 51, frameEnd}); err != nil {
+		t.Fatalf("connection.close-ok: %v: the server reset the connection", err)
+	}
+	r.expectEOF(waitFor)
+}
