@@ -134,6 +134,7 @@ func (c *conn) serve() {
 		return
 	}
 	c.fr = protocol.NewFrameReader(liveReader{c})
+	c.fr.SetFrameMax(protocol.InitialFrameMax)
 	wlog := c.log // the read loop adds the vhost to c.log later
 	c.srv.goTracked(func() { c.writeLoop(wlog) })
 	c.sendStart()
@@ -266,7 +267,11 @@ func (c *conn) handleFrame(f protocol.Frame) error {
 		c.lastCh = ch
 	}
 	if ch == nil {
-		if f.Type != protocol.FrameMethod {
+		switch f.Type {
+		case protocol.FrameMethod:
+		case protocol.FrameHeader, protocol.FrameBody:
+			return protocol.NewError(protocol.UnexpectedFrame, "expected method frame, got non method frame instead")
+		default:
 			return unexpectedFrame(f)
 		}
 		m, err := protocol.DecodeMethod(f.Payload)

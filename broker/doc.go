@@ -86,6 +86,10 @@
 //
 // # Framing errors
 //
+// Until connection.tune-ok a frame may be at most protocol.InitialFrameMax
+// octets (8192, RabbitMQ 4's limit; 3.x used 4096), so a peer that has not
+// authenticated cannot make the broker buffer a large frame.
+//
 // A framing error is answered with connection.close 501 (RabbitMQ closes
 // silently after 3 s when this happens during the handshake); an error
 // that leaves the stream out of sync (an oversized frame, a bad frame-end
