@@ -33,7 +33,7 @@ type channel struct {
 	publish   *protocol.BasicPublish // &pub while a publish is assembled
 	pub       protocol.BasicPublish  // copy: the decoder reuses its struct
 	msg       *queue.Message
-	bodyFill  int
+	bodyLeft  int // body octets still to come
 	routeBuf  []string
 	queueBuf  []queue.Queue
 	settleBuf []unackedEntry
@@ -247,6 +247,7 @@ func (ch *channel) release() {
 	ch.released = true
 	ch.confirms.close()
 	ch.expect = expectMethod
+	ch.endContent()
 	ch.publish, ch.msg = nil, nil
 	ch.mu.Lock()
 	ch.closed = true

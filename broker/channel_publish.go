@@ -37,21 +37,10 @@ func (ch *channel) contentHeader(payload []byte) error {
 		}
 		return protocol.NewError(protocol.PreconditionFailed, text, size, limit).For(ch.publish)
 	}
-	// One allocation holds the raw properties and the body.
-	buf := make([]byte, len(raw)+int(size))
-	copy(buf, raw)
-	msg := &queue.Message{
-		Exchange:   ch.publish.Exchange,
-		RoutingKey: ch.publish.RoutingKey,
-		RawProps:   buf[:len(raw):len(raw)],
-		Body:       buf[len(raw):],
-	}
-	if len(raw) < 2 {
-		msg.RawProps = nil
-	}
-	ch.msg = msg
-	ch.bodyFill = 0
+	ch.msg = ch.startContent(raw, int(size))
+	ch.bodyLeft = int(size)
 	if size == 0 {
+		ch.endContent()
 		return ch.publishAssembled()
 	}
 	ch.expect = expectBody
@@ -60,14 +49,21 @@ func (ch *channel) contentHeader(payload []byte) error {
 
 // contentBody handles one body frame of a basic.publish.
 func (ch *channel) contentBody(payload []byte) error {
-	body := ch.msg.Body
-	if len(payload) > len(body)-ch.bodyFill {
+	if len(payload) > ch.bodyLeft {
 		return protocol.NewError(protocol.FrameError, "content body frame exceeds remaining content size").For(ch.publish)
 	}
-	ch.bodyFill += copy(body[ch.bodyFill:], payload)
-	if ch.bodyFill < len(body) {
+	body := ch.msg.Body
+	if len(body)+len(payload) > cap(body) {
+		if err := ch.growBody(len(body) + len(payload)); err != nil {
+			return err
+		}
+	}
+	ch.msg.Body = append(ch.msg.Body, payload...)
+	ch.bodyLeft -= len(payload)
+	if ch.bodyLeft > 0 {
 		return nil
 	}
+	ch.endContent()
 	return ch.publishAssembled()
 }
 

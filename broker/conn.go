@@ -72,12 +72,15 @@ type conn struct {
 	// confirmDirty lists channels with confirms held for the end of the
 	// read batch (read loop only).
 	confirmDirty []*channel
+	// incomplete is the octets held by messages still being received on
+	// all channels, bounded by incompleteLimit (read loop only).
+	incomplete int
 
 	lingerClose bool // the client closed: let it drop the socket first (read loop only)
 
 	closeSent atomic.Bool  // connection.close sent: only close/close-ok count now
 	opened    atomic.Bool  // the handshake finished
-	recvd     atomic.Bool  // a frame arrived since the writer's last tick
+	recvd     atomic.Bool  // an octet arrived since the writer's last tick
 	tickEvery atomic.Int64 // writer tick period in nanoseconds
 	hbNanos   atomic.Int64 // negotiated heartbeat, for the writer
 	published atomic.Bool  // the client has published: the memory alarm blocks it
@@ -130,7 +133,8 @@ func (c *conn) serve() {
 		c.nc.Close()
 		return
 	}
-	c.fr = protocol.NewFrameReader(c.nc)
+	c.fr = protocol.NewFrameReader(liveReader{c})
+	c.fr.SetFrameMax(protocol.InitialFrameMax)
 	wlog := c.log // the read loop adds the vhost to c.log later
 	c.srv.goTracked(func() { c.writeLoop(wlog) })
 	c.sendStart()
@@ -156,14 +160,18 @@ func (c *conn) readLoop() error {
 		f, err := c.fr.ReadFrame()
 		if err != nil {
 			var pe *protocol.Error
-			if errors.As(err, &pe) && !c.closeSent.Load() {
-				c.closeWith(pe)
-				c.endBatch()
+			if !errors.As(err, &pe) {
 				return err
 			}
-			return err
+			c.abort(pe)
+			c.endBatch()
+			held, n = false, 0
+			if c.fr.Broken() {
+				c.discardInput()
+				return err
+			}
+			continue
 		}
-		c.recvd.Store(true)
 		n++
 		if !held {
 			c.holdOutput()
@@ -174,7 +182,48 @@ func (c *conn) readLoop() error {
 				c.endBatch()
 				return nil
 			}
-			c.closeWith(c.asProtocolError(err, nil))
+			c.abort(c.asProtocolError(err, nil))
+		}
+	}
+}
+
+// liveReader is the connection's socket as its FrameReader reads it: every
+// read that returns octets tells the writer the peer is alive, so a peer
+// sending one large frame slowly is not taken for a silent one.
+type liveReader struct{ c *conn }
+
+func (r liveReader) Read(p []byte) (int, error) {
+	n, err := r.c.nc.Read(p)
+	if n > 0 {
+		r.c.recvd.Store(true)
+	}
+	return n, err
+}
+
+// abort handles a hard error met by the read loop: connection.close with
+// e. The confirms held for the batch go out first, then every channel is
+// released, as RabbitMQ terminates the channels before it sends the
+// close, so that nothing is delivered after it. It does nothing if a close
+// was already sent.
+func (c *conn) abort(e *protocol.Error) {
+	if c.closeSent.Load() {
+		return
+	}
+	c.endBatch()
+	c.closeChannels()
+	c.closeWith(e)
+}
+
+// discardInput reads and drops the peer's input after an error that left
+// the stream out of sync, until the peer closes the socket or the close
+// grace period set by closeWith ends. Closing with unread input would make
+// the kernel send a reset, and a peer could lose the connection.close
+// before reading it.
+func (c *conn) discardInput() {
+	b := make([]byte, 4096)
+	for {
+		if _, err := c.nc.Read(b); err != nil {
+			return
 		}
 	}
 }
@@ -218,7 +267,11 @@ func (c *conn) handleFrame(f protocol.Frame) error {
 		c.lastCh = ch
 	}
 	if ch == nil {
-		if f.Type != protocol.FrameMethod {
+		switch f.Type {
+		case protocol.FrameMethod:
+		case protocol.FrameHeader, protocol.FrameBody:
+			return protocol.NewError(protocol.UnexpectedFrame, "expected method frame, got non method frame instead")
+		default:
 			return unexpectedFrame(f)
 		}
 		m, err := protocol.DecodeMethod(f.Payload)

@@ -16,7 +16,9 @@
 //     no goroutine per channel and no hand-off per frame.
 //   - the writer (conn.writeLoop) writes the connection's output buffer in
 //     one syscall per batch, sends heartbeats, drops a peer silent for two
-//     heartbeat intervals and checks consumer timeouts.
+//     heartbeat intervals and checks consumer timeouts. As in RabbitMQ,
+//     any octet received counts as life (the read loop's liveReader marks
+//     each read), so a peer sending one large frame slowly is not dropped.
 //
 // Queue dispatch runs on whatever goroutine calls into the queue (a
 // publisher's read loop, a consumer's ack, a queue timer) and delivers by
@@ -58,6 +60,46 @@
 // (returns false) and records the consumer; once the writer has drained
 // below the limit it kicks those consumers' queues. Replies to the client's
 // own methods are always appended.
+//
+// # Incomplete messages
+//
+// A message's memory is committed as its body arrives, not as its content
+// header announces it (content.go): the header allocates the whole body
+// only when it may come in one frame (size <= frame_max), and a larger body
+// grows, at least doubling, as its frames arrive, so a message that
+// arrives in one body frame still costs two allocations (the message and
+// one buffer for its properties and body). What one connection holds in
+// messages not yet complete, across all its channels, is bounded by
+// incompleteLimit: eight messages of max_message_size with a frame of
+// properties each (about 129 MiB by default), so a single message of the
+// largest size is always accepted. RabbitMQ has no such bound. A body frame
+// that would take a connection past it closes the connection with 506
+// RESOURCE_ERROR (a hard error in AMQP 0-9-1). Throttling instead (no
+// longer reading the connection) could deadlock: a client mid-message on
+// every channel could free nothing without being read. Most clients send a
+// message's frames back to back; amqp091-go interleaves the frames of
+// messages published at the same time on different channels, so it holds
+// one incomplete message per publishing goroutine, and eight goroutines
+// publishing messages of the largest size at once still fit. A channel
+// released mid-message (channel error, connection end) gives its share
+// back.
+//
+// # Framing errors
+//
+// Until connection.tune-ok a frame may be at most protocol.InitialFrameMax
+// octets (8192, RabbitMQ 4's limit; 3.x used 4096), so a peer that has not
+// authenticated cannot make the broker buffer a large frame.
+//
+// A framing error is answered with connection.close 501 (RabbitMQ closes
+// silently after 3 s when this happens during the handshake); an error
+// that leaves the stream out of sync (an oversized frame, a bad frame-end
+// octet) is followed by reading and discarding input (conn.discardInput)
+// until the peer closes or closeGrace passes, so that the peer reads the
+// close instead of a TCP reset that closing with unread input would cause.
+// Other hard errors are answered the same way, and frames are then read,
+// but ignored, until close-ok. In both cases the connection's channels are
+// released before the close is sent, as RabbitMQ does, so nothing is
+// delivered after it.
 //
 // # Alarms
 //

@@ -24,7 +24,9 @@
 //   - Frame size: like rabbit_reader, a payload of up to frame max octets is
 //     accepted (RabbitMQ tolerates the 8 octets of overhead that many
 //     clients forget); anything larger is a FRAME_ERROR before any of the
-//     payload is read. Until tuning the limit is 131072.
+//     payload is read. Until tuning a server reads with InitialFrameMax
+//     (8192, RabbitMQ 4's; 3.x used 4096); a reader nobody tuned accepts
+//     131072.
 //   - Unknown class or method id: RabbitMQ's reader crashes and drops the
 //     socket; Warren returns a hard NOT_IMPLEMENTED so the broker can send
 //     connection.close.

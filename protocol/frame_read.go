@@ -40,12 +40,19 @@ type Frame struct {
 	Payload []byte
 }
 
+// InitialFrameMax is the largest frame a server accepts before
+// connection.tune-ok: RabbitMQ 4's initial frame_max (FRAME_MIN_SIZE;
+// RabbitMQ 3.x used 4096). A server reads the handshake with it, so a
+// client that has not authenticated cannot make it buffer a large frame.
+const InitialFrameMax = 8192
+
 const (
 	// frameHeaderSize is type, channel and payload size.
 	frameHeaderSize = 7
 	// frameOverhead is the header plus the frame-end octet.
 	frameOverhead = frameHeaderSize + 1
-	// defaultFrameMax is RabbitMQ's frame_max before connection.tune-ok.
+	// defaultFrameMax is the frame_max RabbitMQ offers in connection.tune,
+	// the limit of a reader nobody tuned.
 	defaultFrameMax = 131072
 	// initialReadBuffer is the read buffer of a new or idle connection.
 	initialReadBuffer = 4096
@@ -71,7 +78,8 @@ type FrameReader struct {
 }
 
 // NewFrameReader returns a reader of frames from r with frame max 131072,
-// RabbitMQ's limit before tuning.
+// the frame_max RabbitMQ offers; a server sets InitialFrameMax until the
+// client's connection.tune-ok.
 func NewFrameReader(r io.Reader) *FrameReader {
 	return &FrameReader{r: r, frameMax: defaultFrameMax}
 }
@@ -80,6 +88,14 @@ func NewFrameReader(r io.Reader) *FrameReader {
 // included, as negotiated by connection.tune-ok; 0 means no limit.
 func (r *FrameReader) SetFrameMax(n uint32) {
 	r.frameMax = n
+}
+
+// Broken reports whether ReadFrame met an error it cannot read past: a
+// read error, an oversized frame or a bad frame-end octet, after which the
+// stream is out of sync. After an unknown frame type it is false: that
+// frame was consumed and the next one can be read.
+func (r *FrameReader) Broken() bool {
+	return r.err != nil
 }
 
 // Buffered returns the number of bytes already read from the connection but

@@ -384,3 +384,53 @@ func TestReadFrameNoLimitAllocatesWhatArrives(t *testing.T) {
 		t.Fatalf("buffer of %d bytes for %d bytes of input", cap(r.buf), len(in))
 	}
 }
+
+// TestReadFrameBroken checks which errors leave the reader out of sync: a
+// server lingering after a frame error may read on past an unknown frame
+// type, but not past an oversized frame or a bad frame end. It also checks
+// the handshake limit, InitialFrameMax.
+func TestReadFrameBroken(t *testing.T) {
+	good := frameOf(FrameHeartbeat, 0, nil)
+	badEnd := frameOf(FrameMethod, 1, []byte("abc"))
+	badEnd[len(badEnd)-1] = 'A'
+	tests := []struct {
+		name   string
+		first  []byte
+		text   string
+		broken bool
+	}{
+		{"unknown frame type", frameOf(9, 1, nil), "FRAME_ERROR - type 9, all octets = <<>>: unknown_frame", false},
+		{"bad frame end", badEnd, "FRAME_ERROR - type 1, all octets = <<\"abc\">>: {invalid_frame_end_marker,65}", true},
+		{"over the initial frame max", frameOf(FrameMethod, 0, make([]byte, InitialFrameMax+1)),
+			"FRAME_ERROR - type 1, all octets = <<>>: {frame_too_large,8193,8184}", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewFrameReader(bytes.NewReader(append(append([]byte{}, tt.first...), good...)))
+			r.SetFrameMax(InitialFrameMax)
+			_, err := r.ReadFrame()
+			var e *Error
+			if !errors.As(err, &e) || e.Code != FrameError || e.Text != tt.text {
+				t.Fatalf("got %v, want %q", err, tt.text)
+			}
+			if r.Broken() != tt.broken {
+				t.Fatalf("Broken() = %v, want %v", r.Broken(), tt.broken)
+			}
+			f, err := r.ReadFrame()
+			if tt.broken {
+				if err == nil {
+					t.Fatalf("read frame type %d past an out-of-sync error", f.Type)
+				}
+				return
+			}
+			if err != nil || f.Type != FrameHeartbeat {
+				t.Fatalf("next frame: type %d, %v; want the heartbeat", f.Type, err)
+			}
+		})
+	}
+	r := NewFrameReader(bytes.NewReader(frameOf(FrameMethod, 0, make([]byte, InitialFrameMax))))
+	r.SetFrameMax(InitialFrameMax)
+	if f, err := r.ReadFrame(); err != nil || len(f.Payload) != InitialFrameMax {
+		t.Fatalf("a payload of InitialFrameMax octets: %d octets, %v", len(f.Payload), err)
+	}
+}
