@@ -160,9 +160,22 @@ func (c *conn) notifyBlocked(blocked bool) {
 	}
 }
 
+// markPublisher records that the client publishes. It runs when a
+// basic.publish method arrives, before its content: the read loop checks
+// for alarms before every frame, so under an alarm even the first message
+// is held (not routed, not confirmed) until the alarm clears, as
+// rabbit_reader stops reading a publisher at its first content frame.
+func (c *conn) markPublisher() {
+	if !c.published.Load() {
+		c.published.Store(true)
+	}
+}
+
 // waitWhileBlocked pauses a publishing connection's read loop while an
-// alarm (memory or disk) is raised, as RabbitMQ stops reading from publishers: the
-// client hears connection.blocked when the pause starts and
+// alarm (memory or disk) is raised, as RabbitMQ stops reading from
+// publishers. The read loop calls it before each frame while the server is
+// blocked, so frames already buffered (a pipelined publish) are held too.
+// The client hears connection.blocked when the pause starts and
 // connection.unblocked when it ends. The peer's silence does not count
 // against its heartbeats meanwhile. Like RabbitMQ, a paused connection does
 // not see the client's own connection.close until the alarm clears; a close

@@ -66,8 +66,13 @@
 // Config.MemoryHighWatermark (40% of memory by default, as RabbitMQ's
 // vm_memory_high_watermark), or below Config.DiskFreeLimit free bytes (50
 // MB by default, RabbitMQ's disk_free_limit; the probe is statfs unless
-// Config.DiskFree replaces it), connections that have published stop being
-// read once their buffered input is handled, and clients with the
+// Config.DiskFree replaces it), connections that publish stop being read:
+// a basic.publish marks its connection as a publisher when the method
+// arrives, and the read loop checks for an alarm before every frame (one
+// atomic load), so under an alarm even a connection's first message,
+// pipelined or not, is held unrouted and unconfirmed until the alarms
+// clear, as rabbit_reader stops at a publisher's first content frame.
+// Clients with the
 // connection.blocked capability hear connection.blocked ("low on memory",
 // "low on disk", or both joined by " & " as RabbitMQ words it), then
 // connection.unblocked when the last alarm clears (alarm.go,
