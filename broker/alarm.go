@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"os"
+	"path/filepath"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -22,27 +23,57 @@ const alarmEvery = 20
 // heapMetric is the live heap as runtime/metrics reports it.
 const heapMetric = "/memory/classes/heap/objects:bytes"
 
-// memoryLimit returns the machine's (or the cgroup's) memory in bytes, or
-// 0 when it cannot be read.
-func memoryLimit() uint64 {
-	var total uint64
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-				kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				total = kb << 10
-				break
-			}
-		}
-		f.Close()
-	}
-	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
-		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && (total == 0 || n < total) {
+// cgroupNoLimit is the smallest value read from a cgroup memory limit
+// that means "no limit": cgroup v1 reports an unlimited group as the
+// largest page-aligned int64 (9223372036854771712).
+const cgroupNoLimit = 1 << 62
+
+// memoryLimit returns the memory the node may use, in bytes: the machine's
+// (MemTotal in /proc/meminfo) or, when lower, its cgroup's limit (cgroup v2
+// memory.max, or cgroup v1 memory/memory.limit_in_bytes), so that in a
+// container the watermark is a share of the container's limit. It returns
+// 0 when nothing can be read. root is the file system root: "/" but in
+// tests.
+func memoryLimit(root string) uint64 {
+	total := memTotal(filepath.Join(root, "proc/meminfo"))
+	for _, p := range []string{"sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		if n := cgroupLimit(filepath.Join(root, p)); n != 0 && (total == 0 || n < total) {
 			total = n
 		}
 	}
 	return total
+}
+
+// memTotal returns MemTotal from a meminfo file in bytes, or 0.
+func memTotal(path string) uint64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// cgroupLimit returns the limit in a cgroup memory limit file in bytes, or
+// 0 when the file is missing or unreadable or sets no limit ("max" in
+// cgroup v2, a huge number in v1).
+func cgroupLimit(path string) uint64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n >= cgroupNoLimit {
+		return 0
+	}
+	return n
 }
 
 // alarm is one resource alarm; the server's alarms are a set of them.

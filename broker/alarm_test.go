@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -62,5 +64,46 @@ func TestMemoryAlarmBlocksPublishers(t *testing.T) {
 	}
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("close took %v", el)
+	}
+}
+
+// TestMemoryLimit: the watermark's base is the machine's memory or, when
+// lower, the container's cgroup limit, v1 or v2; "no limit" in either
+// form, unreadable values and missing files fall back to the machine's.
+func TestMemoryLimit(t *testing.T) {
+	const meminfo = "MemTotal:        8000000 kB\nMemFree:         100 kB\n"
+	const machine = 8000000 << 10
+	const v1, v2 = "sys/fs/cgroup/memory/memory.limit_in_bytes", "sys/fs/cgroup/memory.max"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  uint64
+	}{
+		{"no cgroup", map[string]string{"proc/meminfo": meminfo}, machine},
+		{"v2 limit", map[string]string{"proc/meminfo": meminfo, v2: "536870912\n"}, 512 << 20},
+		{"v2 max", map[string]string{"proc/meminfo": meminfo, v2: "max\n"}, machine},
+		{"v2 above the machine", map[string]string{"proc/meminfo": meminfo, v2: "99999999999999\n"}, machine},
+		{"v1 limit", map[string]string{"proc/meminfo": meminfo, v1: "1073741824\n"}, 1 << 30},
+		{"v1 no limit", map[string]string{"proc/meminfo": meminfo, v1: "9223372036854771712\n"}, machine},
+		{"v1 garbage", map[string]string{"proc/meminfo": meminfo, v1: "lots\n"}, machine},
+		{"cgroup without meminfo", map[string]string{v1: "1073741824"}, 1 << 30},
+		{"v1 no limit without meminfo", map[string]string{v1: "9223372036854771712"}, 0},
+		{"nothing readable", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			for name, text := range tc.files {
+				p := filepath.Join(root, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := memoryLimit(root); got != tc.want {
+				t.Fatalf("memoryLimit = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -118,7 +118,7 @@ func (c Config) withDefaults() Config {
 		c.DefaultUser, c.DefaultPass = "guest", "guest"
 	}
 	if c.MemoryHighWatermark == 0 {
-		c.MemoryHighWatermark = int64(float64(memoryLimit()) * defaultWatermarkFraction)
+		c.MemoryHighWatermark = int64(float64(memoryLimit("/")) * defaultWatermarkFraction)
 	} else if c.MemoryHighWatermark < 0 {
 		c.MemoryHighWatermark = 0
 	}

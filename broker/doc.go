@@ -63,7 +63,8 @@
 //
 // The server's clock goroutine samples the heap and the free disk space of
 // the data dir once a second (and Start once before listening). Past
-// Config.MemoryHighWatermark (40% of memory by default, as RabbitMQ's
+// Config.MemoryHighWatermark (by default 40% of the machine's memory, or
+// of the container's cgroup v1 or v2 limit when lower, as RabbitMQ's
 // vm_memory_high_watermark), or below Config.DiskFreeLimit free bytes (50
 // MB by default, RabbitMQ's disk_free_limit; the probe is statfs unless
 // Config.DiskFree replaces it), connections that publish stop being read:
