@@ -7,13 +7,16 @@
 //
 // Every goroutine starts through Server.goTracked, so Server.Close waits for
 // all of them. A server has an accept loop and a coarse clock (which also
-// samples memory for the alarm); each
+// samples memory and disk for the alarms and logs the summaries of failed
+// logins); each
 // connection has exactly two goroutines:
 //
 //   - the read loop (conn.serve) reads frames with protocol.FrameReader and
 //     handles them synchronously: the handshake, every channel's methods,
 //     content assembly, routing and Queue.Publish all run here. There is
-//     no goroutine per channel and no hand-off per frame.
+//     no goroutine per channel and no hand-off per frame. A refused login
+//     waits here before its refusal is sent, longer for an address that
+//     keeps failing (auth_throttle.go), holding up no other connection.
 //   - the writer (conn.writeLoop) writes the connection's output buffer in
 //     one syscall per batch, sends heartbeats, drops a peer silent for two
 //     heartbeat intervals and checks consumer timeouts.

@@ -43,6 +43,8 @@ type Server struct {
 	blocked   atomic.Bool   // some alarm is raised: publishers are not read
 	unblocked chan struct{} // closed when the last alarm clears
 
+	logins *loginFailures // failed logins per source (auth_throttle.go)
+
 	diskProbeFailed atomic.Bool  // the last disk probe failed: logged once
 	clock           atomic.Int64 // milliseconds since the epoch, updated every clockTick
 	stop            chan struct{}
@@ -66,6 +68,7 @@ func (s *Server) runClock() {
 			if i%alarmEvery == 0 {
 				s.checkMemory()
 				s.checkDisk()
+				s.logLoginFailures(now)
 			}
 		case <-s.stop:
 			return
@@ -90,6 +93,7 @@ func NewServer(cfg Config) (*Server, error) {
 		conns: make(map[*conn]struct{}),
 		stop:  make(chan struct{}),
 	}
+	s.logins = newLoginFailures()
 	s.clock.Store(time.Now().UnixMilli())
 	s.vhosts = make(map[string]*vhost)
 	if cfg.InMemory {
