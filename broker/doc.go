@@ -98,11 +98,14 @@
 // interface in defs.go).
 //
 // At start-up (recovery.go, in NewServer, before Start listens) the server
-// opens the queue store (queue/store, DataDir/queues), recreates each saved
-// vhost, its exchanges, its durable queues (classic.New recovers their
-// messages, every one redelivered) and its bindings, deletes the logs of
-// queues that no longer exist, and logs how long recovery took and how
-// many damaged records the store dropped. Close closes every queue (which
+// checks that the data dir is a directory it can write to (NewServer
+// fails otherwise; only Config.InMemory, asked for explicitly, runs
+// without one and saves nothing), opens the queue store (queue/store,
+// DataDir/queues), recreates each saved vhost, its exchanges, its durable
+// queues (classic.New recovers their messages, every one redelivered) and
+// its bindings, deletes the logs of queues that no longer exist, and logs
+// the data dir, what it recreated, how many damaged records the store
+// dropped and how long recovery took. Close closes every queue (which
 // syncs what is pending), then the store and the definitions.
 //
 // Publisher confirms of persistent messages in durable queues arrive from
