@@ -3,8 +3,9 @@
 GO        ?= go
 BIN       ?= bin
 DATA_DIR  ?= ./data
-FUZZTIME  ?= 60s
+FUZZTIME  ?= 500000x
 BENCHTIME ?= 1s
+ARGS      ?=
 
 .DEFAULT_GOAL := help
 
@@ -17,8 +18,8 @@ build: ## Build the static binaries warren and warren-perf into ./bin.
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
 .PHONY: run
-run: ## Run a single node on 127.0.0.1:5672 with data in ./data (guest/guest from loopback).
-	$(GO) run ./cmd/warren --data-dir $(DATA_DIR)
+run: ## Run a single node on 127.0.0.1:5672 with data in ./data (guest/guest from loopback); more flags in ARGS="--listen 127.0.0.1:5673 --log-level debug".
+	$(GO) run ./cmd/warren --data-dir "$(DATA_DIR)" $(ARGS)
 
 .PHONY: deps
 deps: ## Install what the tests need besides Go: python3-pika and amqp-tools (apt), amqplib (npm ci in e2e/node).
@@ -52,13 +53,17 @@ bench: ## Run the Go benchmarks (codec, routing, queue, publish→consume) with 
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz target for FUZZTIME each (default 60s).
-	@set -e; for pkg in $$($(GO) list ./...); do \
-		for f in $$($(GO) test -list='^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+fuzz: ## Run every fuzz target for FUZZTIME inputs each (default 500000x), then list the targets that failed.
+	@failed=""; \
+	for pkg in $$($(GO) list ./...); do \
+		targets=$$($(GO) test -list='^Fuzz' $$pkg) || { failed="$$failed $$pkg(build)"; continue; }; \
+		for f in $$(echo "$$targets" | grep '^Fuzz'); do \
 			echo "== $$pkg $$f"; \
-			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || failed="$$failed $$pkg.$$f"; \
 		done; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi; \
+	echo "fuzz: every target passed"
 
 .PHONY: gen
 gen: ## Regenerate the AMQP codec from protocol/internal/gen/amqp0-9-1.spec.

@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"os"
+	"path/filepath"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -22,27 +23,57 @@ const alarmEvery = 20
 // heapMetric is the live heap as runtime/metrics reports it.
 const heapMetric = "/memory/classes/heap/objects:bytes"
 
-// memoryLimit returns the machine's (or the cgroup's) memory in bytes, or
-// 0 when it cannot be read.
-func memoryLimit() uint64 {
-	var total uint64
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-				kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				total = kb << 10
-				break
-			}
-		}
-		f.Close()
-	}
-	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
-		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && (total == 0 || n < total) {
+// cgroupNoLimit is the smallest value read from a cgroup memory limit
+// that means "no limit": cgroup v1 reports an unlimited group as the
+// largest page-aligned int64 (9223372036854771712).
+const cgroupNoLimit = 1 << 62
+
+// memoryLimit returns the memory the node may use, in bytes: the machine's
+// (MemTotal in /proc/meminfo) or, when lower, its cgroup's limit (cgroup v2
+// memory.max, or cgroup v1 memory/memory.limit_in_bytes), so that in a
+// container the watermark is a share of the container's limit. It returns
+// 0 when nothing can be read. root is the file system root: "/" but in
+// tests.
+func memoryLimit(root string) uint64 {
+	total := memTotal(filepath.Join(root, "proc/meminfo"))
+	for _, p := range []string{"sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		if n := cgroupLimit(filepath.Join(root, p)); n != 0 && (total == 0 || n < total) {
 			total = n
 		}
 	}
 	return total
+}
+
+// memTotal returns MemTotal from a meminfo file in bytes, or 0.
+func memTotal(path string) uint64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// cgroupLimit returns the limit in a cgroup memory limit file in bytes, or
+// 0 when the file is missing or unreadable or sets no limit ("max" in
+// cgroup v2, a huge number in v1).
+func cgroupLimit(path string) uint64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n >= cgroupNoLimit {
+		return 0
+	}
+	return n
 }
 
 // alarm is one resource alarm; the server's alarms are a set of them.
@@ -160,9 +191,22 @@ func (c *conn) notifyBlocked(blocked bool) {
 	}
 }
 
+// markPublisher records that the client publishes. It runs when a
+// basic.publish method arrives, before its content: the read loop checks
+// for alarms before every frame, so under an alarm even the first message
+// is held (not routed, not confirmed) until the alarm clears, as
+// rabbit_reader stops reading a publisher at its first content frame.
+func (c *conn) markPublisher() {
+	if !c.published.Load() {
+		c.published.Store(true)
+	}
+}
+
 // waitWhileBlocked pauses a publishing connection's read loop while an
-// alarm (memory or disk) is raised, as RabbitMQ stops reading from publishers: the
-// client hears connection.blocked when the pause starts and
+// alarm (memory or disk) is raised, as RabbitMQ stops reading from
+// publishers. The read loop calls it before each frame while the server is
+// blocked, so frames already buffered (a pipelined publish) are held too.
+// The client hears connection.blocked when the pause starts and
 // connection.unblocked when it ends. The peer's silence does not count
 // against its heartbeats meanwhile. Like RabbitMQ, a paused connection does
 // not see the client's own connection.close until the alarm clears; a close

@@ -29,7 +29,7 @@ func statfsFree(dir string) (uint64, error) {
 // disk fill anyway, the store fails the write, nacks the publishes waiting
 // for it and damages nothing already on disk.
 func (s *Server) checkDisk() {
-	if s.cfg.DiskFreeLimit <= 0 || s.cfg.DataDir == "" {
+	if s.cfg.DiskFreeLimit <= 0 || s.cfg.InMemory {
 		return
 	}
 	free, err := s.cfg.DiskFree(s.cfg.DataDir)

@@ -112,3 +112,91 @@ func TestDiskAlarmBlocksPublishers(t *testing.T) {
 	}
 	eventually(t, "held-back publish", func() bool { return count() == 2 })
 }
+
+// TestDiskAlarmHoldsFirstPublish: with the disk alarm raised before the
+// client connects, even its first persistent publish is held (its frames
+// arrive in one write, so this also covers input already buffered): it is
+// not enqueued or confirmed, and the client hears connection.blocked; once
+// space returns it hears connection.unblocked and the message is confirmed
+// and delivered. A connection that does not publish keeps working.
+func TestDiskAlarmHoldsFirstPublish(t *testing.T) {
+	var free atomic.Int64
+	free.Store(1 << 20)
+	s := startServer(t, func(c *Config) {
+		c.DiskFreeLimit = 50_000_000
+		c.DiskFree = func(string) (uint64, error) { return uint64(free.Load()), nil }
+	})
+	// Close the broker before the clients, should the test fail while the
+	// publisher is paused: it would not read the client's connection.close.
+	defer s.Close()
+	cch := openChannel(t, dial(t, s))
+	if _, err := cch.QueueDeclare("first", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		q, err := cch.QueueDeclarePassive("first", true, false, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Messages
+	}
+
+	pc := dial(t, s)
+	blocked := pc.NotifyBlocked(make(chan amqp.Blocking, 2))
+	pch := openChannel(t, pc)
+	if err := pch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	confirms := pch.NotifyPublish(make(chan amqp.Confirmation, 1))
+	publish(t, pch, "", "first", amqp.Publishing{DeliveryMode: amqp.Persistent, Body: []byte("first")})
+	select {
+	case b := <-blocked:
+		if !b.Active || b.Reason != "low on disk" {
+			t.Fatalf("blocking %+v", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection.blocked")
+	}
+	eventually(t, "publisher paused", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for c := range s.conns {
+			if c.paused.Load() {
+				return true
+			}
+		}
+		return false
+	})
+	// Paused before the message was complete: nothing can reach the queue.
+	if n := count(); n != 0 {
+		t.Fatalf("%d messages enqueued under the disk alarm, want 0", n)
+	}
+	select {
+	case c := <-confirms:
+		t.Fatalf("publish confirmed under the disk alarm: %+v", c)
+	default:
+	}
+
+	free.Store(1 << 30)
+	s.checkDisk()
+	select {
+	case b := <-blocked:
+		if b.Active {
+			t.Fatalf("blocking %+v, want unblocked", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection.unblocked")
+	}
+	select {
+	case c := <-confirms:
+		if !c.Ack || c.DeliveryTag != 1 {
+			t.Fatalf("confirm %+v, want ack of 1", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no confirm once the alarm cleared")
+	}
+	d, ok, err := cch.Get("first", true)
+	if err != nil || !ok || string(d.Body) != "first" {
+		t.Fatalf("get: %q %v %v", d.Body, ok, err)
+	}
+}

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,8 +11,9 @@ import (
 
 // TestMemoryAlarmBlocksPublishers sets a watermark every heap exceeds: a
 // connection that publishes hears connection.blocked and is no longer
-// read, while a connection that only consumes keeps working, and the
-// server still shuts down promptly.
+// read from its first publish on, so none of its messages is enqueued,
+// while a connection that only consumes keeps working, and the server
+// still shuts down promptly.
 func TestMemoryAlarmBlocksPublishers(t *testing.T) {
 	s := startServer(t, func(c *Config) { c.MemoryHighWatermark = 1 })
 	// Close the broker before the clients: a blocked connection does not
@@ -30,8 +33,6 @@ func TestMemoryAlarmBlocksPublishers(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no connection.blocked")
 	}
-	// The frames already read are handled; then the connection is no
-	// longer read.
 	publish(t, pch, "", "alarm", amqp.Publishing{Body: []byte("second")})
 	paused := func() bool {
 		s.mu.Lock()
@@ -52,8 +53,8 @@ func TestMemoryAlarmBlocksPublishers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if q.Messages > 2 {
-			t.Fatalf("a blocked publisher's message was enqueued")
+		if q.Messages != 0 {
+			t.Fatalf("%d of a blocked publisher's messages enqueued", q.Messages)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -63,5 +64,46 @@ func TestMemoryAlarmBlocksPublishers(t *testing.T) {
 	}
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("close took %v", el)
+	}
+}
+
+// TestMemoryLimit: the watermark's base is the machine's memory or, when
+// lower, the container's cgroup limit, v1 or v2; "no limit" in either
+// form, unreadable values and missing files fall back to the machine's.
+func TestMemoryLimit(t *testing.T) {
+	const meminfo = "MemTotal:        8000000 kB\nMemFree:         100 kB\n"
+	const machine = 8000000 << 10
+	const v1, v2 = "sys/fs/cgroup/memory/memory.limit_in_bytes", "sys/fs/cgroup/memory.max"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  uint64
+	}{
+		{"no cgroup", map[string]string{"proc/meminfo": meminfo}, machine},
+		{"v2 limit", map[string]string{"proc/meminfo": meminfo, v2: "536870912\n"}, 512 << 20},
+		{"v2 max", map[string]string{"proc/meminfo": meminfo, v2: "max\n"}, machine},
+		{"v2 above the machine", map[string]string{"proc/meminfo": meminfo, v2: "99999999999999\n"}, machine},
+		{"v1 limit", map[string]string{"proc/meminfo": meminfo, v1: "1073741824\n"}, 1 << 30},
+		{"v1 no limit", map[string]string{"proc/meminfo": meminfo, v1: "9223372036854771712\n"}, machine},
+		{"v1 garbage", map[string]string{"proc/meminfo": meminfo, v1: "lots\n"}, machine},
+		{"cgroup without meminfo", map[string]string{v1: "1073741824"}, 1 << 30},
+		{"v1 no limit without meminfo", map[string]string{v1: "9223372036854771712"}, 0},
+		{"nothing readable", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			for name, text := range tc.files {
+				p := filepath.Join(root, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := memoryLimit(root); got != tc.want {
+				t.Fatalf("memoryLimit = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -146,6 +146,7 @@ func (ch *channel) handleMethod(m protocol.Method) error {
 		ch.pub = *m
 		ch.publish = &ch.pub
 		ch.expect = expectHeader
+		ch.c.markPublisher()
 		return nil
 	case *protocol.BasicAck:
 		return ch.ack(m.DeliveryTag, m.Multiple, queue.Ack)

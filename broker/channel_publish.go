@@ -81,9 +81,6 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 	if m.Immediate {
 		return protocol.NewError(protocol.NotImplemented, "immediate=true")
 	}
-	if !ch.c.published.Load() {
-		ch.c.published.Store(true)
-	}
 	vh := ch.c.vh
 	if m.Exchange != "" {
 		x := vh.exchange(m.Exchange)

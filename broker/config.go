@@ -30,17 +30,24 @@ const (
 	minFrameMax = 4096
 )
 
-// Config configures a Server. The zero value of every field but Listen and
-// DataDir means RabbitMQ's default.
+// Config configures a Server. The zero value of every field but Listen,
+// DataDir and InMemory means RabbitMQ's default.
 type Config struct {
 	// Listen is the TCP address for AMQP clients, such as "127.0.0.1:5672"
 	// or "127.0.0.1:0" for a free port.
 	Listen string
 	// DataDir holds the node's durable state: definitions.db (vhosts,
 	// durable exchanges, queues and bindings) and queues/ (the messages of
-	// durable queues). It is created if missing. Empty keeps everything in
-	// memory: nothing survives a restart.
+	// durable queues). It is created if missing, and NewServer fails unless
+	// it is a directory the broker can write to. It may be empty only with
+	// InMemory.
 	DataDir string
+	// InMemory runs the broker without a data dir: nothing survives a
+	// restart, persistent messages and durable queues included. It must be
+	// asked for explicitly (NewServer refuses an empty DataDir without it,
+	// and a DataDir with it), so that a mistyped or unset data dir never
+	// silently makes a node non-durable.
+	InMemory bool
 	// Logger receives the broker's logs; nil means no logging.
 	Logger *zap.Logger
 	// Heartbeat is the heartbeat interval offered to clients; a negative
@@ -111,7 +118,7 @@ func (c Config) withDefaults() Config {
 		c.DefaultUser, c.DefaultPass = "guest", "guest"
 	}
 	if c.MemoryHighWatermark == 0 {
-		c.MemoryHighWatermark = int64(float64(memoryLimit()) * defaultWatermarkFraction)
+		c.MemoryHighWatermark = int64(float64(memoryLimit("/")) * defaultWatermarkFraction)
 	} else if c.MemoryHighWatermark < 0 {
 		c.MemoryHighWatermark = 0
 	}

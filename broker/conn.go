@@ -154,7 +154,7 @@ func (c *conn) readLoop() error {
 			held = false
 			n = 0
 		}
-		if c.fr.Buffered() == 0 {
+		if c.srv.blocked.Load() {
 			c.waitWhileBlocked()
 		}
 		f, err := c.fr.ReadFrame()

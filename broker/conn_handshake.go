@@ -90,14 +90,7 @@ func (c *conn) startOk(m *protocol.ConnectionStartOk) error {
 		reason = "user '" + user + "' can only connect via localhost"
 	}
 	if reason != "" {
-		c.log.Error("authentication failed", zap.String("mechanism", m.Mechanism), zap.String("user", user),
-			zap.String("reason", reason))
-		if v, _ := c.capabilities["authentication_failure_close"].(bool); v {
-			c.closeWith(protocol.NewError(protocol.AccessRefused,
-				"Login was refused using authentication mechanism %s. For details see the broker logfile.", m.Mechanism))
-			c.endBatch()
-		}
-		return errConnDone
+		return c.refuseLogin(m.Mechanism, user, reason)
 	}
 	c.user = user
 	c.state = stateTuneOk

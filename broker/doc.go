@@ -7,13 +7,16 @@
 //
 // Every goroutine starts through Server.goTracked, so Server.Close waits for
 // all of them. A server has an accept loop and a coarse clock (which also
-// samples memory for the alarm); each
+// samples memory and disk for the alarms and logs the summaries of failed
+// logins); each
 // connection has exactly two goroutines:
 //
 //   - the read loop (conn.serve) reads frames with protocol.FrameReader and
 //     handles them synchronously: the handshake, every channel's methods,
 //     content assembly, routing and Queue.Publish all run here. There is
-//     no goroutine per channel and no hand-off per frame.
+//     no goroutine per channel and no hand-off per frame. A refused login
+//     waits here before its refusal is sent, longer for an address that
+//     keeps failing (auth_throttle.go), holding up no other connection.
 //   - the writer (conn.writeLoop) writes the connection's output buffer in
 //     one syscall per batch, sends heartbeats, drops a peer silent for two
 //     heartbeat intervals and checks consumer timeouts. As in RabbitMQ,
@@ -105,11 +108,17 @@
 //
 // The server's clock goroutine samples the heap and the free disk space of
 // the data dir once a second (and Start once before listening). Past
-// Config.MemoryHighWatermark (40% of memory by default, as RabbitMQ's
+// Config.MemoryHighWatermark (by default 40% of the machine's memory, or
+// of the container's cgroup v1 or v2 limit when lower, as RabbitMQ's
 // vm_memory_high_watermark), or below Config.DiskFreeLimit free bytes (50
 // MB by default, RabbitMQ's disk_free_limit; the probe is statfs unless
-// Config.DiskFree replaces it), connections that have published stop being
-// read once their buffered input is handled, and clients with the
+// Config.DiskFree replaces it), connections that publish stop being read:
+// a basic.publish marks its connection as a publisher when the method
+// arrives, and the read loop checks for an alarm before every frame (one
+// atomic load), so under an alarm even a connection's first message,
+// pipelined or not, is held unrouted and unconfirmed until the alarms
+// clear, as rabbit_reader stops at a publisher's first content frame.
+// Clients with the
 // connection.blocked capability hear connection.blocked ("low on memory",
 // "low on disk", or both joined by " & " as RabbitMQ words it), then
 // connection.unblocked when the last alarm clears (alarm.go,
@@ -131,11 +140,14 @@
 // interface in defs.go).
 //
 // At start-up (recovery.go, in NewServer, before Start listens) the server
-// opens the queue store (queue/store, DataDir/queues), recreates each saved
-// vhost, its exchanges, its durable queues (classic.New recovers their
-// messages, every one redelivered) and its bindings, deletes the logs of
-// queues that no longer exist, and logs how long recovery took and how
-// many damaged records the store dropped. Close closes every queue (which
+// checks that the data dir is a directory it can write to (NewServer
+// fails otherwise; only Config.InMemory, asked for explicitly, runs
+// without one and saves nothing), opens the queue store (queue/store,
+// DataDir/queues), recreates each saved vhost, its exchanges, its durable
+// queues (classic.New recovers their messages, every one redelivered) and
+// its bindings, deletes the logs of queues that no longer exist, and logs
+// the data dir, what it recreated, how many damaged records the store
+// dropped and how long recovery took. Close closes every queue (which
 // syncs what is pending), then the store and the definitions.
 //
 // Publisher confirms of persistent messages in durable queues arrive from

@@ -70,7 +70,11 @@ func (s *Server) openStorage() error {
 		v.recover(saved[name], known, &n)
 	}
 	s.deleteOrphanLogs(known)
-	s.log.Info("recovered durable state",
+	dir, err := filepath.Abs(s.cfg.DataDir)
+	if err != nil {
+		dir = s.cfg.DataDir
+	}
+	s.log.Info("recovered durable state", zap.String("data_dir", dir),
 		zap.Int("vhosts", len(names)), zap.Int("exchanges", n.exchanges), zap.Int("queues", n.queues),
 		zap.Int("bindings", n.bindings), zap.Uint64("messages", n.messages),
 		zap.Uint64("damaged_records", s.damaged.Load()), zap.Int("skipped", n.skipped),

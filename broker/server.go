@@ -43,6 +43,8 @@ type Server struct {
 	blocked   atomic.Bool   // some alarm is raised: publishers are not read
 	unblocked chan struct{} // closed when the last alarm clears
 
+	logins *loginFailures // failed logins per source (auth_throttle.go)
+
 	diskProbeFailed atomic.Bool  // the last disk probe failed: logged once
 	clock           atomic.Int64 // milliseconds since the epoch, updated every clockTick
 	stop            chan struct{}
@@ -66,6 +68,7 @@ func (s *Server) runClock() {
 			if i%alarmEvery == 0 {
 				s.checkMemory()
 				s.checkDisk()
+				s.logLoginFailures(now)
 			}
 		case <-s.stop:
 			return
@@ -76,9 +79,12 @@ func (s *Server) runClock() {
 // NewServer returns a server configured by cfg; Start makes it listen.
 func NewServer(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	if cfg.DataDir != "" {
-		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-			return nil, fmt.Errorf("broker: data dir: %w", err)
+	switch {
+	case cfg.InMemory && cfg.DataDir != "":
+		return nil, errors.New("broker: both InMemory and a data dir are set")
+	case !cfg.InMemory:
+		if err := prepareDataDir(cfg.DataDir); err != nil {
+			return nil, err
 		}
 	}
 	s := &Server{
@@ -87,9 +93,11 @@ func NewServer(cfg Config) (*Server, error) {
 		conns: make(map[*conn]struct{}),
 		stop:  make(chan struct{}),
 	}
+	s.logins = newLoginFailures()
 	s.clock.Store(time.Now().UnixMilli())
 	s.vhosts = make(map[string]*vhost)
-	if cfg.DataDir == "" {
+	if cfg.InMemory {
+		s.log.Warn("no data dir: definitions and messages are kept in memory only and lost at exit")
 		v := newVhost(s, "/")
 		v.loading = false
 		s.vhosts["/"] = v
@@ -103,6 +111,32 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// prepareDataDir creates the data dir if it is missing and checks that it
+// is a directory the broker can create files in, so that a bad path fails
+// the start with a clear error instead of a node that keeps nothing or
+// fails its first durable declare.
+func prepareDataDir(dir string) error {
+	if dir == "" {
+		return errors.New("broker: no data dir: set Config.DataDir (or InMemory for a broker that keeps nothing)")
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("broker: data dir %q is not a directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("broker: data dir %q cannot be created: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("broker: data dir %q is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("broker: data dir %q: %w", dir, err)
+	}
+	return nil
 }
 
 // Start listens on Config.Listen and accepts connections in the background.

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,16 +17,46 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// startWarren builds and starts the warren binary with args and extra
-// environment, and returns the address it logged it listens on. The process
-// is stopped with SIGTERM at cleanup, and must exit cleanly.
+// binary is the warren binary built once for the tests that run it.
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+	dir  string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.dir != "" {
+		os.RemoveAll(binary.dir)
+	}
+	os.Exit(code)
+}
+
+// warrenBinary builds the warren binary on first use and returns its path.
+func warrenBinary(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		if binary.dir, binary.err = os.MkdirTemp("", "warren-bin-"); binary.err != nil {
+			return
+		}
+		binary.path = filepath.Join(binary.dir, "warren")
+		if out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput(); err != nil {
+			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
+	}
+	return binary.path
+}
+
+// startWarren starts the warren binary with args and extra environment,
+// and returns the address it logged it listens on. The process is stopped
+// with SIGTERM at cleanup, and must exit cleanly.
 func startWarren(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "warren")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(warrenBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -77,5 +110,46 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
 		t.Fatalf("data dir not created: %v", err)
+	}
+}
+
+// TestBinaryRefusesEmptyDataDir: an empty data dir, from the flag (an
+// unset shell variable: --data-dir "$UNSET") or from WARREN_DATA_DIR set
+// to nothing, stops warren at once with exit status 1 and says why; it
+// never starts a node that keeps nothing.
+func TestBinaryRefusesEmptyDataDir(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"flag", nil, []string{"--data-dir", ""}},
+		{"environment", []string{"WARREN_DATA_DIR="}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(warrenBinary(t), append([]string{"--listen", "127.0.0.1:0"}, tc.args...)...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+					t.Fatalf("exit: %v, want status 1", err)
+				}
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("warren started with an empty data dir")
+			}
+			want := "warren: --data-dir (WARREN_DATA_DIR) is empty"
+			if !bytes.HasPrefix(stderr.Bytes(), []byte(want)) {
+				t.Fatalf("stderr %q, want it to start with %q", stderr.String(), want)
+			}
+		})
 	}
 }

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"go.uber.org/zap/zapcore"
+
+	"github.com/warrenmq/warren/broker"
+)
+
+// options is the node's configuration from flags and the environment.
+type options struct {
+	listen, dataDir, user, pass string
+	diskFreeLimit               int64 // for broker.Config: negative disables the check
+	logLevel                    zapcore.Level
+	logFormat                   string
+	healthCheck                 bool
+}
+
+// usageError is a command-line error the flag package has already
+// reported, with the usage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// logLevels are the values --log-level accepts.
+var logLevels = map[string]zapcore.Level{
+	"debug": zapcore.DebugLevel, "info": zapcore.InfoLevel, "warn": zapcore.WarnLevel, "error": zapcore.ErrorLevel,
+}
+
+// parseOptions reads the command line and the environment (env, as
+// os.LookupEnv) and checks them. Flag errors and the usage go to out.
+func parseOptions(args []string, env func(string) (string, bool), out io.Writer) (options, error) {
+	get := func(key, def string) string {
+		if v, ok := env(key); ok {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("warren", flag.ContinueOnError)
+	fs.SetOutput(out)
+	listen := fs.String("listen", get("WARREN_LISTEN", "127.0.0.1:5672"), "AMQP listen address (env WARREN_LISTEN)")
+	dataDir := fs.String("data-dir", get("WARREN_DATA_DIR", "./data"),
+		"data directory, created if missing; required: warren will not run a node that keeps nothing (env WARREN_DATA_DIR)")
+	diskLimit := fs.String("disk-free-limit", get("WARREN_DISK_FREE_LIMIT", "50MB"),
+		"block publishers below this much free disk on the data dir: bytes or a unit such as 50MB, 1GB, 2GiB; 0 disables (env WARREN_DISK_FREE_LIMIT)")
+	user := fs.String("default-user", get("WARREN_DEFAULT_USER", "guest"),
+		"the user clients log in as; the user named guest may connect only from loopback, as in RabbitMQ (env WARREN_DEFAULT_USER)")
+	pass := fs.String("default-pass", get("WARREN_DEFAULT_PASS", "guest"), "that user's password (env WARREN_DEFAULT_PASS)")
+	level := fs.String("log-level", get("WARREN_LOG_LEVEL", "info"), "least severe log level written: debug, info, warn or error (env WARREN_LOG_LEVEL)")
+	format := fs.String("log-format", get("WARREN_LOG_FORMAT", "console"), "log encoding: console or json (env WARREN_LOG_FORMAT)")
+	health := fs.Bool("health-check", false,
+		"instead of running a node, check that one answers AMQP on --listen (a wildcard host is checked on loopback); exit 0 if it does, 1 if not")
+	if err := fs.Parse(args); err != nil {
+		return options{}, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected argument %q: warren takes flags only (see --help)", fs.Arg(0))
+	}
+	o := options{listen: *listen, dataDir: *dataDir, user: *user, pass: *pass, logFormat: *format, healthCheck: *health}
+	if o.listen == "" {
+		return options{}, errors.New("--listen (WARREN_LISTEN) is empty: give an address such as 127.0.0.1:5672")
+	}
+	if o.healthCheck {
+		return o, nil // nothing else matters to the check
+	}
+	return o, o.check(*diskLimit, *level)
+}
+
+// check validates and converts the settings a node needs.
+func (o *options) check(diskLimit, level string) error {
+	switch {
+	case o.dataDir == "":
+		return errors.New("--data-dir (WARREN_DATA_DIR) is empty: warren needs a directory for its definitions and messages, and will not run a node that keeps nothing")
+	case o.user == "":
+		return errors.New("--default-user (WARREN_DEFAULT_USER) is empty")
+	case o.pass == "":
+		return errors.New("--default-pass (WARREN_DEFAULT_PASS) is empty: as in RabbitMQ, a blank password cannot log in")
+	}
+	limit, err := broker.ParseSize(diskLimit)
+	if err != nil {
+		return fmt.Errorf("--disk-free-limit: %w", err)
+	}
+	if limit == 0 {
+		limit = -1 // disabled
+	}
+	o.diskFreeLimit = limit
+	lv, ok := logLevels[level]
+	if !ok {
+		return fmt.Errorf("--log-level (WARREN_LOG_LEVEL) %q: want debug, info, warn or error", level)
+	}
+	o.logLevel = lv
+	if o.logFormat != "console" && o.logFormat != "json" {
+		return fmt.Errorf("--log-format (WARREN_LOG_FORMAT) %q: want console or json", o.logFormat)
+	}
+	return nil
+}

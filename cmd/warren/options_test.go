@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// envOf returns a lookup over vars ("KEY=value"), as os.LookupEnv.
+func envOf(vars ...string) func(string) (string, bool) {
+	return func(key string) (string, bool) {
+		for _, kv := range vars {
+			if k, v, _ := strings.Cut(kv, "="); k == key {
+				return v, true
+			}
+		}
+		return "", false
+	}
+}
+
+// TestOptions: each setting comes from its flag, else its environment
+// variable (set to nothing counts as set), else the default; invalid or
+// empty values are refused with an error naming the flag and variable.
+func TestOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     []string
+		args    []string
+		check   func(options) bool
+		wantErr string
+	}{
+		{name: "defaults", check: func(o options) bool {
+			return o.listen == "127.0.0.1:5672" && o.dataDir == "./data" && o.user == "guest" && o.pass == "guest" &&
+				o.diskFreeLimit == 50_000_000 && o.logLevel == zapcore.InfoLevel && o.logFormat == "console" && !o.healthCheck
+		}},
+		{name: "log flags", args: []string{"--log-level", "debug", "--log-format", "json"}, check: func(o options) bool {
+			return o.logLevel == zapcore.DebugLevel && o.logFormat == "json"
+		}},
+		{name: "log environment", env: []string{"WARREN_LOG_LEVEL=warn", "WARREN_LOG_FORMAT=json"}, check: func(o options) bool {
+			return o.logLevel == zapcore.WarnLevel && o.logFormat == "json"
+		}},
+		{name: "flag wins", env: []string{"WARREN_LOG_LEVEL=warn", "WARREN_DATA_DIR=/env"},
+			args: []string{"--log-level", "error", "--data-dir", "/flag"}, check: func(o options) bool {
+				return o.logLevel == zapcore.ErrorLevel && o.dataDir == "/flag"
+			}},
+		{name: "disk limit off", args: []string{"--disk-free-limit", "0"}, check: func(o options) bool { return o.diskFreeLimit < 0 }},
+		{name: "bad level", args: []string{"--log-level", "verbose"}, wantErr: `--log-level (WARREN_LOG_LEVEL) "verbose": want debug, info, warn or error`},
+		{name: "bad level env", env: []string{"WARREN_LOG_LEVEL=INFO"}, wantErr: `--log-level (WARREN_LOG_LEVEL) "INFO"`},
+		{name: "bad format", env: []string{"WARREN_LOG_FORMAT=text"}, wantErr: `--log-format (WARREN_LOG_FORMAT) "text": want console or json`},
+		{name: "empty data dir flag", args: []string{"--data-dir", ""}, wantErr: "--data-dir (WARREN_DATA_DIR) is empty"},
+		{name: "empty data dir env", env: []string{"WARREN_DATA_DIR="}, wantErr: "--data-dir (WARREN_DATA_DIR) is empty"},
+		{name: "empty listen", env: []string{"WARREN_LISTEN="}, wantErr: "--listen (WARREN_LISTEN) is empty"},
+		{name: "empty user", env: []string{"WARREN_DEFAULT_USER="}, wantErr: "--default-user (WARREN_DEFAULT_USER) is empty"},
+		{name: "empty password", args: []string{"--default-pass="}, wantErr: "--default-pass (WARREN_DEFAULT_PASS) is empty"},
+		{name: "bad size", args: []string{"--disk-free-limit", "lots"}, wantErr: "--disk-free-limit: invalid size"},
+		{name: "argument", args: []string{"serve"}, wantErr: `unexpected argument "serve"`},
+		{name: "health check ignores the node's settings", env: []string{"WARREN_DATA_DIR=", "WARREN_LOG_LEVEL=x"},
+			args: []string{"--health-check"}, check: func(o options) bool { return o.healthCheck && o.listen == "127.0.0.1:5672" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseOptions(tc.args, envOf(tc.env...), io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(o) {
+				t.Fatalf("options %+v", o)
+			}
+		})
+	}
+}
+
+// TestUnknownFlag: an unknown flag is a usage error (exit status 2, the
+// flag package prints it with the usage); --help is not an error.
+func TestUnknownFlag(t *testing.T) {
+	var ue usageError
+	if _, err := parseOptions([]string{"--nope"}, envOf(), io.Discard); !errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("unknown flag: %v, want a usage error", err)
+	}
+	if _, err := parseOptions([]string{"--help"}, envOf(), io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+}
