@@ -361,6 +361,9 @@ func TestNoWait(t *testing.T) {
 	_, err = ch.QueueDelete(q, false, false, true)
 	mustOK(t, err, "queue.delete nowait")
 	mustOK(t, ch.ExchangeDelete(x2, false, true), "exchange.delete nowait")
+	// A synchronous call on the same channel is answered after the no-wait
+	// methods before it are done (another channel has no such order).
+	mustOK(t, ch.ExchangeDeclarePassive(x, "direct", false, false, false, false, nil), "passive exchange.declare")
 	probe := c.channel(t)
 	_, err = probe.QueueDeclarePassive(q, false, false, false, false, nil)
 	expectChannelError(t, probe, err, codeNotFound, "NOT_FOUND - no queue '"+q+"' in vhost '/'")
