@@ -81,6 +81,10 @@ bench-durable: ## Persistent messages with confirms, Warren vs RabbitMQ, 16 B an
 bench-backlog: ## A backlog of N (default 10 million) 1 KiB persistent messages: RSS, restart time, drain rate.
 	bash cmd/warren-perf/backlog.sh
 
+.PHONY: bench-fsyncs
+bench-fsyncs: ## Count each broker's fsync calls per confirmed persistent message (strace; installs it if missing).
+	bash cmd/warren-perf/fsyncs.sh
+
 .PHONY: clean
 clean: ## Remove built binaries.
 	rm -rf $(BIN)
