@@ -74,25 +74,8 @@ func TestDiskAlarmBlocksPublishers(t *testing.T) {
 
 	free.Store(10_000_000)
 	s.checkDisk() // the clock would, within a second
-	select {
-	case b := <-blocked:
-		if !b.Active || b.Reason != "low on disk" {
-			t.Fatalf("blocking %+v", b)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no connection.blocked")
-	}
-	paused := func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for c := range s.conns {
-			if c.paused.Load() {
-				return true
-			}
-		}
-		return false
-	}
-	eventually(t, "publisher paused", paused)
+	expectBlocking(t, blocked, true, "low on disk")
+	eventually(t, "publisher paused", s.publisherPaused)
 	publish(t, pch, "", "disk", amqp.Publishing{Body: []byte("held back")})
 	for range 5 {
 		if n := count(); n != 1 {
@@ -102,14 +85,7 @@ func TestDiskAlarmBlocksPublishers(t *testing.T) {
 
 	free.Store(1 << 30)
 	s.checkDisk()
-	select {
-	case b := <-blocked:
-		if b.Active {
-			t.Fatalf("blocking %+v, want unblocked", b)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no connection.unblocked")
-	}
+	expectBlocking(t, blocked, false, "")
 	eventually(t, "held-back publish", func() bool { return count() == 2 })
 }
 
@@ -149,24 +125,8 @@ func TestDiskAlarmHoldsFirstPublish(t *testing.T) {
 	}
 	confirms := pch.NotifyPublish(make(chan amqp.Confirmation, 1))
 	publish(t, pch, "", "first", amqp.Publishing{DeliveryMode: amqp.Persistent, Body: []byte("first")})
-	select {
-	case b := <-blocked:
-		if !b.Active || b.Reason != "low on disk" {
-			t.Fatalf("blocking %+v", b)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no connection.blocked")
-	}
-	eventually(t, "publisher paused", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for c := range s.conns {
-			if c.paused.Load() {
-				return true
-			}
-		}
-		return false
-	})
+	expectBlocking(t, blocked, true, "low on disk")
+	eventually(t, "publisher paused", s.publisherPaused)
 	// Paused before the message was complete: nothing can reach the queue.
 	if n := count(); n != 0 {
 		t.Fatalf("%d messages enqueued under the disk alarm, want 0", n)
@@ -179,14 +139,7 @@ func TestDiskAlarmHoldsFirstPublish(t *testing.T) {
 
 	free.Store(1 << 30)
 	s.checkDisk()
-	select {
-	case b := <-blocked:
-		if b.Active {
-			t.Fatalf("blocking %+v, want unblocked", b)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no connection.unblocked")
-	}
+	expectBlocking(t, blocked, false, "")
 	select {
 	case c := <-confirms:
 		if !c.Ack || c.DeliveryTag != 1 {

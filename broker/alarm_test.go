@@ -25,26 +25,9 @@ func TestMemoryAlarmBlocksPublishers(t *testing.T) {
 	pch := openChannel(t, pc)
 	pch.QueueDeclare("alarm", false, false, false, false, nil)
 	publish(t, pch, "", "alarm", amqp.Publishing{Body: []byte("first")})
-	select {
-	case b := <-blocked:
-		if !b.Active || b.Reason != "low on memory" {
-			t.Fatalf("blocking %+v", b)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no connection.blocked")
-	}
+	expectBlocking(t, blocked, true, "low on memory")
 	publish(t, pch, "", "alarm", amqp.Publishing{Body: []byte("second")})
-	paused := func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for c := range s.conns {
-			if c.paused.Load() {
-				return true
-			}
-		}
-		return false
-	}
-	eventually(t, "publisher paused", paused)
+	eventually(t, "publisher paused", s.publisherPaused)
 	publish(t, pch, "", "alarm", amqp.Publishing{Body: []byte("held back")})
 
 	cch := openChannel(t, dial(t, s))
@@ -105,5 +88,32 @@ func TestMemoryLimit(t *testing.T) {
 				t.Fatalf("memoryLimit = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// publisherPaused reports whether some connection's read loop is paused
+// by an alarm.
+func (s *Server) publisherPaused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.paused.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// expectBlocking waits for connection.blocked with reason (active) or
+// connection.unblocked.
+func expectBlocking(t *testing.T, blocked <-chan amqp.Blocking, active bool, reason string) {
+	t.Helper()
+	select {
+	case b := <-blocked:
+		if b.Active != active || b.Reason != reason {
+			t.Fatalf("blocking %+v, want active=%v reason %q", b, active, reason)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no connection.blocked (active=%v) within 5s", active)
 	}
 }
