@@ -2,19 +2,20 @@ package classic
 
 import "github.com/warrenmq/warren/queue"
 
-// consumer is one subscription.
-type consumer struct {
+// subscriber is the queue's record of one subscription: the
+// queue.Consumer it delivers to, and how (no-ack, exclusive, blocked).
+type subscriber struct {
 	c         queue.Consumer
 	noAck     bool
 	exclusive bool
 	blocked   bool // refused a delivery; skipped until the next Kick
 }
 
-// group is the consumers of one x-priority, in subscription order, served
+// group is the subscribers of one x-priority, in subscription order, served
 // round robin from next.
 type group struct {
 	priority  int32
-	members   []*consumer
+	members   []*subscriber
 	next      int
 	unblocked int
 }
@@ -26,7 +27,7 @@ type consumerSet struct {
 	blocked   int
 	exclusive bool // an exclusive consumer holds the queue
 	sac       bool // single active consumer
-	active    *consumer
+	active    *subscriber
 }
 
 // canDeliver reports whether some consumer may take a message now.
@@ -38,7 +39,7 @@ func (s *consumerSet) canDeliver() bool {
 }
 
 // add subscribes c behind the consumers of its priority.
-func (s *consumerSet) add(c *consumer, priority int32) {
+func (s *consumerSet) add(c *subscriber, priority int32) {
 	i := 0
 	for i < len(s.groups) && s.groups[i].priority > priority {
 		i++
@@ -63,7 +64,7 @@ func (s *consumerSet) add(c *consumer, priority int32) {
 // remove unsubscribes qc and returns its record, or nil. When it was the
 // single active consumer, the next one (highest priority, then earliest
 // subscribed, as RabbitMQ picks it) becomes active.
-func (s *consumerSet) remove(qc queue.Consumer) *consumer {
+func (s *consumerSet) remove(qc queue.Consumer) *subscriber {
 	for gi := range s.groups {
 		g := &s.groups[gi]
 		for i, c := range g.members {
@@ -120,7 +121,7 @@ func (s *consumerSet) unblockAll() {
 // consumer, or round robin within the highest priority that has a consumer
 // with credit. A consumer that refuses is blocked until the next Kick. It
 // returns the consumer that took d, or nil.
-func (s *consumerSet) offer(d queue.Delivery) *consumer {
+func (s *consumerSet) offer(d queue.Delivery) *subscriber {
 	if s.sac {
 		a := s.active
 		if a == nil || a.blocked {

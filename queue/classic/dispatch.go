@@ -183,7 +183,7 @@ func (q *Queue) Consume(c queue.Consumer, o queue.ConsumeOptions) error {
 		return protocol.NewError(protocol.AccessRefused,
 			"queue '%s' in vhost '%s' in exclusive use", q.name, q.opts.VHost)
 	}
-	q.cons.add(&consumer{c: c, noAck: o.NoAck, exclusive: o.Exclusive}, o.Priority)
+	q.cons.add(&subscriber{c: c, noAck: o.NoAck, exclusive: o.Exclusive}, o.Priority)
 	q.hadConsumers = true
 	var now int64
 	q.used(&now)

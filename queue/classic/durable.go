@@ -182,11 +182,11 @@ type pendingConfirm struct {
 	ok  bool
 }
 
-// confirmTracker is the FIFO of publishes waiting for the disk, in record
-// order (Publish pushes under the queue's mutex, where it appended). It has
-// its own mutex, taken after the queue's by push and alone by durable, so
-// the store's goroutine never waits for the queue.
-type confirmTracker struct {
+// diskConfirms is the FIFO of publisher confirms waiting for the disk, in
+// record order (Publish pushes under the queue's mutex, where it appended).
+// It has its own mutex, taken after the queue's by push and alone by
+// durable, so the store's goroutine never waits for the queue.
+type diskConfirms struct {
 	mu       sync.Mutex
 	fifo     []pendingConfirm
 	head     int
@@ -199,7 +199,7 @@ type confirmTracker struct {
 // push queues the confirm of record seq. When its outcome is already known
 // it is not queued: push returns due and the outcome, and the caller
 // confirms once it has released the queue's mutex.
-func (t *confirmTracker) push(seq uint64, c queue.Confirm) (due, ok bool) {
+func (t *diskConfirms) push(seq uint64, c queue.Confirm) (due, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
@@ -219,7 +219,7 @@ func (t *confirmTracker) push(seq uint64, c queue.Confirm) (due, ok bool) {
 // durable records that the log is durable up to upTo (or failed with err)
 // and returns the confirms now due, with the outcome of the failed ones.
 // The slice goes back through giveBack.
-func (t *confirmTracker) durable(upTo uint64, err error) ([]pendingConfirm, bool) {
+func (t *diskConfirms) durable(upTo uint64, err error) ([]pendingConfirm, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.upTo = max(t.upTo, upTo)
@@ -255,7 +255,7 @@ func (t *confirmTracker) durable(upTo uint64, err error) ([]pendingConfirm, bool
 }
 
 // giveBack returns the slice durable handed out, for reuse.
-func (t *confirmTracker) giveBack(s []pendingConfirm) {
+func (t *diskConfirms) giveBack(s []pendingConfirm) {
 	clear(s)
 	t.mu.Lock()
 	if t.spare == nil && cap(s) <= 1<<16 {
@@ -266,14 +266,14 @@ func (t *confirmTracker) giveBack(s []pendingConfirm) {
 
 // markDeleting makes the confirms still waiting when the log is deleted
 // acks, as RabbitMQ confirms publishes to a queue that was deleted.
-func (t *confirmTracker) markDeleting() {
+func (t *diskConfirms) markDeleting() {
 	t.mu.Lock()
 	t.deleting = true
 	t.mu.Unlock()
 }
 
 // waiting returns how many confirms wait for the disk.
-func (t *confirmTracker) waiting() int {
+func (t *diskConfirms) waiting() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.fifo) - t.head

@@ -102,7 +102,7 @@ type Queue struct {
 
 	// durability (durable.go) and paging (paging.go)
 	dlog     *store.Log // nil: nothing goes to disk
-	conf     confirmTracker
+	conf     diskConfirms
 	lastSeq  uint64   // the last record appended
 	enc      []byte   // encoding buffer for appends
 	settles  []uint64 // records to settle, written by unlock
