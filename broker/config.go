@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,6 +31,9 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	// minFrameMax is the smallest frame_max a client may ask for.
 	minFrameMax = 4096
+	// maxNodeName bounds Config.NodeName so that a direct reply-to key,
+	// which carries it, fits the 255 octets of a routing key.
+	maxNodeName = 128
 )
 
 // Config configures a Server. The zero value of every field but Listen,
@@ -72,6 +78,13 @@ type Config struct {
 	// connections are blocked (RabbitMQ's vm_memory_high_watermark). Zero
 	// means 40% of the machine's or cgroup's memory; negative disables it.
 	MemoryHighWatermark int64
+	// NodeName names this node among the nodes of a cluster, as RabbitMQ's
+	// rabbit@<hostname>. Empty means warren@<short hostname>; a name
+	// without an @ gets @<short hostname> appended, as RabbitMQ does with
+	// RABBITMQ_NODENAME. It is logged at start and carried in direct
+	// reply-to keys and exclusive queue owners; like RabbitMQ, Warren does
+	// not send it to clients. NewServer refuses one NodeName rejects.
+	NodeName string
 	// ClusterName is reported to clients in the server properties.
 	ClusterName string
 	// DiskFreeLimit is RabbitMQ's disk_free_limit: below this many free
@@ -128,8 +141,54 @@ func (c Config) withDefaults() Config {
 	if c.DiskFree == nil {
 		c.DiskFree = statfsFree
 	}
+	c.NodeName = completeNodeName(c.NodeName)
 	if c.ClusterName == "" {
 		c.ClusterName = "warren"
 	}
 	return c
+}
+
+// NodeName returns the node name Config.NodeName = name gives a server:
+// name completed as RabbitMQ completes a node name (warren@<short
+// hostname> for an empty one, @<short hostname> appended to one without
+// a host part), or an error if Warren cannot use it: the name must be
+// name@host, both parts non-empty, of printable ASCII without spaces, and
+// at most 128 octets.
+func NodeName(name string) (string, error) {
+	full := completeNodeName(name)
+	return full, checkNodeName(full)
+}
+
+// completeNodeName adds what a node name lacks: the name part when it is
+// empty, the short hostname when it has no host part.
+func completeNodeName(name string) string {
+	if name == "" {
+		name = "warren"
+	}
+	if strings.Contains(name, "@") {
+		return name
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	host, _, _ = strings.Cut(host, ".")
+	return name + "@" + host
+}
+
+// checkNodeName reports a complete node name Warren cannot use.
+func checkNodeName(name string) error {
+	local, host, _ := strings.Cut(name, "@")
+	switch {
+	case len(name) > maxNodeName:
+		return fmt.Errorf("node name %q is longer than %d octets", name, maxNodeName)
+	case local == "" || host == "" || strings.Contains(host, "@"):
+		return fmt.Errorf("node name %q is not name@host", name)
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] <= ' ' || name[i] > '~' {
+			return fmt.Errorf("node name %q has a character other than printable ASCII", name)
+		}
+	}
+	return nil
 }

@@ -79,6 +79,9 @@ func (s *Server) runClock() {
 // NewServer returns a server configured by cfg; Start makes it listen.
 func NewServer(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
+	if err := checkNodeName(cfg.NodeName); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
 	switch {
 	case cfg.InMemory && cfg.DataDir != "":
 		return nil, errors.New("broker: both InMemory and a data dir are set")
@@ -157,7 +160,7 @@ func (s *Server) Start() error {
 	// Alarms are known before the first client arrives.
 	s.checkMemory()
 	s.checkDisk()
-	s.log.Info("listening for AMQP 0-9-1 clients", zap.String("addr", ln.Addr().String()))
+	s.log.Info("listening for AMQP 0-9-1 clients", zap.String("addr", ln.Addr().String()), zap.String("node", s.cfg.NodeName))
 	s.goTracked(s.runClock)
 	s.goTracked(func() { s.acceptLoop(ln) })
 	return nil

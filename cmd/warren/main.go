@@ -2,8 +2,8 @@
 // that behaves as RabbitMQ does.
 //
 // Flags win over the environment variables WARREN_LISTEN, WARREN_DATA_DIR,
-// WARREN_DISK_FREE_LIMIT, WARREN_DEFAULT_USER, WARREN_DEFAULT_PASS,
-// WARREN_LOG_LEVEL and WARREN_LOG_FORMAT; a variable set to the empty
+// WARREN_DISK_FREE_LIMIT, WARREN_NODE_NAME, WARREN_DEFAULT_USER,
+// WARREN_DEFAULT_PASS, WARREN_LOG_LEVEL and WARREN_LOG_FORMAT; a variable set to the empty
 // string counts as set. warren refuses to start without a data dir it can
 // write to, rather than run a node that keeps nothing. SIGINT or SIGTERM
 // closes the broker gracefully; durable queues and definitions survive any
@@ -60,7 +60,7 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer, signa
 	defer log.Sync()
 
 	srv, err := broker.NewServer(broker.Config{
-		Listen: o.listen, DataDir: o.dataDir, Logger: log, DiskFreeLimit: o.diskFreeLimit,
+		Listen: o.listen, DataDir: o.dataDir, NodeName: o.nodeName, Logger: log, DiskFreeLimit: o.diskFreeLimit,
 		DefaultUser: o.user, DefaultPass: o.pass,
 	})
 	if err != nil {

@@ -14,7 +14,8 @@ import (
 // options is the node's configuration from flags and the environment.
 type options struct {
 	listen, dataDir, user, pass string
-	diskFreeLimit               int64 // for broker.Config: negative disables the check
+	nodeName                    string // complete: name@host
+	diskFreeLimit               int64  // for broker.Config: negative disables the check
 	logLevel                    zapcore.Level
 	logFormat                   string
 	healthCheck                 bool
@@ -51,6 +52,8 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 	user := fs.String("default-user", get("WARREN_DEFAULT_USER", "guest"),
 		"the user clients log in as; the user named guest may connect only from loopback, as in RabbitMQ (env WARREN_DEFAULT_USER)")
 	pass := fs.String("default-pass", get("WARREN_DEFAULT_PASS", "guest"), "that user's password (env WARREN_DEFAULT_PASS)")
+	node := fs.String("node-name", get("WARREN_NODE_NAME", ""),
+		"this node's name, name@host as RabbitMQ's rabbit@host; empty means warren@<short hostname>, and a name without @host gets the short hostname (env WARREN_NODE_NAME)")
 	level := fs.String("log-level", get("WARREN_LOG_LEVEL", "info"), "least severe log level written: debug, info, warn or error (env WARREN_LOG_LEVEL)")
 	format := fs.String("log-format", get("WARREN_LOG_FORMAT", "console"), "log encoding: console or json (env WARREN_LOG_FORMAT)")
 	health := fs.Bool("health-check", false,
@@ -61,7 +64,8 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected argument %q: warren takes flags only (see --help)", fs.Arg(0))
 	}
-	o := options{listen: *listen, dataDir: *dataDir, user: *user, pass: *pass, logFormat: *format, healthCheck: *health}
+	o := options{listen: *listen, dataDir: *dataDir, user: *user, pass: *pass, nodeName: *node,
+		logFormat: *format, healthCheck: *health}
 	if o.listen == "" {
 		return options{}, errors.New("--listen (WARREN_LISTEN) is empty: give an address such as 127.0.0.1:5672")
 	}
@@ -89,6 +93,9 @@ func (o *options) check(diskLimit, level string) error {
 		limit = -1 // disabled
 	}
 	o.diskFreeLimit = limit
+	if o.nodeName, err = broker.NodeName(o.nodeName); err != nil {
+		return fmt.Errorf("--node-name (WARREN_NODE_NAME): %w", err)
+	}
 	lv, ok := logLevels[level]
 	if !ok {
 		return fmt.Errorf("--log-level (WARREN_LOG_LEVEL) %q: want debug, info, warn or error", level)

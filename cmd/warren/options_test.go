@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -26,6 +27,11 @@ func envOf(vars ...string) func(string) (string, bool) {
 // variable (set to nothing counts as set), else the default; invalid or
 // empty values are refused with an error naming the flag and variable.
 func TestOptions(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _, _ = strings.Cut(host, ".")
 	for _, tc := range []struct {
 		name    string
 		env     []string
@@ -35,8 +41,14 @@ func TestOptions(t *testing.T) {
 	}{
 		{name: "defaults", check: func(o options) bool {
 			return o.listen == "127.0.0.1:5672" && o.dataDir == "./data" && o.user == "guest" && o.pass == "guest" &&
-				o.diskFreeLimit == 50_000_000 && o.logLevel == zapcore.InfoLevel && o.logFormat == "console" && !o.healthCheck
+				o.diskFreeLimit == 50_000_000 && o.logLevel == zapcore.InfoLevel && o.logFormat == "console" && !o.healthCheck &&
+				o.nodeName == "warren@"+host
 		}},
+		{name: "node name env", env: []string{"WARREN_NODE_NAME=rabbit@box-2"}, check: func(o options) bool { return o.nodeName == "rabbit@box-2" }},
+		{name: "node name without host", args: []string{"--node-name", "w1"}, check: func(o options) bool { return o.nodeName == "w1@"+host }},
+		{name: "node name without name", args: []string{"--node-name", "@box"}, wantErr: `--node-name (WARREN_NODE_NAME): node name "@box" is not name@host`},
+		{name: "node name with a space", env: []string{"WARREN_NODE_NAME=a b@c"}, wantErr: `--node-name (WARREN_NODE_NAME): node name "a b@c" has a character`},
+		{name: "node name too long", args: []string{"--node-name", strings.Repeat("n", 125) + "@box"}, wantErr: "is longer than 128 octets"},
 		{name: "log flags", args: []string{"--log-level", "debug", "--log-format", "json"}, check: func(o options) bool {
 			return o.logLevel == zapcore.DebugLevel && o.logFormat == "json"
 		}},
