@@ -146,7 +146,7 @@ func (ch *channel) bindExchanges(src, dst, key string, args protocol.Table, bind
 	b := exchange.Binding{Source: src, Destination: exchange.Destination{Name: dst, Exchange: true}, Key: key, Args: args}
 	if !bind {
 		// Unbinding missing exchanges is fine, as in RabbitMQ.
-		_, err := vh.apply(opUnbind{b: b, by: ch.c})
+		_, err := vh.apply(opUnbind{b: b, by: ch.c.owner()})
 		return err
 	}
 	if vh.exchange(src) == nil {

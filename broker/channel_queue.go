@@ -71,9 +71,9 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	}
 	def := queueDef{Name: name, Durable: m.Durable && !m.Exclusive, Exclusive: m.Exclusive,
 		AutoDelete: m.AutoDelete, Args: m.Arguments}
-	var owner *conn
+	var owner owner
 	if m.Exclusive {
-		owner = c
+		owner = c.owner()
 	}
 	vh.mu.RLock()
 	existing := vh.queues[name]
@@ -102,7 +102,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		}
 		existing = r.queue
 		if r.created {
-			if owner != nil {
+			if m.Exclusive {
 				if c.exclusive == nil {
 					c.exclusive = make(map[string]struct{})
 				}
@@ -120,7 +120,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 }
 
 // queueEquivalent checks a redeclare as rabbit_amqqueue:assert_equivalence.
-func (ch *channel) queueEquivalent(e *queueEntry, def queueDef, owner *conn) error {
+func (ch *channel) queueEquivalent(e *queueEntry, def queueDef, owner owner) error {
 	vh := ch.c.vh
 	if e.owner != owner {
 		return vh.locked(def.Name)
@@ -186,7 +186,7 @@ func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind boo
 	if !bind {
 		// Unbinding from a missing exchange or queue is fine, as in
 		// RabbitMQ.
-		_, err = vh.apply(opUnbind{b: b, by: ch.c})
+		_, err = vh.apply(opUnbind{b: b, by: ch.c.owner()})
 		return err
 	}
 	// RabbitMQ reports a missing source before a missing destination.
@@ -223,7 +223,7 @@ func (ch *channel) queueDelete(m *protocol.QueueDelete) error {
 	e := vh.queues[name]
 	vh.mu.RUnlock()
 	if e != nil {
-		if e.owner != nil && e.owner != ch.c {
+		if e.lockedFor(ch.c.owner()) {
 			return vh.locked(name)
 		}
 		r, err := vh.apply(opDeleteQueue{name: name, ifUnused: m.IfUnused, ifEmpty: m.IfEmpty, only: e})
@@ -231,7 +231,7 @@ func (ch *channel) queueDelete(m *protocol.QueueDelete) error {
 			return err
 		}
 		n = r.messages
-		if e.owner == ch.c {
+		if e.owner == ch.c.owner() {
 			delete(ch.c.exclusive, name)
 		}
 	}

@@ -119,6 +119,12 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
+// owner is the connection's identity across the cluster, the owner of
+// the exclusive queues it declares.
+func (c *conn) owner() owner {
+	return owner{node: c.srv.cfg.NodeName, conn: c.id}
+}
+
 // serve runs the connection: protocol header, handshake, then frames until
 // the connection ends. It is the connection's read goroutine.
 func (c *conn) serve() {
@@ -469,7 +475,7 @@ func (c *conn) deleteExclusiveQueues() {
 		return
 	}
 	for name := range c.exclusive {
-		c.vh.deleteOwnedQueue(name, c)
+		c.vh.deleteOwnedQueue(name, c.owner())
 	}
 	c.exclusive = nil
 }

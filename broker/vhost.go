@@ -30,12 +30,27 @@ type queueDef struct {
 	Args       protocol.Table
 }
 
+// owner identifies a connection across the nodes of a cluster: the node
+// it is connected to and its id there. An exclusive queue's owner is the
+// connection that declared it; the zero owner is nobody's, that of a
+// shared queue.
+type owner struct {
+	node string
+	conn uint64
+}
+
 // queueEntry is a live queue of a vhost.
 type queueEntry struct {
 	def   queueDef
 	args  queue.Args
-	owner *conn // the exclusive owner, nil for shared queues
+	owner owner // the exclusive owner, zero for shared queues
 	q     queue.Queue
+}
+
+// lockedFor reports whether the queue is exclusive to a connection other
+// than by.
+func (e *queueEntry) lockedFor(by owner) bool {
+	return e.owner != (owner{}) && e.owner != by
 }
 
 // vhost is a virtual host: its exchanges, queues and bindings. Definitions
@@ -142,7 +157,7 @@ func (v *vhost) queueFor(name string, c *conn) (*queueEntry, error) {
 	if e == nil {
 		return nil, v.noQueue(name)
 	}
-	if e.owner != nil && e.owner != c {
+	if e.lockedFor(c.owner()) {
 		return nil, v.locked(name)
 	}
 	return e, nil

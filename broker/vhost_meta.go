@@ -32,13 +32,13 @@ type (
 	// asking: a binding to another connection's exclusive queue stays.
 	opUnbind struct {
 		b  exchange.Binding
-		by *conn
+		by owner
 	}
 	// opDeclareQueue creates a queue if it does not exist.
 	opDeclareQueue struct {
 		def   queueDef
 		args  queue.Args
-		owner *conn
+		owner owner // zero unless exclusive
 	}
 	// opDeleteQueue deletes a queue and the bindings to it. With only set,
 	// it deletes the queue only if it is still that instance (expiry).
@@ -257,7 +257,7 @@ func (v *vhost) unbindLocked(op opUnbind) (metaResult, error) {
 	b := op.b
 	if !b.Destination.Exchange {
 		e := v.queues[b.Destination.Name]
-		if e != nil && e.owner != nil && e.owner != op.by && v.boundLocked(b) {
+		if e != nil && e.lockedFor(op.by) && v.boundLocked(b) {
 			return metaResult{}, v.locked(b.Destination.Name)
 		}
 	}
@@ -348,12 +348,13 @@ func (v *vhost) expireQueue(e *queueEntry) {
 	v.log.Debug("queue expired", zap.String("queue", e.def.Name))
 }
 
-// deleteOwnedQueue deletes an exclusive queue as its connection closes.
-func (v *vhost) deleteOwnedQueue(name string, c *conn) {
+// deleteOwnedQueue deletes an exclusive queue as its owner's connection
+// closes.
+func (v *vhost) deleteOwnedQueue(name string, by owner) {
 	v.mu.RLock()
 	e := v.queues[name]
 	v.mu.RUnlock()
-	if e == nil || e.owner != c {
+	if e == nil || e.owner != by {
 		return
 	}
 	if _, err := v.apply(opDeleteQueue{name: name, only: e}); err != nil {
