@@ -161,7 +161,7 @@ func (ch *channel) consumeReplyTo(m *protocol.BasicConsume) error {
 	if err != nil {
 		return err
 	}
-	key := randomName(directReplyPrefix)
+	key := newReplyKey(ch.c.srv.cfg.NodeName, ch.c.id, ch.id).String()
 	ch.mu.Lock()
 	ch.replyTo, ch.replyTag = key, tag
 	ch.mu.Unlock()

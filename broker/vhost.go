@@ -263,11 +263,31 @@ func (v *vhost) unregisterReplyTo(key string) {
 	v.replyMu.Unlock()
 }
 
+// replyChannel returns the channel of this node a direct reply-to key
+// routes to, or nil: for a key that is malformed, was never handed out,
+// or whose consumer has gone, and for a key of another node (see
+// remoteReplyChannel). A reply routed nowhere is dropped and a passive
+// declare of its key is 404, as in RabbitMQ.
 func (v *vhost) replyChannel(key string) *channel {
+	k, ok := decodeReplyKey(key)
+	if !ok {
+		return nil
+	}
+	if k.node != v.srv.cfg.NodeName {
+		return v.remoteReplyChannel(k)
+	}
 	v.replyMu.RLock()
 	ch := v.replies[key]
 	v.replyMu.RUnlock()
 	return ch
+}
+
+// remoteReplyChannel is the hook for a direct reply-to key of another
+// node: forwarding replies to the requester's node plugs in here. A
+// single node reaches no other node, so it returns nil and such replies
+// are dropped, as replies to a requester that has gone are.
+func (v *vhost) remoteReplyChannel(replyKey) *channel {
+	return nil
 }
 
 // reservedName reports whether a name is in the amq. namespace.

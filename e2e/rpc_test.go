@@ -179,3 +179,36 @@ func TestReplyToGoneRequester(t *testing.T) {
 	publish(t, srv, "", req.ReplyTo, text("too late"))
 	expectOpen(t, srv)
 }
+
+// TestDirectReplyToForgedKey: a direct reply-to key that was not handed
+// out (its last character changed, cut short, or made up) names no queue:
+// a passive declare of it is 404, and a reply published to it is dropped
+// without closing the replier's channel. The requester gets only the
+// reply sent to its real key, which is published after the forged ones
+// on the same channel, so any forged one routed would arrive first.
+func TestDirectReplyToForgedKey(t *testing.T) {
+	t.Parallel()
+	_, srv := open(t)
+	q := name(t, "rpc")
+	declareQueue(t, srv, q, nil)
+	cc, client := open(t)
+	replies, err := client.Consume(replyTo, "", true, false, false, false, nil)
+	mustOK(t, err, "consume "+replyTo)
+	publish(t, client, "", q, amqp.Publishing{ReplyTo: replyTo, Body: []byte("req")})
+	key := getN(t, srv, q, 1, true)[0].ReplyTo
+	last := "A"
+	if strings.HasSuffix(key, last) {
+		last = "B"
+	}
+	for _, forged := range []string{key[:len(key)-1] + last, key[:len(key)-4], replyTo + ".made-up"} {
+		probe := cc.channel(t)
+		_, err := probe.QueueDeclarePassive(forged, false, false, false, false, nil)
+		expectChannelError(t, probe, err, codeNotFound, fmt.Sprintf("NOT_FOUND - no queue '%s' in vhost '/'", forged))
+		publish(t, srv, "", forged, text("forged "+forged))
+	}
+	publish(t, srv, "", key, text("real"))
+	if got := consumeN(t, replies, 1, waitFor)[0]; string(got.Body) != "real" {
+		t.Fatalf("requester got %q, want only the reply to its own key", got.Body)
+	}
+	expectOpen(t, srv)
+}
