@@ -5,11 +5,10 @@
 //
 // # Goroutines
 //
-// Every goroutine starts through Server.goTracked, so Server.Close waits for
-// all of them. A server has an accept loop and a coarse clock (which also
-// samples memory and disk for the alarms and logs the summaries of failed
-// logins); each
-// connection has exactly two goroutines:
+// The server starts its goroutines through Server.goTracked, and
+// Server.Close waits for all of them: the accept loop, a coarse clock
+// (which also samples memory and disk for the alarms and logs the
+// summaries of failed logins), and exactly two per connection:
 //
 //   - the read loop (conn.serve) reads frames with protocol.FrameReader and
 //     handles them synchronously: the handshake, every channel's methods,
@@ -23,10 +22,45 @@
 //     any octet received counts as life (the read loop's liveReader marks
 //     each read), so a peer sending one large frame slowly is not dropped.
 //
+// Two other owners start goroutines or timers that the server does not
+// track:
+//
+//   - the queue store (queue/store), which NewServer opens, starts its
+//     sync loop and its compactor in store.New and joins both in
+//     Store.Close; Server.Close closes the store after the queues. A sync
+//     round with several files to fsync runs them on short-lived workers
+//     that it waits for before the round ends. The confirms of durable
+//     messages (a queue's OnDurable) run on the sync loop, or on the
+//     goroutine that closes or deletes the queue's log.
+//   - classic queues run no goroutine of their own, but a queue with
+//     message TTLs or x-expires holds one time.AfterFunc timer, whose
+//     callback runs on a goroutine of the Go runtime. The timer is owned
+//     by its queue and stopped when the queue is closed or deleted; a
+//     callback that had already started finds the queue closed and
+//     returns.
+//
+// Other timers (the writer's heartbeat ticker, the wait before a refused
+// login is answered, the read loop's wait under an alarm, the close grace
+// of a connection's teardown) belong to the goroutine that waits on them
+// and end with it.
+//
 // Queue dispatch runs on whatever goroutine calls into the queue (a
 // publisher's read loop, a consumer's ack, a queue timer) and delivers by
 // calling consumer.Deliver, which appends frames to the consumer's
 // connection's output buffer.
+//
+// # Identities
+//
+// A node is named by Config.NodeName (warren@<short hostname> by default,
+// as RabbitMQ's rabbit@<hostname>), which, as in RabbitMQ, is not sent to
+// clients. A connection is known across nodes by its owner, the pair of
+// node name and connection id: exclusive queues and unbind requests name
+// their connection by it, never by a *conn. A direct reply-to key
+// (reply_key.go) carries the requester's node, connection id, channel id
+// and a random secret: a key of this node routes to the channel that
+// registered it, a key of another node goes to vhost.remoteReplyChannel,
+// where forwarding between nodes will plug in (today it routes nowhere),
+// and any other key routes nowhere.
 //
 // # Locks
 //
