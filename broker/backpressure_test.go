@@ -25,18 +25,18 @@ func TestSlowConsumerBackpressure(t *testing.T) {
 		}
 	}
 	q := s.vhost("/").queues["bp"].q
-	eventually(t, "queue filled", func() bool { return q.Stats().Ready == n })
+	eventually(t, "queue filled", func() bool { return q.Stats(context.Background()).Ready == n })
 
 	nc := rawOpen(t, s.Addr().String())
 	defer nc.Close()
 	nc.Write(protocol.AppendMethodFrame(nil, 1, &protocol.BasicConsume{Queue: "bp", ConsumerTag: "slow", NoAck: true}))
 	eventually(t, "deliveries stop", func() bool {
-		r1 := q.Stats().Ready
+		r1 := q.Stats(context.Background()).Ready
 		time.Sleep(20 * time.Millisecond)
-		return r1 > 0 && q.Stats().Ready == r1
+		return r1 > 0 && q.Stats(context.Background()).Ready == r1
 	})
-	t.Logf("ready after the stall: %d of %d", q.Stats().Ready, n)
-	if q.Stats().Ready == 0 {
+	t.Logf("ready after the stall: %d of %d", q.Stats(context.Background()).Ready, n)
+	if q.Stats(context.Background()).Ready == 0 {
 		t.Fatal("the whole queue went into the output buffer")
 	}
 	fr := protocol.NewFrameReader(nc)

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"context"
+
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
@@ -26,15 +28,6 @@ func (ch *channel) lookupQueue(name string) (*queueEntry, error) {
 		return nil, err
 	}
 	return ch.c.vh.queueFor(name, ch.c)
-}
-
-// toucher is implemented by queues whose x-expires restarts on use.
-type toucher interface{ Touch() }
-
-func touch(q queue.Queue) {
-	if t, ok := q.(toucher); ok {
-		t.Touch()
-	}
 }
 
 func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
@@ -65,7 +58,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	} else if reservedName(name) {
 		return protocol.NewError(protocol.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", name)
 	}
-	args, err := queue.ParseArgs(m.Arguments, name, vh.name)
+	args, err := vh.srv.parseQueueArgs(m.Arguments, name, vh.name)
 	if err != nil {
 		return err
 	}
@@ -79,22 +72,8 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	existing := vh.queues[name]
 	vh.mu.RUnlock()
 	if existing == nil {
-		if args.Type != queue.TypeClassic {
-			// rabbit_queue_type_util's checks, in RabbitMQ's order.
-			invalid := func(prop string) error {
-				return protocol.NewError(protocol.PreconditionFailed,
-					"invalid property '%s' for queue '%s' in vhost '%s'", prop, name, vh.name)
-			}
-			switch {
-			case def.AutoDelete:
-				return invalid("auto-delete")
-			case def.Exclusive:
-				return invalid("exclusive-owner")
-			case !def.Durable:
-				return invalid("non-durable")
-			}
-			return protocol.NewError(protocol.PreconditionFailed,
-				"queue type '%s' is not supported by Warren yet; declare a classic queue", args.Type)
+		if err := checkDeclarable(vh.srv.types.Lookup(args.Type), args.Type, def, vh.name); err != nil {
+			return err
 		}
 		r, err := vh.apply(opDeclareQueue{def: def, args: args, owner: owner})
 		if err != nil {
@@ -143,8 +122,8 @@ func (ch *channel) declared(e *queueEntry, noWait bool) {
 	if noWait {
 		return
 	}
-	touch(e.q)
-	st := e.q.Stats()
+	e.q.Touch()
+	st := e.q.Stats(context.Background())
 	ch.c.sendMethod(ch.id, &protocol.QueueDeclareOk{Queue: e.def.Name, MessageCount: st.Ready, ConsumerCount: st.Consumers})
 }
 
@@ -205,7 +184,10 @@ func (ch *channel) queuePurge(m *protocol.QueuePurge) error {
 	if err != nil {
 		return err
 	}
-	n := e.q.Purge()
+	n, err := e.q.Purge(context.Background())
+	if err != nil {
+		return err
+	}
 	if !m.NoWait {
 		ch.c.sendMethod(ch.id, &protocol.QueuePurgeOk{MessageCount: n})
 	}
@@ -226,11 +208,10 @@ func (ch *channel) queueDelete(m *protocol.QueueDelete) error {
 		if e.lockedFor(ch.c.owner()) {
 			return vh.locked(name)
 		}
-		r, err := vh.apply(opDeleteQueue{name: name, ifUnused: m.IfUnused, ifEmpty: m.IfEmpty, only: e})
+		n, err = vh.deleteQueue(e, m.IfUnused, m.IfEmpty)
 		if err != nil {
 			return err
 		}
-		n = r.messages
 		if e.owner == ch.c.owner() {
 			delete(ch.c.exclusive, name)
 		}

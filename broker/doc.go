@@ -25,9 +25,10 @@
 // Two other owners start goroutines or timers that the server does not
 // track:
 //
-//   - the queue store (queue/store), which NewServer opens, starts its
-//     sync loop and its compactor in store.New and joins both in
-//     Store.Close; Server.Close closes the store after the queues. A sync
+//   - the queue store (queue/store), which the classic queue type opens
+//     when NewServer builds the registry, starts its sync loop and its
+//     compactor in store.New and joins both in Store.Close, which the
+//     classic type's Close calls after every queue is closed. A sync
 //     round with several files to fsync runs them on short-lived workers
 //     that it waits for before the round ends. The confirms of durable
 //     messages (a queue's OnDurable) run on the sync loop, or on the
@@ -48,6 +49,11 @@
 // publisher's read loop, a consumer's ack, a queue timer) and delivers by
 // calling consumer.Deliver, which appends frames to the consumer's
 // connection's output buffer.
+//
+// Server.Close closes every queue (vhost.close, Queue.Close), which stops
+// its timer and waits for its hooks already running (dead-lettering,
+// Expired), so nothing of a queue runs once Close returns; only then are
+// the queue types (the classic type's store) and the definitions closed.
 //
 // # Identities
 //
@@ -71,15 +77,19 @@
 // conn.chMu (the channel table, for the writer's consumer-timeout scan) is
 // taken before channel.mu; vhost.replyMu (direct reply-to keys) is a leaf.
 // vhost.mu is held across a definitions commit (bbolt takes its own lock
-// inside) and across classic.New, which opens the queue's log (the
-// store's locks). The store calls a queue's OnDurable holding none of its
-// locks; the queue then calls confirmTracker.Confirmed with nothing held.
+// inside) and across queue.Type.Declare, which for a durable classic
+// queue opens its log (the store's locks). The store calls a queue's
+// OnDurable holding none of its locks; the queue then calls
+// confirmTracker.Confirmed with nothing held.
 //
 //   - vhost.mu (RWMutex) guards a vhost's exchange and queue maps. Definition
 //     changes take it for writing in vhost.apply; the only queue call made
-//     under it is Queue.Stats (if-unused, if-empty), and Queue.Delete runs
-//     after it is released, since a queue may call back into the vhost
-//     (dead-lettering, expiry). Lookups and routing take it for reading and
+//     under it is Type.Declare. A queue is deleted (vhost.deleteQueue) by
+//     asking it first, with no vhost lock held, since it may call back
+//     into the vhost (cancelling consumers, dead-lettering, expiry): its
+//     Delete decides if-unused and if-empty atomically with the delete,
+//     and only then is its definition removed under the lock, if the name
+//     is still that instance. Lookups and routing take it for reading and
 //     release it before calling Queue.Publish.
 //   - A queue's own lock is held while it calls consumer.Deliver and
 //     consumer.Cancelled, and maybe Confirmer.Confirmed.
@@ -173,16 +183,30 @@
 // replicated store would take the same defChange batches (the definitions
 // interface in defs.go).
 //
+// # Queue types
+//
+// Queues are reached through queue.Type and queue.Queue only. NewServer
+// builds the node's queue.Registry (queue_types.go, the one file that
+// names queue/classic; the broker does not import queue/store): classic,
+// the first type, opens the queue store in DataDir/queues. A declare looks
+// the x-queue-type up in the registry and checks the flags and arguments
+// against the type's Capabilities; quorum and stream, which RabbitMQ has
+// and this node does not run, get RabbitMQ's property checks and then
+// "not supported by Warren yet". Calls that will wait on another node or a
+// Raft group (declare, recover, delete, purge, stats) take a context;
+// today it is context.Background.
+//
 // At start-up (recovery.go, in NewServer, before Start listens) the server
 // checks that the data dir is a directory it can write to (NewServer
 // fails otherwise; only Config.InMemory, asked for explicitly, runs
-// without one and saves nothing), opens the queue store (queue/store,
-// DataDir/queues), recreates each saved vhost, its exchanges, its durable
-// queues (classic.New recovers their messages, every one redelivered) and
-// its bindings, deletes the logs of queues that no longer exist, and logs
-// the data dir, what it recreated, how many damaged records the store
-// dropped and how long recovery took. Close closes every queue (which
-// syncs what is pending), then the store and the definitions.
+// without one and saves nothing), opens the queue types, hands each type
+// its saved durable queues (Type.Recover: the classic type deletes the
+// logs of queues that no longer exist), recreates each saved vhost, its
+// exchanges, its durable queues (Type.Declare recovers their messages,
+// every one redelivered) and its bindings, and logs the data dir, what it
+// recreated, how many damaged records the store dropped and how long
+// recovery took. Close closes every queue (which stops its timers and
+// syncs what is pending), then the queue types and the definitions.
 //
 // Publisher confirms of persistent messages in durable queues arrive from
 // the store's sync goroutine once the message is fsynced. The channel's

@@ -1,22 +1,21 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/warrenmq/warren/queue"
-	"github.com/warrenmq/warren/queue/store"
 )
 
 // This file opens a node's durable state at start-up: the definitions
-// (defs_bolt.go) and the queue store, then recreates the saved vhosts,
-// exchanges, queues (each recovering its messages) and bindings, and
-// deletes the logs of queues that no longer exist. NewServer runs it before
-// the listener opens.
+// (defs_bolt.go), then, once each queue type has dropped what belongs to
+// no saved queue (queue_types.go; the classic type opened the queue store
+// and deletes the logs of queues that no longer exist), recreates the
+// saved vhosts, exchanges, queues (each recovering its messages) and
+// bindings. NewServer runs it before the listener opens.
 
 // Paths inside Config.DataDir.
 const (
@@ -24,25 +23,15 @@ const (
 	queuesDir       = "queues"
 )
 
-// openStorage opens the definitions and the queue store under the data dir
-// and recreates everything saved there.
+// openStorage opens the definitions under the data dir and recreates
+// everything saved there; the queue types are open already.
 func (s *Server) openStorage() error {
 	start := time.Now()
 	defs, err := openBoltDefs(filepath.Join(s.cfg.DataDir, definitionsFile))
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(filepath.Join(s.cfg.DataDir, queuesDir), store.Options{
-		Logger: s.log.Named("store"),
-		OnDamage: func(d store.Damage) {
-			s.damaged.Add(d.Records)
-		},
-	})
-	if err != nil {
-		defs.Close()
-		return fmt.Errorf("broker: queue store: %w", err)
-	}
-	s.defs, s.store = defs, st
+	s.defs = defs
 	saved, err := defs.Load(func(kind defKind, key []byte, err error) {
 		s.log.Error("saved definition cannot be read; skipped", zap.Uint8("kind", uint8(kind)),
 			zap.Binary("key", key), zap.Error(err))
@@ -62,14 +51,15 @@ func (s *Server) openStorage() error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	known := make(map[string]bool)
+	if err := s.recoverQueueTypes(saved); err != nil {
+		return fmt.Errorf("broker: recovering queues: %w", err)
+	}
 	var n recoveryCounts
 	for _, name := range names {
 		v := newVhost(s, name)
 		s.vhosts[name] = v
-		v.recover(saved[name], known, &n)
+		v.recover(saved[name], &n)
 	}
-	s.deleteOrphanLogs(known)
 	dir, err := filepath.Abs(s.cfg.DataDir)
 	if err != nil {
 		dir = s.cfg.DataDir
@@ -88,10 +78,8 @@ type recoveryCounts struct {
 	messages                             uint64
 }
 
-// recover recreates a vhost's saved definitions. known collects the log ids
-// of every saved durable queue, recreated or not, so that only the logs of
-// queues nobody saved are deleted.
-func (v *vhost) recover(d *savedDefs, known map[string]bool, n *recoveryCounts) {
+// recover recreates a vhost's saved definitions.
+func (v *vhost) recover(d *savedDefs, n *recoveryCounts) {
 	for _, x := range d.exchanges {
 		if _, err := v.apply(opDeclareExchange{def: x}); err != nil {
 			v.log.Error("cannot recreate exchange", zap.String("exchange", x.Name), zap.Error(err))
@@ -101,13 +89,12 @@ func (v *vhost) recover(d *savedDefs, known map[string]bool, n *recoveryCounts) 
 		n.exchanges++
 	}
 	for _, qd := range d.queues {
-		known[store.LogID(v.name, qd.Name)] = true
-		args, err := queue.ParseArgs(qd.Args, qd.Name, v.name)
+		args, err := v.srv.parseQueueArgs(qd.Args, qd.Name, v.name)
 		if err == nil {
 			var r metaResult
 			r, err = v.apply(opDeclareQueue{def: qd, args: args})
 			if err == nil {
-				n.messages += uint64(r.queue.q.Stats().Ready)
+				n.messages += uint64(r.queue.q.Stats(context.Background()).Ready)
 			}
 		}
 		if err != nil {
@@ -134,38 +121,10 @@ func (v *vhost) recover(d *savedDefs, known map[string]bool, n *recoveryCounts) 
 	v.mu.Unlock()
 }
 
-// deleteOrphanLogs deletes the queue logs on disk that belong to no saved
-// durable queue: the queue was deleted and the broker stopped before its
-// directory was removed.
-func (s *Server) deleteOrphanLogs(known map[string]bool) {
-	ids, err := s.store.IDs()
-	if err != nil {
-		s.log.Warn("cannot list queue logs", zap.Error(err))
-		return
-	}
-	for _, id := range ids {
-		if known[id] {
-			continue
-		}
-		lg, _, err := s.store.OpenLog(id, store.LogOptions{})
-		if err == nil {
-			err = lg.Delete()
-		}
-		if err != nil {
-			s.log.Warn("cannot delete the log of a deleted queue", zap.String("log", id), zap.Error(err))
-			continue
-		}
-		s.log.Info("deleted the log of a queue that no longer exists", zap.String("log", id))
-	}
-}
-
-// closeStorage closes the queue store and the definitions once every queue
-// is closed.
+// closeStorage closes the queue types (the classic type's store) and the
+// definitions once every queue is closed.
 func (s *Server) closeStorage() error {
-	var err error
-	if s.store != nil {
-		err = s.store.Close()
-	}
+	err := s.closeQueueTypes()
 	if s.defs != nil {
 		if derr := s.defs.Close(); err == nil {
 			err = derr

@@ -220,7 +220,7 @@ func TestRestartKeepsDurableDefinitionsAndMessages(t *testing.T) {
 	if s.vhost("/").exchange("dx2") != nil || s.vhost("/").exchange("dx") == nil {
 		t.Error("exchange deletes not saved")
 	}
-	ids, err := s.store.IDs()
+	ids, err := os.ReadDir(filepath.Join(dir, queuesDir))
 	must(err)
 	if len(ids) != 0 {
 		t.Errorf("queue logs left: %v", ids)

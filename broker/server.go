@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/warrenmq/warren/queue/store"
+	"github.com/warrenmq/warren/queue"
 )
 
 // Version is the broker version reported to clients.
@@ -33,8 +33,8 @@ type Server struct {
 
 	vhosts map[string]*vhost // fixed after NewServer
 
-	defs    definitions  // durable definitions; nil without a data dir
-	store   *store.Store // the queue store; nil without a data dir
+	defs    definitions     // durable definitions; nil without a data dir
+	types   *queue.Registry // the queue types this node runs (queue_types.go)
 	damaged atomic.Uint64
 
 	connSeq atomic.Uint64
@@ -99,6 +99,9 @@ func NewServer(cfg Config) (*Server, error) {
 	s.logins = newLoginFailures()
 	s.clock.Store(time.Now().UnixMilli())
 	s.vhosts = make(map[string]*vhost)
+	if err := s.openQueueTypes(); err != nil {
+		return nil, err
+	}
 	if cfg.InMemory {
 		s.log.Warn("no data dir: definitions and messages are kept in memory only and lost at exit")
 		v := newVhost(s, "/")
@@ -202,6 +205,8 @@ func (s *Server) Close() error {
 	}
 	close(s.stop)
 	s.wg.Wait()
+	// Every queue stops (its timers, its hooks, its pending syncs) before
+	// the queue types and the definitions close under it.
 	for _, v := range s.vhosts {
 		v.close()
 	}

@@ -110,7 +110,10 @@ func newVhost(s *Server, name string) *vhost {
 	return v
 }
 
-// close deletes every queue's state as the server stops.
+// close closes every queue as the server stops: each stops its timers,
+// waits for its hooks (dead-lettering, expiry) and syncs what is pending,
+// so that nothing of the vhost runs once close returns. The queues are
+// closed without mu held, since a hook finishing may take it.
 func (v *vhost) close() {
 	v.mu.Lock()
 	qs := make([]queue.Queue, 0, len(v.queues))
@@ -119,8 +122,8 @@ func (v *vhost) close() {
 	}
 	v.mu.Unlock()
 	for _, q := range qs {
-		if c, ok := q.(interface{ Close() }); ok {
-			c.Close()
+		if err := q.Close(); err != nil {
+			v.log.Warn("closing queue failed", zap.String("queue", q.Name()), zap.Error(err))
 		}
 	}
 }

@@ -1,12 +1,12 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
-	"github.com/warrenmq/warren/queue/classic"
 	"go.uber.org/zap"
 )
 
@@ -40,12 +40,12 @@ type (
 		args  queue.Args
 		owner owner // zero unless exclusive
 	}
-	// opDeleteQueue deletes a queue and the bindings to it. With only set,
-	// it deletes the queue only if it is still that instance (expiry).
+	// opDeleteQueue removes the definition of a queue that has deleted
+	// itself (vhost.deleteQueue), and the bindings to it, if the name is
+	// still that instance.
 	opDeleteQueue struct {
-		name              string
-		ifUnused, ifEmpty bool
-		only              *queueEntry
+		name string
+		only *queueEntry
 	}
 )
 
@@ -58,10 +58,9 @@ func (opDeleteQueue) opName() string     { return "delete-queue" }
 
 // metaResult is what an applied op reports.
 type metaResult struct {
-	created  bool        // declare: the entity is new
-	queue    *queueEntry // declare-queue: the queue
-	messages uint32      // delete-queue: ready messages dropped
-	changed  bool        // bind, unbind: the binding set changed
+	created bool        // declare: the entity is new
+	queue   *queueEntry // declare-queue: the queue
+	changed bool        // bind, unbind: the binding set changed
 }
 
 // apply performs one definition change under the vhost's write lock.
@@ -69,11 +68,9 @@ func (v *vhost) apply(op metaOp) (metaResult, error) {
 	r, doomed, err := v.applyLocked(op)
 	if doomed != nil {
 		// Outside the lock: deleting cancels consumers and may call back.
-		n, derr := doomed.Delete(false, false)
-		if derr != nil {
+		if _, derr := doomed.Delete(context.Background(), false, false); derr != nil {
 			v.log.Warn("deleting queue failed", zap.String("queue", doomed.Name()), zap.Error(derr))
 		}
-		r.messages = n
 	}
 	return r, err
 }
@@ -104,7 +101,7 @@ func (v *vhost) applyLocked(op metaOp) (metaResult, queue.Queue, error) {
 	case opDeclareQueue:
 		r, err = v.declareQueueLocked(op)
 	case opDeleteQueue:
-		r, doomed, err = v.deleteQueueLocked(op)
+		r, err = v.deleteQueueLocked(op)
 	default:
 		err = fmt.Errorf("broker: unknown metadata op %T", op)
 	}
@@ -283,19 +280,23 @@ func (v *vhost) declareQueueLocked(op opDeclareQueue) (metaResult, error) {
 	if e, ok := v.queues[op.def.Name]; ok {
 		return metaResult{queue: e}, nil
 	}
+	t := v.srv.types.Lookup(op.args.Type)
+	if t == nil {
+		return metaResult{}, protocol.NewError(protocol.InternalError,
+			"queue type '%s' of queue '%s' in vhost '%s' does not run on this node", op.args.Type, op.def.Name, v.name)
+	}
 	e := &queueEntry{def: op.def, args: op.args, owner: op.owner}
 	name := op.def.Name
-	q, err := classic.New(name, classic.Options{
+	q, err := t.Declare(context.Background(), queue.Declaration{
 		VHost:      v.name,
+		Name:       name,
 		Durable:    op.def.Durable,
 		Exclusive:  op.def.Exclusive,
 		AutoDelete: op.def.AutoDelete,
 		Args:       op.args,
-	}, classic.Env{
+	}, queue.Hooks{
 		DeadLetter: v.deadLetter,
 		Expired:    func() { v.expireQueue(e) },
-		Logger:     v.log,
-		Store:      v.srv.store,
 	})
 	if err != nil {
 		return metaResult{}, err
@@ -309,24 +310,28 @@ func (v *vhost) declareQueueLocked(op opDeclareQueue) (metaResult, error) {
 	return metaResult{created: true, queue: e}, nil
 }
 
-// deleteQueueLocked removes a queue from the definitions and returns it;
-// apply calls its Delete once the vhost lock is released, since a queue
-// may call back into the vhost (dead-lettering, expiry) as it deletes.
-func (v *vhost) deleteQueueLocked(op opDeleteQueue) (metaResult, queue.Queue, error) {
-	e, ok := v.queues[op.name]
-	if !ok || (op.only != nil && e != op.only) {
-		return metaResult{}, nil, nil
+// deleteQueue deletes the queue of e. The queue itself decides ifUnused
+// and ifEmpty, atomically with its delete, and refuses with RabbitMQ's 406;
+// once it has deleted itself its definition and the bindings to it are
+// removed, if the name is still that instance. No vhost lock is held
+// while the queue deletes, since it may call back into the vhost
+// (cancelling consumers, dead-lettering, expiry). It returns how many
+// ready messages the queue dropped.
+func (v *vhost) deleteQueue(e *queueEntry, ifUnused, ifEmpty bool) (uint32, error) {
+	n, err := e.q.Delete(context.Background(), ifUnused, ifEmpty)
+	if err != nil {
+		return 0, err
 	}
-	if op.ifUnused || op.ifEmpty {
-		st := e.q.Stats()
-		if op.ifEmpty && st.Ready > 0 {
-			return metaResult{}, nil, protocol.NewError(protocol.PreconditionFailed,
-				"queue '%s' in vhost '%s' not empty", op.name, v.name)
-		}
-		if op.ifUnused && st.Consumers > 0 {
-			return metaResult{}, nil, protocol.NewError(protocol.PreconditionFailed,
-				"queue '%s' in vhost '%s' in use", op.name, v.name)
-		}
+	_, err = v.apply(opDeleteQueue{name: e.def.Name, only: e})
+	return n, err
+}
+
+// deleteQueueLocked removes a deleted queue's definition and the bindings
+// to it, unless the name now belongs to another instance.
+func (v *vhost) deleteQueueLocked(op opDeleteQueue) (metaResult, error) {
+	e, ok := v.queues[op.name]
+	if !ok || e != op.only {
+		return metaResult{}, nil
 	}
 	delete(v.queues, op.name)
 	removed := v.router.RemoveDestination(exchange.Destination{Name: op.name})
@@ -335,13 +340,13 @@ func (v *vhost) deleteQueueLocked(op opDeleteQueue) (metaResult, queue.Queue, er
 	}
 	v.forgetBindingsLocked(removed)
 	v.autoDeleteLocked(removed)
-	return metaResult{}, e.q, nil
+	return metaResult{}, nil
 }
 
 // expireQueue deletes a queue whose x-expires ran out or whose last
 // consumer went (auto-delete). The queue calls it without its lock held.
 func (v *vhost) expireQueue(e *queueEntry) {
-	if _, err := v.apply(opDeleteQueue{name: e.def.Name, only: e}); err != nil {
+	if _, err := v.deleteQueue(e, false, false); err != nil {
 		v.log.Warn("could not delete expired queue", zap.String("queue", e.def.Name), zap.Error(err))
 		return
 	}
@@ -357,7 +362,7 @@ func (v *vhost) deleteOwnedQueue(name string, by owner) {
 	if e == nil || e.owner != by {
 		return
 	}
-	if _, err := v.apply(opDeleteQueue{name: name, only: e}); err != nil {
+	if _, err := v.deleteQueue(e, false, false); err != nil {
 		v.log.Warn("could not delete exclusive queue", zap.String("queue", name), zap.Error(err))
 	}
 }

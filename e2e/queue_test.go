@@ -88,6 +88,11 @@ func TestQueueDeclareErrors(t *testing.T) {
 			_, err := ch.QueueDeclare(q, false, false, false, false, nil)
 			return err
 		}, codePreconditionFail, "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for " + vq + ": received none but current is the value '1000' of type 'signedint'"},
+		// RabbitMQ 3.10 and 4.x alike (rabbit_amqqueue:check_queue_type).
+		{"unknown-queue-type", func(ch *channel) error {
+			_, err := ch.QueueDeclare(q+".typed", true, false, false, false, amqp.Table{"x-queue-type": "fancy"})
+			return err
+		}, codePreconditionFail, "PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue '" + q + ".typed' in vhost '/': \"unsupported queue type 'fancy'\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ch := c.channel(t)

@@ -159,6 +159,14 @@ var argChecks = []struct {
 // accepted and ignored, as RabbitMQ does; arguments that belong to another
 // queue type are refused.
 func ParseArgs(t protocol.Table, name, vhost string) (Args, error) {
+	return ParseArgsWith(t, name, vhost, nil)
+}
+
+// ParseArgsWith is ParseArgs with the arguments a queue type accepts taken
+// from argsOf, which the broker answers from the registered type's
+// Capabilities.Args. A nil argsOf, or a nil answer (a type the node does
+// not run), means RabbitMQ's list for that type.
+func ParseArgsWith(t protocol.Table, name, vhost string, argsOf func(typ string) []string) (Args, error) {
 	a := Args{Type: TypeClassic}
 	// rabbit_channel checks the dead-letter exchange's type before
 	// rabbit_amqqueue sees the arguments.
@@ -175,6 +183,11 @@ func ParseArgs(t protocol.Table, name, vhost string) (Args, error) {
 		a.Type = v.(string)
 	}
 	allowed := argsByType[a.Type]
+	if argsOf != nil {
+		if l := argsOf(a.Type); l != nil {
+			allowed = l
+		}
+	}
 	for _, c := range argChecks {
 		v, ok := t[c.key]
 		if !ok || !contains(allowed, c.key) {

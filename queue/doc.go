@@ -5,5 +5,32 @@
 //
 // A queue never imports the exchange package and never performs routing:
 // whatever a queue must hand back to the rest of the broker (dead-lettered
-// messages, its own expiry) goes through the hooks in Env.
+// messages, its own expiry) goes through its Hooks.
+//
+// # Queue types
+//
+// A Type declares queues of its kind, recovers them at start-up and states
+// its Capabilities (declare flags, global QoS, priorities, the arguments
+// it accepts), which the broker's generic checks read. A node's types are
+// held in a Registry, built once at start-up, keyed by x-queue-type name,
+// classic first; there is no global registry. RabbitMQ's own list of
+// types and their arguments (Known, TypeArgs) stays here, so that types a
+// node does not run are refused with RabbitMQ's texts.
+//
+// # Threading
+//
+//   - Every method of Type and Queue is safe for concurrent use.
+//   - A queue calls Consumer.Deliver with its own lock held; Deliver must
+//     not call back into the queue. Consumer.Cancelled, Confirmer.Confirmed
+//     and the Hooks (DeadLetter, Expired) are called without the queue's
+//     locks, so they may call into it or into the broker.
+//   - The broker never holds a vhost lock across Queue.Delete, Purge or a
+//     hook: a queue may call back while it deletes. Delete decides
+//     if-unused and if-empty itself, atomically with the delete.
+//   - Methods that take a context may wait on another node or a Raft group
+//     in types to come; classic queues answer at once and ignore it.
+//   - A queue owns its timers. Close stops them and waits for the hooks
+//     already running; once Close returns the queue calls no hook and
+//     writes nothing. Type.Close comes after every queue of the type is
+//     closed.
 package queue

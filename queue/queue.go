@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"time"
 
 	"github.com/warrenmq/warren/protocol"
@@ -107,7 +108,10 @@ type Stats struct {
 }
 
 // Queue is the contract every queue type implements. Every method is safe
-// for concurrent use.
+// for concurrent use; see the package documentation for the threading
+// rules. The methods that take a context are the ones a queue living on
+// another node or in a Raft group will answer late: the context bounds the
+// wait (classic queues answer at once and ignore it).
 type Queue interface {
 	// Name is the queue's name, unique in its vhost.
 	Name() string
@@ -130,12 +134,24 @@ type Queue interface {
 	// are ignored. The queue must not keep ids after it returns: callers
 	// reuse the slice.
 	Settle(s Settlement, ids []uint64)
+	// Touch renews the queue's x-expires lease, as a redeclare does in
+	// RabbitMQ; a queue without x-expires ignores it.
+	Touch()
 	// Purge drops every ready message and returns how many it dropped.
-	Purge() uint32
+	Purge(ctx context.Context) (uint32, error)
 	// Delete cancels every consumer and drops every message, returning how
-	// many ready messages there were. With ifUnused or ifEmpty it refuses,
-	// with an AMQP exception, a queue that has consumers or messages.
-	Delete(ifUnused, ifEmpty bool) (uint32, error)
+	// many ready messages there were. With ifUnused or ifEmpty the queue
+	// decides, atomically with the delete, whether it has consumers or
+	// ready messages, and then refuses with RabbitMQ's 406 ("queue 'q' in
+	// vhost '/' in use" or "... not empty") and stays as it was. Deleting
+	// a deleted queue does nothing; deleting a closed one is refused, so
+	// that the broker keeps its definition.
+	Delete(ctx context.Context, ifUnused, ifEmpty bool) (uint32, error)
 	// Stats returns the queue's counters.
-	Stats() Stats
+	Stats(ctx context.Context) Stats
+	// Close stops the queue as the node shuts down, keeping what is
+	// durable for the next start: its timers are stopped, what is pending
+	// is synced, and once Close returns the queue calls none of its hooks
+	// and writes nothing. A closed queue serves nothing.
+	Close() error
 }

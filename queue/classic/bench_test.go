@@ -45,7 +45,7 @@ func benchPublishDeliverAck(b *testing.B, args protocol.Table, consumers int) {
 		ids[0] = cs[i%consumers].last
 		q.Settle(queue.Ack, ids)
 	}
-	if s := q.Stats(); s.Ready != 0 || s.Unacked != 0 {
+	if s := q.Stats(bg); s.Ready != 0 || s.Unacked != 0 {
 		b.Fatalf("stats after the run: %+v", s)
 	}
 }

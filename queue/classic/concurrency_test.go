@@ -131,7 +131,7 @@ func TestConcurrentPublishConsumeAck(t *testing.T) {
 		mu.Lock()
 		n := len(acked)
 		mu.Unlock()
-		t.Fatalf("only %d of %d messages acked; stats %+v", n, total, q.Stats())
+		t.Fatalf("only %d of %d messages acked; stats %+v", n, total, q.Stats(bg))
 	}
 	close(stop)
 	wg.Wait()
@@ -149,7 +149,7 @@ func TestConcurrentPublishConsumeAck(t *testing.T) {
 			t.Errorf("publish %d nacked", seq)
 		}
 	}
-	if s := q.Stats(); s.Ready != 0 || s.Unacked != 0 {
+	if s := q.Stats(bg); s.Ready != 0 || s.Unacked != 0 {
 		t.Errorf("stats after the run: %+v", s)
 	}
 }
@@ -196,7 +196,7 @@ func TestConcurrentExpiryWithRealTimer(t *testing.T) {
 		mu.Lock()
 		n := len(seen)
 		mu.Unlock()
-		t.Fatalf("%d of %d messages dead-lettered; stats %+v", n, total, q.Stats())
+		t.Fatalf("%d of %d messages dead-lettered; stats %+v", n, total, q.Stats(bg))
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -205,7 +205,7 @@ func TestConcurrentExpiryWithRealTimer(t *testing.T) {
 			t.Errorf("message %s dead-lettered %d times", body, n)
 		}
 	}
-	if s := q.Stats(); s.Ready != 0 {
+	if s := q.Stats(bg); s.Ready != 0 {
 		t.Errorf("stats after expiry: %+v", s)
 	}
 }

@@ -47,7 +47,13 @@
 //     redeclaring after a broker restart recovers what reached the disk.
 //     Deleting the queue acks the confirms still waiting, as RabbitMQ
 //     confirms publishes to a queue deleted normally.
-//   - Close (broker shutdown) syncs what is pending and keeps the log.
+//   - Close (broker shutdown) stops the timer, waits for the Env hooks
+//     already running, syncs what is pending and keeps the log; after it
+//     the queue calls no hook and a delete is refused.
+//
+// The Type (type.go) is how the broker reaches all this: it owns the
+// node's store, declares queues (New) and, at start-up, deletes the logs
+// that belong to no saved queue (Recover).
 //
 // # Paging
 //

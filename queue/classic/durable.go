@@ -151,12 +151,18 @@ func (q *Queue) onDurable(upTo uint64, err error) {
 
 // Close closes the queue's log, syncing what is pending (confirms still
 // waiting are sent), without deleting anything: the broker calls it at
-// shutdown, and the next New recovers the messages. A closed queue serves
-// nothing and nacks publishes. Close on an in-memory queue only stops it.
+// shutdown, and the next New recovers the messages. It stops the timer
+// and waits for the Env hooks already running (dead-lettering, Expired);
+// once it returns the queue calls no hook and writes nothing (a timer that
+// had already fired finds the queue closed and does nothing). A closed
+// queue serves nothing and nacks publishes. Close on an in-memory queue
+// only stops it.
 func (q *Queue) Close() error {
 	q.mu.Lock()
 	if q.deleted {
+		q.closed = true
 		q.mu.Unlock()
+		q.hooks.Wait()
 		return nil
 	}
 	q.deleted, q.closed = true, true
@@ -169,6 +175,7 @@ func (q *Queue) Close() error {
 	lg := q.dlog
 	q.dlog = nil
 	q.mu.Unlock()
+	q.hooks.Wait()
 	if lg == nil {
 		return nil
 	}

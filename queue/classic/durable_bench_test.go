@@ -103,7 +103,7 @@ func BenchmarkDurablePublishConfirm(b *testing.B) {
 				b.Fatalf("publish %d nacked", s)
 			default:
 			}
-			if s := q.Stats(); s.Ready != 0 || s.Unacked != 0 {
+			if s := q.Stats(bg); s.Ready != 0 || s.Unacked != 0 {
 				b.Fatalf("stats after the run: %+v", s)
 			}
 		})

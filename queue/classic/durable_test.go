@@ -144,7 +144,7 @@ func TestDurablePurgeAndDeleteRemoveData(t *testing.T) {
 				h.q.Publish(h.pmsg("m"+strconv.Itoa(i), ""), queue.Confirm{})
 			}
 			d, _, _ := h.q.Get(false) // m0 stays unacked
-			if n := h.q.Purge(); n != 99 {
+			if n, _ := h.q.Purge(bg); n != 99 {
 				t.Fatalf("purged %d, want 99", n)
 			}
 			h.q.Publish(h.pmsg("after", ""), queue.Confirm{})
@@ -159,7 +159,7 @@ func TestDurablePurgeAndDeleteRemoveData(t *testing.T) {
 			if _, err := os.Stat(logDir); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := h.q.Delete(false, false); err != nil {
+			if _, err := h.q.Delete(bg, false, false); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := os.Stat(logDir); !os.IsNotExist(err) {
@@ -281,7 +281,7 @@ func TestDurableDeleteConfirmsWaiting(t *testing.T) {
 	for i := range 200 {
 		h.q.Publish(h.pmsg("m", ""), queue.Confirm{To: cf, Seq: uint64(i + 1)})
 	}
-	if _, err := h.q.Delete(false, false); err != nil {
+	if _, err := h.q.Delete(bg, false, false); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "every confirm", func() bool { n, _ := cf.count(); return n == 200 })
@@ -353,7 +353,7 @@ func TestDurableConcurrentPublishConsumeAck(t *testing.T) {
 			t.Fatalf("publisher %d: %d nacks", p, nacks)
 		}
 	}
-	waitFor(t, "the queue to drain", func() bool { s := h.q.Stats(); return s.Ready == 0 && s.Unacked == 0 })
+	waitFor(t, "the queue to drain", func() bool { s := h.q.Stats(bg); return s.Ready == 0 && s.Unacked == 0 })
 	close(stop)
 	<-acked
 	h.q.Close()

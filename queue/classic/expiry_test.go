@@ -195,7 +195,7 @@ func TestAutoDelete(t *testing.T) {
 func TestDeleteStopsTimer(t *testing.T) {
 	h := newHarness(t, protocol.Table{"x-expires": int32(1000), "x-message-ttl": int32(10)}, Options{})
 	h.publish("a")
-	if _, err := h.q.Delete(false, false); err != nil {
+	if _, err := h.q.Delete(bg, false, false); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(time.Hour)

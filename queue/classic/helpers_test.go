@@ -1,6 +1,7 @@
 package classic
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -270,7 +271,7 @@ func (h *harness) drain() []string {
 func (h *harness) stats(ready, unacked, consumers uint32) {
 	h.t.Helper()
 	want := queue.Stats{Ready: ready, Unacked: unacked, Consumers: consumers}
-	if got := h.q.Stats(); got != want {
+	if got := h.q.Stats(bg); got != want {
 		h.t.Fatalf("Stats() = %+v, want %+v", got, want)
 	}
 }
@@ -284,3 +285,6 @@ func errText(err error) string {
 	}
 	return "not an AMQP exception: " + err.Error()
 }
+
+// bg is the context the tests pass to queue methods that take one.
+var bg = context.Background()

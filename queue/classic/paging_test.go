@@ -36,7 +36,7 @@ func TestPagingBoundsMemory(t *testing.T) {
 			check("publishing", i)
 		}
 	}
-	if s := h.q.Stats(); s.Ready != uint32(n) {
+	if s := h.q.Stats(bg); s.Ready != uint32(n) {
 		t.Fatalf("stats %+v", s)
 	}
 	if m := h.q.Memory(); m.Paged < n-window-1 {
@@ -136,7 +136,7 @@ func TestPagingKeepsOrderModel(t *testing.T) {
 					h.q.Close()
 					h = newDurableHarness(t, st, nil, 1+rng.IntN(8), nil)
 				}
-				if s := h.q.Stats(); int(s.Ready) != len(model) || int(s.Unacked) != len(held) {
+				if s := h.q.Stats(bg); int(s.Ready) != len(model) || int(s.Unacked) != len(held) {
 					t.Fatalf("step %d: stats %+v, model %d ready %d held", step, s, len(model), len(held))
 				}
 			}
@@ -188,12 +188,12 @@ func TestPagingLengthLimits(t *testing.T) {
 			for i := range 100 {
 				h.publishMixed("p" + strconv.Itoa(i))
 			}
-			if s := h.q.Stats(); s.Ready != c.ready {
+			if s := h.q.Stats(bg); s.Ready != c.ready {
 				t.Fatalf("ready %d, want %d", s.Ready, c.ready)
 			}
 			h.q.Close()
 			h = newDurableHarness(t, st, c.args, 3, nil) // recovery counts bytes too
-			if s := h.q.Stats(); s.Ready != c.ready {
+			if s := h.q.Stats(bg); s.Ready != c.ready {
 				t.Fatalf("ready after restart %d, want %d", s.Ready, c.ready)
 			}
 			h.publishMixed("p100") // full: drops a head or is refused

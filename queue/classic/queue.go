@@ -1,6 +1,7 @@
 package classic
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -99,6 +100,7 @@ type Queue struct {
 	dead          []dying
 	pendingExpire bool
 	scratch       []entry
+	hooks         sync.WaitGroup // Env hooks running; Close waits for them
 
 	// durability (durable.go) and paging (paging.go)
 	dlog     *store.Log // nil: nothing goes to disk
@@ -191,8 +193,9 @@ func (q *Queue) Name() string { return q.name }
 // Options returns the options the queue was created with.
 func (q *Queue) Options() Options { return q.opts }
 
-// Stats returns the queue's counters.
-func (q *Queue) Stats() queue.Stats {
+// Stats returns the queue's counters. The context is not used: a classic
+// queue answers at once.
+func (q *Queue) Stats(context.Context) queue.Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return queue.Stats{
@@ -230,7 +233,20 @@ func (q *Queue) unlock() {
 	q.dead = nil
 	expire := q.pendingExpire
 	q.pendingExpire = false
+	hooks := len(dead) > 0 || expire
+	if hooks {
+		if q.closed {
+			// Nothing leaves a queue closed for shutdown.
+			dead, expire, hooks = nil, false, false
+		} else {
+			q.hooks.Add(1)
+		}
+	}
 	q.mu.Unlock()
+	if !hooks {
+		return
+	}
+	defer q.hooks.Done()
 	if len(dead) > 0 && q.env.DeadLetter != nil {
 		ms := make([]*queue.Message, len(dead))
 		for i, d := range dead {

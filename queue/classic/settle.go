@@ -1,6 +1,7 @@
 package classic
 
 import (
+	"context"
 	"slices"
 
 	"go.uber.org/zap"
@@ -138,24 +139,32 @@ func (q *Queue) Settle(s queue.Settlement, ids []uint64) {
 
 // Purge drops every ready message, without dead-lettering, and returns how
 // many there were; their log records are settled. Unacknowledged messages
-// stay.
-func (q *Queue) Purge() uint32 {
+// stay. It never fails; the context is not used.
+func (q *Queue) Purge(context.Context) (uint32, error) {
 	q.mu.Lock()
 	n := q.readyN()
 	q.ready.each(func(e *entry) { q.forget(e.seq) })
 	q.purgePaged()
 	q.ready.clear()
 	q.unlock()
-	return uint32(n)
+	return uint32(n), nil
 }
 
 // Delete cancels every consumer (telling each through Cancelled) and drops
 // every message, returning how many ready messages there were. With
 // ifEmpty it refuses a queue with ready messages ("PRECONDITION_FAILED -
 // queue 'q' in vhost '/' not empty"), with ifUnused one with consumers
-// ("... in use").
-func (q *Queue) Delete(ifUnused, ifEmpty bool) (uint32, error) {
+// ("... in use"), deciding under the queue's mutex, in the same step as
+// the delete. Deleting a deleted queue does nothing; a closed one refuses
+// (541), so that a delete racing with shutdown leaves the definition and
+// the log for the next start. The context is not used.
+func (q *Queue) Delete(_ context.Context, ifUnused, ifEmpty bool) (uint32, error) {
 	q.mu.Lock()
+	if q.closed {
+		q.unlock()
+		return 0, protocol.NewError(protocol.InternalError,
+			"queue '%s' in vhost '%s' is closed: the node is shutting down", q.name, q.opts.VHost)
+	}
 	if q.deleted {
 		q.unlock()
 		return 0, nil

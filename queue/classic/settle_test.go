@@ -82,14 +82,14 @@ func TestPurge(t *testing.T) {
 	h.publish("1", "2", "3", "4", "5")
 	h.q.Get(false)
 	h.q.Get(false)
-	if n := h.q.Purge(); n != 3 {
+	if n, _ := h.q.Purge(bg); n != 3 {
 		t.Fatalf("Purge() = %d, want 3", n)
 	}
 	h.stats(0, 2, 0)
 	if dead, _ := h.deadLettered(); len(dead) != 0 {
 		t.Fatalf("purge dead-lettered %v", dead)
 	}
-	if n := h.q.Purge(); n != 0 {
+	if n, _ := h.q.Purge(bg); n != 0 {
 		t.Fatalf("second Purge() = %d", n)
 	}
 }
@@ -121,7 +121,7 @@ func TestDelete(t *testing.T) {
 			for range tt.ready {
 				h.publish("m")
 			}
-			n, err := h.q.Delete(tt.ifUnused, tt.ifEmpty)
+			n, err := h.q.Delete(bg, tt.ifUnused, tt.ifEmpty)
 			if got := errText(err); got != tt.want {
 				t.Fatalf("Delete error %q, want %q", got, tt.want)
 			}

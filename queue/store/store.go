@@ -154,8 +154,8 @@ func validID(id string) bool {
 	return true
 }
 
-// IDs lists the logs present on disk, opened or not, so the broker can find
-// the logs of queues that no longer exist.
+// IDs lists the logs present on disk, opened or not, so the classic queue
+// type can find the logs of queues that no longer exist.
 func (s *Store) IDs() ([]string, error) {
 	names, err := s.fs.ReadDir(s.dir)
 	if err != nil {

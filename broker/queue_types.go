@@ -1,0 +1,127 @@
+package broker
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/classic"
+)
+
+// This file is the one place the broker names a queue type's package: it
+// builds the node's queue.Registry. Everywhere else the broker reaches
+// queues through queue.Type and queue.Queue, and reads a type's
+// capabilities instead of knowing which type it is.
+
+// openQueueTypes builds the registry of the queue types this node runs,
+// classic first; the classic type opens the queue store under the data
+// dir (none with Config.InMemory).
+func (s *Server) openQueueTypes() error {
+	c := classic.TypeConfig{
+		Logger:   s.log,
+		OnDamage: func(records uint64) { s.damaged.Add(records) },
+	}
+	if !s.cfg.InMemory {
+		c.Dir = filepath.Join(s.cfg.DataDir, queuesDir)
+	}
+	ct, err := classic.OpenType(c)
+	if err != nil {
+		return err
+	}
+	reg, err := queue.NewRegistry(ct)
+	if err != nil {
+		ct.Close()
+		return err
+	}
+	s.types = reg
+	return nil
+}
+
+// closeQueueTypes closes every queue type once their queues are closed.
+func (s *Server) closeQueueTypes() error {
+	if s.types == nil {
+		return nil
+	}
+	var first error
+	for _, t := range s.types.Types() {
+		if err := t.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// typeArgs returns the declare arguments the registered type typ accepts,
+// or nil for a type this node does not run (queue.ParseArgsWith then uses
+// RabbitMQ's list, to refuse as RabbitMQ does).
+func (s *Server) typeArgs(typ string) []string {
+	if t := s.types.Lookup(typ); t != nil {
+		return t.Capabilities().Args
+	}
+	return nil
+}
+
+// parseQueueArgs validates a queue's declare arguments against what its
+// type accepts.
+func (s *Server) parseQueueArgs(t protocol.Table, name, vhost string) (queue.Args, error) {
+	return queue.ParseArgsWith(t, name, vhost, s.typeArgs)
+}
+
+// recoverQueueTypes tells each queue type, before any queue is declared,
+// which saved durable queues are its own, so that it drops what belongs
+// to none (the classic type: the logs of deleted queues).
+func (s *Server) recoverQueueTypes(saved map[string]*savedDefs) error {
+	refs := make(map[string][]queue.Ref)
+	for vh, d := range saved {
+		for _, qd := range d.queues {
+			typ := s.savedType(qd.Args)
+			refs[typ] = append(refs[typ], queue.Ref{VHost: vh, Name: qd.Name})
+		}
+	}
+	for _, t := range s.types.Types() {
+		if err := t.Recover(context.Background(), refs[t.Name()]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// savedType is the registered type a saved queue belongs to. A queue whose
+// x-queue-type names no registered type cannot be recreated; it counts as
+// classic, so that whatever it left on disk is kept.
+func (s *Server) savedType(args protocol.Table) string {
+	if typ, ok := args["x-queue-type"].(string); ok && s.types.Lookup(typ) != nil {
+		return typ
+	}
+	return queue.TypeClassic
+}
+
+// checkDeclarable checks a new queue's flags against what its type allows,
+// in rabbit_queue_type_util's order (auto-delete, exclusive, non-durable),
+// then refuses a type RabbitMQ has that this node does not run (t nil),
+// whose capabilities are taken to be RabbitMQ's quorum and stream queues':
+// durable, not exclusive, not auto-delete.
+func checkDeclarable(t queue.Type, typ string, def queueDef, vhost string) error {
+	var caps queue.Capabilities
+	if t != nil {
+		caps = t.Capabilities()
+	}
+	invalid := func(prop string) error {
+		return protocol.NewError(protocol.PreconditionFailed,
+			"invalid property '%s' for queue '%s' in vhost '%s'", prop, def.Name, vhost)
+	}
+	switch {
+	case def.AutoDelete && !caps.AutoDelete:
+		return invalid("auto-delete")
+	case def.Exclusive && !caps.Exclusive:
+		return invalid("exclusive-owner")
+	case !def.Durable && !caps.NonDurable:
+		return invalid("non-durable")
+	}
+	if t == nil {
+		return protocol.NewError(protocol.PreconditionFailed,
+			"queue type '%s' is not supported by Warren yet; declare a classic queue", typ)
+	}
+	return nil
+}
