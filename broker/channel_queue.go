@@ -64,9 +64,9 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	}
 	def := queueDef{Name: name, Durable: m.Durable && !m.Exclusive, Exclusive: m.Exclusive,
 		AutoDelete: m.AutoDelete, Args: m.Arguments}
-	var owner owner
+	var own owner // the zero owner: not exclusive
 	if m.Exclusive {
-		owner = c.owner()
+		own = c.owner()
 	}
 	vh.mu.RLock()
 	existing := vh.queues[name]
@@ -75,7 +75,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		if err := checkDeclarable(vh.srv.types.Lookup(args.Type), args.Type, def, vh.name); err != nil {
 			return err
 		}
-		r, err := vh.apply(opDeclareQueue{def: def, args: args, owner: owner})
+		r, err := vh.apply(opDeclareQueue{def: def, args: args, owner: own})
 		if err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 			return nil
 		}
 	}
-	if err := ch.queueEquivalent(existing, def, owner); err != nil {
+	if err := ch.queueEquivalent(existing, def, own); err != nil {
 		return err
 	}
 	ch.declared(existing, m.NoWait)
@@ -99,9 +99,9 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 }
 
 // queueEquivalent checks a redeclare as rabbit_amqqueue:assert_equivalence.
-func (ch *channel) queueEquivalent(e *queueEntry, def queueDef, owner owner) error {
+func (ch *channel) queueEquivalent(e *queueEntry, def queueDef, own owner) error {
 	vh := ch.c.vh
-	if e.owner != owner {
+	if e.owner != own {
 		return vh.locked(def.Name)
 	}
 	if err := queue.EquivalentField(def.Name, vh.name, "durable", e.def.Durable, def.Durable); err != nil {
