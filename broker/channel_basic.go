@@ -46,10 +46,8 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 	if err != nil {
 		return err
 	}
-	if ch.lim.Limit() != 0 && !ch.c.srv.globalQoS(e.args.Type) {
-		// RabbitMQ's quorum and stream queues refuse a channel-wide
-		// prefetch (rabbit_channel, global_qos_not_supported_for_queue_type).
-		return protocol.NewError(protocol.NotImplemented, "queue '%s' in vhost '%s' does not support global qos", name, vh.name)
+	if err := ch.c.srv.checkGlobalQoS(ch.lim.Limit(), e.args.Type, name, vh.name); err != nil {
+		return err
 	}
 	tag, err := ch.consumerTag(m.ConsumerTag)
 	if err != nil {

@@ -134,14 +134,21 @@ func (k *consumer) Cancelled() {
 	ch.c.sendMethod(ch.id, &protocol.BasicCancel{ConsumerTag: k.tag, NoWait: true})
 }
 
-// globalQoS reports whether queues of type typ ("" is classic) honour a
-// channel-wide prefetch.
-func (s *Server) globalQoS(typ string) bool {
+// checkGlobalQoS refuses a consume from queue name, of type typ ("" is
+// classic), on a channel with a channel-wide prefetch of global when the
+// type lacks Capabilities.GlobalQoS, as RabbitMQ's quorum and stream
+// queues refuse it.
+func (s *Server) checkGlobalQoS(global uint16, typ, name, vhost string) error {
+	if global == 0 {
+		return nil
+	}
 	if typ == "" {
 		typ = queue.TypeClassic
 	}
-	t := s.types.Lookup(typ)
-	return t != nil && t.Capabilities().GlobalQoS
+	if t := s.types.Lookup(typ); t != nil && t.Capabilities().GlobalQoS {
+		return nil
+	}
+	return protocol.NewError(protocol.NotImplemented, "queue '%s' in vhost '%s' does not support global qos", name, vhost)
 }
 
 // unpause ends the pause of the channel's limiter: the writer drained, or
