@@ -62,6 +62,11 @@ type channel struct {
 	consumers   map[string]*consumer
 	deliver     protocol.BasicDeliver // reused to encode basic.deliver
 
+	// from names the channel as a publisher, and pubNum counts its
+	// publishes (read loop only).
+	from   queue.Publisher
+	pubNum uint64
+
 	// lim is the channel's limiter, handed to every consume: the
 	// channel-wide prefetch (basic.qos global=true) and the pause while
 	// the connection's output is backed up.
@@ -77,6 +82,7 @@ func newChannel(c *conn, id uint16) *channel {
 		log:       c.log.With(zap.Uint16("ch", id)),
 		flow:      true,
 		consumers: make(map[string]*consumer),
+		from:      queue.Publisher{Node: c.srv.cfg.NodeName, Conn: c.id, Channel: id},
 	}
 	ch.confirms.ch = ch
 	return ch

@@ -55,11 +55,27 @@ type Confirmer interface {
 	Confirmed(seq uint64, ok bool)
 }
 
-// Confirm names who to tell about a publish. The zero value asks for no
-// confirmation.
+// Publisher names where publishes come from: the node, the connection id
+// (unique on its node) and the channel id.
+type Publisher struct {
+	Node    string
+	Conn    uint64
+	Channel uint16
+}
+
+// Confirm names who to tell about a publish, and who made it. The zero
+// value asks for no confirmation and names no publisher.
 type Confirm struct {
+	// To, when set, hears the outcome of the publish numbered Seq in the
+	// channel's confirm numbering.
 	To  Confirmer
 	Seq uint64
+	// From is the publisher, and Num the publish's number on its channel
+	// (every publish counts, confirmed or not, from 1), so that a
+	// replicated queue can drop a publish resent after a leader change.
+	// Nil for messages the broker makes itself (dead-lettered copies).
+	From *Publisher
+	Num  uint64
 }
 
 // Settlement is what the holder of a delivery decided about it.
