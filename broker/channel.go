@@ -56,11 +56,21 @@ type channel struct {
 	flow        bool
 	nextTag     uint64
 	unacked     unackedList
-	prefetch    uint16 // basic.qos global=true: channel-wide limit
-	consumerQoS uint16 // basic.qos global=false: limit for new consumers
-	credited    int    // unacked deliveries counted against prefetch
+	consumerQoS uint16         // basic.qos global=false: limit for new consumers
+	outPaused   bool           // lim is paused until the writer drains (conn.out.paused)
+	orphans     []unackedEntry // delivered after closed, for release to requeue
 	consumers   map[string]*consumer
 	deliver     protocol.BasicDeliver // reused to encode basic.deliver
+
+	// from names the channel as a publisher, and pubNum counts its
+	// publishes (read loop only).
+	from   queue.Publisher
+	pubNum uint64
+
+	// lim is the channel's limiter, handed to every consume: the
+	// channel-wide prefetch (basic.qos global=true) and the pause while
+	// the connection's output is backed up.
+	lim queue.Limiter
 
 	confirms confirmTracker
 }
@@ -72,6 +82,7 @@ func newChannel(c *conn, id uint16) *channel {
 		log:       c.log.With(zap.Uint16("ch", id)),
 		flow:      true,
 		consumers: make(map[string]*consumer),
+		from:      queue.Publisher{Node: c.srv.cfg.NodeName, Conn: c.id, Channel: id},
 	}
 	ch.confirms.ch = ch
 	return ch
@@ -255,11 +266,16 @@ func (ch *channel) release() {
 	consumers := ch.consumers
 	ch.consumers = nil
 	entries := ch.unacked.takeAll(nil)
-	ch.credited = 0
 	ch.mu.Unlock()
 	for _, k := range consumers {
 		k.q.Cancel(k)
 	}
+	// Once cancelled, a queue delivers no more: what reached the channel
+	// after it closed goes back too.
+	ch.mu.Lock()
+	entries = append(entries, ch.orphans...)
+	ch.orphans = nil
+	ch.mu.Unlock()
 	if ch.tx != nil {
 		entries = append(entries, ch.tx.settledEntries()...)
 		ch.tx = nil

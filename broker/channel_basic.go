@@ -3,7 +3,6 @@ package broker
 import (
 	"crypto/rand"
 	"encoding/base64"
-	mrand "math/rand/v2"
 	"time"
 
 	"github.com/warrenmq/warren/protocol"
@@ -23,48 +22,15 @@ func (ch *channel) basicQos(m *protocol.BasicQos) error {
 	if m.PrefetchSize != 0 {
 		return protocol.NewError(protocol.NotImplemented, "prefetch_size!=0 (%d)", m.PrefetchSize)
 	}
-	var kick []*consumer
-	ch.mu.Lock()
 	if m.Global {
-		old := ch.prefetch
-		ch.prefetch = m.PrefetchCount
-		if old != 0 && (m.PrefetchCount == 0 || m.PrefetchCount > old) {
-			kick = ch.starvedLocked(kick)
-		}
+		ch.lim.SetLimit(m.PrefetchCount)
 	} else {
+		ch.mu.Lock()
 		ch.consumerQoS = m.PrefetchCount
+		ch.mu.Unlock()
 	}
-	ch.mu.Unlock()
 	ch.c.sendMethod(ch.id, &protocol.BasicQosOk{})
-	kickAll(kick)
 	return nil
-}
-
-// starvedLocked appends the consumers that refused a delivery for lack of
-// credit, clearing their mark. The caller holds ch.mu.
-func (ch *channel) starvedLocked(out []*consumer) []*consumer {
-	for _, k := range ch.consumers {
-		if k.starved {
-			k.starved = false
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// kickAll kicks the queues of consumers that can take messages again,
-// starting at a random one: the first queue kicked may take all the
-// credit that was freed, so a fixed order (the acked consumer's own queue
-// first) would starve the others. RabbitMQ's limiter notifies its queues
-// in random order for the same reason.
-func kickAll(ks []*consumer) {
-	if len(ks) == 0 {
-		return
-	}
-	start := mrand.IntN(len(ks))
-	for i := range ks {
-		ks[(start+i)%len(ks)].q.Kick()
-	}
 }
 
 func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
@@ -78,6 +44,9 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 	}
 	e, err := vh.queueFor(name, ch.c)
 	if err != nil {
+		return err
+	}
+	if err := ch.c.srv.checkGlobalQoS(ch.lim.Limit(), e.args.Type, name, vh.name); err != nil {
 		return err
 	}
 	tag, err := ch.consumerTag(m.ConsumerTag)
@@ -103,8 +72,11 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 	if m.NoAck {
 		k.timeout = 0
 	}
+	opts.Limiter = &ch.lim
 	ch.mu.Lock()
-	k.prefetch = ch.consumerQoS
+	if !m.NoAck {
+		opts.Prefetch = ch.consumerQoS
+	}
 	ch.consumers[tag] = k
 	ch.mu.Unlock()
 	if err := e.q.Consume(k, opts); err != nil {
@@ -116,14 +88,10 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 	if k.timeout > 0 {
 		ch.c.setTick(tickFor(k.timeout))
 	}
-	ch.mu.Lock()
 	if !m.NoWait {
 		ch.c.sendMethod(ch.id, &protocol.BasicConsumeOk{ConsumerTag: tag})
 	}
-	k.ready = true
-	k.starved = false
-	ch.mu.Unlock()
-	e.q.Kick()
+	ch.startConsumer(k)
 	return nil
 }
 
@@ -238,40 +206,25 @@ func (ch *channel) ack(tag uint64, multiple bool, s queue.Settlement) error {
 		ch.settleBuf = taken[:0]
 		return nil
 	}
-	kick := ch.creditLocked(taken, nil)
 	ch.mu.Unlock()
 	ch.settle(taken, s)
+	ch.returnCredit(taken)
 	clear(taken)
 	ch.settleBuf = taken[:0]
-	kickAll(kick)
 	return nil
 }
 
-// creditLocked gives back the credit of settled entries and returns the
-// consumers that were starved and can now take messages. The caller holds
-// ch.mu.
-func (ch *channel) creditLocked(taken []unackedEntry, kick []*consumer) []*consumer {
-	channelWide := false
+// returnCredit gives the channel-wide credit of settled deliveries back
+// to the limiter; their queues gave the consumers' own credit back as
+// they settled them.
+func (ch *channel) returnCredit(taken []unackedEntry) {
+	n := 0
 	for i := range taken {
-		e := &taken[i]
-		if e.credit {
-			ch.credited--
-		}
-		if k := e.k; k != nil {
-			k.unacked--
-			if k.starved {
-				k.starved = false
-				kick = append(kick, k)
-			}
+		if taken[i].credit {
+			n++
 		}
 	}
-	if ch.prefetch != 0 && len(taken) > 0 {
-		channelWide = true
-	}
-	if channelWide {
-		kick = ch.starvedLocked(kick)
-	}
-	return kick
+	ch.lim.Return(n)
 }
 
 // settle settles entries with their queues: one Settle call per queue
@@ -310,10 +263,15 @@ func (ch *channel) recover(requeue bool) error {
 	}
 	ch.mu.Lock()
 	taken := ch.unacked.takeAll(nil)
-	kick := ch.creditLocked(taken, nil)
 	ch.mu.Unlock()
+	n := 0
+	for i := range taken {
+		if taken[i].credit {
+			n++
+		}
+	}
 	settleGrouped(taken, queue.Requeue)
-	kickAll(kick)
+	ch.lim.Return(n)
 	return nil
 }
 

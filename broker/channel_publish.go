@@ -176,6 +176,8 @@ func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue,
 		ch.beginConfirmBatch()
 		conf = ch.confirms.expect(len(qs))
 	}
+	ch.pubNum++
+	conf.From, conf.Num = &ch.from, ch.pubNum
 	for _, r := range replies {
 		r.deliverReply(msg)
 	}

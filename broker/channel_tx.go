@@ -64,14 +64,10 @@ func (ch *channel) txCommit() error {
 		qs = ch.c.vh.queuesNamed(p.queues, qs[:0])
 		ch.enqueue(p.msg, p.mandatory, qs, p.replies)
 	}
-	var kick []*consumer
 	for _, a := range tx.acks {
-		ch.mu.Lock()
-		kick = ch.creditLocked(a.entries, kick)
-		ch.mu.Unlock()
 		ch.settle(a.entries, a.s)
+		ch.returnCredit(a.entries)
 	}
-	kickAll(kick)
 	ch.c.sendMethod(ch.id, &protocol.TxCommitOk{})
 	return nil
 }

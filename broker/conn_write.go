@@ -8,8 +8,9 @@ import (
 )
 
 const (
-	// outLimit is the size of pending output past which consumers stop
-	// taking deliveries (Consumer.Deliver refuses) until the writer drains.
+	// outLimit is the size of pending output past which the connection
+	// withholds credit: the limiters of the channels delivering are paused
+	// until the writer drains.
 	outLimit = 2 << 20
 	// outKeep is the largest output buffer kept when the connection goes
 	// idle; larger ones are dropped so an idle connection stays small.
@@ -21,13 +22,13 @@ const (
 // outbuf is a connection's output: frames appended by any goroutine,
 // written by the connection's writer goroutine in one syscall per batch.
 type outbuf struct {
-	buf       []byte      // frames not yet handed to the writer
-	spare     []byte      // the writer's buffer between writes
-	signalled bool        // the writer has been woken for buf
-	hold      bool        // the read loop is mid-batch: it wakes the writer at the end
-	closed    bool        // the writer is gone: appends are dropped
-	blocked   []*consumer // consumers refused because buf was over outLimit
-	late      []*channel  // channels with confirms held for the writer
+	buf       []byte     // frames not yet handed to the writer
+	spare     []byte     // the writer's buffer between writes
+	signalled bool       // the writer has been woken for buf
+	hold      bool       // the read loop is mid-batch: it wakes the writer at the end
+	closed    bool       // the writer is gone: appends are dropped
+	paused    []*channel // channels whose limiter is paused until buf drains
+	late      []*channel // channels with confirms held for the writer
 	lateSpare []*channel
 }
 
@@ -214,8 +215,8 @@ func (c *conn) writeLoop(log *zap.Logger) {
 	}
 }
 
-// flush writes everything pending in one write and kicks the queues of
-// consumers that were refused for lack of buffer room.
+// flush writes everything pending in one write and unpauses the channels
+// paused for lack of buffer room.
 func (c *conn) flush() (int, error) {
 	c.sendLateConfirms()
 	c.outMu.Lock()
@@ -235,7 +236,6 @@ func (c *conn) flush() (int, error) {
 	if err != nil {
 		o.closed = true
 		o.buf = nil
-		o.blocked = nil
 		c.outMu.Unlock()
 		return n, err
 	}
@@ -243,14 +243,14 @@ func (c *conn) flush() (int, error) {
 		b = nil // idle again: give the memory back
 	}
 	o.spare = b[:0]
-	var kick []*consumer
-	if len(o.blocked) > 0 && len(o.buf) < outLimit {
-		kick = o.blocked
-		o.blocked = nil
+	var resume []*channel
+	if len(o.paused) > 0 && len(o.buf) < outLimit {
+		resume = o.paused
+		o.paused = nil
 	}
 	c.outMu.Unlock()
-	for _, k := range kick {
-		k.q.Kick()
+	for _, ch := range resume {
+		ch.unpause()
 	}
 	return n, nil
 }

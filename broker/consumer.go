@@ -7,6 +7,11 @@ import (
 	"github.com/warrenmq/warren/queue"
 )
 
+// earlyLimit is how many deliveries a consumer holds before its
+// basic.consume-ok is sent; past it the channel's limiter pauses the
+// queues until the consume completes.
+const earlyLimit = 256
+
 // consumer is a basic.consume subscription: the queue.Consumer a queue
 // delivers to. Its mutable fields are guarded by its channel's mu.
 type consumer struct {
@@ -17,54 +22,42 @@ type consumer struct {
 	noAck   bool
 	timeout time.Duration // consumer timeout; 0 for none
 
-	ready      bool   // basic.consume-ok has been sent
-	prefetch   uint16 // per-consumer limit (basic.qos global=false)
-	unacked    int    // unacked deliveries of this consumer
-	starved    bool   // refused a delivery for lack of credit
-	outBlocked bool   // waiting in conn.out.blocked
+	ready bool             // basic.consume-ok has been sent
+	early []queue.Delivery // delivered before basic.consume-ok, sent after it
 }
 
-// Deliver implements queue.Consumer. It runs under the queue's lock and
-// takes the channel's lock, then the connection's output lock.
-func (k *consumer) Deliver(d queue.Delivery) bool {
+// Deliver implements queue.Consumer: the queue kept the credit, so the
+// delivery is always taken. It runs under the queue's lock and takes the
+// channel's lock, then the connection's output lock. A delivery that
+// arrives before basic.consume-ok waits for it; one that arrives once the
+// channel is closed is kept for release to requeue.
+func (k *consumer) Deliver(d queue.Delivery) {
 	ch := k.ch
 	ch.mu.Lock()
-	if ch.closed || !k.ready || !ch.flow {
-		k.starved = true
-		ch.mu.Unlock()
-		return false
-	}
-	// The channel-wide limit holds back no-ack consumers too, as
-	// RabbitMQ's limiter does; a per-consumer limit only counts acks.
-	if (!k.noAck && k.prefetch != 0 && k.unacked >= int(k.prefetch)) ||
-		(ch.prefetch != 0 && ch.credited >= int(ch.prefetch)) {
-		k.starved = true
-		ch.mu.Unlock()
-		return false
-	}
-	c := ch.c
-	o := c.lockOut()
-	if o.closed {
-		c.unlockOut()
-		ch.mu.Unlock()
-		return false
-	}
-	if len(o.buf) >= outLimit {
-		if !k.outBlocked {
-			k.outBlocked = true
-			o.blocked = append(o.blocked, k)
+	switch {
+	case ch.closed:
+		ch.orphanLocked(k, d)
+	case !k.ready:
+		k.early = append(k.early, d)
+		if len(k.early) >= earlyLimit {
+			ch.pauseLocked()
 		}
-		c.unlockOut()
-		ch.mu.Unlock()
-		return false
+	default:
+		ch.sendDeliveryLocked(k, d)
 	}
-	k.outBlocked = false
+	ch.mu.Unlock()
+}
+
+// sendDeliveryLocked numbers d, records it as unacked unless k is no-ack,
+// and appends basic.deliver. Past outLimit of pending output the
+// connection withholds credit: the channel's limiter pauses its queues
+// until the writer drains. The caller holds ch.mu.
+func (ch *channel) sendDeliveryLocked(k *consumer, d queue.Delivery) {
+	c := ch.c
 	ch.nextTag++
 	tag := ch.nextTag
 	if !k.noAck {
 		ch.unacked.push(unackedEntry{tag: tag, id: d.ID, q: k.q, k: k, at: c.srv.now(), credit: true})
-		k.unacked++
-		ch.credited++
 	}
 	m := d.Message
 	dm := &ch.deliver
@@ -73,10 +66,55 @@ func (k *consumer) Deliver(d queue.Delivery) bool {
 	dm.Redelivered = d.Redelivered
 	dm.Exchange = m.Exchange
 	dm.RoutingKey = m.RoutingKey
-	o.buf = c.appendContent(o.buf, ch.id, dm, &m.Props, m.RawProps, m.Body)
+	o := c.lockOut()
+	if !o.closed {
+		o.buf = c.appendContent(o.buf, ch.id, dm, &m.Props, m.RawProps, m.Body)
+		if len(o.buf) >= outLimit && !ch.outPaused {
+			ch.outPaused = true
+			ch.lim.Pause()
+			o.paused = append(o.paused, ch)
+		}
+	}
 	c.unlockOut()
+}
+
+// pauseLocked pauses the channel's limiter until the writer next drains
+// (conn.flush unpauses it). The caller holds ch.mu.
+func (ch *channel) pauseLocked() {
+	if ch.outPaused {
+		return
+	}
+	ch.outPaused = true
+	ch.lim.Pause()
+	o := ch.c.lockOut()
+	o.paused = append(o.paused, ch)
+	ch.c.outMu.Unlock()
+}
+
+// orphanLocked keeps a delivery that reached the channel after it closed,
+// for release to requeue. The caller holds ch.mu.
+func (ch *channel) orphanLocked(k *consumer, d queue.Delivery) {
+	// A closed channel takes nothing more: its queues stay paused.
+	ch.lim.Pause()
+	if !k.noAck {
+		ch.orphans = append(ch.orphans, unackedEntry{id: d.ID, q: k.q, k: k})
+	}
+}
+
+// startConsumer marks k ready once its basic.consume-ok is out and sends
+// what was delivered to it meanwhile.
+func (ch *channel) startConsumer(k *consumer) {
+	ch.mu.Lock()
+	k.ready = true
+	for _, d := range k.early {
+		if ch.closed {
+			ch.orphanLocked(k, d)
+		} else {
+			ch.sendDeliveryLocked(k, d)
+		}
+	}
+	k.early = nil
 	ch.mu.Unlock()
-	return true
 }
 
 // Cancelled implements queue.Consumer: the queue ended the subscription
@@ -94,4 +132,33 @@ func (k *consumer) Cancelled() {
 		return
 	}
 	ch.c.sendMethod(ch.id, &protocol.BasicCancel{ConsumerTag: k.tag, NoWait: true})
+}
+
+// checkGlobalQoS refuses a consume from queue name, of type typ ("" is
+// classic), on a channel with a channel-wide prefetch of global when the
+// type lacks Capabilities.GlobalQoS, as RabbitMQ's quorum and stream
+// queues refuse it.
+func (s *Server) checkGlobalQoS(global uint16, typ, name, vhost string) error {
+	if global == 0 {
+		return nil
+	}
+	if typ == "" {
+		typ = queue.TypeClassic
+	}
+	if t := s.types.Lookup(typ); t != nil && t.Capabilities().GlobalQoS {
+		return nil
+	}
+	return protocol.NewError(protocol.NotImplemented, "queue '%s' in vhost '%s' does not support global qos", name, vhost)
+}
+
+// unpause ends the pause of the channel's limiter: the writer drained, or
+// the consume the early deliveries waited for completed.
+func (ch *channel) unpause() {
+	ch.mu.Lock()
+	was := ch.outPaused && !ch.closed
+	ch.outPaused = false
+	ch.mu.Unlock()
+	if was {
+		ch.lim.Unpause()
+	}
 }

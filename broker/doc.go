@@ -46,9 +46,9 @@
 // and end with it.
 //
 // Queue dispatch runs on whatever goroutine calls into the queue (a
-// publisher's read loop, a consumer's ack, a queue timer) and delivers by
-// calling consumer.Deliver, which appends frames to the consumer's
-// connection's output buffer.
+// publisher's read loop, a consumer's ack, a queue timer, a limiter
+// resuming it) and delivers by calling consumer.Deliver, which appends
+// frames to the consumer's connection's output buffer.
 //
 // Server.Close closes every queue (vhost.close, Queue.Close), which stops
 // its timer and waits for its hooks already running (dead-lettering,
@@ -75,7 +75,8 @@
 //	vhost.mu  →  queue (inside queue.Queue)  →  channel.mu  →  confirmTracker.mu  →  conn.outMu
 //
 // conn.chMu (the channel table, for the writer's consumer-timeout scan) is
-// taken before channel.mu; vhost.replyMu (direct reply-to keys) is a leaf.
+// taken before channel.mu; vhost.replyMu (direct reply-to keys) and a
+// channel's queue.Limiter lock are leaves.
 // vhost.mu is held across a definitions commit (bbolt takes its own lock
 // inside) and across queue.Type.Declare, which for a durable classic
 // queue opens its log (the store's locks). The store calls a queue's
@@ -94,19 +95,36 @@
 //   - A queue's own lock is held while it calls consumer.Deliver and
 //     consumer.Cancelled, and maybe Confirmer.Confirmed.
 //   - channel.mu guards the delivery state: delivery tags, the unacked list,
-//     prefetch credit, the consumer table. Code holding it never calls into
-//     a queue: acks collect what to settle under it, then call Queue.Settle
-//     and Queue.Kick after unlocking.
+//     the consumer table, deliveries waiting for basic.consume-ok. Code
+//     holding it never calls into a queue: acks collect what to settle
+//     under it, then call Queue.Settle (and return the channel-wide credit
+//     to the limiter, which may resume queues) after unlocking.
 //   - confirmTracker.mu guards a channel's publisher-confirm sequence state.
 //   - conn.outMu guards the output buffer; it is the innermost lock.
 //     Appending never blocks on the network.
 //
-// # Backpressure
+// # Credit and backpressure
 //
-// When a connection's pending output exceeds outLimit, Deliver refuses
-// (returns false) and records the consumer; once the writer has drained
-// below the limit it kicks those consumers' queues. Replies to the client's
-// own methods are always appended.
+// Credit lives in the queue: basic.consume hands the queue the consumer's
+// prefetch (basic.qos global=false, 0 unlimited) and the channel's
+// queue.Limiter; the queue counts each consumer's unsettled deliveries,
+// Settle gives them back, and a delivery is pushed to consumer.Deliver,
+// which always takes it. The limiter, owned by the channel in the shape
+// of RabbitMQ's rabbit_limiter, carries what is channel-wide: the global
+// prefetch (basic.qos global=true, which only queue types with
+// Capabilities.GlobalQoS accept; consuming from another with one set is
+// refused with 540 as RabbitMQ's quorum queues refuse it) and a pause. A
+// queue asks the limiter before each delivery; a refused queue is resumed
+// (queue.Resumer) once acks return credit or the pause ends, in random
+// order so that one queue does not take all freed credit.
+//
+// When a connection's pending output reaches outLimit, the delivery that
+// crossed it pauses its channel's limiter (the connection withholds
+// credit); once the writer has drained below the limit it unpauses them.
+// A consumer's deliveries that arrive before its basic.consume-ok is sent
+// wait in the consumer (pausing the limiter past earlyLimit), and those
+// that reach a closed channel are requeued by its release. Replies to the
+// client's own methods are always appended.
 //
 // # Incomplete messages
 //

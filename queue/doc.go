@@ -21,7 +21,11 @@
 //
 //   - Every method of Type and Queue is safe for concurrent use.
 //   - A queue calls Consumer.Deliver with its own lock held; Deliver must
-//     not call back into the queue. Consumer.Cancelled, Confirmer.Confirmed
+//     not call back into the queue. Deliver never refuses: the queue keeps
+//     each consumer's credit (ConsumeOptions.Prefetch, given back by
+//     Settle) and asks the channel's Limiter, when it has one, before each
+//     delivery; a limiter that refuses resumes the queue (Resumer) later,
+//     without its own lock held. Consumer.Cancelled, Confirmer.Confirmed
 //     and the Hooks (DeadLetter, Expired) are called without the queue's
 //     locks, so they may call into it or into the broker.
 //   - The broker never holds a vhost lock across Queue.Delete, Purge or a

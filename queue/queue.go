@@ -41,6 +41,10 @@ type Delivery struct {
 	Message *Message
 	// Redelivered is true when the message was delivered before and came back.
 	Redelivered bool
+	// DeliveryCount is how many times the message was delivered and came
+	// back before this delivery: 0 on the first (RabbitMQ 4's quorum
+	// queues expose it as x-delivery-count).
+	DeliveryCount uint32
 }
 
 // Confirmer receives the outcome of a publish for publisher confirms.
@@ -51,11 +55,27 @@ type Confirmer interface {
 	Confirmed(seq uint64, ok bool)
 }
 
-// Confirm names who to tell about a publish. The zero value asks for no
-// confirmation.
+// Publisher names where publishes come from: the node, the connection id
+// (unique on its node) and the channel id.
+type Publisher struct {
+	Node    string
+	Conn    uint64
+	Channel uint16
+}
+
+// Confirm names who to tell about a publish, and who made it. The zero
+// value asks for no confirmation and names no publisher.
 type Confirm struct {
+	// To, when set, hears the outcome of the publish numbered Seq in the
+	// channel's confirm numbering.
 	To  Confirmer
 	Seq uint64
+	// From is the publisher, and Num the publish's number on its channel
+	// (every publish counts, confirmed or not, from 1), so that a
+	// replicated queue can drop a publish resent after a leader change.
+	// Nil for messages the broker makes itself (dead-lettered copies).
+	From *Publisher
+	Num  uint64
 }
 
 // Settlement is what the holder of a delivery decided about it.
@@ -84,17 +104,23 @@ type ConsumeOptions struct {
 	Priority int32
 	// Args are the consume arguments as sent.
 	Args protocol.Table
+	// Prefetch is the consumer's own limit (basic.qos with global unset):
+	// the queue delivers no more than Prefetch messages that the consumer
+	// has not settled yet. 0 is unlimited; a no-ack consumer has none.
+	Prefetch uint16
+	// Limiter, when set, is the channel's shared limit: the queue asks it
+	// before each delivery. Only types with Capabilities.GlobalQoS are
+	// given one with a channel-wide prefetch.
+	Limiter *Limiter
 }
 
 // Consumer is the broker's side of a subscription. The queue calls its
 // methods while holding the queue's lock, so they must be quick and must not
 // call back into the queue.
 type Consumer interface {
-	// Deliver offers d to the consumer. It returns false, keeping nothing,
-	// when the consumer cannot take a message now (prefetch exhausted,
-	// channel flow off, connection backed up); the consumer then calls the
-	// queue's Kick once it can take messages again.
-	Deliver(d Delivery) bool
+	// Deliver hands d to the consumer, which always takes it: the queue
+	// keeps the credit (Prefetch, Limiter) and never delivers past it.
+	Deliver(d Delivery)
 	// Cancelled tells the consumer the queue ended its subscription (the
 	// queue was deleted), so the client can be sent basic.cancel.
 	Cancelled()
@@ -125,14 +151,12 @@ type Queue interface {
 	// settled stay with their channel until settled. It reports whether c
 	// was subscribed.
 	Cancel(c Consumer) bool
-	// Kick tells the queue a consumer that refused a delivery can take more.
-	Kick()
 	// Get takes the next ready message for basic.get, and reports how many
 	// ready messages remain. With noAck the message is settled at once.
 	Get(noAck bool) (d Delivery, remaining uint32, ok bool)
-	// Settle acks, requeues or rejects delivered messages by id. Unknown ids
-	// are ignored. The queue must not keep ids after it returns: callers
-	// reuse the slice.
+	// Settle acks, requeues or rejects delivered messages by id, giving
+	// their consumers' credit back. Unknown ids are ignored. The queue must
+	// not keep ids after it returns: callers reuse the slice.
 	Settle(s Settlement, ids []uint64)
 	// Touch renews the queue's x-expires lease, as a redeclare does in
 	// RabbitMQ; a queue without x-expires ignores it.

@@ -12,8 +12,8 @@ import (
 // benchConsumer always has credit and remembers the last delivery id.
 type benchConsumer struct{ last uint64 }
 
-func (c *benchConsumer) Deliver(d queue.Delivery) bool { c.last = d.ID; return true }
-func (c *benchConsumer) Cancelled()                    {}
+func (c *benchConsumer) Deliver(d queue.Delivery) { c.last = d.ID }
+func (c *benchConsumer) Cancelled()               {}
 
 type nopConfirmer struct{}
 

@@ -9,9 +9,10 @@ import (
 	"github.com/warrenmq/warren/queue"
 )
 
-// ackingConsumer behaves like a channel with a prefetch window: it takes
-// deliveries while it has credit, and its own goroutine settles them
-// (requeueing some once), restores the credit and kicks the queue.
+// ackingConsumer behaves like a channel with a prefetch window: the queue
+// delivers while it has credit (a delivery past it is a failure), and its
+// own goroutine settles them (requeueing some once), which gives the credit
+// back.
 type ackingConsumer struct {
 	q       *Queue
 	mu      sync.Mutex
@@ -20,11 +21,11 @@ type ackingConsumer struct {
 	wake    chan struct{}
 }
 
-func (c *ackingConsumer) Deliver(d queue.Delivery) bool {
+func (c *ackingConsumer) Deliver(d queue.Delivery) {
 	c.mu.Lock()
 	if c.credit == 0 {
 		c.mu.Unlock()
-		return false
+		panic("delivered past the consumer's prefetch")
 	}
 	c.credit--
 	c.pending = append(c.pending, d)
@@ -33,7 +34,6 @@ func (c *ackingConsumer) Deliver(d queue.Delivery) bool {
 	case c.wake <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 func (c *ackingConsumer) Cancelled() {}
@@ -58,12 +58,11 @@ func (c *ackingConsumer) run(stop <-chan struct{}, record func(queue.Delivery)) 
 			record(d)
 			acks = append(acks, d.ID)
 		}
-		c.q.Settle(queue.Requeue, requeues)
-		c.q.Settle(queue.Ack, acks)
 		c.mu.Lock()
 		c.credit += len(batch)
 		c.mu.Unlock()
-		c.q.Kick()
+		c.q.Settle(queue.Requeue, requeues)
+		c.q.Settle(queue.Ack, acks)
 	}
 }
 
@@ -93,7 +92,7 @@ func TestConcurrentPublishConsumeAck(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range consumers {
 		c := &ackingConsumer{q: q, credit: 10 + i*10, wake: make(chan struct{}, 1)}
-		if err := q.Consume(c, queue.ConsumeOptions{Priority: int32(i % 2)}); err != nil {
+		if err := q.Consume(c, queue.ConsumeOptions{Priority: int32(i % 2), Prefetch: uint16(c.credit)}); err != nil {
 			t.Fatal(err)
 		}
 		wg.Go(func() { c.run(stop, record) })

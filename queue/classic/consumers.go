@@ -3,12 +3,23 @@ package classic
 import "github.com/warrenmq/warren/queue"
 
 // subscriber is the queue's record of one subscription: the
-// queue.Consumer it delivers to, and how (no-ack, exclusive, blocked).
+// queue.Consumer it delivers to, how (no-ack, exclusive), and its credit.
 type subscriber struct {
-	c         queue.Consumer
-	noAck     bool
-	exclusive bool
-	blocked   bool // refused a delivery; skipped until the next Kick
+	c           queue.Consumer
+	noAck       bool
+	exclusive   bool
+	priority    int32
+	prefetch    uint16         // per-consumer limit; 0: none
+	outstanding uint32         // deliveries not settled yet (acking consumers)
+	lim         *queue.Limiter // the channel's shared limit, or nil
+	waiting     bool           // the limiter refused; skipped until Resume
+	stalled     bool           // no credit or waiting: skipped by offer
+	gone        bool           // cancelled
+}
+
+// wantsStall reports whether c may not be offered a message now.
+func (c *subscriber) wantsStall() bool {
+	return c.waiting || (!c.noAck && c.prefetch != 0 && c.outstanding >= uint32(c.prefetch))
 }
 
 // group is the subscribers of one x-priority, in subscription order, served
@@ -17,14 +28,15 @@ type group struct {
 	priority  int32
 	members   []*subscriber
 	next      int
-	unblocked int
+	unblocked int // members not stalled
 }
 
 // consumerSet holds a queue's consumers by priority, highest first.
 type consumerSet struct {
 	groups    []group
 	count     int
-	blocked   int
+	blocked   int  // subscribers stalled
+	waiting   int  // subscribers waiting for their limiter
 	exclusive bool // an exclusive consumer holds the queue
 	sac       bool // single active consumer
 	active    *subscriber
@@ -33,13 +45,14 @@ type consumerSet struct {
 // canDeliver reports whether some consumer may take a message now.
 func (s *consumerSet) canDeliver() bool {
 	if s.sac {
-		return s.active != nil && !s.active.blocked
+		return s.active != nil && !s.active.stalled
 	}
 	return s.count > s.blocked
 }
 
 // add subscribes c behind the consumers of its priority.
-func (s *consumerSet) add(c *subscriber, priority int32) {
+func (s *consumerSet) add(c *subscriber) {
+	priority := c.priority
 	i := 0
 	for i < len(s.groups) && s.groups[i].priority > priority {
 		i++
@@ -78,11 +91,15 @@ func (s *consumerSet) remove(qc queue.Consumer) *subscriber {
 			if g.next >= len(g.members) {
 				g.next = 0
 			}
-			if c.blocked {
+			if c.stalled {
 				s.blocked--
 			} else {
 				g.unblocked--
 			}
+			if c.waiting {
+				s.waiting--
+			}
+			c.gone = true
 			if len(g.members) == 0 {
 				s.groups = append(s.groups[:gi], s.groups[gi+1:]...)
 			}
@@ -102,37 +119,74 @@ func (s *consumerSet) remove(qc queue.Consumer) *subscriber {
 	return nil
 }
 
-// unblockAll lets every consumer be offered messages again.
-func (s *consumerSet) unblockAll() {
-	if s.blocked == 0 {
+// restall brings c's stalled mark, and the counts, up to date after its
+// credit or its limiter changed.
+func (s *consumerSet) restall(c *subscriber) {
+	if c.gone {
+		return
+	}
+	want := c.wantsStall()
+	if want == c.stalled {
+		return
+	}
+	c.stalled = want
+	g := s.group(c.priority)
+	if want {
+		s.blocked++
+		g.unblocked--
+	} else {
+		s.blocked--
+		g.unblocked++
+	}
+}
+
+// group returns the group of priority p, which exists.
+func (s *consumerSet) group(p int32) *group {
+	for gi := range s.groups {
+		if s.groups[gi].priority == p {
+			return &s.groups[gi]
+		}
+	}
+	panic("classic: no consumer group for a subscribed priority")
+}
+
+// settled gives c the credit of one settled delivery back.
+func (s *consumerSet) settled(c *subscriber) {
+	if c.outstanding > 0 {
+		c.outstanding--
+	}
+	if c.stalled {
+		s.restall(c)
+	}
+}
+
+// resume lets the consumers a limiter refused be offered messages again.
+func (s *consumerSet) resume() {
+	if s.waiting == 0 {
 		return
 	}
 	for gi := range s.groups {
-		g := &s.groups[gi]
-		for _, c := range g.members {
-			c.blocked = false
+		for _, c := range s.groups[gi].members {
+			if c.waiting {
+				c.waiting = false
+				s.waiting--
+				s.restall(c)
+			}
 		}
-		g.unblocked = len(g.members)
 	}
-	s.blocked = 0
 }
 
-// offer hands d to the first consumer that takes it: the single active
-// consumer, or round robin within the highest priority that has a consumer
-// with credit. A consumer that refuses is blocked until the next Kick. It
+// offer hands d to the first consumer with credit: the single active
+// consumer, or round robin within the highest priority that has one. A
+// consumer whose limiter refuses waits until the limiter resumes r. It
 // returns the consumer that took d, or nil.
-func (s *consumerSet) offer(d queue.Delivery) *subscriber {
+func (s *consumerSet) offer(d queue.Delivery, r queue.Resumer) *subscriber {
 	if s.sac {
 		a := s.active
-		if a == nil || a.blocked {
+		if a == nil || a.stalled || !s.give(a, d, r) {
 			return nil
 		}
-		if a.c.Deliver(d) {
-			return a
-		}
-		a.blocked = true
-		s.blocked++
-		return nil
+		return a
 	}
 	for gi := range s.groups {
 		g := &s.groups[gi]
@@ -143,22 +197,35 @@ func (s *consumerSet) offer(d queue.Delivery) *subscriber {
 				i -= n
 			}
 			c := g.members[i]
-			if c.blocked {
+			if c.stalled || !s.give(c, d, r) {
 				continue
 			}
-			if c.c.Deliver(d) {
-				g.next = i + 1
-				if g.next == n {
-					g.next = 0
-				}
-				return c
+			g.next = i + 1
+			if g.next == n {
+				g.next = 0
 			}
-			c.blocked = true
-			g.unblocked--
-			s.blocked++
+			return c
 		}
 	}
 	return nil
+}
+
+// give delivers d to c unless c's limiter refuses, counting c's credit.
+func (s *consumerSet) give(c *subscriber, d queue.Delivery, r queue.Resumer) bool {
+	if c.lim != nil && !c.lim.Take(!c.noAck, r) {
+		c.waiting = true
+		s.waiting++
+		s.restall(c)
+		return false
+	}
+	c.c.Deliver(d)
+	if !c.noAck {
+		c.outstanding++
+		if c.prefetch != 0 && c.outstanding >= uint32(c.prefetch) {
+			s.restall(c)
+		}
+	}
+	return true
 }
 
 // all returns every subscription, for cancelling them.

@@ -98,12 +98,12 @@ func (q *Queue) dropHeads(now *int64) {
 // deliver offers e to the consumers; when one takes it, it is recorded as
 // unacknowledged (unless the consumer is no-ack) and deliver returns true.
 func (q *Queue) deliver(e entry) bool {
-	c := q.cons.offer(queue.Delivery{ID: e.id, Message: e.msg, Redelivered: e.redelivered})
+	c := q.cons.offer(queue.Delivery{ID: e.id, Message: e.msg, Redelivered: e.redelivered, DeliveryCount: e.count}, q)
 	if c == nil {
 		return false
 	}
 	if !c.noAck {
-		q.hold(e)
+		q.hold(e, c)
 	} else {
 		q.forget(e.seq)
 	}
@@ -126,13 +126,13 @@ func (q *Queue) dispatch(now *int64) {
 	}
 }
 
-// Kick tells the queue that consumers which refused a delivery may take
-// messages again, and delivers to them.
-func (q *Queue) Kick() {
+// Resume implements queue.Resumer: a limiter that held consumers back lets
+// deliveries through again, and the queue delivers to them.
+func (q *Queue) Resume() {
 	q.mu.Lock()
 	if !q.deleted {
 		var now int64
-		q.cons.unblockAll()
+		q.cons.resume()
 		q.dispatch(&now)
 		q.schedule(&now)
 	}
@@ -158,17 +158,18 @@ func (q *Queue) Get(noAck bool) (queue.Delivery, uint32, bool) {
 	_, l := q.ready.head()
 	e := q.take(l)
 	if !noAck {
-		q.hold(e)
+		q.hold(e, nil)
 	} else {
 		q.forget(e.seq)
 	}
 	remaining := uint32(q.readyN())
 	q.schedule(&now)
 	q.unlock()
-	return queue.Delivery{ID: e.id, Message: e.msg, Redelivered: e.redelivered}, remaining, true
+	return queue.Delivery{ID: e.id, Message: e.msg, Redelivered: e.redelivered, DeliveryCount: e.count}, remaining, true
 }
 
-// Consume subscribes c. It fails with ACCESS_REFUSED when an exclusive
+// Consume subscribes c with its credit: o.Prefetch unsettled deliveries
+// at most, and whatever o.Limiter lets through. It fails with ACCESS_REFUSED when an exclusive
 // consumer holds the queue, when c asks for exclusivity and the queue has
 // consumers, and when c asks for exclusivity on a single-active-consumer
 // queue.
@@ -183,7 +184,8 @@ func (q *Queue) Consume(c queue.Consumer, o queue.ConsumeOptions) error {
 		return protocol.NewError(protocol.AccessRefused,
 			"queue '%s' in vhost '%s' in exclusive use", q.name, q.opts.VHost)
 	}
-	q.cons.add(&subscriber{c: c, noAck: o.NoAck, exclusive: o.Exclusive}, o.Priority)
+	q.cons.add(&subscriber{c: c, noAck: o.NoAck, exclusive: o.Exclusive, priority: o.Priority,
+		prefetch: o.Prefetch, lim: o.Limiter})
 	q.hadConsumers = true
 	var now int64
 	q.used(&now)

@@ -87,42 +87,74 @@ func TestRequeueReturnsToOriginalPosition(t *testing.T) {
 func TestRequeueDeliversToWaitingConsumer(t *testing.T) {
 	h := newHarness(t, nil, Options{})
 	c := newConsumer(1)
-	if err := h.q.Consume(c, queue.ConsumeOptions{}); err != nil {
+	if err := h.q.Consume(c, queue.ConsumeOptions{Prefetch: 1}); err != nil {
 		t.Fatal(err)
 	}
 	h.publish("a", "b")
 	first := c.got[0]
-	// The channel nacks with requeue, which frees the credit, and kicks.
+	// The channel nacks with requeue, which gives the credit back.
+	c.settled(1)
 	h.q.Settle(queue.Requeue, []uint64{first.ID})
-	c.give(1)
-	h.q.Kick()
 	// The requeued message is back at the head, so it goes before b.
 	if got := c.bodies(); !slices.Equal(got, []string{"a", "a"}) || !c.got[1].Redelivered {
 		t.Fatalf("consumer got %v, want a then a redelivered", got)
 	}
+	if first.DeliveryCount != 0 || c.got[1].DeliveryCount != 1 {
+		t.Fatalf("delivery counts %d then %d, want 0 then 1", first.DeliveryCount, c.got[1].DeliveryCount)
+	}
 }
 
-func TestPrefetchRefusalAndKick(t *testing.T) {
+func TestPrefetchCreditInQueue(t *testing.T) {
 	h := newHarness(t, nil, Options{})
-	c := newConsumer(1)
-	if err := h.q.Consume(c, queue.ConsumeOptions{}); err != nil {
+	c := newConsumer(2)
+	if err := h.q.Consume(c, queue.ConsumeOptions{Prefetch: 2}); err != nil {
 		t.Fatal(err)
 	}
-	h.publish("a", "b", "c")
-	if got := c.bodies(); !slices.Equal(got, []string{"a"}) {
-		t.Fatalf("with one credit the consumer got %v", got)
+	h.publish("a", "b", "c", "d")
+	if got := c.bodies(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("with prefetch 2 the consumer got %v", got)
 	}
-	h.stats(2, 1, 1)
-	c.give(5)
-	h.publish("d") // a refusing consumer is not offered messages before Kick
-	if n := len(c.bodies()); n != 1 {
-		t.Fatalf("blocked consumer got %d messages before Kick", n)
+	h.stats(2, 2, 1)
+	h.ack(c, 0) // the ack gives one credit back: one more delivery
+	if got := c.bodies(); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("after one ack the consumer got %v", got)
 	}
-	h.q.Kick()
-	if got := c.bodies(); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
-		t.Fatalf("after Kick the consumer got %v", got)
+	h.stats(1, 2, 1)
+	d, _, _ := h.q.Get(false) // basic.get takes no consumer credit
+	h.q.Settle(queue.Ack, []uint64{d.ID})
+	h.ack(c, 1)
+	h.ack(c, 2)
+	h.publish("e")
+	if got := c.bodies(); !slices.Equal(got, []string{"a", "b", "c", "e"}) {
+		t.Fatalf("after acking all the consumer got %v", got)
 	}
-	h.stats(0, 4, 1)
+	h.stats(0, 1, 1)
+}
+
+func TestLimiterHoldsBackAndResumes(t *testing.T) {
+	h := newHarness(t, nil, Options{})
+	lim := &queue.Limiter{}
+	lim.SetLimit(1)
+	acking, noAck := newConsumer(-1), newConsumer(-1)
+	h.q.Consume(acking, queue.ConsumeOptions{Limiter: lim})
+	h.publish("a", "b")
+	if got := acking.bodies(); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("with a channel-wide prefetch of 1 the consumer got %v", got)
+	}
+	// A no-ack consumer of the same channel is held back by the full
+	// channel-wide limit too, as RabbitMQ's limiter does.
+	h.q.Consume(noAck, queue.ConsumeOptions{NoAck: true, Limiter: lim})
+	if n := len(noAck.bodies()); n != 0 {
+		t.Fatalf("no-ack consumer got %d messages past the full limit", n)
+	}
+	// The channel returns the credit of the ack: the limiter resumes the
+	// queue, which delivers b.
+	h.q.Settle(queue.Ack, []uint64{acking.got[0].ID})
+	lim.Return(1)
+	if n := len(acking.bodies()) + len(noAck.bodies()); n != 2 {
+		t.Fatalf("after the ack %d messages were delivered, want 2", n)
+	}
+	h.stats(0, uint32(len(acking.bodies())-1), 2)
 }
 
 func TestRoundRobin(t *testing.T) {
@@ -152,7 +184,8 @@ func TestConsumerPriorities(t *testing.T) {
 		c *fakeConsumer
 		p int32
 	}{{low, 0}, {high1, 10}, {high2, 10}} {
-		if err := h.q.Consume(s.c, queue.ConsumeOptions{Priority: s.p}); err != nil {
+		prefetch := uint16(max(s.c.credit, 0))
+		if err := h.q.Consume(s.c, queue.ConsumeOptions{Priority: s.p, Prefetch: prefetch}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -163,11 +196,10 @@ func TestConsumerPriorities(t *testing.T) {
 		!slices.Equal(low.bodies(), []string{"3", "4"}) {
 		t.Fatalf("high1 %v high2 %v low %v", high1.bodies(), high2.bodies(), low.bodies())
 	}
-	high2.give(1)
-	h.q.Kick()
+	h.ack(high2, 0)
 	h.publish("5")
 	if !slices.Equal(high2.bodies(), []string{"2", "5"}) {
-		t.Fatalf("after Kick, high2 got %v; want it to be preferred again", high2.bodies())
+		t.Fatalf("after its ack, high2 got %v; want it to be preferred again", high2.bodies())
 	}
 }
 
@@ -234,7 +266,7 @@ func TestSingleActiveConsumer(t *testing.T) {
 func TestSingleActiveConsumerBlockedHoldsMessages(t *testing.T) {
 	h := newHarness(t, protocol.Table{"x-single-active-consumer": true}, Options{})
 	active, waiting := newConsumer(1), newConsumer(-1)
-	h.q.Consume(active, queue.ConsumeOptions{})
+	h.q.Consume(active, queue.ConsumeOptions{Prefetch: 1})
 	h.q.Consume(waiting, queue.ConsumeOptions{})
 	h.publish("1", "2", "3")
 	if len(waiting.got) != 0 || len(active.got) != 1 {

@@ -5,9 +5,11 @@
 // and single active consumers, x-expires / auto-delete, and durability on
 // the node's queue/store.
 //
-// Dispatch is inline: Publish, Consume, Kick, Get and Settle deliver to
+// Dispatch is inline: Publish, Consume, Resume, Get and Settle deliver to
 // consumers directly, under the queue's mutex, by calling
-// queue.Consumer.Deliver. There is no dispatcher goroutine and no timer per
+// queue.Consumer.Deliver. Each subscriber keeps its credit (its prefetch
+// and its unsettled count); one without credit, or whose channel limiter
+// refused, is skipped until a settle or the limiter's Resume. There is no dispatcher goroutine and no timer per
 // message: a queue holds at most one timer, armed for the earliest head
 // expiry or its x-expires deadline.
 //
@@ -72,7 +74,7 @@
 // # Locks
 //
 // Lock order: the queue's mutex, then a Consumer's or Confirmer's locks
-// (queue → channel → connection), and the queue's mutex, then the log's
+// (queue → channel → connection) or a queue.Limiter's (a leaf), and the queue's mutex, then the log's
 // (Append, Settle and the Reader run under it), then the confirm FIFO's.
 // Consumer.Deliver is called with the mutex held; Env.DeadLetter,
 // Env.Expired, Consumer.Cancelled and Confirmer.Confirmed are called after

@@ -38,11 +38,10 @@ type takingConsumer struct {
 	ids []uint64
 }
 
-func (c *takingConsumer) Deliver(d queue.Delivery) bool {
+func (c *takingConsumer) Deliver(d queue.Delivery) {
 	c.mu.Lock()
 	c.ids = append(c.ids, d.ID)
 	c.mu.Unlock()
-	return true
 }
 
 func (c *takingConsumer) Cancelled() {}

@@ -300,11 +300,10 @@ func TestDurableConcurrentPublishConsumeAck(t *testing.T) {
 	const publishers, each = 4, 2000
 	var mu sync.Mutex
 	var got []queue.Delivery
-	c := &funcConsumer{deliver: func(d queue.Delivery) bool {
+	c := &funcConsumer{deliver: func(d queue.Delivery) {
 		mu.Lock()
 		got = append(got, d)
 		mu.Unlock()
-		return true
 	}}
 	if err := h.q.Consume(c, queue.ConsumeOptions{Tag: "c"}); err != nil {
 		t.Fatal(err)
@@ -362,7 +361,7 @@ func TestDurableConcurrentPublishConsumeAck(t *testing.T) {
 }
 
 // funcConsumer delivers to a function.
-type funcConsumer struct{ deliver func(queue.Delivery) bool }
+type funcConsumer struct{ deliver func(queue.Delivery) }
 
-func (f *funcConsumer) Deliver(d queue.Delivery) bool { return f.deliver(d) }
-func (f *funcConsumer) Cancelled()                    {}
+func (f *funcConsumer) Deliver(d queue.Delivery) { f.deliver(d) }
+func (f *funcConsumer) Cancelled()               {}

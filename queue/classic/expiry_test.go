@@ -97,7 +97,7 @@ func TestTTLZero(t *testing.T) {
 		t.Fatalf("with no consumer a TTL 0 message should expire: %v %v", dead, reasons)
 	}
 	c := newConsumer(1)
-	h.q.Consume(c, queue.ConsumeOptions{})
+	h.q.Consume(c, queue.ConsumeOptions{Prefetch: 1})
 	h.publish("taken", "refused")
 	if !slices.Equal(c.bodies(), []string{"taken"}) {
 		t.Fatalf("consumer got %v, want the message it could take at once", c.bodies())

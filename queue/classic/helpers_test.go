@@ -10,7 +10,9 @@ import (
 	"github.com/warrenmq/warren/queue"
 )
 
-// fakeConsumer takes deliveries while it has credit (-1: unlimited).
+// fakeConsumer records its deliveries. credit is the prefetch the test
+// subscribed it with (-1: unlimited); a delivery past it panics, since the
+// queue keeps the credit and must never exceed it.
 type fakeConsumer struct {
 	mu        sync.Mutex
 	credit    int
@@ -20,17 +22,16 @@ type fakeConsumer struct {
 
 func newConsumer(credit int) *fakeConsumer { return &fakeConsumer{credit: credit} }
 
-func (f *fakeConsumer) Deliver(d queue.Delivery) bool {
+func (f *fakeConsumer) Deliver(d queue.Delivery) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.credit == 0 {
-		return false
+		panic("delivered past the consumer's prefetch")
 	}
 	if f.credit > 0 {
 		f.credit--
 	}
 	f.got = append(f.got, d)
-	return true
 }
 
 func (f *fakeConsumer) Cancelled() {
@@ -39,10 +40,29 @@ func (f *fakeConsumer) Cancelled() {
 	f.mu.Unlock()
 }
 
-func (f *fakeConsumer) give(n int) {
+// settled gives the consumer back the credit of n deliveries it settled.
+func (f *fakeConsumer) settled(n int) {
 	f.mu.Lock()
-	f.credit += n
+	if f.credit >= 0 {
+		f.credit += n
+	}
 	f.mu.Unlock()
+}
+
+// ack acks the consumer's i-th delivery, giving its credit back.
+func (h *harness) ack(c *fakeConsumer, i int) {
+	c.mu.Lock()
+	id := c.got[i].ID
+	c.mu.Unlock()
+	c.settled(1)
+	h.q.Settle(queue.Ack, []uint64{id})
+}
+
+// pausedLimiter is a channel limiter that lets nothing through.
+func pausedLimiter() *queue.Limiter {
+	l := &queue.Limiter{}
+	l.Pause()
+	return l
 }
 
 // bodies returns the bodies delivered so far.

@@ -68,7 +68,7 @@ type Env struct {
 }
 
 // Queue is an in-memory classic queue. Deliveries happen inline, under the
-// queue's mutex, from Publish, Consume, Kick, Get and Settle.
+// queue's mutex, from Publish, Consume, Resume, Get and Settle.
 //
 // Lock order: Queue.mu is taken before any lock of a Consumer or Confirmer
 // (queue → channel → connection). Consumer methods are called with mu held;
@@ -99,6 +99,7 @@ type Queue struct {
 	// side effects gathered under mu and run by unlock
 	dead          []dying
 	pendingExpire bool
+	freed         bool // a settle gave a stalled consumer credit back
 	scratch       []entry
 	hooks         sync.WaitGroup // Env hooks running; Close waits for them
 
@@ -121,7 +122,9 @@ type Queue struct {
 type held struct {
 	msg    *queue.Message
 	expiry int64
-	seq    uint64 // its log record; 0 when not in the log
+	seq    uint64      // its log record; 0 when not in the log
+	sub    *subscriber // the consumer whose credit it holds; nil for basic.get
+	count  uint32      // deliveries that came back before this one
 }
 
 // dying is a message to dead-letter once the lock is released.

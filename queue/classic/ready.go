@@ -9,6 +9,7 @@ type entry struct {
 	id          uint64
 	expiry      int64  // Unix nanoseconds; 0 when the message never expires
 	seq         uint64 // its log record; 0 when not in the log
+	count       uint32 // deliveries that came back (DeliveryCount)
 	redelivered bool
 	unlogged    bool // persistent, just published, not offered to the log yet
 }

@@ -57,12 +57,14 @@ func newUnacked() map[uint64]held { return map[uint64]held{noID: {}} }
 // hold records a delivered message as unacknowledged. A persistent message
 // delivered straight from Publish is appended to the log here: it is
 // deliverable before it is durable, as in RabbitMQ, and its ack settles it.
-func (q *Queue) hold(e entry) {
+func (q *Queue) hold(e entry, sub *subscriber) {
 	q.logIfNeeded(&e)
-	q.unacked[e.id] = held{msg: e.msg, expiry: e.expiry, seq: e.seq}
+	q.unacked[e.id] = held{msg: e.msg, expiry: e.expiry, seq: e.seq, sub: sub, count: e.count}
 }
 
-// release forgets an unacknowledged message (acked, rejected or requeued).
+// release forgets an unacknowledged message (acked, rejected or requeued)
+// and gives its consumer's credit back; freed notes that a consumer may
+// take messages again.
 func (q *Queue) release(id uint64) (held, bool) {
 	if id == noID {
 		return held{}, false
@@ -70,6 +72,10 @@ func (q *Queue) release(id uint64) (held, bool) {
 	h, ok := q.unacked[id]
 	if ok {
 		delete(q.unacked, id)
+		if h.sub != nil {
+			q.freed = q.freed || h.sub.stalled
+			q.cons.settled(h.sub)
+		}
 	}
 	return h, ok
 }
@@ -77,7 +83,7 @@ func (q *Queue) release(id uint64) (held, bool) {
 // requeue returns a released message to its original place, marked
 // redelivered.
 func (q *Queue) requeue(id uint64, h held) {
-	q.ready.add(entry{msg: h.msg, id: id, expiry: h.expiry, seq: h.seq, redelivered: true}, true)
+	q.ready.add(entry{msg: h.msg, id: id, expiry: h.expiry, seq: h.seq, count: h.count + 1, redelivered: true}, true)
 }
 
 // Settle acks, requeues or rejects delivered messages by id. Requeued
@@ -87,6 +93,7 @@ func (q *Queue) requeue(id uint64, h held) {
 func (q *Queue) Settle(s queue.Settlement, ids []uint64) {
 	q.mu.Lock()
 	var now int64
+	q.freed = false
 	switch s {
 	case queue.Ack:
 		for _, id := range ids {
@@ -113,7 +120,7 @@ func (q *Queue) Settle(s queue.Settlement, ids []uint64) {
 		back := q.scratch[:0]
 		for _, id := range ids {
 			if h, ok := q.release(id); ok {
-				back = append(back, entry{msg: h.msg, id: id, expiry: h.expiry, seq: h.seq})
+				back = append(back, entry{msg: h.msg, id: id, expiry: h.expiry, seq: h.seq, count: h.count})
 			}
 		}
 		slices.SortFunc(back, func(a, b entry) int {
@@ -126,11 +133,18 @@ func (q *Queue) Settle(s queue.Settlement, ids []uint64) {
 			return 0
 		})
 		for _, e := range back {
-			q.requeue(e.id, held{msg: e.msg, expiry: e.expiry, seq: e.seq})
+			q.requeue(e.id, held{msg: e.msg, expiry: e.expiry, seq: e.seq, count: e.count})
 		}
 		clear(back)
 		q.scratch = back[:0]
 		q.dropHeads(&now)
+		q.dispatch(&now)
+		q.schedule(&now)
+		q.unlock()
+		return
+	}
+	if q.freed && q.ready.count > 0 && !q.deleted {
+		// Credit came back to a consumer that had none: deliver to it.
 		q.dispatch(&now)
 		q.schedule(&now)
 	}

@@ -116,7 +116,7 @@ func TestDelete(t *testing.T) {
 			for range tt.consumers {
 				c := newConsumer(0)
 				cs = append(cs, c)
-				h.q.Consume(c, queue.ConsumeOptions{})
+				h.q.Consume(c, queue.ConsumeOptions{Limiter: pausedLimiter()})
 			}
 			for range tt.ready {
 				h.publish("m")
