@@ -186,7 +186,7 @@
 // state machine in the shape of hashicorp/raft's FSM (package meta): every
 // change is a meta.Command (an append-only op code and a binary body, field
 // tables in AMQP's encoding), proposed through the node's proposer
-// (defs.go) with vhost.apply. Whatever is
+// (defs.go) with vhost.apply or Server.AddVhost/DeleteVhost. Whatever is
 // random (incarnation ids, amq.gen- names) is chosen before proposing and
 // travels in the command. The proposer commits the command first, then
 // applies it, with no undo: on one node, localLog appends it to the log in
