@@ -11,12 +11,13 @@ import (
 // This file reads the first format of definitions.db, written before
 // definitions became a state machine: one bucket per kind, keyed by vhost
 // and name, each value a version byte and the entity's fields. A node that
-// finds it migrates it once (defs_bolt.go) to the log-and-snapshot format.
+// finds it migrates it once (recovery.go, migrateV1) to the log-and-snapshot
+// format.
 
 // defKind is what a saved definition is.
 type defKind uint8
 
-// The kinds of saved definitions. Values are stored on disk: append only.
+// The kinds of definitions in the first format, as stored on disk.
 const (
 	defVhost    defKind = 1
 	defExchange defKind = 2
