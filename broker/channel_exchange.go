@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/protocol"
 )
@@ -31,24 +32,23 @@ func (ch *channel) exchangeDeclare(m *protocol.ExchangeDeclare) error {
 	if m.Exchange == "" {
 		return defaultExchangeRefused()
 	}
-	x := vh.exchange(m.Exchange)
-	if x == nil {
+	// A redeclare is checked here, without a commit; Apply checks again if
+	// the exchange appeared meanwhile.
+	alt, _ := m.Arguments["alternate-exchange"].(string)
+	def := exchangeDef{Name: m.Exchange, Kind: kind, Durable: m.Durable, AutoDelete: m.AutoDelete,
+		Internal: m.Internal, Args: m.Arguments, Alternate: alt}
+	if x := vh.exchange(m.Exchange); x != nil {
+		if err := meta.ExchangeEquivalent(vh.name, x, &def); err != nil {
+			return err
+		}
+	} else {
 		if reservedName(m.Exchange) {
 			return protocol.NewError(protocol.AccessRefused, "exchange name '%s' contains reserved prefix 'amq.*'", m.Exchange)
 		}
-		alt, err := exchange.AlternateArg(vh.name, m.Exchange, m.Arguments)
-		if err != nil {
+		if def.Alternate, err = exchange.AlternateArg(vh.name, m.Exchange, m.Arguments); err != nil {
 			return err
 		}
-		def := exchangeDef{Name: m.Exchange, Kind: kind, Durable: m.Durable, AutoDelete: m.AutoDelete,
-			Internal: m.Internal, Args: m.Arguments, Alternate: alt}
-		if _, err := vh.apply(opDeclareExchange{def: def}); err != nil {
-			return err
-		}
-		x = vh.exchange(m.Exchange)
-	}
-	if x != nil {
-		if err := exchangeEquivalent(vh.name, x, kind, m); err != nil {
+		if _, err := vh.apply(meta.DeclareExchange{Vhost: vh.name, Exchange: def}); err != nil {
 			return err
 		}
 	}
@@ -56,47 +56,6 @@ func (ch *channel) exchangeDeclare(m *protocol.ExchangeDeclare) error {
 		ch.c.sendMethod(ch.id, &protocol.ExchangeDeclareOk{})
 	}
 	return nil
-}
-
-// exchangeEquivalent checks a redeclare against the existing exchange as
-// rabbit_exchange:assert_equivalence does.
-func exchangeEquivalent(vhost string, x *exchangeDef, kind exchange.Kind, m *protocol.ExchangeDeclare) error {
-	ineq := func(field, got, cur string) error {
-		return protocol.NewError(protocol.PreconditionFailed,
-			"inequivalent arg '%s' for exchange '%s' in vhost '%s': received '%s' but current is '%s'",
-			field, x.Name, vhost, got, cur)
-	}
-	switch {
-	case x.Kind != kind:
-		return ineq("type", kind.String(), x.Kind.String())
-	case x.Durable != m.Durable:
-		return ineq("durable", boolText(m.Durable), boolText(x.Durable))
-	case x.AutoDelete != m.AutoDelete:
-		return ineq("auto_delete", boolText(m.AutoDelete), boolText(x.AutoDelete))
-	case x.Internal != m.Internal:
-		return ineq("internal", boolText(m.Internal), boolText(x.Internal))
-	}
-	alt, _ := m.Arguments["alternate-exchange"].(string)
-	if alt != x.Alternate {
-		got, cur := "none", "none"
-		if alt != "" {
-			got = "the value '" + alt + "' of type 'longstr'"
-		}
-		if x.Alternate != "" {
-			cur = "the value '" + x.Alternate + "' of type 'longstr'"
-		}
-		return protocol.NewError(protocol.PreconditionFailed,
-			"inequivalent arg 'alternate-exchange' for exchange '%s' in vhost '%s': received %s but current is %s",
-			x.Name, vhost, got, cur)
-	}
-	return nil
-}
-
-func boolText(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
 }
 
 func (ch *channel) exchangeDelete(m *protocol.ExchangeDelete) error {
@@ -108,7 +67,7 @@ func (ch *channel) exchangeDelete(m *protocol.ExchangeDelete) error {
 		return protocol.NewError(protocol.AccessRefused, "deletion of system exchange '%s' in vhost '%s' not allowed",
 			m.Exchange, vh.name)
 	}
-	if _, err := vh.apply(opDeleteExchange{name: m.Exchange, ifUnused: m.IfUnused}); err != nil {
+	if _, err := vh.apply(meta.DeleteExchange{Vhost: vh.name, Name: m.Exchange, IfUnused: m.IfUnused}); err != nil {
 		return err
 	}
 	if !m.NoWait {
@@ -146,7 +105,7 @@ func (ch *channel) bindExchanges(src, dst, key string, args protocol.Table, bind
 	b := exchange.Binding{Source: src, Destination: exchange.Destination{Name: dst, Exchange: true}, Key: key, Args: args}
 	if !bind {
 		// Unbinding missing exchanges is fine, as in RabbitMQ.
-		_, err := vh.apply(opUnbind{b: b, by: ch.c.owner()})
+		_, err := vh.apply(meta.Unbind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()})
 		return err
 	}
 	if vh.exchange(src) == nil {
@@ -155,6 +114,6 @@ func (ch *channel) bindExchanges(src, dst, key string, args protocol.Table, bind
 	if vh.exchange(dst) == nil {
 		return vh.noExchange(dst)
 	}
-	_, err := vh.apply(opBind{b: b})
+	_, err := vh.apply(meta.Bind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()})
 	return err
 }

@@ -3,9 +3,9 @@ package broker
 import (
 	"context"
 
+	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/protocol"
-	"github.com/warrenmq/warren/queue"
 )
 
 // queueName expands the "" shortcut to the channel's most recently
@@ -63,54 +63,37 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		return err
 	}
 	def := queueDef{Name: name, Durable: m.Durable && !m.Exclusive, Exclusive: m.Exclusive,
-		AutoDelete: m.AutoDelete, Args: m.Arguments}
-	var own owner // the zero owner: not exclusive
+		AutoDelete: m.AutoDelete, Args: m.Arguments, Type: args.Type, Home: vh.srv.cfg.NodeName}
 	if m.Exclusive {
-		own = c.owner()
+		def.Owner = c.owner().meta()
 	}
 	vh.mu.RLock()
 	existing := vh.queues[name]
 	vh.mu.RUnlock()
-	if existing == nil {
-		if err := checkDeclarable(vh.srv.types.Lookup(args.Type), args.Type, def, vh.name); err != nil {
+	if existing != nil {
+		// A redeclare is checked here, without a commit.
+		if err := meta.QueueEquivalent(vh.name, &existing.def, &def); err != nil {
 			return err
 		}
-		r, err := vh.apply(opDeclareQueue{def: def, args: args, owner: own})
-		if err != nil {
-			return err
-		}
-		existing = r.queue
-		if r.created {
-			if m.Exclusive {
-				if c.exclusive == nil {
-					c.exclusive = make(map[string]struct{})
-				}
-				c.exclusive[name] = struct{}{}
-			}
-			ch.declared(existing, m.NoWait)
-			return nil
-		}
+		ch.declared(existing, m.NoWait)
+		return nil
 	}
-	if err := ch.queueEquivalent(existing, def, own); err != nil {
+	if err := checkDeclarable(vh.srv.types.Lookup(args.Type), args.Type, def, vh.name); err != nil {
 		return err
 	}
-	ch.declared(existing, m.NoWait)
+	def.Incarnation = newIncarnation()
+	r, err := vh.declareQueue(def)
+	if err != nil {
+		return err
+	}
+	if r.Created && m.Exclusive {
+		if c.exclusive == nil {
+			c.exclusive = make(map[string]struct{})
+		}
+		c.exclusive[name] = struct{}{}
+	}
+	ch.declared(r.queue, m.NoWait)
 	return nil
-}
-
-// queueEquivalent checks a redeclare as rabbit_amqqueue:assert_equivalence.
-func (ch *channel) queueEquivalent(e *queueEntry, def queueDef, own owner) error {
-	vh := ch.c.vh
-	if e.owner != own {
-		return vh.locked(def.Name)
-	}
-	if err := queue.EquivalentField(def.Name, vh.name, "durable", e.def.Durable, def.Durable); err != nil {
-		return err
-	}
-	if err := queue.EquivalentField(def.Name, vh.name, "auto_delete", e.def.AutoDelete, def.AutoDelete); err != nil {
-		return err
-	}
-	return queue.EquivalentArgs(def.Name, vh.name, e.args.Type, e.def.Args, def.Args)
 }
 
 // declared remembers the queue and sends queue.declare-ok. Reading the
@@ -165,7 +148,7 @@ func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind boo
 	if !bind {
 		// Unbinding from a missing exchange or queue is fine, as in
 		// RabbitMQ.
-		_, err = vh.apply(opUnbind{b: b, by: ch.c.owner()})
+		_, err = vh.apply(meta.Unbind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()})
 		return err
 	}
 	// RabbitMQ reports a missing source before a missing destination.
@@ -175,7 +158,7 @@ func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind boo
 	if _, err := vh.queueFor(name, ch.c); err != nil {
 		return err
 	}
-	_, err = vh.apply(opBind{b: b})
+	_, err = vh.apply(meta.Bind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()})
 	return err
 }
 

@@ -153,6 +153,12 @@ func (c *conn) open(m *protocol.ConnectionOpen) error {
 	c.nc.SetReadDeadline(time.Time{})
 	c.sendMethod(0, &protocol.ConnectionOpenOk{})
 	c.opened.Store(true)
+	if c.srv.vhost(vh.name) != vh {
+		// Deleted while opening, after Server.removeVhost looked for its
+		// connections: this one closes itself.
+		c.closeWith(protocol.NewError(protocol.ConnectionForced, "vhost '%s' is deleted", vh.name))
+		return nil
+	}
 	c.log.Info("connection opened", zap.String("user", c.user), zap.String("connection_name", c.clientName))
 	return nil
 }

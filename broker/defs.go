@@ -1,245 +1,151 @@
 package broker
 
 import (
-	"errors"
-	"fmt"
+	"context"
+	"sync"
 
-	"github.com/warrenmq/warren/exchange"
-	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/broker/meta"
+	"go.uber.org/zap"
 )
 
-// This file holds the durable side of definitions: the changes vhost.apply
-// produces for durable vhosts, exchanges, queues and bindings, their binary
-// encoding, and the definitions interface that stores them (defs_bolt.go
-// on one node; a Raft log can replicate the same changes later).
+// This file is the seam between the broker and its definitions: a
+// proposer commits a definitions command and applies it, in commit order,
+// through the node's state machine (defsFSM): the pure meta.State, then
+// the reconciler (vhost_meta.go) that turns the effects into actions on
+// this node. On one node the proposer is localLog, which appends each
+// command to definitions.db (defs_bolt.go) before applying it; in a
+// cluster it will be hashicorp/raft's Apply, whose FSM calls the same
+// defsFSM.apply on every node.
 
-// defKind is what a saved definition is.
-type defKind uint8
-
-// The kinds of saved definitions. Values are stored on disk: append only.
-const (
-	defVhost    defKind = 1
-	defExchange defKind = 2
-	defQueue    defKind = 3
-	defBinding  defKind = 4
-)
-
-// defVersion is the first byte of every encoded definition.
-const defVersion = 1
-
-// defChange is one change to the saved definitions: a put (a durable
-// entity was created) or a delete. A metaOp yields zero or more of them
-// (deleting a queue also deletes its bindings, maybe an auto-delete
-// exchange), committed together, in one fsynced transaction, before the
-// op's reply is sent.
-type defChange struct {
-	del   bool
-	kind  defKind
-	vhost string
-	x     *exchangeDef     // defExchange
-	q     *queueDef        // defQueue
-	b     exchange.Binding // defBinding
-	name  string           // the name of a deleted vhost, exchange or queue
-}
-
-// key returns the change's key: the vhost and the entity's identity.
-// Bindings are keyed by their whole canonical encoding (source,
-// destination, key and arguments).
-func (d *defChange) key() []byte {
-	k := appendShort(nil, d.vhost)
-	switch d.kind {
-	case defVhost:
-		return k
-	case defExchange:
-		if d.x != nil {
-			return appendShort(k, d.x.Name)
-		}
-	case defQueue:
-		if d.q != nil {
-			return appendShort(k, d.q.Name)
-		}
-	case defBinding:
-		return bindingKey(k, d.b)
-	}
-	return appendShort(k, d.name)
-}
-
-// bindingKey appends the canonical encoding of b: equal bindings (as
-// exchange.Binding.Equal has it) encode to equal bytes, since
-// protocol.AppendTable sorts keys.
-func bindingKey(k []byte, b exchange.Binding) []byte {
-	k = appendShort(k, b.Source)
-	if b.Destination.Exchange {
-		k = append(k, 'x')
-	} else {
-		k = append(k, 'q')
-	}
-	k = appendShort(k, b.Destination.Name)
-	k = appendShort(k, b.Key)
-	return protocol.AppendTable(k, b.Args)
-}
-
-// value encodes what a put saves; deletes save nothing.
-func (d *defChange) value() []byte {
-	v := []byte{defVersion}
-	switch d.kind {
-	case defExchange:
-		x := d.x
-		v = appendShort(v, x.Name)
-		v = appendShort(v, x.Kind.String())
-		v = append(v, flagByte(x.Durable, x.AutoDelete, x.Internal))
-		v = protocol.AppendTable(v, x.Args)
-	case defQueue:
-		q := d.q
-		v = appendShort(v, q.Name)
-		v = append(v, flagByte(q.Durable, q.Exclusive, q.AutoDelete))
-		v = protocol.AppendTable(v, q.Args)
-	case defBinding:
-		v = bindingKey(v, d.b)
-	}
-	return v
-}
-
-func flagByte(a, b, c bool) byte {
-	var f byte
-	if a {
-		f |= 1
-	}
-	if b {
-		f |= 2
-	}
-	if c {
-		f |= 4
-	}
-	return f
-}
-
-// appendShort appends s with a length prefix (AMQP names are at most 255
-// bytes; longer strings are cut, which the protocol never sends).
-func appendShort(b []byte, s string) []byte {
-	if len(s) > 255 {
-		s = s[:255]
-	}
-	b = append(b, byte(len(s)))
-	return append(b, s...)
-}
-
-// errDefCorrupt reports an undecodable saved definition.
-var errDefCorrupt = errors.New("corrupt definition record")
-
-// defReader decodes the fields of one saved definition.
-type defReader struct {
-	b   []byte
-	err error
-}
-
-func (r *defReader) short() string {
-	if r.err != nil || len(r.b) < 1 || len(r.b) < 1+int(r.b[0]) {
-		r.err = errDefCorrupt
-		return ""
-	}
-	n := int(r.b[0])
-	s := string(r.b[1 : 1+n])
-	r.b = r.b[1+n:]
-	return s
-}
-
-func (r *defReader) byte() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.err = errDefCorrupt
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *defReader) table() protocol.Table {
-	if r.err != nil {
-		return nil
-	}
-	t, n, err := protocol.DecodeTable(r.b)
-	if err != nil {
-		r.err = fmt.Errorf("%w: %v", errDefCorrupt, err)
-		return nil
-	}
-	r.b = r.b[n:]
-	return t
-}
-
-func newDefReader(v []byte) *defReader {
-	r := &defReader{b: v}
-	if r.byte() != defVersion {
-		r.err = fmt.Errorf("%w: unknown version", errDefCorrupt)
-	}
-	return r
-}
-
-// decodeExchange decodes a saved exchange.
-func decodeExchange(vhost string, v []byte) (exchangeDef, error) {
-	r := newDefReader(v)
-	var d exchangeDef
-	d.Name = r.short()
-	kind := r.short()
-	f := r.byte()
-	d.Args = r.table()
-	if r.err != nil {
-		return d, r.err
-	}
-	k, err := exchange.ParseKind(kind)
-	if err != nil {
-		return d, fmt.Errorf("%w: exchange kind %q", errDefCorrupt, kind)
-	}
-	d.Kind = k
-	d.Durable, d.AutoDelete, d.Internal = f&1 != 0, f&2 != 0, f&4 != 0
-	alt, err := exchange.AlternateArg(vhost, d.Name, d.Args)
-	if err != nil {
-		return d, err
-	}
-	d.Alternate = alt
-	return d, nil
-}
-
-// decodeQueue decodes a saved queue.
-func decodeQueue(v []byte) (queueDef, error) {
-	r := newDefReader(v)
-	var d queueDef
-	d.Name = r.short()
-	f := r.byte()
-	d.Args = r.table()
-	d.Durable, d.Exclusive, d.AutoDelete = f&1 != 0, f&2 != 0, f&4 != 0
-	return d, r.err
-}
-
-// decodeBinding decodes a saved binding.
-func decodeBinding(v []byte) (exchange.Binding, error) {
-	r := newDefReader(v)
-	var b exchange.Binding
-	b.Source = r.short()
-	b.Destination.Exchange = r.byte() == 'x'
-	b.Destination.Name = r.short()
-	b.Key = r.short()
-	b.Args = r.table()
-	return b, r.err
-}
-
-// savedDefs are the definitions of one vhost as loaded at start-up.
-type savedDefs struct {
-	exchanges []exchangeDef
-	queues    []queueDef
-	bindings  []exchange.Binding
-}
-
-// definitions keeps the durable definitions of a node. Commit makes a
-// batch of changes durable (fsynced) atomically; Load returns everything
-// saved, by vhost. A Raft-replicated implementation would append the same
-// batches to its log and apply them on every node.
-type definitions interface {
-	// Commit applies changes atomically and durably.
-	Commit(changes []defChange) error
-	// Load returns the saved definitions of every vhost. Records that cannot
-	// be decoded are reported through bad and skipped.
-	Load(bad func(kind defKind, key []byte, err error)) (map[string]*savedDefs, error)
-	// Close closes the store.
+// proposer commits definitions commands. Propose returns once cmd is
+// committed and applied on this node, with what Apply answered (Err is
+// the AMQP exception for the client); the error is a failed commit (or
+// ctx ending before the commit), after which nothing has changed.
+type proposer interface {
+	Propose(ctx context.Context, cmd meta.Command) (applied, error)
+	// Close saves what the next start needs and closes the log.
 	Close() error
+}
+
+// applied is what the state machine returns for one command: the pure
+// result, and what this node did about it.
+type applied struct {
+	meta.Result
+	// queue is the queue a declare started on this node, nil for one that
+	// existed or lives on another node.
+	queue *queueEntry
+	// startErr is why a declared queue could not be started here; the
+	// definition exists and the declarer removes it (vhost.declareQueue).
+	startErr error
+}
+
+// defsFSM is the node's definitions state machine: meta.State, which only
+// it touches, and the server whose vhosts the effects update. apply runs
+// one command at a time, in commit order (its caller serializes).
+type defsFSM struct {
+	srv   *Server
+	state *meta.State
+}
+
+// apply applies the command committed at index and carries out its
+// effects on this node.
+func (f *defsFSM) apply(index uint64, cmd meta.Command) applied {
+	r, effects := f.state.Apply(index, cmd)
+	a := applied{Result: r}
+	f.srv.reconcile(effects, &a)
+	return a
+}
+
+// defsStore makes committed commands durable: Append writes one entry
+// (fsynced) before it is applied, SaveSnapshot writes the whole state as
+// of index and drops the entries it covers, in one transaction.
+type defsStore interface {
+	Append(index uint64, entry []byte) error
+	SaveSnapshot(index uint64, snap []byte) error
+	Close() error
+}
+
+// snapshotEvery is how many entries the local log holds before it writes
+// a snapshot and drops them.
+const snapshotEvery = 1024
+
+// localLog is the single-node proposer: commit (append to the store,
+// fsynced), then apply. One proposal at a time holds its turn (a channel,
+// so that a caller's context can give up waiting); no vhost lock is held
+// while the store syncs, so routing never waits for a definitions commit.
+type localLog struct {
+	log   *zap.Logger
+	turn  chan struct{} // holds a token while a proposal commits and applies
+	store defsStore     // nil: nothing is kept (Config.InMemory)
+	fsm   *defsFSM
+	last  uint64 // index of the last entry committed
+	since int    // entries since the last snapshot
+
+	closeOnce sync.Once
+}
+
+func newLocalLog(log *zap.Logger, store defsStore, fsm *defsFSM) *localLog {
+	return &localLog{log: log, turn: make(chan struct{}, 1), store: store, fsm: fsm, last: fsm.state.Applied()}
+}
+
+// Propose implements proposer. The entry applied is the one decoded from
+// what was committed, exactly what a replay or a replica applies.
+func (l *localLog) Propose(ctx context.Context, cmd meta.Command) (applied, error) {
+	entry := meta.Encode(cmd)
+	cmd, err := meta.Decode(entry)
+	if err != nil {
+		return applied{}, err
+	}
+	select {
+	case l.turn <- struct{}{}:
+	case <-ctx.Done():
+		return applied{}, ctx.Err()
+	}
+	defer func() { <-l.turn }()
+	if err := ctx.Err(); err != nil {
+		return applied{}, err
+	}
+	index := l.last + 1
+	if l.store != nil {
+		if err := l.store.Append(index, entry); err != nil {
+			return applied{}, err
+		}
+	}
+	l.last = index
+	a := l.fsm.apply(index, cmd)
+	if l.since++; l.since >= snapshotEvery {
+		l.snapshot()
+	}
+	return a, nil
+}
+
+// snapshot saves the state and drops the entries it covers; a failure
+// only leaves the entries for the next start to replay.
+func (l *localLog) snapshot() {
+	if l.store == nil {
+		return
+	}
+	if err := l.store.SaveSnapshot(l.fsm.state.Applied(), l.fsm.state.Snapshot()); err != nil {
+		l.log.Warn("saving a definitions snapshot failed; the log keeps the entries", zap.Error(err))
+		return
+	}
+	l.since = 0
+}
+
+// Close implements proposer: it waits for the proposal under way, saves a
+// snapshot so that the next start replays nothing, and closes the store.
+func (l *localLog) Close() error {
+	var err error
+	l.closeOnce.Do(func() {
+		l.turn <- struct{}{}
+		defer func() { <-l.turn }()
+		if l.store == nil {
+			return
+		}
+		if l.since > 0 {
+			l.snapshot()
+		}
+		err = l.store.Close()
+	})
+	return err
 }

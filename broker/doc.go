@@ -72,26 +72,36 @@
 //
 // Lock order, outermost first:
 //
-//	vhost.mu  →  queue (inside queue.Queue)  →  channel.mu  →  confirmTracker.mu  →  conn.outMu
+//	defs turn  →  vhost.mu  →  queue (inside queue.Queue)  →  channel.mu  →  confirmTracker.mu  →  conn.outMu
 //
 // conn.chMu (the channel table, for the writer's consumer-timeout scan) is
-// taken before channel.mu; vhost.replyMu (direct reply-to keys) and a
-// channel's queue.Limiter lock are leaves.
-// vhost.mu is held across a definitions commit (bbolt takes its own lock
-// inside) and across queue.Type.Declare, which for a durable classic
-// queue opens its log (the store's locks). The store calls a queue's
+// taken before channel.mu; vhost.replyMu (direct reply-to keys),
+// Server.vhostsMu (the vhost map, which connection.open reads) and a
+// channel's queue.Limiter lock are leaves. The store calls a queue's
 // OnDurable holding none of its locks; the queue then calls
 // confirmTracker.Confirmed with nothing held.
 //
-//   - vhost.mu (RWMutex) guards a vhost's exchange and queue maps. Definition
-//     changes take it for writing in vhost.apply; the only queue call made
-//     under it is Type.Declare. A queue is deleted (vhost.deleteQueue) by
-//     asking it first, with no vhost lock held, since it may call back
-//     into the vhost (cancelling consumers, dead-lettering, expiry): its
-//     Delete decides if-unused and if-empty atomically with the delete,
-//     and only then is its definition removed under the lock, if the name
-//     is still that instance. Lookups and routing take it for reading and
-//     release it before calling Queue.Publish.
+//   - The definitions turn (localLog.turn, a one-token channel so that a
+//     proposer's context can give up waiting) serializes definitions
+//     proposals: the commit (a bbolt append, two fsyncs), the pure apply
+//     and the reconciler's effects run holding it, one command at a time.
+//     No vhost lock is held during the commit, so a slow disk never stalls
+//     routing. The reconciler calls Type.Declare, Queue.Delete and
+//     Queue.Close holding the turn but no vhost lock; nothing it calls may
+//     propose, or it would wait for itself: Delete and Close run no
+//     Expired hook (a deleted or closed queue does not expire), and the
+//     DeadLetter hook only routes. Expiry and auto-delete propose from the
+//     queue's timer or from the goroutine whose call made the queue
+//     unused, and wait for the turn like any proposer.
+//   - vhost.mu (RWMutex) guards a vhost's exchange and queue maps. The
+//     reconciler takes it for writing only to update them and the router;
+//     no queue is called under it. A queue is deleted (vhost.deleteQueue)
+//     by asking it first, with no lock held, since it may call back into
+//     the vhost (cancelling consumers, dead-lettering, expiry): its Delete
+//     decides if-unused and if-empty atomically with the delete; the queue
+//     then leaves the maps, and its definition is deleted by incarnation.
+//     Lookups and routing take it for reading and release it before
+//     calling Queue.Publish.
 //   - A queue's own lock is held while it calls consumer.Deliver and
 //     consumer.Cancelled, and maybe Confirmer.Confirmed.
 //   - channel.mu guards the delivery state: delivery tags, the unacked list,
@@ -190,17 +200,37 @@
 //
 // # Definitions and durability
 //
-// All changes to exchanges, queues and bindings go through vhost.apply with
-// a metaOp (vhost_meta.go). Under the vhost's write lock, apply makes the
-// change in memory and collects its durable part as defChanges (a durable
-// exchange or queue with its arguments, a binding whose source and
-// destination are both durable, and the deletes that cascade from a
-// delete); those are committed in one fsynced bbolt transaction
-// (defs_bolt.go, DataDir/definitions.db) before the lock is released and
-// the reply is sent. Exclusive and non-durable things are never saved. A
-// replicated store would take the same defChange batches (the definitions
-// interface in defs.go).
+// The definitions (vhosts, exchanges, queues, bindings) are a replicated
+// state machine in the shape of hashicorp/raft's FSM (package meta): every
+// change is a meta.Command (an append-only op code and a binary body, field
+// tables in AMQP's encoding), proposed through the node's proposer
+// (defs.go) with vhost.apply or Server.AddVhost/DeleteVhost. Whatever is
+// random (incarnation ids, amq.gen- names) is chosen before proposing and
+// travels in the command. The proposer commits the command first, then
+// applies it, with no undo: on one node, localLog appends it to the log in
+// DataDir/definitions.db (defs_bolt.go, one fsynced bbolt transaction,
+// taken without any vhost lock), then meta.State.Apply decides the answer
+// (exists? equivalent redeclare? in use? another connection's exclusive
+// queue?) from the committed state alone and returns effects, which the
+// reconciler (vhost_meta.go) carries out here: start a queue through its
+// type, delete or close one of a given incarnation, add or remove
+// exchanges and bindings in the router, add or remove a vhost (closing its
+// connections with 320). A failed commit changes nothing and answers 541.
+// Every command is committed, transient ones included, since a cluster
+// must know them too; a redeclare of an existing queue or exchange is
+// checked against the local maps without a proposal.
 //
+// Every 1024 entries, and at Close, the whole state is written as a
+// snapshot with its applied index, dropping the entries it covers, in one
+// transaction; a start restores the snapshot, replays the entries after
+// it (an entry that cannot be decoded, or a gap, stops the start), drops
+// what does not outlive a restart (exclusive and non-durable queues,
+// non-durable exchanges, their bindings) and saves that as the new
+// snapshot. A definitions.db of the first format (one bucket per kind, no
+// version key) is migrated in that same step. The cluster will replace
+// localLog with raft.Apply and the FSM's Snapshot/Restore with
+// meta.State.Snapshot and meta.Restore.
+
 // # Queue types
 //
 // Queues are reached through queue.Type and queue.Queue only. NewServer
@@ -217,13 +247,14 @@
 // At start-up (recovery.go, in NewServer, before Start listens) the server
 // checks that the data dir is a directory it can write to (NewServer
 // fails otherwise; only Config.InMemory, asked for explicitly, runs
-// without one and saves nothing), opens the queue types, hands each type
-// its saved durable queues (Type.Recover: the classic type deletes the
-// logs of queues that no longer exist), recreates each saved vhost, its
-// exchanges, its durable queues (Type.Declare recovers their messages,
-// every one redelivered) and its bindings, and logs the data dir, what it
-// recreated, how many damaged records the store dropped and how long
-// recovery took. Close closes every queue (which stops its timers and
+// without one and saves nothing), opens the queue types, loads the
+// definitions, hands each type its durable queues (Type.Recover: the
+// classic type deletes the logs of queues that no longer exist), runs the
+// reconciler's effects for everything loaded: each vhost, its exchanges,
+// its durable queues (Type.Declare recovers their messages, every one
+// redelivered) and its bindings; a new data dir gets "/" from an AddVhost
+// command. It logs the data dir, what it recreated, the applied index,
+// how many damaged records the store dropped and how long recovery took. Close closes every queue (which stops its timers and
 // syncs what is pending), then the queue types and the definitions.
 //
 // Publisher confirms of persistent messages in durable queues arrive from

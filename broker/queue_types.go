@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/classic"
@@ -68,13 +69,14 @@ func (s *Server) parseQueueArgs(t protocol.Table, name, vhost string) (queue.Arg
 	return queue.ParseArgsWith(t, name, vhost, s.typeArgs)
 }
 
-// recoverQueueTypes tells each queue type, before any queue is declared,
-// which saved durable queues are its own, so that it drops what belongs
-// to none (the classic type: the logs of deleted queues).
-func (s *Server) recoverQueueTypes(saved map[string]*savedDefs) error {
+// recoverQueueTypes tells each queue type, before any queue is started,
+// which durable queues of the loaded definitions are its own, so that it
+// drops what belongs to none (the classic type: the logs of deleted
+// queues).
+func (s *Server) recoverQueueTypes(state *meta.State) error {
 	refs := make(map[string][]queue.Ref)
-	for vh, d := range saved {
-		for _, qd := range d.queues {
+	for _, vh := range state.Vhosts() {
+		for _, qd := range state.Queues(vh) {
 			typ := s.savedType(qd.Args)
 			refs[typ] = append(refs[typ], queue.Ref{VHost: vh, Name: qd.Name})
 		}

@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/zap"
 
+	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/queue/store"
 )
@@ -52,7 +53,7 @@ func confirmed(t *testing.T, ch *amqp.Channel, confirms <-chan amqp.Confirmation
 func bindingList(s *Server) []string {
 	var out []string
 	for _, b := range s.vhost("/").router.Bindings() {
-		out = append(out, b.Source+" -> "+b.Destination.String()+" key="+b.Key+" args="+string(bindingKey(nil, exchange.Binding{Args: b.Args})))
+		out = append(out, b.Source+" -> "+b.Destination.String()+" key="+b.Key+" args="+string(meta.BindingKey(nil, exchange.Binding{Args: b.Args})))
 	}
 	slices.Sort(out)
 	return out
@@ -123,10 +124,10 @@ func TestRestartKeepsDurableDefinitionsAndMessages(t *testing.T) {
 	_, err = ch.QueueDeclarePassive("dq", true, false, false, false, qargs)
 	must(err)
 	want := []string{
-		"amq.fanout -> queue 'dq' key= args=" + string(bindingKey(nil, exchange.Binding{})),
-		"ae -> queue 'dq' key= args=" + string(bindingKey(nil, exchange.Binding{})),
-		"dx -> exchange 'dx2' key=b.* args=" + string(bindingKey(nil, exchange.Binding{Args: map[string]any{"x-match": "any"}})),
-		"dx -> queue 'dq' key=a.# args=" + string(bindingKey(nil, exchange.Binding{Args: map[string]any{"k": "v", "n": int32(7)}})),
+		"amq.fanout -> queue 'dq' key= args=" + string(meta.BindingKey(nil, exchange.Binding{})),
+		"ae -> queue 'dq' key= args=" + string(meta.BindingKey(nil, exchange.Binding{})),
+		"dx -> exchange 'dx2' key=b.* args=" + string(meta.BindingKey(nil, exchange.Binding{Args: map[string]any{"x-match": "any"}})),
+		"dx -> queue 'dq' key=a.# args=" + string(meta.BindingKey(nil, exchange.Binding{Args: map[string]any{"k": "v", "n": int32(7)}})),
 	}
 	slices.Sort(want)
 	if err := s.Close(); err != nil {
@@ -224,33 +225,5 @@ func TestRestartKeepsDurableDefinitionsAndMessages(t *testing.T) {
 	must(err)
 	if len(ids) != 0 {
 		t.Errorf("queue logs left: %v", ids)
-	}
-}
-
-// TestDefinitionCodecRoundTrip: every saved kind decodes to what was
-// encoded.
-func TestDefinitionCodecRoundTrip(t *testing.T) {
-	x := exchangeDef{Name: "x", Kind: exchange.Headers, Durable: true, Internal: true,
-		Args: map[string]any{"alternate-exchange": "ae", "n": int64(-3)}, Alternate: "ae"}
-	gx, err := decodeExchange("/", (&defChange{kind: defExchange, x: &x}).value())
-	if err != nil || gx.Name != x.Name || gx.Kind != x.Kind || !gx.Durable || gx.AutoDelete || !gx.Internal ||
-		gx.Alternate != "ae" || gx.Args["n"] != int64(-3) {
-		t.Errorf("exchange: %+v %v", gx, err)
-	}
-	q := queueDef{Name: "q", Durable: true, AutoDelete: true, Args: map[string]any{"x-max-priority": uint8(5)}}
-	gq, err := decodeQueue((&defChange{kind: defQueue, q: &q}).value())
-	if err != nil || gq.Name != "q" || !gq.Durable || gq.Exclusive || !gq.AutoDelete || gq.Args["x-max-priority"] != uint8(5) {
-		t.Errorf("queue: %+v %v", gq, err)
-	}
-	b := exchange.Binding{Source: "s", Destination: exchange.Destination{Name: "d", Exchange: true}, Key: "k.#",
-		Args: map[string]any{"a": []any{"x", int32(1)}}}
-	gb, err := decodeBinding((&defChange{kind: defBinding, b: b}).value())
-	if err != nil || !gb.Equal(b) {
-		t.Errorf("binding: %+v %v", gb, err)
-	}
-	for _, bad := range [][]byte{nil, {defVersion}, {9, 1, 'x'}, {defVersion, 5, 'a'}} {
-		if _, err := decodeQueue(bad); err == nil {
-			t.Errorf("decodeQueue(%v) accepted", bad)
-		}
 	}
 }

@@ -31,9 +31,10 @@ type Server struct {
 	conns   map[*conn]struct{}
 	closing bool
 
-	vhosts map[string]*vhost // fixed after NewServer
+	vhostsMu sync.RWMutex      // guards vhosts; a leaf, held only to read or change the map
+	vhosts   map[string]*vhost // the vhosts this node serves, changed by the definitions' effects
 
-	defs    definitions     // durable definitions; nil without a data dir
+	defs    proposer        // commits and applies definitions (defs.go)
 	types   *queue.Registry // the queue types this node runs (queue_types.go)
 	damaged atomic.Uint64
 
@@ -104,13 +105,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.InMemory {
 		s.log.Warn("no data dir: definitions and messages are kept in memory only and lost at exit")
-		v := newVhost(s, "/")
-		v.loading = false
-		s.vhosts["/"] = v
-		return s, nil
 	}
 	if err := s.openStorage(); err != nil {
-		for _, v := range s.vhosts {
+		for _, v := range s.vhostList() {
 			v.close()
 		}
 		s.closeStorage()
@@ -207,7 +204,7 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	// Every queue stops (its timers, its hooks, its pending syncs) before
 	// the queue types and the definitions close under it.
-	for _, v := range s.vhosts {
+	for _, v := range s.vhostList() {
 		v.close()
 	}
 	s.wg.Wait()
@@ -272,5 +269,18 @@ func (s *Server) removeConn(c *conn) {
 
 // vhost returns the named virtual host, or nil.
 func (s *Server) vhost(name string) *vhost {
+	s.vhostsMu.RLock()
+	defer s.vhostsMu.RUnlock()
 	return s.vhosts[name]
+}
+
+// vhostList returns the vhosts this node serves.
+func (s *Server) vhostList() []*vhost {
+	s.vhostsMu.RLock()
+	defer s.vhostsMu.RUnlock()
+	out := make([]*vhost, 0, len(s.vhosts))
+	for _, v := range s.vhosts {
+		out = append(out, v)
+	}
+	return out
 }

@@ -4,31 +4,19 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 	"go.uber.org/zap"
 )
 
-// exchangeDef is an exchange's definition as declared.
-type exchangeDef struct {
-	Name       string
-	Kind       exchange.Kind
-	Durable    bool
-	AutoDelete bool
-	Internal   bool
-	Args       protocol.Table
-	Alternate  string
-}
-
-// queueDef is a queue's definition as declared.
-type queueDef struct {
-	Name       string
-	Durable    bool
-	Exclusive  bool
-	AutoDelete bool
-	Args       protocol.Table
-}
+// exchangeDef and queueDef are definitions as declared and as the
+// definitions state machine (package meta) keeps them.
+type (
+	exchangeDef = meta.ExchangeDef
+	queueDef    = meta.QueueDef
+)
 
 // owner identifies a connection across the nodes of a cluster: the node
 // it is connected to and its id there. An exclusive queue's owner is the
@@ -39,7 +27,14 @@ type owner struct {
 	conn uint64
 }
 
-// queueEntry is a live queue of a vhost.
+// meta returns the owner as the definitions carry it.
+func (o owner) meta() meta.Owner { return meta.Owner{Node: o.node, Conn: o.conn} }
+
+// ownerOf returns the owner the definitions name.
+func ownerOf(m meta.Owner) owner { return owner{node: m.Node, conn: m.Conn} }
+
+// queueEntry is a queue of a vhost started on this node: its definition
+// (with the incarnation it was started as) and the running queue.
 type queueEntry struct {
 	def   queueDef
 	args  queue.Args
@@ -53,9 +48,11 @@ func (e *queueEntry) lockedFor(by owner) bool {
 	return e.owner != (owner{}) && e.owner != by
 }
 
-// vhost is a virtual host: its exchanges, queues and bindings. Definitions
-// change only through apply (vhost_meta.go); routing and lookups take the
-// read side of mu.
+// vhost is a virtual host as this node serves it: its exchanges, the queues
+// started here, and its router. Definitions change only through apply
+// (vhost_meta.go): the committed command's effects update these maps and
+// the router under mu for writing, briefly; routing and lookups take the
+// read side.
 type vhost struct {
 	srv    *Server
 	name   string
@@ -66,29 +63,14 @@ type vhost struct {
 	exchanges map[string]*exchangeDef
 	queues    map[string]*queueEntry
 
-	// Durable definitions (vhost_meta.go), guarded by mu.
-	pending       []defChange         // the changes of the op being applied
-	savedBindings map[string]struct{} // canonical keys of saved bindings
-	loading       bool                // start-up: recreate without saving
-
 	replyMu sync.RWMutex
 	replies map[string]*channel // direct reply-to keys
 }
 
-// builtinExchanges are the exchanges every vhost has.
-var builtinExchanges = []struct {
-	name string
-	kind exchange.Kind
-}{
-	{"amq.direct", exchange.Direct},
-	{"amq.fanout", exchange.Fanout},
-	{"amq.topic", exchange.Topic},
-	{"amq.headers", exchange.Headers},
-	{"amq.match", exchange.Headers},
-}
-
+// newVhost returns an empty vhost; the effects of the AddVhost command that
+// created it fill it (the default and amq.* exchanges).
 func newVhost(s *Server, name string) *vhost {
-	v := &vhost{
+	return &vhost{
 		srv:       s,
 		name:      name,
 		log:       s.log.With(zap.String("vhost", name)),
@@ -96,18 +78,7 @@ func newVhost(s *Server, name string) *vhost {
 		exchanges: make(map[string]*exchangeDef),
 		queues:    make(map[string]*queueEntry),
 		replies:   make(map[string]*channel),
-
-		savedBindings: make(map[string]struct{}),
-		loading:       true,
 	}
-
-	v.exchanges[""] = &exchangeDef{Name: "", Kind: exchange.Direct, Durable: true}
-	for _, b := range builtinExchanges {
-		if _, err := v.apply(opDeclareExchange{def: exchangeDef{Name: b.name, Kind: b.kind, Durable: true}}); err != nil {
-			panic(err)
-		}
-	}
-	return v
 }
 
 // close closes every queue as the server stops: each stops its timers,
@@ -136,20 +107,11 @@ func (v *vhost) exchange(name string) *exchangeDef {
 	return x
 }
 
-func (v *vhost) noExchange(name string) error {
-	return protocol.NewError(protocol.NotFound, "no exchange '%s' in vhost '%s'", name, v.name)
-}
+func (v *vhost) noExchange(name string) error { return meta.NoExchange(v.name, name) }
 
-func (v *vhost) noQueue(name string) error {
-	return protocol.NewError(protocol.NotFound, "no queue '%s' in vhost '%s'", name, v.name)
-}
+func (v *vhost) noQueue(name string) error { return meta.NoQueue(v.name, name) }
 
-func (v *vhost) locked(name string) error {
-	return protocol.NewError(protocol.ResourceLocked,
-		"cannot obtain exclusive access to locked queue '%s' in vhost '%s'. It could be originally "+
-			"declared on another connection or the exclusive property value does not match that of "+
-			"the original declaration.", name, v.name)
-}
+func (v *vhost) locked(name string) error { return meta.Locked(v.name, name) }
 
 // queueFor returns a queue the connection may use: it exists and is not
 // another connection's exclusive queue.

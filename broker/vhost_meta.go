@@ -2,318 +2,238 @@ package broker
 
 import (
 	"context"
-	"fmt"
+	"math/rand/v2"
 
-	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 	"go.uber.org/zap"
 )
 
-// metaOp is one change to a vhost's definitions. Every change to
-// exchanges, queues and bindings is a metaOp passed to vhost.apply: that
-// one function is the seam where durable definitions will be written to
-// disk and, in a cluster, replicated through Raft before they take effect.
-type metaOp interface {
-	opName() string
+// Every change to vhosts, exchanges, queues and bindings is a meta.Command
+// passed to apply (or Server.applyDefs): the node's proposer commits it,
+// then applies it (defs.go), and the reconciler below carries out its
+// effects here. The command holds everything decided before it was
+// proposed (names, incarnation ids); whether it succeeds is decided by
+// meta.State.Apply from the committed state.
+
+// apply commits and applies one definitions command of the vhost and
+// returns what it answered. A failed commit changes nothing and is 541.
+func (v *vhost) apply(cmd meta.Command) (applied, error) {
+	return v.srv.applyDefs(cmd, v.name)
 }
 
-type (
-	// opDeclareExchange creates an exchange if it does not exist.
-	opDeclareExchange struct{ def exchangeDef }
-	// opDeleteExchange deletes an exchange and the bindings to and from it.
-	opDeleteExchange struct {
-		name     string
-		ifUnused bool
+// applyDefs commits and applies cmd; vhost names it in the 541 of a failed
+// commit.
+func (s *Server) applyDefs(cmd meta.Command, vhost string) (applied, error) {
+	a, err := s.defs.Propose(context.Background(), cmd)
+	if err != nil {
+		s.log.Error("saving definitions failed", zap.Uint8("op", uint8(cmd.Op())), zap.String("vhost", vhost), zap.Error(err))
+		return applied{}, protocol.NewError(protocol.InternalError,
+			"cannot save definitions in vhost '%s': %v", vhost, err)
 	}
-	// opBind adds a binding.
-	opBind struct{ b exchange.Binding }
-	// opUnbind removes a binding if it is there. by is the connection
-	// asking: a binding to another connection's exclusive queue stays.
-	opUnbind struct {
-		b  exchange.Binding
-		by owner
+	if a.Err != nil {
+		return a, a.Err
 	}
-	// opDeclareQueue creates a queue if it does not exist.
-	opDeclareQueue struct {
-		def   queueDef
-		args  queue.Args
-		owner owner // zero unless exclusive
-	}
-	// opDeleteQueue removes the definition of a queue that has deleted
-	// itself (vhost.deleteQueue), and the bindings to it, if the name is
-	// still that instance.
-	opDeleteQueue struct {
-		name string
-		only *queueEntry
-	}
-)
-
-func (opDeclareExchange) opName() string { return "declare-exchange" }
-func (opDeleteExchange) opName() string  { return "delete-exchange" }
-func (opBind) opName() string            { return "bind" }
-func (opUnbind) opName() string          { return "unbind" }
-func (opDeclareQueue) opName() string    { return "declare-queue" }
-func (opDeleteQueue) opName() string     { return "delete-queue" }
-
-// metaResult is what an applied op reports.
-type metaResult struct {
-	created bool        // declare: the entity is new
-	queue   *queueEntry // declare-queue: the queue
-	changed bool        // bind, unbind: the binding set changed
+	s.log.Debug("definition changed", zap.Uint8("op", uint8(cmd.Op())), zap.String("vhost", vhost))
+	return a, nil
 }
 
-// apply performs one definition change under the vhost's write lock.
-func (v *vhost) apply(op metaOp) (metaResult, error) {
-	r, doomed, err := v.applyLocked(op)
-	if doomed != nil {
-		// Outside the lock: deleting cancels consumers and may call back.
-		if _, derr := doomed.Delete(context.Background(), false, false); derr != nil {
-			v.log.Warn("deleting queue failed", zap.String("queue", doomed.Name()), zap.Error(derr))
+// newIncarnation returns a fresh incarnation id for a queue about to be
+// declared: random, so that it is chosen before proposing and the same on
+// every replica, and never zero.
+func newIncarnation() uint64 {
+	for {
+		if n := rand.Uint64(); n != 0 {
+			return n
 		}
 	}
-	return r, err
 }
 
-// applyLocked performs an op under the vhost's write lock and returns a
-// queue that must be deleted once the lock is released. The durable
-// changes the op made (defChange) are committed to the node's definitions
-// before the lock is released, so they are on disk before the reply goes
-// out and in the same order as the changes in memory. A declare or bind
-// whose commit fails is undone and refused with 541; a delete whose commit
-// fails has happened in memory and comes back after a restart.
-func (v *vhost) applyLocked(op metaOp) (metaResult, queue.Queue, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var r metaResult
-	var doomed queue.Queue
-	var err error
-	v.pending = v.pending[:0]
-	switch op := op.(type) {
-	case opDeclareExchange:
-		r, err = v.declareExchangeLocked(op)
-	case opDeleteExchange:
-		err = v.deleteExchangeLocked(op.name, op.ifUnused)
-	case opBind:
-		r, err = v.bindLocked(op.b)
-	case opUnbind:
-		r, err = v.unbindLocked(op)
-	case opDeclareQueue:
-		r, err = v.declareQueueLocked(op)
-	case opDeleteQueue:
-		r, err = v.deleteQueueLocked(op)
-	default:
-		err = fmt.Errorf("broker: unknown metadata op %T", op)
-	}
-	if err == nil && len(v.pending) > 0 {
-		if cerr := v.commitLocked(); cerr != nil {
-			v.log.Error("saving definitions failed", zap.String("op", op.opName()), zap.Error(cerr))
-			if q := v.undoLocked(op, r); q != nil {
-				doomed = q
+// declareRetries bounds how often a declare is proposed again when it
+// meets a queue that is being deleted.
+const declareRetries = 5
+
+// declareQueue declares a queue that this node does not have and returns
+// it in a.queue: the one it started, or the equivalent one that another
+// connection declared meanwhile. A queue that deleted itself leaves the
+// maps at once and its definition once the delete commits, so a declare
+// in between finds the old definition: it is proposed again, after the
+// delete. If the definition was committed but the queue could not be
+// started here, the definition is deleted again (by incarnation) and the
+// start error answered.
+func (v *vhost) declareQueue(def queueDef) (applied, error) {
+	for range declareRetries {
+		a, err := v.apply(meta.DeclareQueue{Vhost: v.name, Queue: def})
+		switch {
+		case err != nil:
+			return a, err
+		case a.startErr != nil:
+			if _, derr := v.apply(meta.DeleteQueue{Vhost: v.name, Name: def.Name, Incarnation: def.Incarnation}); derr != nil {
+				v.log.Warn("cannot remove the queue that did not start", zap.String("queue", def.Name), zap.Error(derr))
 			}
-			return metaResult{}, doomed, protocol.NewError(protocol.InternalError,
-				"cannot save definitions in vhost '%s': %v", v.name, cerr)
+			return applied{}, a.startErr
+		case a.queue != nil:
+			return a, nil
+		}
+		if a.queue = v.running(def.Name, a.Queue.Incarnation); a.queue != nil {
+			return a, nil
 		}
 	}
-	if err == nil {
-		v.log.Debug("definition changed", zap.String("op", op.opName()))
-	}
-	return r, doomed, err
+	return applied{}, v.noQueue(def.Name)
 }
 
-// commitLocked writes the durable changes of the op being applied. While
-// the vhost is being loaded at start-up (or has no data dir) nothing is
-// written.
-func (v *vhost) commitLocked() error {
-	defer func() {
-		clear(v.pending)
-		v.pending = v.pending[:0]
-	}()
-	if v.loading || v.srv.defs == nil {
-		return nil
-	}
-	return v.srv.defs.Commit(v.pending)
-}
-
-// undoLocked reverts a declare or bind whose commit failed, returning a
-// queue to delete once the lock is released.
-func (v *vhost) undoLocked(op metaOp, r metaResult) queue.Queue {
-	switch op := op.(type) {
-	case opDeclareExchange:
-		if r.created {
-			delete(v.exchanges, op.def.Name)
-			v.router.RemoveExchange(op.def.Name)
-		}
-	case opBind:
-		if r.changed {
-			v.router.Unbind(op.b)
-			delete(v.savedBindings, string(bindingKey(nil, op.b)))
-		}
-	case opDeclareQueue:
-		if r.created && r.queue != nil {
-			delete(v.queues, op.def.Name)
-			return r.queue.q
-		}
+// running returns the queue name if this node runs that incarnation.
+func (v *vhost) running(name string, incarnation uint64) *queueEntry {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if e := v.queues[name]; e != nil && e.def.Incarnation == incarnation {
+		return e
 	}
 	return nil
 }
 
-// saveLocked records a durable change of the op being applied.
-func (v *vhost) saveLocked(c defChange) {
-	c.vhost = v.name
-	v.pending = append(v.pending, c)
+// forget stops routing to e, a queue that has deleted itself, before its
+// definition's delete commits, so that nothing finds a deleted queue.
+func (v *vhost) forget(e *queueEntry) {
+	v.mu.Lock()
+	if v.queues[e.def.Name] == e {
+		delete(v.queues, e.def.Name)
+	}
+	v.mu.Unlock()
 }
 
-// forgetBindingsLocked deletes the saved ones among removed bindings.
-func (v *vhost) forgetBindingsLocked(removed []exchange.Binding) {
-	for _, b := range removed {
-		k := string(bindingKey(nil, b))
-		if _, ok := v.savedBindings[k]; ok {
-			delete(v.savedBindings, k)
-			v.saveLocked(defChange{del: true, kind: defBinding, b: b})
-		}
-	}
-}
-
-// durableLocked reports whether a binding's destination is durable.
-func (v *vhost) durableLocked(d exchange.Destination) bool {
-	if d.Exchange {
-		x := v.exchanges[d.Name]
-		return x != nil && x.Durable
-	}
-	e := v.queues[d.Name]
-	return e != nil && e.def.Durable
-}
-
-func (v *vhost) declareExchangeLocked(op opDeclareExchange) (metaResult, error) {
-	if _, ok := v.exchanges[op.def.Name]; ok {
-		return metaResult{}, nil
-	}
-	d := op.def
-	v.exchanges[d.Name] = &d
-	v.router.AddExchange(d.Name, d.Kind, d.Alternate)
-	if d.Durable && !reservedName(d.Name) {
-		v.saveLocked(defChange{kind: defExchange, x: &d})
-	}
-	return metaResult{created: true}, nil
-}
-
-func (v *vhost) deleteExchangeLocked(name string, ifUnused bool) error {
-	if _, ok := v.exchanges[name]; !ok {
-		return nil
-	}
-	if ifUnused && v.router.HasBindingsFrom(name) {
-		return protocol.NewError(protocol.PreconditionFailed, "exchange '%s' in vhost '%s' in use", name, v.name)
-	}
-	x := v.exchanges[name]
-	delete(v.exchanges, name)
-	removed := v.router.RemoveExchange(name)
-	if x.Durable {
-		v.saveLocked(defChange{del: true, kind: defExchange, name: name})
-	}
-	v.forgetBindingsLocked(removed)
-	v.autoDeleteLocked(removed)
-	return nil
-}
-
-// autoDeleteLocked deletes the auto-delete source exchanges of removed
-// bindings that are left with no bindings from them.
-func (v *vhost) autoDeleteLocked(removed []exchange.Binding) {
-	for _, b := range removed {
-		x, ok := v.exchanges[b.Source]
-		if !ok || !x.AutoDelete || v.router.HasBindingsFrom(b.Source) {
+// reconcile carries out the effects of one applied command on this node,
+// in order, recording in a the queue a declare started. It runs on the
+// proposer's turn, so effects of different commands never interleave; it
+// takes vhost.mu only to update maps and the router, and calls into queues
+// (Declare, Delete, Close) without it.
+func (s *Server) reconcile(effects []meta.Effect, a *applied) {
+	for i := range effects {
+		e := &effects[i]
+		switch e.Kind {
+		case meta.VhostAdded:
+			s.addVhost(newVhost(s, e.Vhost))
+			continue
+		case meta.VhostDeleted:
+			s.removeVhost(e.Vhost)
 			continue
 		}
-		v.deleteExchangeLocked(b.Source, false)
-	}
-}
-
-func (v *vhost) bindLocked(b exchange.Binding) (metaResult, error) {
-	if _, ok := v.exchanges[b.Source]; !ok {
-		return metaResult{}, v.noExchange(b.Source)
-	}
-	if b.Destination.Exchange {
-		if _, ok := v.exchanges[b.Destination.Name]; !ok {
-			return metaResult{}, v.noExchange(b.Destination.Name)
+		v := s.vhost(e.Vhost)
+		if v == nil {
+			s.log.Error("definitions effect for a vhost this node does not serve", zap.String("vhost", e.Vhost))
+			continue
 		}
-	} else if _, ok := v.queues[b.Destination.Name]; !ok {
-		return metaResult{}, v.noQueue(b.Destination.Name)
-	}
-	added, err := v.router.Bind(b)
-	if err == nil && added && v.exchanges[b.Source].Durable && v.durableLocked(b.Destination) {
-		v.savedBindings[string(bindingKey(nil, b))] = struct{}{}
-		v.saveLocked(defChange{kind: defBinding, b: b})
-	}
-	return metaResult{changed: added}, err
-}
-
-// unbindLocked removes a binding. As rabbit_binding:remove, a missing
-// source, destination or binding is no error; an existing binding to
-// another connection's exclusive queue is refused with 405.
-func (v *vhost) unbindLocked(op opUnbind) (metaResult, error) {
-	b := op.b
-	if !b.Destination.Exchange {
-		e := v.queues[b.Destination.Name]
-		if e != nil && e.lockedFor(op.by) && v.boundLocked(b) {
-			return metaResult{}, v.locked(b.Destination.Name)
+		switch e.Kind {
+		case meta.ExchangeAdded:
+			v.addExchange(e.Exchange)
+		case meta.ExchangeRemoved:
+			v.removeExchange(e.Exchange.Name)
+		case meta.BindingAdded:
+			if _, err := v.router.Bind(e.Binding); err != nil {
+				v.log.Error("router refused a committed binding", zap.String("source", e.Binding.Source), zap.Error(err))
+			}
+		case meta.BindingRemoved:
+			v.router.Unbind(e.Binding)
+		case meta.QueueStarted:
+			if !s.homedHere(e.Queue) {
+				continue
+			}
+			q, err := v.startQueue(e.Queue)
+			if err != nil {
+				v.log.Error("cannot start queue", zap.String("queue", e.Queue.Name), zap.Error(err))
+			}
+			a.queue, a.startErr = q, err
+		case meta.QueueStopped:
+			v.stopQueue(e.Queue, e.DeleteData)
 		}
 	}
-	if !v.router.Unbind(b) {
-		return metaResult{}, nil
-	}
-	v.forgetBindingsLocked([]exchange.Binding{b})
-	v.autoDeleteLocked([]exchange.Binding{b})
-	return metaResult{changed: true}, nil
 }
 
-// boundLocked reports whether the binding b exists.
-func (v *vhost) boundLocked(b exchange.Binding) bool {
-	for _, o := range v.router.BindingsTo(b.Destination) {
-		if o.Equal(b) {
-			return true
-		}
-	}
-	return false
+// homedHere reports whether this node runs the queue def. A single node
+// runs every queue, whatever node name it had when the queue was declared;
+// a cluster member will run the queues whose Home it is.
+func (s *Server) homedHere(queueDef) bool { return true }
+
+func (v *vhost) addExchange(d exchangeDef) {
+	v.mu.Lock()
+	v.exchanges[d.Name] = &d
+	v.router.AddExchange(d.Name, d.Kind, d.Alternate)
+	v.mu.Unlock()
 }
 
-func (v *vhost) declareQueueLocked(op opDeclareQueue) (metaResult, error) {
-	if e, ok := v.queues[op.def.Name]; ok {
-		return metaResult{queue: e}, nil
-	}
-	t := v.srv.types.Lookup(op.args.Type)
+func (v *vhost) removeExchange(name string) {
+	v.mu.Lock()
+	delete(v.exchanges, name)
+	v.router.RemoveExchange(name)
+	v.mu.Unlock()
+}
+
+// startQueue opens a queue through its type (a durable classic queue
+// recovers its messages) and routes to it. The vhost lock is held only to
+// add it.
+func (v *vhost) startQueue(def queueDef) (*queueEntry, error) {
+	t := v.srv.types.Lookup(def.Type)
 	if t == nil {
-		return metaResult{}, protocol.NewError(protocol.InternalError,
-			"queue type '%s' of queue '%s' in vhost '%s' does not run on this node", op.args.Type, op.def.Name, v.name)
+		return nil, protocol.NewError(protocol.InternalError,
+			"queue type '%s' of queue '%s' in vhost '%s' does not run on this node", def.Type, def.Name, v.name)
 	}
-	e := &queueEntry{def: op.def, args: op.args, owner: op.owner}
-	name := op.def.Name
+	args, err := v.srv.parseQueueArgs(def.Args, def.Name, v.name)
+	if err != nil {
+		return nil, err
+	}
+	e := &queueEntry{def: def, args: args, owner: ownerOf(def.Owner)}
 	q, err := t.Declare(context.Background(), queue.Declaration{
 		VHost:      v.name,
-		Name:       name,
-		Durable:    op.def.Durable,
-		Exclusive:  op.def.Exclusive,
-		AutoDelete: op.def.AutoDelete,
-		Args:       op.args,
+		Name:       def.Name,
+		Durable:    def.Durable,
+		Exclusive:  def.Exclusive,
+		AutoDelete: def.AutoDelete,
+		Args:       args,
 	}, queue.Hooks{
 		DeadLetter: v.deadLetter,
 		Expired:    func() { v.expireQueue(e) },
 	})
 	if err != nil {
-		return metaResult{}, err
+		return nil, err
 	}
 	e.q = q
-	v.queues[name] = e
-	if op.def.Durable {
-		d := op.def
-		v.saveLocked(defChange{kind: defQueue, q: &d})
+	v.mu.Lock()
+	v.queues[def.Name] = e
+	v.mu.Unlock()
+	return e, nil
+}
+
+// stopQueue stops routing to the queue def names, if this node runs that
+// incarnation, then deletes it (its messages and log) or only closes it,
+// with no vhost lock held. A queue that deleted itself first (queue.delete,
+// expiry, its owner's connection closing) finds the delete a no-op.
+func (v *vhost) stopQueue(def queueDef, deleteData bool) {
+	v.mu.Lock()
+	e := v.queues[def.Name]
+	if e == nil || e.def.Incarnation != def.Incarnation {
+		v.mu.Unlock()
+		return
 	}
-	return metaResult{created: true, queue: e}, nil
+	delete(v.queues, def.Name)
+	v.mu.Unlock()
+	var err error
+	if deleteData {
+		_, err = e.q.Delete(context.Background(), false, false)
+	} else {
+		err = e.q.Close()
+	}
+	if err != nil {
+		v.log.Warn("stopping queue failed", zap.String("queue", def.Name), zap.Error(err))
+	}
 }
 
 // deleteQueue deletes the queue of e. The queue itself decides ifUnused
 // and ifEmpty, atomically with its delete, and refuses with RabbitMQ's 406;
-// once it has deleted itself its definition and the bindings to it are
-// removed, if the name is still that instance. No vhost lock is held
+// once it has deleted itself nothing routes to it, and its definition and
+// the bindings to it are removed, if the name is still that incarnation. A
+// failed commit leaves the definition, which comes back, empty, at the
+// next start. No vhost lock is held
 // while the queue deletes, since it may call back into the vhost
 // (cancelling consumers, dead-lettering, expiry). It returns how many
 // ready messages the queue dropped.
@@ -322,25 +242,9 @@ func (v *vhost) deleteQueue(e *queueEntry, ifUnused, ifEmpty bool) (uint32, erro
 	if err != nil {
 		return 0, err
 	}
-	_, err = v.apply(opDeleteQueue{name: e.def.Name, only: e})
+	v.forget(e)
+	_, err = v.apply(meta.DeleteQueue{Vhost: v.name, Name: e.def.Name, Incarnation: e.def.Incarnation})
 	return n, err
-}
-
-// deleteQueueLocked removes a deleted queue's definition and the bindings
-// to it, unless the name now belongs to another instance.
-func (v *vhost) deleteQueueLocked(op opDeleteQueue) (metaResult, error) {
-	e, ok := v.queues[op.name]
-	if !ok || e != op.only {
-		return metaResult{}, nil
-	}
-	delete(v.queues, op.name)
-	removed := v.router.RemoveDestination(exchange.Destination{Name: op.name})
-	if e.def.Durable {
-		v.saveLocked(defChange{del: true, kind: defQueue, name: op.name})
-	}
-	v.forgetBindingsLocked(removed)
-	v.autoDeleteLocked(removed)
-	return metaResult{}, nil
 }
 
 // expireQueue deletes a queue whose x-expires ran out or whose last

@@ -88,6 +88,16 @@ func (m *headersMatcher) matches(h protocol.Table) bool {
 	return true
 }
 
+// ValidateBindingArgs checks the arguments of a binding from an exchange
+// of kind as Bind does, so that a caller can decide before binding: a
+// headers binding with a bad x-match fails with 406 as in RabbitMQ.
+func ValidateBindingArgs(kind Kind, args protocol.Table) error {
+	if kind == Headers {
+		return validateXMatch(args)
+	}
+	return nil
+}
+
 // validateXMatch checks a headers binding's x-match argument the way
 // RabbitMQ does when the binding is added: it must be absent or one of the
 // four strings, or the bind fails with 406 PRECONDITION_FAILED.

@@ -1,0 +1,225 @@
+package meta
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/warrenmq/warren/exchange"
+)
+
+// applier applies one command, collecting its result and effects.
+type applier struct {
+	s       *State
+	res     Result
+	effects []Effect
+}
+
+func (a *applier) effect(e Effect) { a.effects = append(a.effects, e) }
+
+// vhost returns the named virtual host, or sets the result to 404.
+func (a *applier) vhost(name string) *vhostState {
+	v := a.s.vhosts[name]
+	if v == nil {
+		a.res.Err = NoVhost(name)
+	}
+	return v
+}
+
+func (a *applier) addVhost(name string) {
+	if _, ok := a.s.vhosts[name]; ok {
+		return
+	}
+	v := newVhostState()
+	a.s.vhosts[name] = v
+	a.res.Created = true
+	a.effect(Effect{Kind: VhostAdded, Vhost: name})
+	dflt := ExchangeDef{Name: "", Kind: exchange.Direct, Durable: true}
+	for _, x := range append([]ExchangeDef{dflt}, BuiltinExchanges...) {
+		v.exchanges[x.Name] = x
+		a.effect(Effect{Kind: ExchangeAdded, Vhost: name, Exchange: x})
+	}
+}
+
+// deleteVhost deletes every queue of the vhost, in name order, then the
+// vhost; its exchanges and bindings go with its router.
+func (a *applier) deleteVhost(name string) {
+	v := a.vhost(name)
+	if v == nil {
+		return
+	}
+	for _, n := range slices.Sorted(maps.Keys(v.queues)) {
+		a.effect(Effect{Kind: QueueStopped, Vhost: name, Queue: v.queues[n], DeleteData: true})
+	}
+	delete(a.s.vhosts, name)
+	a.effect(Effect{Kind: VhostDeleted, Vhost: name})
+}
+
+func (a *applier) declareExchange(c DeclareExchange) {
+	v := a.vhost(c.Vhost)
+	if v == nil {
+		return
+	}
+	if cur, ok := v.exchanges[c.Exchange.Name]; ok {
+		if err := ExchangeEquivalent(c.Vhost, &cur, &c.Exchange); err != nil {
+			a.res.Err = err
+			return
+		}
+		a.res.Exchange = cur
+		return
+	}
+	v.exchanges[c.Exchange.Name] = c.Exchange
+	a.res.Created, a.res.Exchange = true, c.Exchange
+	a.effect(Effect{Kind: ExchangeAdded, Vhost: c.Vhost, Exchange: c.Exchange})
+}
+
+func (a *applier) deleteExchange(c DeleteExchange) {
+	v := a.vhost(c.Vhost)
+	if v == nil || !v.hasExchange(c.Name) {
+		return
+	}
+	if c.IfUnused && len(v.from[c.Name]) > 0 {
+		a.res.Err = ExchangeInUse(c.Vhost, c.Name)
+		return
+	}
+	a.removeExchange(c.Vhost, v, c.Name)
+}
+
+// removeExchange removes an exchange with the bindings from and to it, in
+// canonical order, then the auto-delete exchanges those bindings left
+// without any.
+func (a *applier) removeExchange(vhost string, v *vhostState, name string) {
+	keys := slices.Collect(maps.Keys(v.from[name]))
+	keys = append(keys, slices.Collect(maps.Keys(v.to[exchange.Destination{Name: name, Exchange: true}]))...)
+	slices.Sort(keys)
+	keys = slices.Compact(keys) // a binding from the exchange to itself
+	removed := a.removeBindings(vhost, v, keys)
+	x := v.exchanges[name]
+	delete(v.exchanges, name)
+	a.effect(Effect{Kind: ExchangeRemoved, Vhost: vhost, Exchange: x})
+	a.autoDelete(vhost, v, removed)
+}
+
+// removeBindings removes the bindings of keys, in that order.
+func (a *applier) removeBindings(vhost string, v *vhostState, keys []string) []exchange.Binding {
+	removed := make([]exchange.Binding, 0, len(keys))
+	for _, k := range keys {
+		b := v.removeBinding(k)
+		removed = append(removed, b)
+		a.effect(Effect{Kind: BindingRemoved, Vhost: vhost, Binding: b})
+	}
+	return removed
+}
+
+// autoDelete deletes the auto-delete source exchanges of removed bindings
+// that are left with no bindings from them, in the order of removed.
+func (a *applier) autoDelete(vhost string, v *vhostState, removed []exchange.Binding) {
+	for _, b := range removed {
+		x, ok := v.exchanges[b.Source]
+		if !ok || !x.AutoDelete || len(v.from[b.Source]) > 0 {
+			continue
+		}
+		a.removeExchange(vhost, v, b.Source)
+	}
+}
+
+// bind adds a binding, checking as RabbitMQ does, in its order: the
+// source, the destination, the destination's exclusive owner, then the
+// arguments.
+func (a *applier) bind(c Bind) {
+	v := a.vhost(c.Vhost)
+	if v == nil {
+		return
+	}
+	b := c.Binding
+	src, ok := v.exchanges[b.Source]
+	if !ok {
+		a.res.Err = NoExchange(c.Vhost, b.Source)
+		return
+	}
+	if b.Destination.Exchange {
+		if !v.hasExchange(b.Destination.Name) {
+			a.res.Err = NoExchange(c.Vhost, b.Destination.Name)
+			return
+		}
+	} else {
+		q, ok := v.queues[b.Destination.Name]
+		if !ok {
+			a.res.Err = NoQueue(c.Vhost, b.Destination.Name)
+			return
+		}
+		if q.LockedFor(c.By) {
+			a.res.Err = Locked(c.Vhost, q.Name)
+			return
+		}
+	}
+	if err := exchange.ValidateBindingArgs(src.Kind, b.Args); err != nil {
+		a.res.Err = err
+		return
+	}
+	k := string(BindingKey(nil, b))
+	if _, ok := v.bindings[k]; ok {
+		return
+	}
+	v.addBinding(k, b)
+	a.res.Changed = true
+	a.effect(Effect{Kind: BindingAdded, Vhost: c.Vhost, Binding: b})
+}
+
+// unbind removes a binding. As rabbit_binding:remove, a missing source,
+// destination or binding is no error; an existing binding to another
+// connection's exclusive queue is refused with 405.
+func (a *applier) unbind(c Unbind) {
+	v := a.vhost(c.Vhost)
+	if v == nil {
+		return
+	}
+	k := string(BindingKey(nil, c.Binding))
+	if _, ok := v.bindings[k]; !ok {
+		return
+	}
+	if d := c.Binding.Destination; !d.Exchange {
+		if q, ok := v.queues[d.Name]; ok && q.LockedFor(c.By) {
+			a.res.Err = Locked(c.Vhost, d.Name)
+			return
+		}
+	}
+	removed := a.removeBindings(c.Vhost, v, []string{k})
+	a.res.Changed = true
+	a.autoDelete(c.Vhost, v, removed)
+}
+
+func (a *applier) declareQueue(c DeclareQueue) {
+	v := a.vhost(c.Vhost)
+	if v == nil {
+		return
+	}
+	if cur, ok := v.queues[c.Queue.Name]; ok {
+		if err := QueueEquivalent(c.Vhost, &cur, &c.Queue); err != nil {
+			a.res.Err = err
+			return
+		}
+		a.res.Queue = cur
+		return
+	}
+	v.queues[c.Queue.Name] = c.Queue
+	a.res.Created, a.res.Queue = true, c.Queue
+	a.effect(Effect{Kind: QueueStarted, Vhost: c.Vhost, Queue: c.Queue})
+}
+
+// deleteQueue removes a queue, if it is still the incarnation named, with
+// the bindings to it, then the auto-delete exchanges they leave unbound.
+func (a *applier) deleteQueue(c DeleteQueue) {
+	v := a.s.vhosts[c.Vhost]
+	if v == nil {
+		return
+	}
+	q, ok := v.queues[c.Name]
+	if !ok || q.Incarnation != c.Incarnation {
+		return
+	}
+	keys := slices.Sorted(maps.Keys(v.to[exchange.Destination{Name: c.Name}]))
+	removed := a.removeBindings(c.Vhost, v, keys)
+	delete(v.queues, c.Name)
+	a.effect(Effect{Kind: QueueStopped, Vhost: c.Vhost, Queue: q, DeleteData: true})
+	a.autoDelete(c.Vhost, v, removed)
+}

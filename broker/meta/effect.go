@@ -1,0 +1,58 @@
+package meta
+
+import "github.com/warrenmq/warren/exchange"
+
+// EffectKind is what a node does for an Effect.
+type EffectKind uint8
+
+// The kinds of effects.
+const (
+	// VhostAdded: serve the virtual host Vhost.
+	VhostAdded EffectKind = iota + 1
+	// VhostDeleted: stop serving Vhost and close its connections. The
+	// effects deleting its queues come before it.
+	VhostDeleted
+	// ExchangeAdded: add Exchange to Vhost's router.
+	ExchangeAdded
+	// ExchangeRemoved: remove the exchange Exchange.Name from the router.
+	// The bindings from and to it were removed by effects before it.
+	ExchangeRemoved
+	// BindingAdded: add Binding to the router.
+	BindingAdded
+	// BindingRemoved: remove Binding from the router.
+	BindingRemoved
+	// QueueStarted: start the queue Queue if Queue.Home is this node
+	// (open it through its type, recovering what it kept) and route to
+	// it.
+	QueueStarted
+	// QueueStopped: stop routing to the queue Queue.Name, and, if it is
+	// still the incarnation Queue.Incarnation, delete it and its log
+	// (DeleteData) or only close it.
+	QueueStopped
+)
+
+// Effect is one thing a node does after a command is applied: plain data,
+// which a node-local reconciler turns into actions in the order given.
+type Effect struct {
+	Kind       EffectKind
+	Vhost      string
+	Exchange   ExchangeDef      // ExchangeAdded, ExchangeRemoved
+	Binding    exchange.Binding // BindingAdded, BindingRemoved
+	Queue      QueueDef         // QueueStarted, QueueStopped
+	DeleteData bool             // QueueStopped: delete the queue's messages and log
+}
+
+// Result is what an applied command answers.
+type Result struct {
+	// Err is the AMQP exception to answer with (a *protocol.Error), or
+	// nil. A command with an Err changed nothing.
+	Err error
+	// Created: a declare or AddVhost made something new.
+	Created bool
+	// Changed: a bind or unbind changed the binding set.
+	Changed bool
+	// Exchange is the exchange a declare created or found.
+	Exchange ExchangeDef
+	// Queue is the queue a declare created or found.
+	Queue QueueDef
+}

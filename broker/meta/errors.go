@@ -1,0 +1,35 @@
+package meta
+
+import "github.com/warrenmq/warren/protocol"
+
+// The AMQP exceptions of definitions, worded as RabbitMQ's.
+
+// NoExchange is 404 for a missing exchange.
+func NoExchange(vhost, name string) error {
+	return protocol.NewError(protocol.NotFound, "no exchange '%s' in vhost '%s'", name, vhost)
+}
+
+// NoQueue is 404 for a missing queue.
+func NoQueue(vhost, name string) error {
+	return protocol.NewError(protocol.NotFound, "no queue '%s' in vhost '%s'", name, vhost)
+}
+
+// NoVhost is 404 for a command on a virtual host that does not exist (it
+// was deleted while the command was on its way).
+func NoVhost(vhost string) error {
+	return protocol.NewError(protocol.NotFound, "no vhost '%s'", vhost)
+}
+
+// Locked is 405 for another connection's exclusive queue.
+func Locked(vhost, name string) error {
+	return protocol.NewError(protocol.ResourceLocked,
+		"cannot obtain exclusive access to locked queue '%s' in vhost '%s'. It could be originally "+
+			"declared on another connection or the exclusive property value does not match that of "+
+			"the original declaration.", name, vhost)
+}
+
+// ExchangeInUse is 406 for exchange.delete with if-unused of an exchange
+// with bindings from it.
+func ExchangeInUse(vhost, name string) error {
+	return protocol.NewError(protocol.PreconditionFailed, "exchange '%s' in vhost '%s' in use", name, vhost)
+}

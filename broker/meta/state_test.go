@@ -1,0 +1,366 @@
+package meta
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/protocol"
+)
+
+// applyAll applies cmds from index 1 on and returns the results and the
+// effects of each.
+func applyAll(s *State, cmds []Command) ([]Result, [][]Effect) {
+	var rs []Result
+	var es [][]Effect
+	for _, c := range cmds {
+		r, e := s.Apply(s.Applied()+1, c)
+		rs = append(rs, r)
+		es = append(es, e)
+	}
+	return rs, es
+}
+
+// body is the state's snapshot without its applied index, to compare
+// states that took different numbers of commands.
+func body(s *State) []byte {
+	saved := s.applied
+	s.applied = 0
+	defer func() { s.applied = saved }()
+	return s.Snapshot()
+}
+
+func qdef(name string, inc uint64) QueueDef {
+	return QueueDef{Name: name, Durable: true, Type: "classic", Incarnation: inc, Home: "warren@a"}
+}
+
+func xdef(name string, kind exchange.Kind) ExchangeDef {
+	return ExchangeDef{Name: name, Kind: kind, Durable: true}
+}
+
+func qbind(src, q, key string) exchange.Binding {
+	return exchange.Binding{Source: src, Destination: exchange.Destination{Name: q}, Key: key}
+}
+
+func xbind(src, dst, key string) exchange.Binding {
+	return exchange.Binding{Source: src, Destination: exchange.Destination{Name: dst, Exchange: true}, Key: key}
+}
+
+// scenario exercises every command, including refused ones and cascades.
+func scenario() []Command {
+	alice := Owner{Node: "warren@a", Conn: 1}
+	excl := QueueDef{Name: "excl", Exclusive: true, AutoDelete: true, Type: "classic", Incarnation: 7, Home: "warren@a", Owner: alice}
+	ad := ExchangeDef{Name: "ad", Kind: exchange.Fanout, Durable: true, AutoDelete: true}
+	return []Command{
+		AddVhost{Name: "/"},
+		AddVhost{Name: "other"},
+		DeclareExchange{Vhost: "/", Exchange: xdef("t", exchange.Topic)},
+		DeclareExchange{Vhost: "/", Exchange: ad},
+		DeclareQueue{Vhost: "/", Queue: qdef("q1", 1)},
+		DeclareQueue{Vhost: "/", Queue: qdef("q2", 2)},
+		DeclareQueue{Vhost: "/", Queue: excl},
+		Bind{Vhost: "/", Binding: qbind("t", "q1", "a.#")},
+		Bind{Vhost: "/", Binding: qbind("t", "q2", "b.*")},
+		Bind{Vhost: "/", Binding: qbind("ad", "q2", "")},
+		Bind{Vhost: "/", Binding: xbind("t", "ad", "c")},
+		Bind{Vhost: "/", Binding: qbind("t", "excl", "e"), By: alice},
+		Bind{Vhost: "/", Binding: qbind("missing", "q1", "")},                  // 404
+		Bind{Vhost: "/", Binding: qbind("t", "excl", "f"), By: Owner{Conn: 2}}, // 405
+		DeleteExchange{Vhost: "/", Name: "t", IfUnused: true},                  // 406
+		DeclareQueue{Vhost: "/", Queue: QueueDef{Name: "q1", Type: "classic"}}, // inequivalent
+		DeleteQueue{Vhost: "/", Name: "q2", Incarnation: 99},                   // another instance: nothing
+		DeleteQueue{Vhost: "/", Name: "q2", Incarnation: 2},                    // cascades to ad
+		DeclareQueue{Vhost: "other", Queue: qdef("oq", 3)},
+		DeleteVhost{Name: "other"},
+	}
+}
+
+// TestApplyIsDeterministic: the same commands applied to two fresh states,
+// one of them decoded from their encoding as a replica receives them,
+// give equal results, effects and snapshots.
+func TestApplyIsDeterministic(t *testing.T) {
+	a, b := NewState(), NewState()
+	ra, ea := applyAll(a, scenario())
+	var decoded []Command
+	for _, c := range scenario() {
+		d, err := Decode(Encode(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded = append(decoded, d)
+	}
+	rb, eb := applyAll(b, decoded)
+	if !reflect.DeepEqual(ra, rb) {
+		t.Errorf("results differ:\n%+v\n%+v", ra, rb)
+	}
+	if !reflect.DeepEqual(ea, eb) {
+		t.Errorf("effects differ:\n%+v\n%+v", ea, eb)
+	}
+	if !bytes.Equal(a.Snapshot(), b.Snapshot()) {
+		t.Error("snapshots differ")
+	}
+	for i := range 20 {
+		c := NewState()
+		applyAll(c, scenario())
+		if !bytes.Equal(a.Snapshot(), c.Snapshot()) {
+			t.Fatalf("run %d: snapshot differs", i)
+		}
+	}
+}
+
+// TestApplyOrderIndependent: declaring and binding the same things in a
+// different valid order reaches the same state.
+func TestApplyOrderIndependent(t *testing.T) {
+	declares := []Command{
+		DeclareExchange{Vhost: "/", Exchange: xdef("x1", exchange.Direct)},
+		DeclareExchange{Vhost: "/", Exchange: xdef("x2", exchange.Fanout)},
+		DeclareQueue{Vhost: "/", Queue: qdef("q1", 1)},
+		DeclareQueue{Vhost: "/", Queue: qdef("q2", 2)},
+	}
+	binds := []Command{
+		Bind{Vhost: "/", Binding: qbind("x1", "q1", "k")},
+		Bind{Vhost: "/", Binding: qbind("x1", "q2", "k")},
+		Bind{Vhost: "/", Binding: xbind("x1", "x2", "j")},
+		Bind{Vhost: "/", Binding: qbind("x2", "q1", "")},
+	}
+	forward := append(append([]Command{AddVhost{Name: "/"}}, declares...), binds...)
+	backward := []Command{AddVhost{Name: "/"}}
+	for i := len(declares) - 1; i >= 0; i-- {
+		backward = append(backward, declares[i])
+	}
+	for i := len(binds) - 1; i >= 0; i-- {
+		backward = append(backward, binds[i])
+	}
+	a, b := NewState(), NewState()
+	applyAll(a, forward)
+	applyAll(b, backward)
+	if !bytes.Equal(a.Snapshot(), b.Snapshot()) {
+		t.Error("the order of independent declares and binds changed the state")
+	}
+	// Deleting the queues in either order leaves the same state too.
+	del := []Command{DeleteQueue{Vhost: "/", Name: "q1", Incarnation: 1}, DeleteQueue{Vhost: "/", Name: "q2", Incarnation: 2}}
+	applyAll(a, del)
+	applyAll(b, []Command{del[1], del[0]})
+	if !bytes.Equal(a.Snapshot(), b.Snapshot()) {
+		t.Error("the order of queue deletes changed the state")
+	}
+}
+
+// TestApplyRefusalsChangeNothing: a command answered with an error leaves
+// the definitions as they were and has no effects.
+func TestApplyRefusalsChangeNothing(t *testing.T) {
+	s := NewState()
+	applyAll(s, scenario()[:12])
+	alice := Owner{Node: "warren@a", Conn: 1}
+	for _, tc := range []struct {
+		name string
+		cmd  Command
+		code uint16
+	}{
+		{"bind from a missing exchange", Bind{Vhost: "/", Binding: qbind("nope", "q1", "")}, protocol.NotFound},
+		{"bind to a missing queue", Bind{Vhost: "/", Binding: qbind("t", "nope", "")}, protocol.NotFound},
+		{"bind to a missing exchange", Bind{Vhost: "/", Binding: xbind("t", "nope", "")}, protocol.NotFound},
+		{"bind to another's exclusive queue", Bind{Vhost: "/", Binding: qbind("t", "excl", "z")}, protocol.ResourceLocked},
+		{"unbind from another's exclusive queue", Unbind{Vhost: "/", Binding: qbind("t", "excl", "e")}, protocol.ResourceLocked},
+		{"bad x-match", Bind{Vhost: "/", Binding: exchange.Binding{Source: "amq.headers",
+			Destination: exchange.Destination{Name: "q1"}, Args: protocol.Table{"x-match": "some"}}}, protocol.PreconditionFailed},
+		{"delete an exchange in use", DeleteExchange{Vhost: "/", Name: "t", IfUnused: true}, protocol.PreconditionFailed},
+		{"inequivalent exchange", DeclareExchange{Vhost: "/", Exchange: xdef("t", exchange.Direct)}, protocol.PreconditionFailed},
+		{"inequivalent queue", DeclareQueue{Vhost: "/", Queue: QueueDef{Name: "q1", Durable: true, AutoDelete: true, Type: "classic"}}, protocol.PreconditionFailed},
+		{"another's exclusive queue", DeclareQueue{Vhost: "/", Queue: QueueDef{Name: "excl", Exclusive: true, AutoDelete: true,
+			Type: "classic", Owner: Owner{Node: "warren@a", Conn: 2}}}, protocol.ResourceLocked},
+		{"a missing vhost", DeclareQueue{Vhost: "gone", Queue: qdef("q", 1)}, protocol.NotFound},
+		{"delete a missing vhost", DeleteVhost{Name: "gone"}, protocol.NotFound},
+	} {
+		before := body(s)
+		r, effects := s.Apply(s.Applied()+1, tc.cmd)
+		var pe *protocol.Error
+		if !errors.As(r.Err, &pe) || pe.Code != tc.code {
+			t.Errorf("%s: error %v, want code %d", tc.name, r.Err, tc.code)
+		}
+		if len(effects) != 0 || !bytes.Equal(before, body(s)) {
+			t.Errorf("%s: changed the state (effects %+v)", tc.name, effects)
+		}
+	}
+	// The owner may bind and unbind its exclusive queue.
+	if r, _ := s.Apply(s.Applied()+1, Unbind{Vhost: "/", Binding: qbind("t", "excl", "e"), By: alice}); r.Err != nil || !r.Changed {
+		t.Errorf("owner's unbind: %+v", r)
+	}
+}
+
+// TestApplyStaleIndex: an entry at or before the last applied one changes
+// nothing, so a replay after a restart cannot apply twice.
+func TestApplyStaleIndex(t *testing.T) {
+	s := NewState()
+	s.Apply(5, AddVhost{Name: "/"})
+	before := s.Snapshot()
+	r, e := s.Apply(5, AddVhost{Name: "again"})
+	if r.Err == nil || len(e) != 0 || !bytes.Equal(before, s.Snapshot()) {
+		t.Fatalf("stale entry applied: %+v %+v", r, e)
+	}
+	if s.Applied() != 5 {
+		t.Fatalf("applied index %d", s.Applied())
+	}
+}
+
+// TestApplyEffects: what each change asks the node to do, in order.
+func TestApplyEffects(t *testing.T) {
+	ad := ExchangeDef{Name: "ad", Kind: exchange.Fanout, Durable: true, AutoDelete: true}
+	base := []Command{
+		AddVhost{Name: "/"},
+		DeclareExchange{Vhost: "/", Exchange: ad},
+		DeclareExchange{Vhost: "/", Exchange: xdef("t", exchange.Topic)},
+		DeclareQueue{Vhost: "/", Queue: qdef("q", 1)},
+		Bind{Vhost: "/", Binding: qbind("ad", "q", "")},
+		Bind{Vhost: "/", Binding: qbind("t", "q", "k")},
+		Bind{Vhost: "/", Binding: xbind("t", "ad", "j")},
+	}
+	q := qdef("q", 1)
+	for _, tc := range []struct {
+		name string
+		cmd  Command
+		want []Effect
+	}{
+		{"delete queue: bindings in canonical order, the queue, then the auto-delete exchange it leaves unbound",
+			DeleteQueue{Vhost: "/", Name: "q", Incarnation: 1},
+			[]Effect{
+				// Canonical order is that of the encoded bindings, whose
+				// names are length-prefixed: "t" before "ad".
+				{Kind: BindingRemoved, Vhost: "/", Binding: qbind("t", "q", "k")},
+				{Kind: BindingRemoved, Vhost: "/", Binding: qbind("ad", "q", "")},
+				{Kind: QueueStopped, Vhost: "/", Queue: q, DeleteData: true},
+				{Kind: BindingRemoved, Vhost: "/", Binding: xbind("t", "ad", "j")},
+				{Kind: ExchangeRemoved, Vhost: "/", Exchange: ad},
+			}},
+		{"delete another incarnation: nothing", DeleteQueue{Vhost: "/", Name: "q", Incarnation: 2}, nil},
+		{"unbind the last binding from an auto-delete exchange",
+			Unbind{Vhost: "/", Binding: qbind("ad", "q", "")},
+			[]Effect{
+				{Kind: BindingRemoved, Vhost: "/", Binding: qbind("ad", "q", "")},
+				{Kind: BindingRemoved, Vhost: "/", Binding: xbind("t", "ad", "j")},
+				{Kind: ExchangeRemoved, Vhost: "/", Exchange: ad},
+			}},
+		{"delete exchange: bindings from and to it",
+			DeleteExchange{Vhost: "/", Name: "t"},
+			[]Effect{
+				{Kind: BindingRemoved, Vhost: "/", Binding: qbind("t", "q", "k")},
+				{Kind: BindingRemoved, Vhost: "/", Binding: xbind("t", "ad", "j")},
+				{Kind: ExchangeRemoved, Vhost: "/", Exchange: xdef("t", exchange.Topic)},
+			}},
+		{"delete vhost: its queues, then the vhost",
+			DeleteVhost{Name: "/"},
+			[]Effect{
+				{Kind: QueueStopped, Vhost: "/", Queue: q, DeleteData: true},
+				{Kind: VhostDeleted, Vhost: "/"},
+			}},
+		{"redeclare: nothing", DeclareQueue{Vhost: "/", Queue: qdef("q", 5)}, nil},
+		{"bind again: nothing", Bind{Vhost: "/", Binding: qbind("t", "q", "k")}, nil},
+	} {
+		s := NewState()
+		applyAll(s, base)
+		r, got := s.Apply(s.Applied()+1, tc.cmd)
+		if r.Err != nil {
+			t.Errorf("%s: %v", tc.name, r.Err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRedeclareAnswersTheExisting: a redeclare answers the queue as it
+// is, with its incarnation, not the one proposed.
+func TestRedeclareAnswersTheExisting(t *testing.T) {
+	s := NewState()
+	applyAll(s, []Command{AddVhost{Name: "/"}, DeclareQueue{Vhost: "/", Queue: qdef("q", 1)}})
+	r, _ := s.Apply(3, DeclareQueue{Vhost: "/", Queue: qdef("q", 2)})
+	if r.Err != nil || r.Created || r.Queue.Incarnation != 1 {
+		t.Fatalf("redeclare: %+v", r)
+	}
+}
+
+// TestAddVhost: a new vhost has the default and amq.* exchanges; adding it
+// again changes nothing.
+func TestAddVhost(t *testing.T) {
+	s := NewState()
+	r, e := s.Apply(1, AddVhost{Name: "v"})
+	if !r.Created || len(e) != 1+1+len(BuiltinExchanges) || e[0].Kind != VhostAdded {
+		t.Fatalf("add: %+v %+v", r, e)
+	}
+	var names []string
+	for _, x := range s.Exchanges("v") {
+		names = append(names, x.Name)
+	}
+	want := []string{"", "amq.direct", "amq.fanout", "amq.headers", "amq.match", "amq.topic"}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("exchanges %q, want %q", names, want)
+	}
+	if r, e := s.Apply(2, AddVhost{Name: "v"}); r.Created || len(e) != 0 {
+		t.Errorf("second add: %+v %+v", r, e)
+	}
+}
+
+// TestSnapshotRestore: a restored snapshot is the same state; damaged
+// snapshots are refused.
+func TestSnapshotRestore(t *testing.T) {
+	s := NewState()
+	applyAll(s, scenario())
+	snap := s.Snapshot()
+	r, err := Restore(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.Snapshot(), snap) || r.Applied() != s.Applied() {
+		t.Fatal("restored state differs")
+	}
+	// The restored state applies the next command as the original does.
+	next := DeleteQueue{Vhost: "/", Name: "q1", Incarnation: 1}
+	ra, ea := s.Apply(s.Applied()+1, next)
+	rb, eb := r.Apply(r.Applied()+1, next)
+	if !reflect.DeepEqual(ra, rb) || !reflect.DeepEqual(ea, eb) || !bytes.Equal(s.Snapshot(), r.Snapshot()) {
+		t.Error("restored state applies differently")
+	}
+	for i := range snap {
+		if _, err := Restore(snap[:i]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("snapshot cut at %d: %v", i, err)
+		}
+	}
+	if _, err := Restore(append(append([]byte{}, snap...), 1)); !errors.Is(err, ErrCorrupt) {
+		t.Error("trailing bytes accepted")
+	}
+}
+
+// TestDropTransient: a restart keeps durable exchanges and queues and the
+// bindings between them, nothing else.
+func TestDropTransient(t *testing.T) {
+	s := NewState()
+	applyAll(s, []Command{
+		AddVhost{Name: "/"},
+		DeclareExchange{Vhost: "/", Exchange: xdef("dx", exchange.Direct)},
+		DeclareExchange{Vhost: "/", Exchange: ExchangeDef{Name: "tx", Kind: exchange.Direct}},
+		DeclareQueue{Vhost: "/", Queue: qdef("dq", 1)},
+		DeclareQueue{Vhost: "/", Queue: QueueDef{Name: "tq", Type: "classic", Incarnation: 2}},
+		DeclareQueue{Vhost: "/", Queue: QueueDef{Name: "eq", Exclusive: true, Type: "classic", Incarnation: 3, Owner: Owner{Conn: 1}}},
+		Bind{Vhost: "/", Binding: qbind("dx", "dq", "")},
+		Bind{Vhost: "/", Binding: qbind("dx", "tq", "")},
+		Bind{Vhost: "/", Binding: qbind("tx", "dq", "")},
+		Bind{Vhost: "/", Binding: qbind("dx", "eq", ""), By: Owner{Conn: 1}},
+	})
+	s.DropTransient()
+	if q := s.Queues("/"); len(q) != 1 || q[0].Name != "dq" {
+		t.Errorf("queues %+v", q)
+	}
+	if b := s.Bindings("/"); len(b) != 1 || !b[0].Equal(qbind("dx", "dq", "")) {
+		t.Errorf("bindings %+v", b)
+	}
+	for _, x := range s.Exchanges("/") {
+		if x.Name == "tx" {
+			t.Error("transient exchange kept")
+		}
+	}
+	if _, err := Restore(s.Snapshot()); err != nil {
+		t.Errorf("snapshot after the drop: %v", err)
+	}
+}
