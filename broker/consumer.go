@@ -16,10 +16,11 @@ const earlyLimit = 256
 // delivers to. Its mutable fields are guarded by its channel's mu.
 type consumer struct {
 	ch      *channel
-	q       queue.Queue
+	s       *session // the channel's session with the queue
 	qname   string
 	tag     string
 	noAck   bool
+	noWait  bool          // basic.consume asked for no consume-ok
 	timeout time.Duration // consumer timeout; 0 for none
 
 	ready bool             // basic.consume-ok has been sent
@@ -57,7 +58,7 @@ func (ch *channel) sendDeliveryLocked(k *consumer, d queue.Delivery) {
 	ch.nextTag++
 	tag := ch.nextTag
 	if !k.noAck {
-		ch.unacked.push(unackedEntry{tag: tag, id: d.ID, q: k.q, k: k, at: c.srv.now(), credit: true})
+		ch.unacked.push(unackedEntry{tag: tag, id: d.ID, s: k.s, k: k, at: c.srv.now(), credit: true})
 	}
 	m := d.Message
 	dm := &ch.deliver
@@ -97,14 +98,21 @@ func (ch *channel) orphanLocked(k *consumer, d queue.Delivery) {
 	// A closed channel takes nothing more: its queues stay paused.
 	ch.lim.Pause()
 	if !k.noAck {
-		ch.orphans = append(ch.orphans, unackedEntry{id: d.ID, q: k.q, k: k})
+		ch.orphans = append(ch.orphans, unackedEntry{id: d.ID, s: k.s, k: k})
 	}
 }
 
-// startConsumer marks k ready once its basic.consume-ok is out and sends
-// what was delivered to it meanwhile.
+// startConsumer handles ActionConsumeOK: it sends basic.consume-ok
+// (unless no-wait), marks k ready and sends what was delivered to it
+// meanwhile. A channel closed meanwhile sends nothing.
 func (ch *channel) startConsumer(k *consumer) {
+	if k.timeout > 0 {
+		ch.c.setTick(tickFor(k.timeout))
+	}
 	ch.mu.Lock()
+	if !k.noWait && !ch.closed {
+		ch.c.sendMethod(ch.id, &protocol.BasicConsumeOk{ConsumerTag: k.tag})
+	}
 	k.ready = true
 	for _, d := range k.early {
 		if ch.closed {
