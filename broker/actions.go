@@ -15,7 +15,7 @@ func (ch *channel) handleActions(s *session, acts []queue.Action) {
 		switch a.Kind {
 		case queue.ActionDeliver:
 			if k, ok := a.Consumer.(*consumer); ok {
-				k.Deliver(a.Delivery)
+				k.deliverPosted(a.Delivery)
 			}
 		case queue.ActionSettled, queue.ActionRejected:
 			ch.confirms.Confirmed(a.Seq, a.Kind == queue.ActionSettled)

@@ -25,6 +25,13 @@ type consumer struct {
 
 	ready bool             // basic.consume-ok has been sent
 	early []queue.Delivery // delivered before basic.consume-ok, sent after it
+
+	// lastID is the id of the last delivery a queue posted
+	// (ActionDeliver), once posted is set: a queue that answers late
+	// numbers a consumer's deliveries in increasing order, so one at or
+	// below it is a resend and is dropped.
+	lastID uint64
+	posted bool
 }
 
 // Deliver implements queue.Consumer: the queue kept the credit, so the
@@ -33,8 +40,27 @@ type consumer struct {
 // arrives before basic.consume-ok waits for it; one that arrives once the
 // channel is closed is kept for release to requeue.
 func (k *consumer) Deliver(d queue.Delivery) {
+	k.ch.mu.Lock()
+	k.deliverLocked(d)
+	k.ch.mu.Unlock()
+}
+
+// deliverPosted handles ActionDeliver. A delivery whose id is not above
+// the last one posted to k was sent already (a queue's new leader resends
+// what the old one sent) and is not shown to the client again, as
+// rabbit_fifo_client drops message ids at or below its last_msg_id.
+func (k *consumer) deliverPosted(d queue.Delivery) {
+	k.ch.mu.Lock()
+	if !k.posted || d.ID > k.lastID {
+		k.posted, k.lastID = true, d.ID
+		k.deliverLocked(d)
+	}
+	k.ch.mu.Unlock()
+}
+
+// deliverLocked takes d for k. The caller holds ch.mu.
+func (k *consumer) deliverLocked(d queue.Delivery) {
 	ch := k.ch
-	ch.mu.Lock()
 	switch {
 	case ch.closed:
 		ch.orphanLocked(k, d)
@@ -46,7 +72,6 @@ func (k *consumer) Deliver(d queue.Delivery) {
 	default:
 		ch.sendDeliveryLocked(k, d)
 	}
-	ch.mu.Unlock()
 }
 
 // sendDeliveryLocked numbers d, records it as unacked unless k is no-ack,

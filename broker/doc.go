@@ -71,7 +71,11 @@
 // the writer drains before each write: still no goroutine per channel,
 // and the queue calls nothing of the channel. Classic queues keep their
 // fast path: they complete at once and still call consumer.Deliver,
-// consumer.Cancelled and the confirm tracker directly.
+// consumer.Cancelled and the confirm tracker directly. A posted delivery
+// whose id is not above the last one posted to its consumer is a resend
+// (a new leader repeating the old one's) and is dropped
+// (consumer.deliverPosted), as rabbit_fifo_client drops message ids at or
+// below its last_msg_id.
 //
 // Server.Close closes every queue (vhost.close, Queue.Close), which stops
 // its timer and waits for its hooks already running (dead-lettering,

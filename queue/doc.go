@@ -30,6 +30,9 @@
 // SessionOwner instead of calling into the channel. Action is a plain
 // value, delivered in batches, so that a remote queue can send it.
 //
+// Package queuetest holds the conformance suite every type must pass, and
+// a wrapper that makes any type answer late, as from another node.
+//
 // # Threading
 //
 //   - Every method of Type and Queue is safe for concurrent use.

@@ -7,7 +7,10 @@ type ActionKind uint8
 // rabbit_queue_type's actions.
 const (
 	// ActionDeliver hands Delivery to Consumer, which the owner
-	// subscribed through the session.
+	// subscribed through the session. A queue that posts deliveries
+	// numbers each consumer's in increasing order (Delivery.ID, as
+	// rabbit_fifo's message ids), so the owner drops one at or below the
+	// last it saw as a resend.
 	ActionDeliver ActionKind = iota + 1
 	// ActionSettled: the queue took responsibility for the publish
 	// numbered Seq (its Confirm.Seq); the publisher may be confirmed.

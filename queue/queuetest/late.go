@@ -61,6 +61,9 @@ func (l *Late) Close() error { return l.Inner.Close() }
 
 // Declare implements queue.Type: a queue of the inner type, reached late.
 func (l *Late) Declare(ctx context.Context, d queue.Declaration, h queue.Hooks) (queue.Queue, error) {
+	if d.Args.Type != "" {
+		d.Args.Type = l.Inner.Name() // registered under TypeName
+	}
 	q, err := l.Inner.Declare(ctx, d, h)
 	if err != nil {
 		return nil, err
