@@ -20,9 +20,7 @@ func (ch *channel) handleActions(s *session, acts []queue.Action) {
 		case queue.ActionSettled, queue.ActionRejected:
 			ch.confirms.Confirmed(a.Seq, a.Kind == queue.ActionSettled)
 		case queue.ActionBlock:
-			if !s.down.Load() && !ch.isClosed() {
-				s.block()
-			}
+			ch.blockSession(s)
 		case queue.ActionUnblock:
 			s.unblock()
 		case queue.ActionConsumeOK:
@@ -40,7 +38,9 @@ func (ch *channel) handleActions(s *session, acts []queue.Action) {
 				k.Cancelled()
 			}
 		case queue.ActionQueueDown:
+			ch.mu.Lock()
 			s.down.Store(true)
+			ch.mu.Unlock()
 			ch.sessDown.Store(true)
 			s.unblock()
 		}

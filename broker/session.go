@@ -81,6 +81,18 @@ func (ch *channel) closeSessions() {
 	ch.lastSess = nil
 }
 
+// blockSession handles ActionBlock. A session whose queue went down, or
+// of a released channel, is not blocked: the check and the block are made
+// under ch.mu, which release (closed) and ActionQueueDown (down) take
+// before they unblock, so a block cannot outlive them.
+func (ch *channel) blockSession(s *session) {
+	ch.mu.Lock()
+	if !ch.closed && !s.down.Load() {
+		s.block()
+	}
+	ch.mu.Unlock()
+}
+
 // block marks the session blocked by its queue: the connection stops
 // reading publishes until every blocked session is unblocked.
 func (s *session) block() {

@@ -287,31 +287,41 @@ func TestSessionForgottenWhenQueueDown(t *testing.T) {
 
 // TestFlowBlockStopsPublishes: a queue that blocks its publisher's
 // session stops the connection being read (a publish sent meanwhile does
-// not reach the queue) until it unblocks it.
+// not reach the queue) until it unblocks the session or goes down.
 func TestFlowBlockStopsPublishes(t *testing.T) {
-	s, lt := startLateServer(t)
-	c := dial(t, s)
-	ch := openChannel(t, c)
-	q := declareLate(t, ch, lt, "flow")
-	if err := ch.Publish("", "flow", false, false, amqp.Publishing{}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the first publish arrives", func() bool { _, n, _ := q.snapshot(); return n == 1 })
-	ss, _, _ := q.snapshot()
-	sc := serverConn(t, s)
-	ss[0].owner.Post([]queue.Action{{Kind: queue.ActionBlock}})
-	eventually(t, "the writer carries out the block", func() bool { return sc.flowBlocked.Load() == 1 })
-	if err := ch.Publish("", "flow", false, false, amqp.Publishing{}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the read loop pauses", sc.paused.Load)
-	if _, n, _ := q.snapshot(); n != 1 {
-		t.Fatalf("%d messages reached the queue while it blocked its publisher, want 1", n)
-	}
-	ss[0].owner.Post([]queue.Action{{Kind: queue.ActionUnblock}})
-	eventually(t, "the held publish arrives once unblocked", func() bool { _, n, _ := q.snapshot(); return n == 2 })
-	if sc.flowBlocked.Load() != 0 {
-		t.Fatalf("flowBlocked %d after unblock", sc.flowBlocked.Load())
+	for _, tc := range []struct {
+		name    string
+		release queue.ActionKind
+	}{
+		{"unblocked", queue.ActionUnblock},
+		{"queue down", queue.ActionQueueDown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, lt := startLateServer(t)
+			c := dial(t, s)
+			ch := openChannel(t, c)
+			q := declareLate(t, ch, lt, "flow")
+			if err := ch.Publish("", "flow", false, false, amqp.Publishing{}); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the first publish arrives", func() bool { _, n, _ := q.snapshot(); return n == 1 })
+			ss, _, _ := q.snapshot()
+			sc := serverConn(t, s)
+			ss[0].owner.Post([]queue.Action{{Kind: queue.ActionBlock}})
+			eventually(t, "the writer carries out the block", func() bool { return sc.flowBlocked.Load() == 1 })
+			if err := ch.Publish("", "flow", false, false, amqp.Publishing{}); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the read loop pauses", sc.paused.Load)
+			if _, n, _ := q.snapshot(); n != 1 {
+				t.Fatalf("%d messages reached the queue while it blocked its publisher, want 1", n)
+			}
+			ss[0].owner.Post([]queue.Action{{Kind: tc.release}})
+			eventually(t, "the held publish arrives once released", func() bool { _, n, _ := q.snapshot(); return n == 2 })
+			if b := sc.flowBlocked.Load(); b != 0 {
+				t.Fatalf("flowBlocked %d once released", b)
+			}
+		})
 	}
 }
 
