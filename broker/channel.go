@@ -45,11 +45,21 @@ type channel struct {
 	replyTo   string // routable reply_to of the direct reply-to consumer; written under mu
 	replyTag  string // its consumer tag; written under mu
 
+	// The channel's sessions with its queues (session.go), the one used
+	// last, and the buffer their operations return actions in (read loop
+	// only).
+	sessions map[queue.Queue]*session
+	lastSess *session
+	actBuf   []queue.Action
+
 	// closing is set once channel.close has been sent: only close and
 	// close-ok are handled from then on, and the id stays taken until the
 	// client's close-ok. Set by the read loop, or by the writer when a
 	// consumer times out.
 	closing atomic.Bool
+	// sessDown is set when a session's queue went down
+	// (ActionQueueDown): the read loop forgets such sessions.
+	sessDown atomic.Bool
 
 	mu          sync.Mutex // guards the delivery state below
 	closed      bool       // no more deliveries
@@ -57,6 +67,7 @@ type channel struct {
 	nextTag     uint64
 	unacked     unackedList
 	consumerQoS uint16         // basic.qos global=false: limit for new consumers
+	getNoAck    bool           // the basic.get being answered is no-ack
 	outPaused   bool           // lim is paused until the writer drains (conn.out.paused)
 	orphans     []unackedEntry // delivered after closed, for release to requeue
 	consumers   map[string]*consumer
@@ -267,8 +278,10 @@ func (ch *channel) release() {
 	ch.consumers = nil
 	entries := ch.unacked.takeAll(nil)
 	ch.mu.Unlock()
+	// What these operations return is dropped: the channel is closed,
+	// and closing a session takes back what its owner never saw.
 	for _, k := range consumers {
-		k.q.Cancel(k)
+		k.s.s.Cancel(k, nil)
 	}
 	// Once cancelled, a queue delivers no more: what reached the channel
 	// after it closed goes back too.
@@ -281,38 +294,43 @@ func (ch *channel) release() {
 		ch.tx = nil
 	}
 	settleGrouped(entries, queue.Requeue)
+	ch.closeSessions()
 	if ch.replyTo != "" {
 		ch.c.vh.unregisterReplyTo(ch.replyTo)
 		ch.replyTo = ""
 	}
 }
 
-// settleGrouped settles entries with one Queue.Settle call per queue.
+// settleGrouped settles entries with one Session.Settle call per
+// session. What the sessions return is carried out, unless the channel
+// is closed.
 func settleGrouped(entries []unackedEntry, s queue.Settlement) {
 	if len(entries) == 0 {
 		return
 	}
 	done := 0
 	for done < len(entries) {
-		var q queue.Queue
+		var q *session
 		var ids []uint64
 		for i := range entries {
 			e := &entries[i]
-			if e.q == nil {
+			if e.s == nil {
 				continue
 			}
 			if q == nil {
-				q = e.q
+				q = e.s
 			}
-			if e.q == q {
+			if e.s == q {
 				ids = append(ids, e.id)
-				e.q = nil
+				e.s = nil
 				done++
 			}
 		}
 		if q == nil {
 			break
 		}
-		q.Settle(s, ids)
+		if acts := q.s.Settle(s, ids, nil); len(acts) > 0 {
+			q.ch.handleActions(q, acts)
+		}
 	}
 }

@@ -59,7 +59,8 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 		return err
 	}
 	opts.Priority = prio
-	k := &consumer{ch: ch, q: e.q, qname: name, tag: tag, noAck: m.NoAck}
+	s := ch.session(e.q)
+	k := &consumer{ch: ch, s: s, qname: name, tag: tag, noAck: m.NoAck, noWait: m.NoWait}
 	k.timeout = ch.c.srv.cfg.ConsumerTimeout
 	if e.args.HasConsumerTimeout {
 		k.timeout = e.args.ConsumerTimeout
@@ -79,19 +80,14 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 	}
 	ch.consumers[tag] = k
 	ch.mu.Unlock()
-	if err := e.q.Consume(k, opts); err != nil {
+	acts, err := s.s.Consume(k, opts, ch.actBuf[:0])
+	if err != nil {
 		ch.mu.Lock()
 		delete(ch.consumers, tag)
 		ch.mu.Unlock()
 		return err
 	}
-	if k.timeout > 0 {
-		ch.c.setTick(tickFor(k.timeout))
-	}
-	if !m.NoWait {
-		ch.c.sendMethod(ch.id, &protocol.BasicConsumeOk{ConsumerTag: tag})
-	}
-	ch.startConsumer(k)
+	ch.handleActions(s, acts)
 	return nil
 }
 
@@ -152,7 +148,7 @@ func (ch *channel) basicCancel(m *protocol.BasicCancel) error {
 		delete(ch.consumers, m.ConsumerTag)
 		ch.mu.Unlock()
 		if k != nil {
-			k.q.Cancel(k)
+			k.s.handle(k.s.s.Cancel(k, ch.actBuf[:0]))
 		}
 	}
 	if !m.NoWait {
@@ -166,26 +162,11 @@ func (ch *channel) basicGet(m *protocol.BasicGet) error {
 	if err != nil {
 		return err
 	}
-	d, remaining, ok := e.q.Get(m.NoAck)
-	if !ok {
-		ch.c.sendMethod(ch.id, &protocol.BasicGetEmpty{})
-		return nil
-	}
+	s := ch.session(e.q)
 	ch.mu.Lock()
-	ch.nextTag++
-	tag := ch.nextTag
-	if !m.NoAck {
-		ch.unacked.push(unackedEntry{tag: tag, id: d.ID, q: e.q, at: ch.c.srv.now()})
-	}
-	msg := d.Message
-	ch.c.sendContent(ch.id, &protocol.BasicGetOk{
-		DeliveryTag:  tag,
-		Redelivered:  d.Redelivered,
-		Exchange:     msg.Exchange,
-		RoutingKey:   msg.RoutingKey,
-		MessageCount: remaining,
-	}, &msg.Props, msg.RawProps, msg.Body)
+	ch.getNoAck = m.NoAck
 	ch.mu.Unlock()
+	s.handle(s.s.Get(m.NoAck, ch.actBuf[:0]))
 	if !m.NoAck && ch.c.srv.cfg.ConsumerTimeout > 0 {
 		ch.c.setTick(tickFor(ch.c.srv.cfg.ConsumerTimeout))
 	}
@@ -233,10 +214,10 @@ func (ch *channel) settle(taken []unackedEntry, s queue.Settlement) {
 	if len(taken) == 0 {
 		return
 	}
-	q := taken[0].q
+	q := taken[0].s
 	same := true
 	for i := 1; i < len(taken); i++ {
-		if taken[i].q != q {
+		if taken[i].s != q {
 			same = false
 			break
 		}
@@ -251,7 +232,7 @@ func (ch *channel) settle(taken []unackedEntry, s queue.Settlement) {
 	for i := range taken {
 		ids = append(ids, taken[i].id)
 	}
-	q.Settle(s, ids)
+	q.handle(q.s.Settle(s, ids, ch.actBuf[:0]))
 	ch.idBuf = ids[:0]
 }
 
@@ -304,7 +285,7 @@ func (ch *channel) timedOut(nowMS int64) time.Duration {
 	}
 	def := ch.c.srv.cfg.ConsumerTimeout
 	for _, e := range ch.unacked.items[ch.unacked.head:] {
-		if e.q == nil {
+		if e.s == nil {
 			continue
 		}
 		t := def

@@ -101,12 +101,12 @@ func TestConfirmsFromAnotherGoroutine(t *testing.T) {
 	if got := sentConfirms(t, c); len(got) != 0 {
 		t.Fatalf("sent %v from the store's goroutine instead of the writer", got)
 	}
-	c.sendLateConfirms() // the writer
+	c.drainInbox() // the writer
 	if got := sentConfirms(t, c); len(got) != 1 || got[0] != "ack 2 multiple" {
 		t.Fatalf("writer sent %v, want one multiple ack up to 2", got)
 	}
 	c3.To.Confirmed(c3.Seq, false) // its second queue refused it
-	c.sendLateConfirms()
+	c.drainInbox()
 	if got := sentConfirms(t, c); len(got) != 1 || got[0] != "nack 3" {
 		t.Fatalf("sent %v, want nack 3", got)
 	}
@@ -140,10 +140,10 @@ func TestConfirmsFromAnotherGoroutine(t *testing.T) {
 		for {
 			select {
 			case <-stop:
-				c.sendLateConfirms()
+				c.drainInbox()
 				return
 			default:
-				c.sendLateConfirms()
+				c.drainInbox()
 			}
 		}
 	}()
@@ -165,7 +165,7 @@ func TestConfirmsFromAnotherGoroutine(t *testing.T) {
 	ch.flushConfirms()
 	tr.close()
 	cf.To.Confirmed(cf.Seq, true)
-	c.sendLateConfirms()
+	c.drainInbox()
 	if got := sentConfirms(t, c); len(got) != 0 {
 		t.Fatalf("closed channel sent %v", got)
 	}

@@ -182,7 +182,8 @@ func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue,
 		r.deliverReply(msg)
 	}
 	for _, q := range qs {
-		q.Publish(msg, conf)
+		s := ch.session(q)
+		s.handle(s.s.Publish(msg, conf, ch.actBuf[:0]))
 	}
 }
 

@@ -14,7 +14,26 @@ type publishRecorder struct {
 	got []queue.Confirm
 }
 
-func (q *publishRecorder) Publish(_ *queue.Message, c queue.Confirm) { q.got = append(q.got, c) }
+func (q *publishRecorder) NewSession(queue.SessionOwner) queue.Session { return recorderSession{q} }
+
+// recorderSession records the publishes made through it.
+type recorderSession struct {
+	*publishRecorder
+}
+
+func (s recorderSession) Publish(_ *queue.Message, c queue.Confirm, out []queue.Action) []queue.Action {
+	s.got = append(s.got, c)
+	return out
+}
+func (recorderSession) Consume(queue.Consumer, queue.ConsumeOptions, []queue.Action) ([]queue.Action, error) {
+	return nil, nil
+}
+func (recorderSession) Cancel(_ queue.Consumer, out []queue.Action) []queue.Action { return out }
+func (recorderSession) Get(_ bool, out []queue.Action) []queue.Action              { return out }
+func (recorderSession) Settle(_ queue.Settlement, _ []uint64, out []queue.Action) []queue.Action {
+	return out
+}
+func (recorderSession) Close() {}
 
 // TestPublishCarriesPublisher: every publish names its node, connection
 // and channel and is numbered on its channel from 1, confirmed or not, so

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/queue"
 )
 
 // Defaults RabbitMQ ships with, used for zero fields of Config.
@@ -94,6 +96,10 @@ type Config struct {
 	// DiskFree returns the free bytes on the file system holding dir; nil
 	// means statfs. Tests replace it.
 	DiskFree func(dir string) (uint64, error)
+
+	// extraTypes are queue types registered after classic: tests add
+	// their own.
+	extraTypes []queue.Type
 }
 
 // withDefaults fills in the zero fields.

@@ -86,6 +86,11 @@ type conn struct {
 	published atomic.Bool  // the client has published: the memory alarm blocks it
 	paused    atomic.Bool  // the read loop is paused by the memory alarm
 	blockSent atomic.Bool  // connection.blocked sent and not yet undone
+	// flowBlocked counts the sessions whose queue asked their publisher
+	// to wait (ActionBlock); flowWake (capacity 1) is signalled when it
+	// drops to 0 (flow.go).
+	flowBlocked atomic.Int32
+	flowWake    chan struct{}
 
 	outMu      sync.Mutex // guards out; innermost lock of the broker
 	out        outbuf
@@ -106,6 +111,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:        s.log.With(zap.Uint64("conn", id), zap.String("peer", peer)),
 		channels:   make(map[uint16]*channel),
 		wake:       make(chan struct{}, 1),
+		flowWake:   make(chan struct{}, 1),
 		stopWriter: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		frameMax:   s.cfg.FrameMax,
@@ -162,6 +168,9 @@ func (c *conn) readLoop() error {
 		}
 		if c.srv.blocked.Load() {
 			c.waitWhileBlocked()
+		}
+		if c.flowBlocked.Load() > 0 {
+			c.waitWhileFlowBlocked()
 		}
 		f, err := c.fr.ReadFrame()
 		if err != nil {

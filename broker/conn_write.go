@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
 	"go.uber.org/zap"
 )
 
@@ -28,8 +29,45 @@ type outbuf struct {
 	hold      bool       // the read loop is mid-batch: it wakes the writer at the end
 	closed    bool       // the writer is gone: appends are dropped
 	paused    []*channel // channels whose limiter is paused until buf drains
-	late      []*channel // channels with confirms held for the writer
-	lateSpare []*channel
+	inbox     inbox      // what reached the connection outside its read loop
+}
+
+// inbox is what reaches a connection from other goroutines for its
+// writer to carry out before its next write: the actions queues post to
+// its channels' sessions (queue.SessionOwner.Post), and channels whose
+// publisher confirms completed outside the read loop. It is guarded by
+// conn.outMu. The two buffers are swapped with spares, so a steady
+// stream of posts allocates nothing.
+type inbox struct {
+	items      []inboxItem
+	acts       []queue.Action // the actions of items, in order
+	itemsSpare []inboxItem
+	actsSpare  []queue.Action
+}
+
+// inboxItem is one entry of the inbox: n actions posted to session s, or,
+// when s is nil, channel ch's confirms held for the writer.
+type inboxItem struct {
+	ch *channel
+	s  *session
+	n  int
+}
+
+// post puts actions a queue posted to session s in the inbox and wakes
+// the writer. It is safe from any goroutine and never blocks; a
+// connection whose writer is gone drops them (the session's Close takes
+// back what its owner never saw).
+func (c *conn) post(s *session, acts []queue.Action) {
+	if len(acts) == 0 {
+		return
+	}
+	o := c.lockOut()
+	if !o.closed {
+		o.inbox.items = append(o.inbox.items, inboxItem{ch: s.ch, s: s, n: len(acts)})
+		o.inbox.acts = append(o.inbox.acts, acts...)
+		c.wakeWriterLocked()
+	}
+	c.outMu.Unlock()
 }
 
 // queueLateConfirms asks the writer to send ch's held publisher confirms
@@ -38,39 +76,54 @@ type outbuf struct {
 func (c *conn) queueLateConfirms(ch *channel) {
 	o := c.lockOut()
 	if !o.closed {
-		o.late = append(o.late, ch)
-		o.signalled = true
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+		o.inbox.items = append(o.inbox.items, inboxItem{ch: ch})
+		c.wakeWriterLocked()
 	}
 	c.outMu.Unlock()
 }
 
-// sendLateConfirms sends the confirms queued by queueLateConfirms. It runs
-// on the writer, holding no lock.
-func (c *conn) sendLateConfirms() {
-	c.outMu.Lock()
-	late := c.out.late
-	c.out.late = c.out.lateSpare[:0]
-	c.out.lateSpare = nil
-	c.outMu.Unlock()
-	if len(late) == 0 {
+// wakeWriterLocked wakes the writer for the inbox, even while the read
+// loop holds output. The caller holds outMu.
+func (c *conn) wakeWriterLocked() {
+	c.out.signalled = true
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// drainInbox carries out what the inbox holds, until it is empty (what
+// it carries out may post more: a confirm completed here sends its held
+// acks through the inbox). It runs on the writer, holding no lock.
+func (c *conn) drainInbox() {
+	for {
 		c.outMu.Lock()
-		c.out.lateSpare = late
+		in := &c.out.inbox
+		items, acts := in.items, in.acts
+		if len(items) == 0 {
+			c.outMu.Unlock()
+			return
+		}
+		in.items, in.acts = in.itemsSpare[:0], in.actsSpare[:0]
+		in.itemsSpare, in.actsSpare = nil, nil
 		c.outMu.Unlock()
-		return
+		off := 0
+		for _, it := range items {
+			if it.s == nil {
+				it.ch.confirms.sendLate()
+				continue
+			}
+			it.ch.handleActions(it.s, acts[off:off+it.n])
+			off += it.n
+		}
+		clear(items)
+		clear(acts)
+		c.outMu.Lock()
+		if in.itemsSpare == nil {
+			in.itemsSpare, in.actsSpare = items[:0], acts[:0]
+		}
+		c.outMu.Unlock()
 	}
-	for _, ch := range late {
-		ch.confirms.sendLate()
-	}
-	clear(late)
-	c.outMu.Lock()
-	if c.out.lateSpare == nil {
-		c.out.lateSpare = late[:0]
-	}
-	c.outMu.Unlock()
 }
 
 // lockOut locks the output buffer and returns it; callers append frames to
@@ -218,7 +271,7 @@ func (c *conn) writeLoop(log *zap.Logger) {
 // flush writes everything pending in one write and unpauses the channels
 // paused for lack of buffer room.
 func (c *conn) flush() (int, error) {
-	c.sendLateConfirms()
+	c.drainInbox()
 	c.outMu.Lock()
 	o := &c.out
 	b := o.buf

@@ -16,14 +16,22 @@ const earlyLimit = 256
 // delivers to. Its mutable fields are guarded by its channel's mu.
 type consumer struct {
 	ch      *channel
-	q       queue.Queue
+	s       *session // the channel's session with the queue
 	qname   string
 	tag     string
 	noAck   bool
+	noWait  bool          // basic.consume asked for no consume-ok
 	timeout time.Duration // consumer timeout; 0 for none
 
 	ready bool             // basic.consume-ok has been sent
 	early []queue.Delivery // delivered before basic.consume-ok, sent after it
+
+	// lastID is the id of the last delivery a queue posted
+	// (ActionDeliver), once posted is set: a queue that answers late
+	// numbers a consumer's deliveries in increasing order, so one at or
+	// below it is a resend and is dropped.
+	lastID uint64
+	posted bool
 }
 
 // Deliver implements queue.Consumer: the queue kept the credit, so the
@@ -32,8 +40,27 @@ type consumer struct {
 // arrives before basic.consume-ok waits for it; one that arrives once the
 // channel is closed is kept for release to requeue.
 func (k *consumer) Deliver(d queue.Delivery) {
+	k.ch.mu.Lock()
+	k.deliverLocked(d)
+	k.ch.mu.Unlock()
+}
+
+// deliverPosted handles ActionDeliver. A delivery whose id is not above
+// the last one posted to k was sent already (a queue's new leader resends
+// what the old one sent) and is not shown to the client again, as
+// rabbit_fifo_client drops message ids at or below its last_msg_id.
+func (k *consumer) deliverPosted(d queue.Delivery) {
+	k.ch.mu.Lock()
+	if !k.posted || d.ID > k.lastID {
+		k.posted, k.lastID = true, d.ID
+		k.deliverLocked(d)
+	}
+	k.ch.mu.Unlock()
+}
+
+// deliverLocked takes d for k. The caller holds ch.mu.
+func (k *consumer) deliverLocked(d queue.Delivery) {
 	ch := k.ch
-	ch.mu.Lock()
 	switch {
 	case ch.closed:
 		ch.orphanLocked(k, d)
@@ -45,7 +72,6 @@ func (k *consumer) Deliver(d queue.Delivery) {
 	default:
 		ch.sendDeliveryLocked(k, d)
 	}
-	ch.mu.Unlock()
 }
 
 // sendDeliveryLocked numbers d, records it as unacked unless k is no-ack,
@@ -57,7 +83,7 @@ func (ch *channel) sendDeliveryLocked(k *consumer, d queue.Delivery) {
 	ch.nextTag++
 	tag := ch.nextTag
 	if !k.noAck {
-		ch.unacked.push(unackedEntry{tag: tag, id: d.ID, q: k.q, k: k, at: c.srv.now(), credit: true})
+		ch.unacked.push(unackedEntry{tag: tag, id: d.ID, s: k.s, k: k, at: c.srv.now(), credit: true})
 	}
 	m := d.Message
 	dm := &ch.deliver
@@ -97,14 +123,21 @@ func (ch *channel) orphanLocked(k *consumer, d queue.Delivery) {
 	// A closed channel takes nothing more: its queues stay paused.
 	ch.lim.Pause()
 	if !k.noAck {
-		ch.orphans = append(ch.orphans, unackedEntry{id: d.ID, q: k.q, k: k})
+		ch.orphans = append(ch.orphans, unackedEntry{id: d.ID, s: k.s, k: k})
 	}
 }
 
-// startConsumer marks k ready once its basic.consume-ok is out and sends
-// what was delivered to it meanwhile.
+// startConsumer handles ActionConsumeOK: it sends basic.consume-ok
+// (unless no-wait), marks k ready and sends what was delivered to it
+// meanwhile. A channel closed meanwhile sends nothing.
 func (ch *channel) startConsumer(k *consumer) {
+	if k.timeout > 0 {
+		ch.c.setTick(tickFor(k.timeout))
+	}
 	ch.mu.Lock()
+	if !k.noWait && !ch.closed {
+		ch.c.sendMethod(ch.id, &protocol.BasicConsumeOk{ConsumerTag: k.tag})
+	}
 	k.ready = true
 	for _, d := range k.early {
 		if ch.closed {

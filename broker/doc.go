@@ -50,6 +50,33 @@
 // resuming it) and delivers by calling consumer.Deliver, which appends
 // frames to the consumer's connection's output buffer.
 //
+// # Sessions and actions
+//
+// A channel reaches a queue through a queue.Session (session.go), opened
+// on the channel's first publish, consume or get on that queue and kept
+// in a map keyed by queue, with the last one used checked first, so the
+// publish path allocates nothing for it. Releasing the channel cancels
+// its consumers, requeues what it holds and closes every session, which
+// tells each queue the channel is gone. A queue that went down
+// (queue.ActionQueueDown, sent by Delete) is forgotten on the read loop's
+// next lookup.
+//
+// A session operation returns queue.Actions (deliver, settled or
+// rejected confirms, block and unblock, consume-ok, get-ok or get-empty,
+// cancelled, queue down), which the read loop carries out
+// (channel.handleActions, actions.go). What a queue produces later or on
+// another goroutine it posts (queue.SessionOwner.Post) to the
+// connection's inbox (conn_write.go, guarded by outMu, also used for the
+// confirms the confirm tracker completes outside the read loop), which
+// the writer drains before each write: still no goroutine per channel,
+// and the queue calls nothing of the channel. Classic queues keep their
+// fast path: they complete at once and still call consumer.Deliver,
+// consumer.Cancelled and the confirm tracker directly. A posted delivery
+// whose id is not above the last one posted to its consumer is a resend
+// (a new leader repeating the old one's) and is dropped
+// (consumer.deliverPosted), as rabbit_fifo_client drops message ids at or
+// below its last_msg_id.
+//
 // Server.Close closes every queue (vhost.close, Queue.Close), which stops
 // its timer and waits for its hooks already running (dead-lettering,
 // Expired), so nothing of a queue runs once Close returns; only then are
@@ -77,7 +104,9 @@
 // conn.chMu (the channel table, for the writer's consumer-timeout scan) is
 // taken before channel.mu; vhost.replyMu (direct reply-to keys),
 // Server.vhostsMu (the vhost map, which connection.open reads) and a
-// channel's queue.Limiter lock are leaves. The store calls a queue's
+// channel's queue.Limiter lock are leaves. A classic session's lock is
+// taken before its queue's. Actions are carried out holding no lock.
+// The store calls a queue's
 // OnDurable holding none of its locks; the queue then calls
 // confirmTracker.Confirmed with nothing held.
 //
@@ -110,8 +139,8 @@
 //     under it, then call Queue.Settle (and return the channel-wide credit
 //     to the limiter, which may resume queues) after unlocking.
 //   - confirmTracker.mu guards a channel's publisher-confirm sequence state.
-//   - conn.outMu guards the output buffer; it is the innermost lock.
-//     Appending never blocks on the network.
+//   - conn.outMu guards the output buffer and the inbox; it is the
+//     innermost lock. Appending and posting never block on the network.
 //
 // # Credit and backpressure
 //
@@ -135,6 +164,16 @@
 // wait in the consumer (pausing the limiter past earlyLimit), and those
 // that reach a closed channel are requeued by its release. Replies to the
 // client's own methods are always appended.
+//
+// A queue can ask a publisher to wait: queue.ActionBlock on a session
+// marks it blocked (conn.flowBlocked counts the connection's blocked
+// sessions) and queue.ActionUnblock, the session's close or its queue
+// going down releases it. While any is blocked, a connection that
+// publishes stops being read before its next frame (flow.go), as under an
+// alarm but without connection.blocked, as RabbitMQ's credit flow: the
+// pause holds the whole connection, its other channels' methods and acks
+// included, so a queue must not make unblocking wait for acks from the
+// same connection. Only the mechanism exists; no queue type blocks yet.
 //
 // # Incomplete messages
 //
@@ -261,6 +300,7 @@
 // the store's sync goroutine once the message is fsynced. The channel's
 // confirm tracker acks a publish once every queue it went to confirmed it
 // and nacks it if any refused; confirms arriving outside the read loop's
-// batch are handed to the connection's writer (conn.queueLateConfirms), so
-// one fsync round costs one multiple ack. A closed channel drops them.
+// batch are handed to the connection's writer through its inbox
+// (conn.queueLateConfirms), so one fsync round costs one multiple ack. A
+// closed channel drops them.
 package broker

@@ -30,7 +30,7 @@ func (s *Server) openQueueTypes() error {
 	if err != nil {
 		return err
 	}
-	reg, err := queue.NewRegistry(ct)
+	reg, err := queue.NewRegistry(append([]queue.Type{ct}, s.cfg.extraTypes...)...)
 	if err != nil {
 		ct.Close()
 		return err

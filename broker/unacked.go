@@ -2,18 +2,16 @@ package broker
 
 import (
 	"sort"
-
-	"github.com/warrenmq/warren/queue"
 )
 
 // unackedEntry is one delivery awaiting settlement.
 type unackedEntry struct {
 	tag    uint64
-	id     uint64      // the queue's id for the message
-	q      queue.Queue // nil once settled
-	k      *consumer   // nil for basic.get
-	at     int64       // delivery time, server clock milliseconds
-	credit bool        // counted against the channel's prefetch
+	id     uint64    // the queue's id for the message
+	s      *session  // the session it came through; nil once settled
+	k      *consumer // nil for basic.get
+	at     int64     // delivery time, server clock milliseconds
+	credit bool      // counted against the channel's prefetch
 }
 
 // unackedList holds a channel's unacked deliveries ordered by delivery tag.
@@ -36,7 +34,7 @@ func (l *unackedList) push(e unackedEntry) {
 func (l *unackedList) find(tag uint64) int {
 	s := l.items[l.head:]
 	i := sort.Search(len(s), func(i int) bool { return s[i].tag >= tag })
-	if i < len(s) && s[i].tag == tag && s[i].q != nil {
+	if i < len(s) && s[i].tag == tag && s[i].s != nil {
 		return l.head + i
 	}
 	return -1
@@ -55,14 +53,14 @@ func (l *unackedList) take(tag uint64, multiple bool, out []unackedEntry) ([]una
 	}
 	if !multiple {
 		out = append(out, l.items[i])
-		l.items[i].q = nil
+		l.items[i].s = nil
 		l.items[i].k = nil
 		l.live--
 		l.trim()
 		return out, true
 	}
 	for j := l.head; j <= i; j++ {
-		if l.items[j].q != nil {
+		if l.items[j].s != nil {
 			out = append(out, l.items[j])
 			l.live--
 		}
@@ -76,7 +74,7 @@ func (l *unackedList) take(tag uint64, multiple bool, out []unackedEntry) ([]una
 // takeAll removes every entry, appending them to out.
 func (l *unackedList) takeAll(out []unackedEntry) []unackedEntry {
 	for _, e := range l.items[l.head:] {
-		if e.q != nil {
+		if e.s != nil {
 			out = append(out, e)
 		}
 	}
@@ -90,7 +88,7 @@ func (l *unackedList) takeAll(out []unackedEntry) []unackedEntry {
 
 // trim drops settled entries at the head and compacts the slice.
 func (l *unackedList) trim() {
-	for l.head < len(l.items) && l.items[l.head].q == nil {
+	for l.head < len(l.items) && l.items[l.head].s == nil {
 		l.items[l.head] = unackedEntry{}
 		l.head++
 	}
@@ -117,7 +115,7 @@ func (l *unackedList) restore(es []unackedEntry) {
 	}
 	all := make([]unackedEntry, 0, l.live+len(es))
 	for _, e := range l.items[l.head:] {
-		if e.q != nil {
+		if e.s != nil {
 			all = append(all, e)
 		}
 	}

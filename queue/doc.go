@@ -17,10 +17,27 @@
 // types and their arguments (Known, TypeArgs) stays here, so that types a
 // node does not run are refused with RabbitMQ's texts.
 //
+// # Sessions
+//
+// Queue holds the operations on a queue as a whole (declare-time ones,
+// purge, delete, stats, close, and the session-less Publish of messages
+// the broker makes itself); a channel's own operations (publish, consume,
+// cancel, get, settle) go through its Session with the queue, opened by
+// Queue.NewSession and closed when the channel goes, as the per-queue
+// state in RabbitMQ's rabbit_queue_type. An operation returns the Actions
+// it completes at once; a queue that answers later (after an fsync, on a
+// timer, from another node or a Raft group) posts them to the session's
+// SessionOwner instead of calling into the channel. Action is a plain
+// value, delivered in batches, so that a remote queue can send it.
+//
+// Package queuetest holds the conformance suite every type must pass, and
+// a wrapper that makes any type answer late, as from another node.
+//
 // # Threading
 //
 //   - Every method of Type and Queue is safe for concurrent use.
-//   - A queue calls Consumer.Deliver with its own lock held; Deliver must
+//   - A local queue may call Consumer.Deliver with its own lock held (the
+//     classic fast path; others post ActionDeliver); Deliver must
 //     not call back into the queue. Deliver never refuses: the queue keeps
 //     each consumer's credit (ConsumeOptions.Prefetch, given back by
 //     Settle) and asks the channel's Limiter, when it has one, before each

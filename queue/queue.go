@@ -133,38 +133,31 @@ type Stats struct {
 	Consumers uint32
 }
 
-// Queue is the contract every queue type implements. Every method is safe
-// for concurrent use; see the package documentation for the threading
-// rules. The methods that take a context are the ones a queue living on
+// Queue is the contract every queue type implements: the operations on
+// the queue as a whole, while a channel's operations go through its
+// Session. Every method is safe for concurrent use; see the package
+// documentation for the threading rules. The methods that take a context are the ones a queue living on
 // another node or in a Raft group will answer late: the context bounds the
 // wait (classic queues answer at once and ignore it).
 type Queue interface {
 	// Name is the queue's name, unique in its vhost.
 	Name() string
-	// Publish enqueues m. When c.To is set it is told exactly once whether
-	// the queue accepted m (for a durable queue, once m is on disk).
+	// NewSession opens a channel's session with the queue: publish,
+	// consume, cancel, get and settle go through it.
+	NewSession(o SessionOwner) Session
+	// Publish enqueues m without a session: the messages the broker makes
+	// itself (dead-lettered copies), which name no publisher. When c.To
+	// is set it is told exactly once whether the queue accepted m (for a
+	// durable queue, once m is on disk).
 	Publish(m *Message, c Confirm)
-	// Consume subscribes c. The error is an AMQP exception (403 when the
-	// queue is in exclusive use, for example).
-	Consume(c Consumer, o ConsumeOptions) error
-	// Cancel ends c's subscription. Messages delivered to it and not yet
-	// settled stay with their channel until settled. It reports whether c
-	// was subscribed.
-	Cancel(c Consumer) bool
-	// Get takes the next ready message for basic.get, and reports how many
-	// ready messages remain. With noAck the message is settled at once.
-	Get(noAck bool) (d Delivery, remaining uint32, ok bool)
-	// Settle acks, requeues or rejects delivered messages by id, giving
-	// their consumers' credit back. Unknown ids are ignored. The queue must
-	// not keep ids after it returns: callers reuse the slice.
-	Settle(s Settlement, ids []uint64)
 	// Touch renews the queue's x-expires lease, as a redeclare does in
 	// RabbitMQ; a queue without x-expires ignores it.
 	Touch()
 	// Purge drops every ready message and returns how many it dropped.
 	Purge(ctx context.Context) (uint32, error)
-	// Delete cancels every consumer and drops every message, returning how
-	// many ready messages there were. With ifUnused or ifEmpty the queue
+	// Delete cancels every consumer, drops every message and posts
+	// ActionQueueDown to every open session, returning how many ready
+	// messages there were. With ifUnused or ifEmpty the queue
 	// decides, atomically with the delete, whether it has consumers or
 	// ready messages, and then refuses with RabbitMQ's 406 ("queue 'q' in
 	// vhost '/' in use" or "... not empty") and stays as it was. Deleting

@@ -53,6 +53,13 @@
 //     already running, syncs what is pending and keeps the log; after it
 //     the queue calls no hook and a delete is refused.
 //
+// A channel's operations come through a session (session.go), a thin
+// layer over the queue's methods: classic completes everything at once
+// and keeps calling Deliver, Cancelled and Confirmed directly. The
+// session remembers the consumers subscribed through it, which its Close
+// cancels, and the queue its open sessions, which Delete tells
+// ActionQueueDown.
+//
 // The Type (type.go) is how the broker reaches all this: it owns the
 // node's store, declares queues (New) and, at start-up, deletes the logs
 // that belong to no saved queue (Recover).

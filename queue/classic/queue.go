@@ -86,6 +86,9 @@ type Queue struct {
 	cons    consumerSet
 	nextID  uint64
 	deleted bool
+	// sessions are the open sessions (session.go), told when the queue
+	// is deleted.
+	sessions map[*session]struct{}
 
 	// expiry state
 	ttl          int64 // x-message-ttl in nanoseconds; -1 when unset

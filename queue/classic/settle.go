@@ -164,8 +164,8 @@ func (q *Queue) Purge(context.Context) (uint32, error) {
 	return uint32(n), nil
 }
 
-// Delete cancels every consumer (telling each through Cancelled) and drops
-// every message, returning how many ready messages there were. With
+// Delete cancels every consumer (telling each through Cancelled), drops
+// every message and posts ActionQueueDown to the open sessions, returning how many ready messages there were. With
 // ifEmpty it refuses a queue with ready messages ("PRECONDITION_FAILED -
 // queue 'q' in vhost '/' not empty"), with ifUnused one with consumers
 // ("... in use"), deciding under the queue's mutex, in the same step as
@@ -206,6 +206,7 @@ func (q *Queue) Delete(_ context.Context, ifUnused, ifEmpty bool) (uint32, error
 	}
 	cancelled := q.cons.all()
 	q.cons = consumerSet{sac: q.cons.sac}
+	down := q.takeSessions()
 	if q.timer != nil {
 		q.timer.Stop()
 		q.timerAt = 0
@@ -214,6 +215,7 @@ func (q *Queue) Delete(_ context.Context, ifUnused, ifEmpty bool) (uint32, error
 	for _, c := range cancelled {
 		c.Cancelled()
 	}
+	queueDown(down)
 	if lg != nil {
 		if err := lg.Delete(); err != nil {
 			q.log.Warn("cannot remove the deleted queue's log", zap.Error(err))
