@@ -350,6 +350,9 @@ func (c *conn) handleChannel0(f protocol.Frame) error {
 	case *protocol.ConnectionClose:
 		c.log.Debug("client closed connection", zap.Uint16("code", m.ReplyCode), zap.String("text", m.ReplyText))
 		c.closeChannels()
+		// The connection's exclusive queues are gone by the time the client
+		// hears close-ok, so its next connection can declare them again.
+		c.deleteExclusiveQueues()
 		c.sendMethod(0, &protocol.ConnectionCloseOk{})
 		c.lingerClose = true
 		return errConnDone
