@@ -173,7 +173,12 @@
 // alarm but without connection.blocked, as RabbitMQ's credit flow: the
 // pause holds the whole connection, its other channels' methods and acks
 // included, so a queue must not make unblocking wait for acks from the
-// same connection. Only the mechanism exists; no queue type blocks yet.
+// same connection. A classic queue blocks the sessions publishing into it
+// while its consumers lag by 8192 ready messages (or 16 MiB) and
+// unblocks them at half that or when its last consumer goes; it never
+// blocks a publisher whose connection consumes from it
+// (queue/classic/flow.go). Chains across connections (A publishes to a
+// queue B consumes, B to one A consumes, both lagging) are not detected.
 //
 // # Incomplete messages
 //

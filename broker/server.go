@@ -43,6 +43,9 @@ type Server struct {
 	alarms    alarm         // the resource alarms raised (alarm.go)
 	blocked   atomic.Bool   // some alarm is raised: publishers are not read
 	unblocked chan struct{} // closed when the last alarm clears
+	// memRelease decides when to hand freed memory back (memory_release.go);
+	// the clock goroutine's own.
+	memRelease memReleaser
 
 	logins *loginFailures // failed logins per source (auth_throttle.go)
 
@@ -68,6 +71,7 @@ func (s *Server) runClock() {
 			s.clock.Store(now.UnixMilli())
 			if i%alarmEvery == 0 {
 				s.checkMemory()
+				s.releaseMemory()
 				s.checkDisk()
 				s.logLoginFailures(now)
 			}

@@ -15,6 +15,9 @@ type subscriber struct {
 	waiting     bool           // the limiter refused; skipped until Resume
 	stalled     bool           // no credit or waiting: skipped by offer
 	gone        bool           // cancelled
+	// from is the connection the consumer subscribed through (its
+	// session's owner), nil when it came without a session.
+	from *queue.Publisher
 }
 
 // wantsStall reports whether c may not be offered a message now.

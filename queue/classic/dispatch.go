@@ -11,7 +11,11 @@ import (
 // message in a durable queue is confirmed once its record is on disk, from
 // the store's goroutine; everything else is confirmed at once, before
 // Publish returns.
-func (q *Queue) Publish(m *queue.Message, c queue.Confirm) {
+func (q *Queue) Publish(m *queue.Message, c queue.Confirm) { q.publishFrom(m, c, nil) }
+
+// publishFrom is Publish through session s (nil: none), which flow control
+// blocks when the queue's consumers lag too far behind.
+func (q *Queue) publishFrom(m *queue.Message, c queue.Confirm, s *session) {
 	q.mu.Lock()
 	q.pubSeq, q.pubNack = 0, false
 	ok := q.publish(m)
@@ -22,6 +26,9 @@ func (q *Queue) Publish(m *queue.Message, c queue.Confirm) {
 		// Pushed under mu, where the record was appended: the FIFO is in
 		// record order.
 		due, ok = q.conf.push(q.pubSeq, c)
+	}
+	if s != nil && !q.deleted {
+		q.flowCheck(s)
 	}
 	q.unlock()
 	if c.To != nil && due {
@@ -174,6 +181,12 @@ func (q *Queue) Get(noAck bool) (queue.Delivery, uint32, bool) {
 // consumers, and when c asks for exclusivity on a single-active-consumer
 // queue.
 func (q *Queue) Consume(c queue.Consumer, o queue.ConsumeOptions) error {
+	return q.consume(c, o, nil)
+}
+
+// consume is Consume for a consumer subscribed through a session of
+// connection from (nil: none).
+func (q *Queue) consume(c queue.Consumer, o queue.ConsumeOptions, from *queue.Publisher) error {
 	q.mu.Lock()
 	if q.deleted {
 		q.unlock()
@@ -185,7 +198,7 @@ func (q *Queue) Consume(c queue.Consumer, o queue.ConsumeOptions) error {
 			"queue '%s' in vhost '%s' in exclusive use", q.name, q.opts.VHost)
 	}
 	q.cons.add(&subscriber{c: c, noAck: o.NoAck, exclusive: o.Exclusive, priority: o.Priority,
-		prefetch: o.Prefetch, lim: o.Limiter})
+		prefetch: o.Prefetch, lim: o.Limiter, from: from})
 	q.hadConsumers = true
 	var now int64
 	q.used(&now)

@@ -78,10 +78,23 @@
 // (bounded by the consumers' prefetch). With x-max-length-bytes, recovery
 // reads the whole backlog once to learn its size.
 //
+// # Flow control
+//
+// A queue with consumers whose ready messages reach 8192 (or 16 MiB)
+// blocks each session that publishes into it (queue.ActionBlock) and
+// unblocks them all once the backlog is down to half (queue.ActionUnblock),
+// or at once when its last consumer goes (flow.go), so a consumer that
+// lags keeps a bounded latency and the node stays clear of the memory
+// alarm. A queue without consumers is never a reason to block, and a
+// publisher whose connection consumes from the queue is never blocked (its
+// acks would wait behind the pause). Both actions are posted under the
+// queue's mutex, in the order decided.
+//
 // # Locks
 //
 // Lock order: the queue's mutex, then a Consumer's or Confirmer's locks
-// (queue → channel → connection) or a queue.Limiter's (a leaf), and the queue's mutex, then the log's
+// (queue → channel → connection) or a queue.Limiter's (a leaf), or a
+// session owner's Post (flow control; the connection's output lock), and the queue's mutex, then the log's
 // (Append, Settle and the Reader run under it), then the confirm FIFO's.
 // Consumer.Deliver is called with the mutex held; Env.DeadLetter,
 // Env.Expired, Consumer.Cancelled and Confirmer.Confirmed are called after

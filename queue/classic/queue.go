@@ -89,6 +89,8 @@ type Queue struct {
 	// sessions are the open sessions (session.go), told when the queue
 	// is deleted.
 	sessions map[*session]struct{}
+	// flowBlocked are the sessions blocked by flow control (flow.go).
+	flowBlocked []*session
 
 	// expiry state
 	ttl          int64 // x-message-ttl in nanoseconds; -1 when unset
@@ -235,6 +237,7 @@ func (q *Queue) nowNs(now *int64) int64 {
 // dead-lettering and the expiry notice.
 func (q *Queue) unlock() {
 	q.flushSettles()
+	q.flowRelease()
 	dead := q.dead
 	q.dead = nil
 	expire := q.pendingExpire

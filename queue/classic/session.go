@@ -19,6 +19,9 @@ type session struct {
 	mu     sync.Mutex // guards cons and closed; taken before Queue.mu
 	cons   []queue.Consumer
 	closed bool
+	// blocked: flow control asked the owner to stop publishing (flow.go).
+	// Guarded by Queue.mu.
+	blocked bool
 }
 
 // NewSession opens a session for o (queue.Queue).
@@ -37,7 +40,7 @@ func (q *Queue) NewSession(o queue.SessionOwner) queue.Session {
 
 // Publish implements queue.Session.
 func (s *session) Publish(m *queue.Message, c queue.Confirm, out []queue.Action) []queue.Action {
-	s.q.Publish(m, c)
+	s.q.publishFrom(m, c, s)
 	return out
 }
 
@@ -45,7 +48,7 @@ func (s *session) Publish(m *queue.Message, c queue.Confirm, out []queue.Action)
 func (s *session) Consume(c queue.Consumer, o queue.ConsumeOptions, out []queue.Action) ([]queue.Action, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.q.Consume(c, o); err != nil {
+	if err := s.q.consume(c, o, s.owner.Publisher()); err != nil {
 		return out, err
 	}
 	s.cons = append(s.cons, c)
@@ -98,6 +101,7 @@ func (s *session) Close() {
 	}
 	s.q.mu.Lock()
 	delete(s.q.sessions, s)
+	s.q.flowForget(s)
 	s.q.mu.Unlock()
 }
 
@@ -108,8 +112,10 @@ func (q *Queue) takeSessions() []*session {
 	ss := make([]*session, 0, len(q.sessions))
 	for s := range q.sessions {
 		ss = append(ss, s)
+		s.blocked = false
 	}
 	q.sessions = nil
+	q.flowBlocked = nil
 	return ss
 }
 
