@@ -57,7 +57,8 @@ type channel struct {
 	// state above marked read loop only). answer is a wait for a queue's
 	// posted answer.
 	busyState
-	answer answerWait
+	answer     answerWait
+	committing bool // tx.commit is handing its publishes to their queues
 
 	// closing is set once channel.close has been sent: only close and
 	// close-ok are handled from then on, and the id stays taken until the

@@ -46,6 +46,7 @@ type busyState struct {
 	busy     bool               // a method is waiting: frames go to backlog
 	backlog  []protocol.Frame   // frames kept while busy, payloads copied
 	cancelOp context.CancelFunc // ends the wait of the operation under way
+	onAnswer func() error       // what answers the method once the answer waited for came
 }
 
 // answerWait tracks a wait for an answer posted by a queue; it is read
@@ -89,15 +90,21 @@ func (ch *channel) await(m protocol.Method, work func(context.Context) error, do
 			if pe.ClassID == 0 {
 				pe.ClassID, pe.MethodID = cls, mid
 			}
-			if pe.Hard() {
-				c.abort(pe)
-			} else {
-				ch.fail(pe)
-			}
+			c.failChannel(ch, pe)
 		}
 		c.resumeBacklog(ch)
 		c.endBatch()
 	})
+}
+
+// failChannel answers the error of ch's method that waited: a hard one
+// closes the connection, a soft one the channel.
+func (c *conn) failChannel(ch *channel, pe *protocol.Error) {
+	if pe.Hard() {
+		c.abort(pe)
+	} else {
+		ch.fail(pe)
+	}
 }
 
 // propose commits cmd through await and sends reply (nil for none) once
@@ -174,6 +181,12 @@ func (c *conn) resumeLater(ch *channel) {
 			return
 		}
 		ch.busy = false
+		if f := ch.onAnswer; f != nil {
+			ch.onAnswer = nil
+			if err := c.safely(f); err != nil {
+				c.failChannel(ch, c.asProtocolError(err, nil))
+			}
+		}
 		c.resumeBacklog(ch)
 		c.endBatch()
 	})
@@ -195,7 +208,7 @@ func (c *conn) deferFrame(ch *channel, f protocol.Frame) error {
 		return nil
 	}
 	if ch.answer.state.CompareAndSwap(answerPending, answerIdle) {
-		ch.busy = false
+		ch.busy, ch.onAnswer = false, nil
 		c.resumeBacklog(ch)
 	}
 	return nil
