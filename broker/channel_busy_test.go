@@ -83,16 +83,6 @@ func TestSlowDeclareHoldsOnlyItsChannel(t *testing.T) {
 		t.Fatalf("%d publishes, deliveries and acks on another channel took %v while a declare waited", n, took)
 	}
 
-	q, err := a.QueueDeclarePassive("busy-a", false, false, false, false, nil)
-	if err != nil {
-		t.Fatalf("passive declare after the slow one: %v", err)
-	}
-	if took := time.Since(sent); took < commitDelay {
-		t.Fatalf("the slow channel was answered after %v, before its declare was committed", took)
-	}
-	if q.Messages != 1 {
-		t.Fatalf("the queue holds %d messages, want the one published after its nowait declare", q.Messages)
-	}
 	select {
 	case cf := <-aAcks:
 		if !cf.Ack || cf.DeliveryTag != 1 {
@@ -102,5 +92,15 @@ func TestSlowDeclareHoldsOnlyItsChannel(t *testing.T) {
 		t.Fatalf("the publish after the declare was returned: %d %s", r.ReplyCode, r.ReplyText)
 	case <-time.After(5 * time.Second):
 		t.Fatal("no confirm for the publish after the declare")
+	}
+	if took := time.Since(sent); took < commitDelay {
+		t.Fatalf("the slow channel was answered after %v, before its declare was committed", took)
+	}
+	q, err := a.QueueDeclarePassive("busy-a", false, false, false, false, nil)
+	if err != nil {
+		t.Fatalf("passive declare after the slow one: %v", err)
+	}
+	if q.Messages != 1 {
+		t.Fatalf("the queue holds %d messages, want the one published after its nowait declare", q.Messages)
 	}
 }
