@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
@@ -60,7 +61,8 @@ type answerWait struct {
 // its own, with a context ended when the channel or the connection
 // closes. The channel is busy until work returns; then, holding hmu, done
 // runs if work succeeded and the channel is still open, or the error is
-// answered as a failed method m would be, and the backlog is handled.
+// answered as a failed method m would be (unless a close ended the wait),
+// and the backlog is handled.
 // The read loop calls it holding hmu.
 func (ch *channel) await(m protocol.Method, work func(context.Context) error, done func()) {
 	c := ch.c
@@ -74,6 +76,9 @@ func (ch *channel) await(m protocol.Method, work func(context.Context) error, do
 	c.srv.goTracked(func() {
 		defer c.ops.Done()
 		err := c.safely(func() error { return work(ctx) })
+		if err != nil && ctx.Err() != nil {
+			err = errGivenUp // a close asked for it: nothing to answer
+		}
 		cancel()
 		c.hmu.Lock()
 		defer c.hmu.Unlock()
@@ -85,7 +90,7 @@ func (ch *channel) await(m protocol.Method, work func(context.Context) error, do
 		if err == nil {
 			err = c.safely(func() error { done(); return nil })
 		}
-		if err != nil {
+		if err != nil && err != errGivenUp {
 			pe := c.asProtocolError(err, nil)
 			if pe.ClassID == 0 {
 				pe.ClassID, pe.MethodID = cls, mid
@@ -106,6 +111,9 @@ func (c *conn) failChannel(ch *channel, pe *protocol.Error) {
 		ch.fail(pe)
 	}
 }
+
+// errGivenUp is the outcome of an operation whose wait a close ended.
+var errGivenUp = errors.New("operation given up")
 
 // propose commits cmd through await and sends reply (nil for none) once
 // it is applied.

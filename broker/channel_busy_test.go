@@ -104,3 +104,61 @@ func TestSlowDeclareHoldsOnlyItsChannel(t *testing.T) {
 		t.Fatalf("the queue holds %d messages, want the one published after its nowait declare", q.Messages)
 	}
 }
+
+// TestCloseEndsWaitingDeclare: a channel.close, or a connection.close,
+// that arrives while the channel's declare still waits for its turn to
+// commit is answered at once, and the declare it gave up never takes
+// effect.
+func TestCloseEndsWaitingDeclare(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		close func(c *amqp.Connection, ch *amqp.Channel) error
+	}{
+		{"channel.close", func(_ *amqp.Connection, ch *amqp.Channel) error { return ch.Close() }},
+		{"connection.close", func(c *amqp.Connection, _ *amqp.Channel) error { return c.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t)
+			c := dial(t, s)
+			ch := openChannel(t, c)
+			l := localOf(t, s)
+			l.turn <- struct{}{} // another proposal holds the turn
+			held := true
+			defer func() {
+				if held {
+					<-l.turn
+				}
+			}()
+			if _, err := ch.QueueDeclare("given-up", false, false, false, true, nil); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- tc.close(c, ch) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s not answered while the declare waits", tc.name)
+			}
+			<-l.turn
+			held = false
+			other := openChannel(t, dial(t, s))
+			if err := other.ExchangeDeclare("after-given-up", "direct", false, false, false, false, nil); err != nil {
+				t.Fatal(err)
+			}
+			if queueExists(s, "given-up") {
+				t.Fatal("the declare given up took effect")
+			}
+		})
+	}
+}
+
+// queueExists reports whether vhost "/" has a queue name.
+func queueExists(s *Server, name string) bool {
+	v := s.vhost("/")
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.queues[name] != nil
+}
