@@ -43,6 +43,12 @@ deps: ## Install what the tests need besides Go: python3-pika and amqp-tools (ap
 test: deps ## Run every test with the race detector (installs test dependencies first).
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory test-late
+
+.PHONY: test-late
+test-late: ## Run the broker's tests and the e2e suite again with classic queues that answer late (queuetest.Late), as queues on another node would.
+	WARREN_TEST_LATE=1 $(GO) test -race -count=1 -timeout 10m ./broker
+	WARREN_E2E_LATE=1 $(GO) test -race -count=1 -timeout 10m ./e2e
 
 .PHONY: test-short
 test-short: ## Run the fast tests only.

@@ -27,12 +27,15 @@ func (ch *channel) handleActions(s *session, acts []queue.Action) {
 			if k, ok := a.Consumer.(*consumer); ok {
 				ch.startConsumer(k)
 			}
+			ch.answered(s)
 		case queue.ActionGetOK:
 			ch.getOK(s, a.Delivery, a.Count)
+			ch.answered(s)
 		case queue.ActionGetEmpty:
 			if !ch.isClosed() {
 				ch.c.sendMethod(ch.id, &protocol.BasicGetEmpty{})
 			}
+			ch.answered(s)
 		case queue.ActionCancelled:
 			if k, ok := a.Consumer.(*consumer); ok {
 				k.Cancelled()
@@ -43,6 +46,7 @@ func (ch *channel) handleActions(s *session, acts []queue.Action) {
 			ch.mu.Unlock()
 			ch.sessDown.Store(true)
 			s.unblock()
+			ch.answered(s)
 		}
 	}
 	clear(acts)

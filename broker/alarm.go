@@ -215,7 +215,6 @@ func (c *conn) waitWhileBlocked() {
 	if !c.srv.blocked.Load() || !c.published.Load() {
 		return
 	}
-	c.endBatch()
 	c.paused.Store(true)
 	c.notifyBlocked(true)
 	defer func() {

@@ -52,6 +52,14 @@ type channel struct {
 	lastSess *session
 	actBuf   []queue.Action
 
+	// busyState: a method waiting off the read loop and the frames kept
+	// meanwhile (channel_busy.go; guarded by conn.hmu, as is all the
+	// state above marked read loop only). answer is a wait for a queue's
+	// posted answer.
+	busyState
+	answer     answerWait
+	committing bool // tx.commit is handing its publishes to their queues
+
 	// closing is set once channel.close has been sent: only close and
 	// close-ok are handled from then on, and the id stays taken until the
 	// client's close-ok. Set by the read loop, or by the writer when a
@@ -268,6 +276,9 @@ func (ch *channel) release() {
 		return
 	}
 	ch.released = true
+	if ch.cancelOp != nil {
+		ch.cancelOp()
+	}
 	ch.confirms.close()
 	ch.expect = expectMethod
 	ch.endContent()

@@ -80,14 +80,17 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 	}
 	ch.consumers[tag] = k
 	ch.mu.Unlock()
+	ch.askAnswer(s)
 	acts, err := s.s.Consume(k, opts, ch.actBuf[:0])
 	if err != nil {
+		ch.dropAnswer()
 		ch.mu.Lock()
 		delete(ch.consumers, tag)
 		ch.mu.Unlock()
 		return err
 	}
 	ch.handleActions(s, acts)
+	ch.awaitAnswer()
 	return nil
 }
 
@@ -166,7 +169,9 @@ func (ch *channel) basicGet(m *protocol.BasicGet) error {
 	ch.mu.Lock()
 	ch.getNoAck = m.NoAck
 	ch.mu.Unlock()
+	ch.askAnswer(s)
 	s.handle(s.s.Get(m.NoAck, ch.actBuf[:0]))
+	ch.awaitAnswer()
 	if !m.NoAck && ch.c.srv.cfg.ConsumerTimeout > 0 {
 		ch.c.setTick(tickFor(ch.c.srv.cfg.ConsumerTimeout))
 	}

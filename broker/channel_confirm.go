@@ -33,6 +33,13 @@ type confirmTracker struct {
 	ackFrom  uint64 // first sequence number of the held acks
 	late     bool   // registered with the writer (conn.queueLateConfirms)
 	closed   bool   // the channel is gone: confirms are dropped
+
+	// In a transactional channel the tracker counts the queues' confirms
+	// of a commit's publishes instead of sending acks: tx.commit-ok waits
+	// for them, as in RabbitMQ (rabbit_channel's maybe_complete_tx).
+	tx       bool // the channel is transactional: no acks or nacks are sent
+	txWait   bool // a commit waits for the publishes still pending
+	txFailed bool // a queue refused a publish of the commit
 }
 
 // expect registers the next publish, routed to n queues, and returns what
@@ -81,6 +88,10 @@ func (t *confirmTracker) advanceLocked() {
 		seq := t.base
 		t.head++
 		t.base++
+		if t.tx {
+			t.txFailed = t.txFailed || r.nack
+			continue
+		}
 		if r.nack {
 			t.sendHeldLocked()
 			t.ch.c.sendMethod(t.ch.id, &protocol.BasicNack{DeliveryTag: seq})
@@ -102,11 +113,38 @@ func (t *confirmTracker) advanceLocked() {
 		t.pending = t.pending[:n]
 		t.head = 0
 	}
+	if t.txWait && t.head == len(t.pending) {
+		t.txWait = false
+		t.ch.answered(nil)
+	}
 	if !t.batching && t.ackUpTo != 0 && !t.late {
 		// Not on the read loop: let the writer send what gathers meanwhile.
 		t.late = true
 		t.ch.c.queueLateConfirms(t.ch)
 	}
+}
+
+// awaitCommit is called once a commit's publishes are handed to their
+// queues: if some are not yet confirmed, the channel's answer (answered
+// with no session) comes when the last one is.
+func (t *confirmTracker) awaitCommit() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.head == len(t.pending) {
+		t.ch.answered(nil)
+		return
+	}
+	t.txWait = true
+}
+
+// takeTxFailed reports whether a queue refused a publish of the commit,
+// and forgets it for the next commit.
+func (t *confirmTracker) takeTxFailed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.txFailed
+	t.txFailed = false
+	return f
 }
 
 // sendLate sends the acks held for the writer (queueLateConfirms), unless

@@ -48,9 +48,12 @@ func (ch *channel) exchangeDeclare(m *protocol.ExchangeDeclare) error {
 		if def.Alternate, err = exchange.AlternateArg(vh.name, m.Exchange, m.Arguments); err != nil {
 			return err
 		}
-		if _, err := vh.apply(meta.DeclareExchange{Vhost: vh.name, Exchange: def}); err != nil {
-			return err
+		var reply protocol.Method
+		if !m.NoWait {
+			reply = &protocol.ExchangeDeclareOk{}
 		}
+		ch.propose(m, meta.DeclareExchange{Vhost: vh.name, Exchange: def}, reply)
+		return nil
 	}
 	if !m.NoWait {
 		ch.c.sendMethod(ch.id, &protocol.ExchangeDeclareOk{})
@@ -67,53 +70,57 @@ func (ch *channel) exchangeDelete(m *protocol.ExchangeDelete) error {
 		return protocol.NewError(protocol.AccessRefused, "deletion of system exchange '%s' in vhost '%s' not allowed",
 			m.Exchange, vh.name)
 	}
-	if _, err := vh.apply(meta.DeleteExchange{Vhost: vh.name, Name: m.Exchange, IfUnused: m.IfUnused}); err != nil {
-		return err
-	}
+	var reply protocol.Method
 	if !m.NoWait {
-		ch.c.sendMethod(ch.id, &protocol.ExchangeDeleteOk{})
+		reply = &protocol.ExchangeDeleteOk{}
 	}
+	ch.propose(m, meta.DeleteExchange{Vhost: vh.name, Name: m.Exchange, IfUnused: m.IfUnused}, reply)
 	return nil
 }
 
 func (ch *channel) exchangeBind(m *protocol.ExchangeBind) error {
-	if err := ch.bindExchanges(m.Source, m.Destination, m.RoutingKey, m.Arguments, true); err != nil {
+	cmd, err := ch.bindExchanges(m.Source, m.Destination, m.RoutingKey, m.Arguments, true)
+	if err != nil {
 		return err
 	}
+	var reply protocol.Method
 	if !m.NoWait {
-		ch.c.sendMethod(ch.id, &protocol.ExchangeBindOk{})
+		reply = &protocol.ExchangeBindOk{}
 	}
+	ch.propose(m, cmd, reply)
 	return nil
 }
 
 func (ch *channel) exchangeUnbind(m *protocol.ExchangeUnbind) error {
-	if err := ch.bindExchanges(m.Source, m.Destination, m.RoutingKey, m.Arguments, false); err != nil {
+	cmd, err := ch.bindExchanges(m.Source, m.Destination, m.RoutingKey, m.Arguments, false)
+	if err != nil {
 		return err
 	}
+	var reply protocol.Method
 	if !m.NoWait {
-		ch.c.sendMethod(ch.id, &protocol.ExchangeUnbindOk{})
+		reply = &protocol.ExchangeUnbindOk{}
 	}
+	ch.propose(m, cmd, reply)
 	return nil
 }
 
-// bindExchanges adds or removes an exchange-to-exchange binding.
-func (ch *channel) bindExchanges(src, dst, key string, args protocol.Table, bind bool) error {
+// bindExchanges checks an exchange-to-exchange binding and returns the
+// command that adds or removes it.
+func (ch *channel) bindExchanges(src, dst, key string, args protocol.Table, bind bool) (meta.Command, error) {
 	if src == "" || dst == "" {
-		return defaultExchangeRefused()
+		return nil, defaultExchangeRefused()
 	}
 	vh := ch.c.vh
 	b := exchange.Binding{Source: src, Destination: exchange.Destination{Name: dst, Exchange: true}, Key: key, Args: args}
 	if !bind {
 		// Unbinding missing exchanges is fine, as in RabbitMQ.
-		_, err := vh.apply(meta.Unbind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()})
-		return err
+		return meta.Unbind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()}, nil
 	}
 	if vh.exchange(src) == nil {
-		return vh.noExchange(src)
+		return nil, vh.noExchange(src)
 	}
 	if vh.exchange(dst) == nil {
-		return vh.noExchange(dst)
+		return nil, vh.noExchange(dst)
 	}
-	_, err := vh.apply(meta.Bind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()})
-	return err
+	return meta.Bind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()}, nil
 }

@@ -175,6 +175,8 @@ func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue,
 	if ch.confirm {
 		ch.beginConfirmBatch()
 		conf = ch.confirms.expect(len(qs))
+	} else if ch.committing {
+		conf = ch.confirms.expect(len(qs))
 	}
 	ch.pubNum++
 	conf.From, conf.Num = &ch.from, ch.pubNum

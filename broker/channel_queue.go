@@ -82,18 +82,31 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		return err
 	}
 	def.Incarnation = newIncarnation()
-	r, err := vh.declareQueue(def)
-	if err != nil {
-		return err
-	}
-	if r.Created && m.Exclusive {
-		if c.exclusive == nil {
-			c.exclusive = make(map[string]struct{})
+	noWait := m.NoWait
+	var r applied
+	ch.await(m, func(ctx context.Context) error {
+		var err error
+		if r, err = vh.declareQueue(ctx, def); err != nil {
+			return err
 		}
-		c.exclusive[name] = struct{}{}
-	}
-	ch.declared(r.queue, m.NoWait)
+		if r.Created && def.Exclusive {
+			c.addExclusive(name)
+		}
+		return nil
+	}, func() { ch.declared(r.queue, noWait) })
 	return nil
+}
+
+// addExclusive records an exclusive queue the connection declared, for
+// its teardown to delete, even if the channel that declared it has gone.
+// It takes hmu, off the read loop.
+func (c *conn) addExclusive(name string) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if c.exclusive == nil {
+		c.exclusive = make(map[string]struct{})
+	}
+	c.exclusive[name] = struct{}{}
 }
 
 // declared remembers the queue and sends queue.declare-ok. Reading the
@@ -111,55 +124,58 @@ func (ch *channel) declared(e *queueEntry, noWait bool) {
 }
 
 func (ch *channel) queueBind(m *protocol.QueueBind) error {
-	if err := ch.bindQueue(m.Queue, m.Exchange, m.RoutingKey, m.Arguments, true); err != nil {
+	cmd, err := ch.bindQueue(m.Queue, m.Exchange, m.RoutingKey, m.Arguments, true)
+	if err != nil {
 		return err
 	}
+	var reply protocol.Method
 	if !m.NoWait {
-		ch.c.sendMethod(ch.id, &protocol.QueueBindOk{})
+		reply = &protocol.QueueBindOk{}
 	}
+	ch.propose(m, cmd, reply)
 	return nil
 }
 
 func (ch *channel) queueUnbind(m *protocol.QueueUnbind) error {
-	if err := ch.bindQueue(m.Queue, m.Exchange, m.RoutingKey, m.Arguments, false); err != nil {
+	cmd, err := ch.bindQueue(m.Queue, m.Exchange, m.RoutingKey, m.Arguments, false)
+	if err != nil {
 		return err
 	}
-	ch.c.sendMethod(ch.id, &protocol.QueueUnbindOk{})
+	ch.propose(m, cmd, &protocol.QueueUnbindOk{})
 	return nil
 }
 
-// bindQueue adds or removes a binding from an exchange to a queue.
-func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind bool) error {
+// bindQueue checks a binding from an exchange to a queue and returns the
+// command that adds or removes it.
+func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind bool) (meta.Command, error) {
 	vh := ch.c.vh
 	name, err := ch.queueName(qname)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if key == "" && qname == "" {
 		key = name
 	}
 	if name == directReplyTo || isReplyKey(name) {
-		return protocol.NewError(protocol.AccessRefused, "cannot bind or unbind to a volatile (direct reply-to) queue")
+		return nil, protocol.NewError(protocol.AccessRefused, "cannot bind or unbind to a volatile (direct reply-to) queue")
 	}
 	if x == "" {
-		return defaultExchangeRefused()
+		return nil, defaultExchangeRefused()
 	}
 	b := exchange.Binding{Source: x, Destination: exchange.Destination{Name: name}, Key: key, Args: args}
 	if !bind {
 		// Unbinding from a missing exchange or queue is fine, as in
 		// RabbitMQ.
-		_, err = vh.apply(meta.Unbind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()})
-		return err
+		return meta.Unbind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()}, nil
 	}
 	// RabbitMQ reports a missing source before a missing destination.
 	if vh.exchange(x) == nil {
-		return vh.noExchange(x)
+		return nil, vh.noExchange(x)
 	}
 	if _, err := vh.queueFor(name, ch.c); err != nil {
-		return err
+		return nil, err
 	}
-	_, err = vh.apply(meta.Bind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()})
-	return err
+	return meta.Bind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()}, nil
 }
 
 func (ch *channel) queuePurge(m *protocol.QueuePurge) error {
@@ -167,13 +183,17 @@ func (ch *channel) queuePurge(m *protocol.QueuePurge) error {
 	if err != nil {
 		return err
 	}
-	n, err := e.q.Purge(context.Background())
-	if err != nil {
+	noWait := m.NoWait
+	var n uint32
+	ch.await(m, func(ctx context.Context) error {
+		var err error
+		n, err = e.q.Purge(ctx)
 		return err
-	}
-	if !m.NoWait {
-		ch.c.sendMethod(ch.id, &protocol.QueuePurgeOk{MessageCount: n})
-	}
+	}, func() {
+		if !noWait {
+			ch.c.sendMethod(ch.id, &protocol.QueuePurgeOk{MessageCount: n})
+		}
+	})
 	return nil
 }
 
@@ -183,24 +203,31 @@ func (ch *channel) queueDelete(m *protocol.QueueDelete) error {
 	if err != nil {
 		return err
 	}
-	var n uint32
 	vh.mu.RLock()
 	e := vh.queues[name]
 	vh.mu.RUnlock()
-	if e != nil {
-		if e.lockedFor(ch.c.owner()) {
-			return vh.locked(name)
+	if e == nil {
+		if !m.NoWait {
+			ch.c.sendMethod(ch.id, &protocol.QueueDeleteOk{})
 		}
-		n, err = vh.deleteQueue(e, m.IfUnused, m.IfEmpty)
-		if err != nil {
-			return err
-		}
+		return nil
+	}
+	if e.lockedFor(ch.c.owner()) {
+		return vh.locked(name)
+	}
+	noWait, ifUnused, ifEmpty := m.NoWait, m.IfUnused, m.IfEmpty
+	var n uint32
+	ch.await(m, func(ctx context.Context) error {
+		var err error
+		n, err = vh.deleteQueueCtx(ctx, e, ifUnused, ifEmpty)
+		return err
+	}, func() {
 		if e.owner == ch.c.owner() {
 			delete(ch.c.exclusive, name)
 		}
-	}
-	if !m.NoWait {
-		ch.c.sendMethod(ch.id, &protocol.QueueDeleteOk{MessageCount: n})
-	}
+		if !noWait {
+			ch.c.sendMethod(ch.id, &protocol.QueueDeleteOk{MessageCount: n})
+		}
+	})
 	return nil
 }

@@ -45,6 +45,9 @@ func (ch *channel) txSelect() error {
 	}
 	if ch.tx == nil {
 		ch.tx = &txState{}
+		ch.confirms.mu.Lock()
+		ch.confirms.tx = true
+		ch.confirms.mu.Unlock()
 	}
 	ch.c.sendMethod(ch.id, &protocol.TxSelectOk{})
 	return nil
@@ -58,15 +61,33 @@ func (ch *channel) txCommit() error {
 	ch.tx = &txState{}
 	now := time.Now()
 	var qs []queue.Queue
+	ch.askAnswer(nil)
+	ch.committing = true
 	for _, p := range tx.publishes {
 		// The queues receive the message now: its TTL counts from here.
 		p.msg.Timestamp = now
 		qs = ch.c.vh.queuesNamed(p.queues, qs[:0])
 		ch.enqueue(p.msg, p.mandatory, qs, p.replies)
 	}
+	ch.committing = false
 	for _, a := range tx.acks {
 		ch.settle(a.entries, a.s)
 		ch.returnCredit(a.entries)
+	}
+	ch.confirms.awaitCommit()
+	ch.awaitAnswer()
+	if ch.busy {
+		ch.onAnswer = ch.commitDone
+		return nil
+	}
+	return ch.commitDone()
+}
+
+// commitDone answers tx.commit once every queue has confirmed its
+// publishes: commit-ok, or, if a queue refused one, RabbitMQ's 406.
+func (ch *channel) commitDone() error {
+	if ch.confirms.takeTxFailed() {
+		return protocol.NewError(protocol.PreconditionFailed, "partial tx completion").For(&protocol.TxCommit{})
 	}
 	ch.c.sendMethod(ch.id, &protocol.TxCommitOk{})
 	return nil

@@ -97,6 +97,12 @@ type Config struct {
 	// means statfs. Tests replace it.
 	DiskFree func(dir string) (uint64, error)
 
+	// WrapClassic is for tests, never set by the binary: when not nil,
+	// the classic queue type NewServer opens is registered as what
+	// WrapClassic returns for it, so that a suite can run against a type
+	// that answers as a queue on another node would (queuetest.Late).
+	WrapClassic func(queue.Type) queue.Type
+
 	// extraTypes are queue types registered after classic: tests add
 	// their own.
 	extraTypes []queue.Type

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +79,23 @@ type conn struct {
 
 	lingerClose bool // the client closed: let it drop the socket first (read loop only)
 
+	// hmu is the handler lock: the read loop holds it while it handles
+	// frames, and a busy channel's operation takes it to finish and
+	// handle the channel's backlog (channel_busy.go). What is marked read
+	// loop only, in the connection and its channels, is guarded by it.
+	hmu sync.Mutex
+	// ctx ends (cancel) when the connection ends; the operations of busy
+	// channels run under contexts derived from it, counted by ops, and
+	// none starts once opsClosed is set (teardown). backlogged is the
+	// octets kept in the backlogs of busy channels, and backlogWake
+	// (capacity 1) is signalled when a backlog drains. Under hmu.
+	ctx         context.Context
+	cancel      context.CancelFunc
+	ops         sync.WaitGroup
+	opsClosed   bool
+	backlogged  int
+	backlogWake chan struct{}
+
 	closeSent atomic.Bool  // connection.close sent: only close/close-ok count now
 	opened    atomic.Bool  // the handshake finished
 	recvd     atomic.Bool  // an octet arrived since the writer's last tick
@@ -115,7 +133,10 @@ func newConn(s *Server, nc net.Conn) *conn {
 		stopWriter: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		frameMax:   s.cfg.FrameMax,
+
+		backlogWake: make(chan struct{}, 1),
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.loopback = ta.IP.IsLoopback()
 	}
@@ -156,6 +177,8 @@ func (c *conn) serve() {
 
 // readLoop reads and handles frames until the connection ends.
 func (c *conn) readLoop() error {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
 	held := false
 	n := 0
 	for {
@@ -166,13 +189,23 @@ func (c *conn) readLoop() error {
 			held = false
 			n = 0
 		}
-		if c.srv.blocked.Load() {
-			c.waitWhileBlocked()
+		if c.srv.blocked.Load() && c.published.Load() {
+			c.endBatch()
+			held, n = false, 0
+			c.unlocked(c.waitWhileBlocked)
 		}
-		if c.flowBlocked.Load() > 0 {
-			c.waitWhileFlowBlocked()
+		if c.flowBlocked.Load() > 0 && c.published.Load() {
+			c.endBatch()
+			held, n = false, 0
+			c.unlocked(c.waitWhileFlowBlocked)
 		}
+		if c.backlogged > backlogLimit {
+			c.waitForBacklog()
+			held, n = false, 0
+		}
+		c.hmu.Unlock()
 		f, err := c.fr.ReadFrame()
+		c.hmu.Lock()
 		if err != nil {
 			var pe *protocol.Error
 			if !errors.As(err, &pe) {
@@ -200,6 +233,14 @@ func (c *conn) readLoop() error {
 			c.abort(c.asProtocolError(err, nil))
 		}
 	}
+}
+
+// unlocked runs f, a pause of the read loop, without the handler lock,
+// so that busy channels finish meanwhile.
+func (c *conn) unlocked(f func()) {
+	c.hmu.Unlock()
+	defer c.hmu.Lock()
+	f()
 }
 
 // liveReader is the connection's socket as its FrameReader reads it: every
@@ -280,6 +321,9 @@ func (c *conn) handleFrame(f protocol.Frame) error {
 	if ch == nil || ch.id != f.Channel {
 		ch = c.channels[f.Channel]
 		c.lastCh = ch
+	}
+	if ch != nil && ch.busy {
+		return c.deferFrame(ch, f)
 	}
 	if ch == nil {
 		switch f.Type {
@@ -413,8 +457,11 @@ func (c *conn) shutdown() {
 // teardown releases everything the connection holds once its read loop
 // has ended.
 func (c *conn) teardown(err error) {
+	c.endOps()
+	c.hmu.Lock()
 	c.closeChannels()
 	c.deleteExclusiveQueues()
+	c.hmu.Unlock()
 	close(c.stopWriter)
 	select {
 	case <-c.writerDone:

@@ -407,6 +407,10 @@ func TestDeleteOnlyThatIncarnation(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish(t, ch, "", "inc-q", amqp.Publishing{Body: []byte("kept")})
+	eventually(t, "the message is queued", func() bool {
+		q, err := ch.QueueDeclarePassive("inc-q", true, false, false, false, nil)
+		return err == nil && q.Messages == 1
+	})
 	// A late delete of the first instance (an expiry that lost the race).
 	if _, err := v.deleteQueue(first, false, false); err != nil {
 		t.Fatal(err)

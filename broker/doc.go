@@ -13,7 +13,8 @@
 //   - the read loop (conn.serve) reads frames with protocol.FrameReader and
 //     handles them synchronously: the handshake, every channel's methods,
 //     content assembly, routing and Queue.Publish all run here. There is
-//     no goroutine per channel and no hand-off per frame. A refused login
+//     no goroutine per channel and no hand-off per frame; only a method
+//     that must wait is finished elsewhere (see Channels that wait). A refused login
 //     waits here before its refusal is sent, longer for an address that
 //     keeps failing (auth_throttle.go), holding up no other connection.
 //   - the writer (conn.writeLoop) writes the connection's output buffer in
@@ -82,6 +83,46 @@
 // Expired), so nothing of a queue runs once Close returns; only then are
 // the queue types (the classic type's store) and the definitions closed.
 //
+// # Channels that wait
+//
+// Nothing waits on the read loop (channel_busy.go). A method that must
+// wait makes its channel busy: a definitions commit (exchange and queue
+// declare, delete, bind and unbind) or a queue operation that takes a
+// context (purge, delete) runs on a goroutine of its own (channel.await,
+// started through Server.goTracked and counted by conn.ops), with a
+// context derived from the connection's, cancelled when the channel is
+// released or the connection ends; a session operation whose answer a
+// queue posts later (basic.get's get-ok or get-empty, basic.consume's
+// consume-ok) or a tx.commit whose publishes are not all confirmed yet
+// waits for that answer (channel.answer), which resumes the channel on a
+// goroutine of its own (conn.resumeLater) since it may arrive on the
+// writer. While a channel is busy the frames that arrive for it are
+// copied, in order, into its backlog; once the wait ends its reply is
+// sent and the backlog handled, until it is done or makes the channel
+// busy again, so a publish after a nowait declare sees the queue. The
+// other channels' frames and channel 0 (heartbeats, connection.close) are
+// handled at once. A channel.close in the backlog cancels the operation's
+// context, or gives up the wait for a queue's answer, and is then handled
+// in order. What all backlogs hold is bounded by backlogLimit per
+// connection; past it the read loop stops reading (as under an alarm,
+// heartbeats not counted) until they drain. A channel with nothing
+// waiting handles its frames inline as before: one boolean checked.
+//
+// The rule for channel state: what the connection and its channels mark
+// "read loop only" is guarded by conn.hmu, the handler lock. The read loop
+// holds it while it handles frames and releases it only to read the
+// socket and during pauses (alarm, flow, backlog), so an uncontended lock
+// per frame is its whole cost. A waiting operation touches no channel
+// state while it waits (it may take hmu briefly, as a declare does to
+// record an exclusive queue for the connection's teardown); it takes hmu
+// to send its reply and handle its channel's backlog, and finds a released
+// channel gone. The connection's teardown stops new operations, cancels
+// those under way and waits for them (a commit under way completes)
+// before it releases the channels and deletes the exclusive queues. The
+// read loop is blocked in the socket read while a wait ends, so handing
+// the channel over under the lock, rather than posting the completion
+// back to the read loop, is what lets the reply go out at once.
+//
 // # Identities
 //
 // A node is named by Config.NodeName (warren@<short hostname> by default,
@@ -99,13 +140,15 @@
 //
 // Lock order, outermost first:
 //
-//	defs turn  →  vhost.mu  →  queue (inside queue.Queue)  →  channel.mu  →  confirmTracker.mu  →  conn.outMu
+//	conn.hmu  →  defs turn  →  vhost.mu  →  queue (inside queue.Queue)  →  channel.mu  →  confirmTracker.mu  →  conn.outMu
 //
 // conn.chMu (the channel table, for the writer's consumer-timeout scan) is
 // taken before channel.mu; vhost.replyMu (direct reply-to keys),
 // Server.vhostsMu (the vhost map, which connection.open reads) and a
 // channel's queue.Limiter lock are leaves. A classic session's lock is
-// taken before its queue's. Actions are carried out holding no lock.
+// taken before its queue's. Actions are carried out holding no lock (but
+// conn.hmu, on the read loop). conn.hmu is taken by nothing that holds
+// another broker lock: queues, the store and the writer never take it.
 // The store calls a queue's
 // OnDurable holding none of its locks; the queue then calls
 // confirmTracker.Confirmed with nothing held.
@@ -285,8 +328,10 @@
 // against the type's Capabilities; quorum and stream, which RabbitMQ has
 // and this node does not run, get RabbitMQ's property checks and then
 // "not supported by Warren yet". Calls that will wait on another node or a
-// Raft group (declare, recover, delete, purge, stats) take a context;
-// today it is context.Background.
+// Raft group (declare, recover, delete, purge, stats) take a context: a
+// channel's delete and purge run with the context of its waiting method
+// (Channels that wait); declare's Stats and the others still pass
+// context.Background.
 //
 // At start-up (recovery.go, in NewServer, before Start listens) the server
 // checks that the data dir is a directory it can write to (NewServer

@@ -20,7 +20,6 @@ func (c *conn) waitWhileFlowBlocked() {
 	if c.flowBlocked.Load() <= 0 || !c.published.Load() {
 		return
 	}
-	c.endBatch()
 	c.paused.Store(true)
 	defer c.paused.Store(false)
 	t := time.NewTimer(flowPoll)

@@ -1,12 +1,16 @@
 package broker
 
 import (
+	"os"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/queuetest"
 )
 
 // startServer starts a broker on a free port and closes it when the test
@@ -20,6 +24,9 @@ func startServer(t testing.TB, mod ...func(*Config)) *Server {
 		log = zap.NewNop()
 	}
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log}
+	if lateClassic {
+		cfg.WrapClassic = wrapLate
+	}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -37,6 +44,23 @@ func startServer(t testing.TB, mod ...func(*Config)) *Server {
 	})
 	return s
 }
+
+// lateClassic makes the servers the tests start reach classic queues
+// late (WARREN_TEST_LATE): every session operation completes on another
+// goroutine after a random delay, as a queue on another node would.
+var lateClassic = os.Getenv("WARREN_TEST_LATE") != ""
+
+// skipWithLateClassic skips a test whose bound assumes classic queues
+// that answer at once; why says how.
+func skipWithLateClassic(t *testing.T, why string) {
+	t.Helper()
+	if lateClassic {
+		t.Skipf("classic queues answer late (WARREN_TEST_LATE): %s", why)
+	}
+}
+
+// wrapLate is Config.WrapClassic for lateClassic.
+func wrapLate(t queue.Type) queue.Type { return &queuetest.Late{Inner: t} }
 
 func url(s *Server) string {
 	return "amqp://guest:guest@" + s.Addr().String() + "/"

@@ -30,7 +30,11 @@ func (s *Server) openQueueTypes() error {
 	if err != nil {
 		return err
 	}
-	reg, err := queue.NewRegistry(append([]queue.Type{ct}, s.cfg.extraTypes...)...)
+	var first queue.Type = ct
+	if s.cfg.WrapClassic != nil {
+		first = s.cfg.WrapClassic(ct)
+	}
+	reg, err := queue.NewRegistry(append([]queue.Type{first}, s.cfg.extraTypes...)...)
 	if err != nil {
 		ct.Close()
 		return err

@@ -152,3 +152,39 @@ func TestLateQueueChannelCloseLosesNothing(t *testing.T) {
 		return err == nil && q.Messages == n && q.Consumers == 0
 	})
 }
+
+// TestLateQueueTxCommitWaitsForQueues: tx.commit-ok comes once the
+// queues have taken the transaction's publishes, as in RabbitMQ, so a
+// count read after it sees them even through a queue that answers late.
+func TestLateQueueTxCommitWaitsForQueues(t *testing.T) {
+	inner, err := classic.OpenType(classic.TypeConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt := &queuetest.Late{Inner: inner, TypeName: queue.TypeQuorum, MaxDelay: 20 * time.Millisecond}
+	s := startServer(t, func(c *Config) { c.extraTypes = []queue.Type{lt} })
+	ch := openChannel(t, dial(t, s))
+	args := amqp.Table{"x-queue-type": queue.TypeQuorum}
+	if _, err := ch.QueueDeclare("late-tx", false, false, false, false, args); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Tx(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	for i := range n {
+		if err := ch.Publish("", "late-tx", false, false, amqp.Publishing{Body: []byte(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ch.TxCommit(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclarePassive("late-tx", false, false, false, false, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Messages != n {
+		t.Fatalf("after tx.commit-ok the queue holds %d messages, want %d", q.Messages, n)
+	}
+}

@@ -20,13 +20,27 @@ import (
 // apply commits and applies one definitions command of the vhost and
 // returns what it answered. A failed commit changes nothing and is 541.
 func (v *vhost) apply(cmd meta.Command) (applied, error) {
-	return v.srv.applyDefs(cmd, v.name)
+	return v.applyCtx(context.Background(), cmd)
+}
+
+// applyCtx is apply giving up on waiting for the commit once ctx ends
+// (the channel that asked was closed); a commit under way completes.
+func (v *vhost) applyCtx(ctx context.Context, cmd meta.Command) (applied, error) {
+	return v.srv.applyDefsCtx(ctx, cmd, v.name)
 }
 
 // applyDefs commits and applies cmd; vhost names it in the 541 of a failed
 // commit.
 func (s *Server) applyDefs(cmd meta.Command, vhost string) (applied, error) {
-	a, err := s.defs.Propose(context.Background(), cmd)
+	return s.applyDefsCtx(context.Background(), cmd, vhost)
+}
+
+// applyDefsCtx is applyDefs with the context of the wait for the commit.
+func (s *Server) applyDefsCtx(ctx context.Context, cmd meta.Command, vhost string) (applied, error) {
+	a, err := s.defs.Propose(ctx, cmd)
+	if err != nil && ctx.Err() != nil {
+		return applied{}, protocol.NewError(protocol.InternalError, "definitions change in vhost '%s' abandoned: %v", vhost, err)
+	}
 	if err != nil {
 		s.log.Error("saving definitions failed", zap.Uint8("op", uint8(cmd.Op())), zap.String("vhost", vhost), zap.Error(err))
 		return applied{}, protocol.NewError(protocol.InternalError,
@@ -62,9 +76,9 @@ const declareRetries = 5
 // delete. If the definition was committed but the queue could not be
 // started here, the definition is deleted again (by incarnation) and the
 // start error answered.
-func (v *vhost) declareQueue(def queueDef) (applied, error) {
+func (v *vhost) declareQueue(ctx context.Context, def queueDef) (applied, error) {
 	for range declareRetries {
-		a, err := v.apply(meta.DeclareQueue{Vhost: v.name, Queue: def})
+		a, err := v.applyCtx(ctx, meta.DeclareQueue{Vhost: v.name, Queue: def})
 		switch {
 		case err != nil:
 			return a, err
@@ -238,7 +252,14 @@ func (v *vhost) stopQueue(def queueDef, deleteData bool) {
 // (cancelling consumers, dead-lettering, expiry). It returns how many
 // ready messages the queue dropped.
 func (v *vhost) deleteQueue(e *queueEntry, ifUnused, ifEmpty bool) (uint32, error) {
-	n, err := e.q.Delete(context.Background(), ifUnused, ifEmpty)
+	return v.deleteQueueCtx(context.Background(), e, ifUnused, ifEmpty)
+}
+
+// deleteQueueCtx is deleteQueue with the context of the wait for the
+// queue (the channel's that asked). Once the queue has deleted itself its
+// definition's delete is committed whatever ctx does.
+func (v *vhost) deleteQueueCtx(ctx context.Context, e *queueEntry, ifUnused, ifEmpty bool) (uint32, error) {
+	n, err := e.q.Delete(ctx, ifUnused, ifEmpty)
 	if err != nil {
 		return 0, err
 	}

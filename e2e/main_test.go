@@ -15,7 +15,10 @@
 //	  go test -race -tags e2e_nowarren ./e2e              # an external broker
 //
 // Against an external broker, WARREN_E2E_CONSUMER_TIMEOUT_MS (its
-// consumer_timeout) enables the consumer-timeout test.
+// consumer_timeout) enables the consumer-timeout test. With
+// WARREN_E2E_LATE set, the in-process broker's classic queues answer late
+// (queuetest.Late), as queues on another node would; `make test-late`
+// runs the suite that way.
 package e2e
 
 import (
@@ -26,6 +29,10 @@ import (
 	"testing"
 	"time"
 )
+
+// lateQueues is true when the in-process broker's queues answer late
+// (WARREN_E2E_LATE, see warren_test.go).
+var lateQueues = os.Getenv("WARREN_E2E_LATE") != ""
 
 // brokerURL is the AMQP URL of the broker every test talks to by default.
 var brokerURL string
@@ -129,5 +136,15 @@ func skipOnRabbit310(t *testing.T, why string) {
 	t.Helper()
 	if isRabbit3(t) {
 		t.Skipf("RabbitMQ %s differs from 4.x here: %s", serverVersion, why)
+	}
+}
+
+// skipWithLateQueues skips the test when the in-process broker's queues
+// answer late (WARREN_E2E_LATE), for a test whose bound assumes queues
+// that answer at once; why says how.
+func skipWithLateQueues(t *testing.T, why string) {
+	t.Helper()
+	if lateQueues && !external {
+		t.Skipf("queues answer late (WARREN_E2E_LATE): %s", why)
 	}
 }

@@ -8,11 +8,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/queuetest"
 )
 
 // This file starts Warren in-process for the suite (see TestMain). Build
 // with -tags e2e_nowarren to run against WARREN_E2E_URL without compiling
-// the broker (for instance while it is mid-change).
+// the broker (for instance while it is mid-change). With WARREN_E2E_LATE
+// set, the in-process broker's classic queues answer late, as queues on
+// another node would (queuetest.Late: every session operation completes
+// on another goroutine after a random delay).
 
 func init() {
 	startWarren = func(opts warrenOptions) (string, func(), error) {
@@ -28,7 +33,12 @@ func init() {
 				_ = os.RemoveAll(dir)
 			}
 		}
+		var wrap func(queue.Type) queue.Type
+		if lateQueues {
+			wrap = func(t queue.Type) queue.Type { return &queuetest.Late{Inner: t} }
+		}
 		srv, err := broker.NewServer(broker.Config{
+			WrapClassic:         wrap,
 			Listen:              "127.0.0.1:0",
 			DataDir:             dir,
 			Logger:              zap.NewNop(),
