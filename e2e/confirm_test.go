@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -53,34 +54,33 @@ func TestConfirmEveryPublish(t *testing.T) {
 }
 
 // TestConfirmReturnBeforeAck: an unroutable mandatory publish in confirm
-// mode is returned before it is acked.
+// mode gets basic.return and then basic.ack, in that order on the wire
+// (read as raw frames: a client library hands the two to different
+// listeners, whose order it does not keep).
 func TestConfirmReturnBeforeAck(t *testing.T) {
 	t.Parallel()
-	c, _ := open(t)
-	ch := c.channel(t)
-	mustOK(t, ch.Confirm(false), "confirm.select")
-	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
-	acks, nacks := ch.NotifyConfirm(make(chan uint64, 1), make(chan uint64, 1))
-	mustOK(t, ch.Publish("", name(t, "nobody"), true, false, text("m")), "publish")
-	select {
-	case r := <-returns:
-		if r.ReplyCode != codeNoRoute {
-			t.Fatalf("return code %d", r.ReplyCode)
-		}
-	case tag := <-acks:
-		t.Fatalf("ack %d before the return", tag)
-	case <-time.After(waitFor):
-		t.Fatal("no return")
+	r := dialRaw(t)
+	r.handshake(tuneOK{channelMax: 2047, frameMax: 131072})
+	r.openChannel(1)
+	var sel args
+	sel.u8(0) // no-wait off
+	r.write(methodBytes(1, 85, 10, &sel))
+	r.expectMethod(1, 85, 11) // confirm.select-ok
+	var pub args
+	pub.u16(0).shortstr("").shortstr(name(t, "nobody")).u8(1) // mandatory
+	r.write(methodBytes(1, 60, 40, &pub))
+	r.write(headerBytes(1, 1))
+	r.write(frameBytes(frameBody, 1, []byte("m")))
+	f := r.expectMethod(1, 60, 50) // basic.return
+	if code := binary.BigEndian.Uint16(f.payload[4:]); code != codeNoRoute {
+		t.Fatalf("return code %d, want %d", code, codeNoRoute)
 	}
-	select {
-	case tag := <-acks:
-		if tag != 1 {
-			t.Fatalf("ack tag %d, want 1", tag)
-		}
-	case tag := <-nacks:
-		t.Fatalf("nack %d for an unroutable message, want ack", tag)
-	case <-time.After(waitFor):
-		t.Fatal("no ack after the return")
+	if body := r.readContent(); body != "m" {
+		t.Fatalf("returned body %q", body)
+	}
+	f = r.expectMethod(1, 60, 80) // basic.ack, not a nack
+	if tag := binary.BigEndian.Uint64(f.payload[4:]); tag != 1 {
+		t.Fatalf("ack tag %d, want 1", tag)
 	}
 }
 
