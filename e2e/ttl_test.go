@@ -43,9 +43,22 @@ func TestPerMessageExpiration(t *testing.T) {
 	c, ch := open(t)
 	q := name(t, "")
 	declareQueue(t, ch, q, nil)
+	// Confirms make sure all three are in the queue before it is counted.
+	mustOK(t, ch.Confirm(false), "confirm.select")
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, 3))
 	publish(t, ch, "", q, amqp.Publishing{Body: []byte("brief"), Expiration: "30"})
 	publish(t, ch, "", q, amqp.Publishing{Body: []byte("lasting"), Expiration: "60000"})
 	publish(t, ch, "", q, text("forever"))
+	for range 3 {
+		select {
+		case c := <-confirms:
+			if !c.Ack {
+				t.Fatalf("publish %d nacked", c.DeliveryTag)
+			}
+		case <-time.After(waitFor):
+			t.Fatal("publishes not confirmed")
+		}
+	}
 	// Poll until the brief one is gone; the others stay.
 	deadline := time.Now().Add(waitFor)
 	for {
