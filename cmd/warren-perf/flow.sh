@@ -17,8 +17,8 @@
 #                (default 10)
 #   WARREN_PORT  Warren's AMQP port (default 5681)
 #   RABBIT_PORT  RabbitMQ's AMQP port (default 5675)
-#   RABBIT       0 to measure Warren alone (default: compare with RabbitMQ
-#                when rabbitmq-server is installed)
+#   RABBIT       0 to measure Warren alone (default: compare with RabbitMQ,
+#                which e2e/rabbitmq/start.sh installs if it is missing)
 #   WORK_DIR     parent of the temporary folder holding the binaries, Warren's
 #                data and the JSON results (default: $TMPDIR or /tmp, or
 #                /var/tmp when /tmp is a tmpfs: paged messages must be on a
@@ -34,79 +34,14 @@ settle=${SETTLE:-10}
 warren_port=${WARREN_PORT:-5681}
 rabbit_port=${RABBIT_PORT:-5675}
 
-command -v jq >/dev/null || {
-	echo "flow.sh: jq is needed to read warren-perf's JSON (apt-get install jq)" >&2
-	exit 2
-}
-
-# on_disk prints a folder for data that is not on a tmpfs.
-on_disk() {
-	local d=${WORK_DIR:-${TMPDIR:-/tmp}}
-	if [ -z "${WORK_DIR:-}" ] && [ "$(stat -f -c %T "$d")" = tmpfs ]; then d=/var/tmp; fi
-	if [ "$(stat -f -c %T "$d")" = tmpfs ]; then
-		echo "flow.sh: $d is a tmpfs; set WORK_DIR to a folder on a disk" >&2
-		return 1
-	fi
-	echo "$d"
-}
-
-work=$(mktemp -d -p "$(on_disk)" warren-flow.XXXXXX)
-warren_pid=""
-rabbit_dir=""
-cleanup() {
-	if [ -n "$warren_pid" ]; then
-		kill "$warren_pid" 2>/dev/null || true
-		wait "$warren_pid" 2>/dev/null || true
-	fi
-	if [ -n "$rabbit_dir" ]; then
-		e2e/rabbitmq/stop.sh "$rabbit_dir" >/dev/null 2>&1 || true
-	fi
-	rm -rf "$work/data"
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "flow.sh: results kept in $work" >&2
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+script=flow.sh
+# shellcheck source=cmd/warren-perf/brokers.sh
+. cmd/warren-perf/brokers.sh
+need_jq
+start_brokers
 
 # rss prints a process's resident set size in bytes.
 rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-
-echo "flow.sh: building warren and warren-perf into $work" >&2
-go build -o "$work/warren" ./cmd/warren
-go build -o "$work/warren-perf" ./cmd/warren-perf
-mkdir -p "$work/data" "$work/runs"
-
-"$work/warren" --listen "127.0.0.1:$warren_port" --data-dir "$work/data" >"$work/warren.log" 2>&1 &
-warren_pid=$!
-for _ in $(seq 1 100); do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$warren_port") 2>/dev/null; then break; fi
-	if ! kill -0 "$warren_pid" 2>/dev/null; then
-		echo "flow.sh: warren exited; its log:" >&2
-		cat "$work/warren.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-
-labels=(Warren)
-uris=("amqp://guest:guest@127.0.0.1:$warren_port/")
-pids=("$warren_pid")
-if [ "${RABBIT:-1}" != 0 ] && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
-	if started=$(RABBIT_PORT=$rabbit_port e2e/rabbitmq/start.sh); then
-		rabbit_dir=$(sed -n 's/^RABBIT_DIR=//p' <<<"$started")
-		version=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null | cut -d- -f1 || true)
-		labels+=("RabbitMQ${version:+ $version}")
-		uris+=("amqp://guest:guest@127.0.0.1:$rabbit_port/")
-		pids+=("$(sed -n 's/^RABBIT_PID=//p' <<<"$started")")
-	else
-		echo "flow.sh: RabbitMQ did not start; measuring Warren alone" >&2
-	fi
-else
-	echo "flow.sh: RabbitMQ not installed (or RABBIT=0); measuring Warren alone" >&2
-fi
 
 # One run per broker: 1 publisher flat out, 1 transient queue, 1 consumer.
 failed=0

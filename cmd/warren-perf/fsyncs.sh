@@ -14,7 +14,8 @@
 #   WARREN_PORT  Warren's AMQP port (default 5680)
 #   RABBIT_PORT  RabbitMQ's AMQP port (default 5673)
 #   RABBIT       0 to measure Warren alone
-#   WORK_DIR     parent of the temporary folder (default: /var/tmp, on a disk)
+#   WORK_DIR     parent of the temporary folder (default: $TMPDIR or /tmp, or
+#                /var/tmp when /tmp is a tmpfs)
 #
 # strace (installed with apt-get when missing) attaches to every thread of
 # the broker process for the length of one warren-perf run.
@@ -31,41 +32,11 @@ if ! command -v strace >/dev/null; then
 	echo "fsyncs.sh: installing strace" >&2
 	apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >&2
 fi
-command -v jq >/dev/null || {
-	echo "fsyncs.sh: jq is needed to read warren-perf's JSON (apt-get install jq)" >&2
-	exit 2
-}
-
-work=$(mktemp -d -p "${WORK_DIR:-/var/tmp}" warren-fsyncs.XXXXXX)
-warren_pid=""
-rabbit_dir=""
-cleanup() {
-	if [ -n "$warren_pid" ]; then
-		kill "$warren_pid" 2>/dev/null || true
-		wait "$warren_pid" 2>/dev/null || true
-	fi
-	if [ -n "$rabbit_dir" ]; then
-		e2e/rabbitmq/stop.sh "$rabbit_dir" >/dev/null 2>&1 || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-go build -o "$work/warren" ./cmd/warren
-go build -o "$work/warren-perf" ./cmd/warren-perf
-"$work/warren" --listen "127.0.0.1:$warren_port" --data-dir "$work/data" >"$work/warren.log" 2>&1 &
-warren_pid=$!
-brokers=("Warren|amqp://guest:guest@127.0.0.1:$warren_port/|$warren_pid")
-if [ "${RABBIT:-1}" != 0 ] && started=$(RABBIT_PORT=$rabbit_port e2e/rabbitmq/start.sh); then
-	rabbit_dir=$(sed -n 's/^RABBIT_DIR=//p' <<<"$started")
-	version=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null | cut -d- -f1 || true)
-	brokers+=("RabbitMQ ${version}|amqp://guest:guest@127.0.0.1:$rabbit_port/|$(sed -n 's/^RABBIT_PID=//p' <<<"$started")")
-fi
-for _ in $(seq 1 100); do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$warren_port") 2>/dev/null; then break; fi
-	sleep 0.1
-done
+script=fsyncs.sh
+# shellcheck source=cmd/warren-perf/brokers.sh
+. cmd/warren-perf/brokers.sh
+need_jq
+start_brokers
 
 # calls prints the fsync plus fdatasync calls in an strace -c summary.
 calls() {
@@ -77,8 +48,8 @@ echo "|---|--:|--:|--:|--:|--:|"
 for w in $windows; do
 	n=$count
 	if [ "$w" = 1 ]; then n=$((count / 10)); fi
-	for b in "${brokers[@]}"; do
-		IFS='|' read -r label uri pid <<<"$b"
+	for i in "${!labels[@]}"; do
+		label=${labels[$i]} uri=${uris[$i]} pid=${pids[$i]}
 		strace -f -c -e trace=fsync,fdatasync -p "$pid" -o "$work/strace.txt" 2>/dev/null &
 		strace_pid=$!
 		sleep 1 # strace attaches to every thread before the run starts
