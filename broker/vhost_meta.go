@@ -26,17 +26,12 @@ func (v *vhost) apply(cmd meta.Command) (applied, error) {
 // applyCtx is apply giving up on waiting for the commit once ctx ends
 // (the channel that asked was closed); a commit under way completes.
 func (v *vhost) applyCtx(ctx context.Context, cmd meta.Command) (applied, error) {
-	return v.srv.applyDefsCtx(ctx, cmd, v.name)
+	return v.srv.applyDefs(ctx, cmd, v.name)
 }
 
-// applyDefs commits and applies cmd; vhost names it in the 541 of a failed
-// commit.
-func (s *Server) applyDefs(cmd meta.Command, vhost string) (applied, error) {
-	return s.applyDefsCtx(context.Background(), cmd, vhost)
-}
-
-// applyDefsCtx is applyDefs with the context of the wait for the commit.
-func (s *Server) applyDefsCtx(ctx context.Context, cmd meta.Command, vhost string) (applied, error) {
+// applyDefs commits and applies cmd, giving up on waiting for the commit
+// once ctx ends; vhost names it in the 541 of a failed commit.
+func (s *Server) applyDefs(ctx context.Context, cmd meta.Command, vhost string) (applied, error) {
 	a, err := s.defs.Propose(ctx, cmd)
 	if err != nil && ctx.Err() != nil {
 		return applied{}, protocol.NewError(protocol.InternalError, "definitions change in vhost '%s' abandoned: %v", vhost, err)
