@@ -143,3 +143,22 @@ func BenchmarkBrokerRawPublishConsume(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "broker-allocs/msg")
 }
+
+// BenchmarkDeclareDeleteExclusive declares and deletes one exclusive queue
+// per iteration through amqp091-go: the cost of a definitions change,
+// which is committed (fsynced) before it is applied, even for a queue
+// that does not outlive its connection.
+func BenchmarkDeclareDeleteExclusive(b *testing.B) {
+	s := startServer(b)
+	ch := openChannel(b, dial(b, s))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		q, err := ch.QueueDeclare("", false, false, true, false, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ch.QueueDelete(q.Name, false, false, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -108,7 +108,7 @@ func validUTF8(ss ...string) bool {
 
 // stripCRLF removes every carriage return and line feed from name.
 func stripCRLF(name string) string {
-	if strings.IndexAny(name, "\r\n") < 0 {
+	if !strings.ContainsAny(name, "\r\n") {
 		return name
 	}
 	return strings.Map(func(r rune) rune {
