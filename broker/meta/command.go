@@ -23,6 +23,7 @@ const (
 	OpUnbind          Op = 6
 	OpDeclareQueue    Op = 7
 	OpDeleteQueue     Op = 8
+	OpNodeDown        Op = 9
 )
 
 // Command is one change to the definitions. It holds plain values only,
@@ -78,6 +79,11 @@ type (
 		Vhost, Name string
 		Incarnation uint64
 	}
+	// NodeDown removes what does not outlive a node: the exclusive
+	// queues of its connections, and the non-durable queues it is home
+	// to, with the bindings to them, as RabbitMQ does when a node goes
+	// down or restarts. Durable queues homed on it stay defined.
+	NodeDown struct{ Node string }
 )
 
 // Op implements Command.
@@ -103,6 +109,9 @@ func (DeclareQueue) Op() Op { return OpDeclareQueue }
 
 // Op implements Command.
 func (DeleteQueue) Op() Op { return OpDeleteQueue }
+
+// Op implements Command.
+func (NodeDown) Op() Op { return OpNodeDown }
 
 func (c AddVhost) encode(w *writer)  { w.str(c.Name) }
 func (c *AddVhost) decode(r *reader) { c.Name = r.str() }
@@ -178,6 +187,9 @@ func (c *DeleteQueue) decode(r *reader) {
 	c.Incarnation = r.uvarint()
 }
 
+func (c NodeDown) encode(w *writer)  { w.str(c.Node) }
+func (c *NodeDown) decode(r *reader) { c.Node = r.str() }
+
 // Encode returns cmd's encoding: Version, the op code, then the body.
 func Encode(cmd Command) []byte {
 	w := writer{b: []byte{Version, byte(cmd.Op())}}
@@ -211,6 +223,8 @@ func newCommand(op Op) decodable {
 		return &DeclareQueue{}
 	case OpDeleteQueue:
 		return &DeleteQueue{}
+	case OpNodeDown:
+		return &NodeDown{}
 	}
 	return nil
 }
@@ -255,6 +269,8 @@ func deref(c decodable) Command {
 	case *DeclareQueue:
 		return *c
 	case *DeleteQueue:
+		return *c
+	case *NodeDown:
 		return *c
 	}
 	return c

@@ -25,6 +25,7 @@ func everyCommand() []Command {
 		DeclareQueue{Vhost: "/", Queue: QueueDef{Name: "q", Durable: false, Exclusive: true, AutoDelete: true,
 			Args: args, Type: "classic", Incarnation: 1<<63 + 5, Home: "warren@a", Owner: Owner{Node: "warren@a", Conn: 9}}},
 		DeleteQueue{Vhost: "/", Name: "q", Incarnation: 42},
+		NodeDown{Node: "warren@b"},
 	}
 }
 
@@ -49,7 +50,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		}
 		seen[c.Op()] = true
 	}
-	for op := OpAddVhost; op <= OpDeleteQueue; op++ {
+	for op := OpAddVhost; op <= OpNodeDown; op++ {
 		if !seen[op] {
 			t.Errorf("op %d has no round-trip case", op)
 		}

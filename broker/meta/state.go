@@ -127,6 +127,8 @@ func (s *State) Apply(index uint64, cmd Command) (Result, []Effect) {
 		a.declareQueue(c)
 	case DeleteQueue:
 		a.deleteQueue(c)
+	case NodeDown:
+		a.nodeDown(c.Node)
 	default:
 		a.res.Err = protocol.NewError(protocol.InternalError, "unknown definitions command %T", cmd)
 	}

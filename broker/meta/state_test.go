@@ -364,3 +364,43 @@ func TestDropTransient(t *testing.T) {
 		t.Errorf("snapshot after the drop: %v", err)
 	}
 }
+
+// TestNodeDown: a node going down takes with it the exclusive queues of
+// its connections (wherever they live) and the non-durable queues it is
+// home to, with their bindings, in name order; its durable queues and
+// every other node's queues stay.
+func TestNodeDown(t *testing.T) {
+	onB := func(name string, inc uint64, durable bool) QueueDef {
+		q := qdef(name, inc)
+		q.Home, q.Durable = "warren@b", durable
+		return q
+	}
+	excl := qdef("excl", 3) // lives on a, owned by a connection on b
+	excl.Exclusive, excl.Durable, excl.Owner = true, false, Owner{Node: "warren@b", Conn: 7}
+	s := NewState()
+	applyAll(s, []Command{
+		AddVhost{Name: "/"},
+		DeclareExchange{Vhost: "/", Exchange: xdef("t", exchange.Topic)},
+		DeclareQueue{Vhost: "/", Queue: onB("b-transient", 1, false)},
+		DeclareQueue{Vhost: "/", Queue: onB("b-durable", 2, true)},
+		DeclareQueue{Vhost: "/", Queue: excl},
+		DeclareQueue{Vhost: "/", Queue: qdef("a-durable", 4)},
+		Bind{Vhost: "/", Binding: qbind("t", "b-transient", "k")},
+	})
+	r, got := s.Apply(s.Applied()+1, NodeDown{Node: "warren@b"})
+	want := []Effect{
+		{Kind: BindingRemoved, Vhost: "/", Binding: qbind("t", "b-transient", "k")},
+		{Kind: QueueStopped, Vhost: "/", Queue: onB("b-transient", 1, false), DeleteData: true},
+		{Kind: QueueStopped, Vhost: "/", Queue: excl, DeleteData: true},
+	}
+	if r.Err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("NodeDown: %v\n got %+v\nwant %+v", r.Err, got, want)
+	}
+	var left []string
+	for _, q := range s.Queues("/") {
+		left = append(left, q.Name)
+	}
+	if !reflect.DeepEqual(left, []string{"a-durable", "b-durable"}) {
+		t.Fatalf("queues left: %v", left)
+	}
+}
