@@ -38,6 +38,9 @@ type Server struct {
 	types   *queue.Registry // the queue types this node runs (queue_types.go)
 	damaged atomic.Uint64
 
+	// connSeq numbers connections; it starts at the start time in
+	// nanoseconds, so that an id is never reused by a restarted node and
+	// an exclusive owner (node, connection id) names one connection ever.
 	connSeq atomic.Uint64
 
 	alarms    alarm         // the resource alarms raised (alarm.go)
@@ -102,6 +105,7 @@ func NewServer(cfg Config) (*Server, error) {
 		stop:  make(chan struct{}),
 	}
 	s.logins = newLoginFailures()
+	s.connSeq.Store(uint64(time.Now().UnixNano()))
 	s.clock.Store(time.Now().UnixMilli())
 	s.vhosts = make(map[string]*vhost)
 	if err := s.openQueueTypes(); err != nil {
