@@ -1,0 +1,77 @@
+package classic
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/store"
+)
+
+// liveHeap is the heap in use after two collections.
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// brokerMessage builds a transient message as the broker's publish path
+// does: properties (delivery mode 1) and body in one buffer, exchange and
+// routing key shared by every message.
+func brokerMessage(size int) *queue.Message {
+	raw := (&protocol.Properties{Flags: protocol.FlagDeliveryMode, DeliveryMode: 1}).Append(nil)
+	buf := make([]byte, len(raw)+size)
+	copy(buf, raw)
+	m := &queue.Message{Exchange: "", RoutingKey: "q", RawProps: buf[:len(raw):len(raw)], Body: buf[len(raw):]}
+	m.Props.Decode(m.RawProps)
+	return m
+}
+
+// TestQueuedMessageMemory measures what a queued transient 1 KiB message
+// costs the heap in a queue without consumers, message included, through
+// the queue API, and keeps it within its bound.
+func TestQueuedMessageMemory(t *testing.T) {
+	n := 20_000
+	if testing.Short() {
+		n = 5_000
+	}
+	const size = 1024
+	for _, tc := range []struct {
+		name    string
+		durable bool
+		store   bool
+		max     int64 // bytes per message
+	}{
+		{"in memory", true, false, 3 * size},
+		{"non-durable, node with a data dir", false, true, 3 * size},
+		{"durable, node with a data dir", true, true, 3 * size},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var st *store.Store
+			if tc.store {
+				st = openTestStore(t, t.TempDir(), nil)
+			}
+			q, err := New("q", Options{VHost: "/", Durable: tc.durable}, Env{Store: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			before := liveHeap()
+			for range n {
+				q.Publish(brokerMessage(size), queue.Confirm{})
+			}
+			per := (liveHeap() - before) / int64(n)
+			runtime.KeepAlive(q)
+			if s := q.Stats(bg); s.Ready != uint32(n) {
+				t.Fatalf("stats %+v, want %d ready", s, n)
+			}
+			t.Logf("%s: %d bytes of heap per queued transient %d B message", tc.name, per, size)
+			if per > tc.max {
+				t.Errorf("a queued %d B message costs %d bytes, want <= %d", size, per, tc.max)
+			}
+		})
+	}
+}
