@@ -131,8 +131,8 @@ func TestQueuedMessageMemory(t *testing.T) {
 		durable bool
 		max     int64 // bytes per message
 	}{
-		{"non-durable queue", false, 3 * size},
-		{"durable queue", true, 3 * size},
+		{"non-durable queue", false, size + 512},
+		{"durable queue", true, size + 512},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startServer(t)
