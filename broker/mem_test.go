@@ -119,25 +119,28 @@ func queuedBytesPerMessage(t *testing.T, s *Server, qname string, durable bool, 
 
 // TestQueuedMessageMemory measures what a queued transient 1 KiB message
 // costs the broker's heap in a queue without consumers, published end to
-// end over a socket, and keeps it within its bound.
+// end over a socket, and keeps it within its bound. With a data dir, all
+// but the queue's window (4096 messages) are paged out to disk.
 func TestQueuedMessageMemory(t *testing.T) {
-	n := 20_000
-	if testing.Short() {
-		n = 5_000
-	}
-	const size = 1024
+	const n, size = 20_000, 1024
 	for _, tc := range []struct {
-		name    string
-		durable bool
-		max     int64 // bytes per message
+		name     string
+		inMemory bool
+		durable  bool
+		max      int64 // bytes per message
 	}{
-		{"non-durable queue", false, size + 512},
-		{"durable queue", true, size + 512},
+		{"in memory", true, false, size + 400},
+		{"non-durable queue", false, false, 512},
+		{"durable queue", false, true, 512},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startServer(t)
+			s := startServer(t, func(c *Config) {
+				if tc.inMemory {
+					c.InMemory, c.DataDir = true, ""
+				}
+			})
 			per := queuedBytesPerMessage(t, s, "mem", tc.durable, n, size)
-			t.Logf("%s: %d bytes of heap per queued transient %d B message", tc.name, per, size)
+			t.Logf("%s: %d bytes of heap per queued transient %d B message (%d messages)", tc.name, per, size, n)
 			if per > tc.max {
 				t.Errorf("a queued %d B message costs %d bytes, want <= %d", size, per, tc.max)
 			}
