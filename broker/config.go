@@ -46,7 +46,8 @@ type Config struct {
 	Listen string
 	// DataDir holds the node's durable state: definitions.db (vhosts,
 	// durable exchanges, queues and bindings) and queues/ (the messages of
-	// durable queues). It is created if missing, and NewServer fails unless
+	// durable queues), and transient/, where queues page out transient
+	// messages, emptied at every start. It is created if missing, and NewServer fails unless
 	// it is a directory the broker can write to. It may be empty only with
 	// InMemory.
 	DataDir string

@@ -76,6 +76,10 @@ type conn struct {
 	// incomplete is the octets held by messages still being received on
 	// all channels, bounded by incompleteLimit (read loop only).
 	incomplete int
+	// lastProps are the raw properties of the last message received,
+	// shared read-only by the next ones that carry the same (content.go;
+	// read loop only).
+	lastProps []byte
 
 	lingerClose bool // the client closed: let it drop the socket first (read loop only)
 

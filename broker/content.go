@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"bytes"
+
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 )
@@ -26,27 +28,46 @@ func heldBytes(msg *queue.Message) int {
 	return len(msg.RawProps) + cap(msg.Body)
 }
 
+// maxSharedBuffer bounds the buffer a connection's lastProps may keep
+// alive: only the properties of a message this small are shared.
+const maxSharedBuffer = 4 << 10
+
 // startContent allocates the message a content header announces, with
 // room for the whole body only when it may arrive in one frame and the
 // connection's limit allows: a larger body grows as its frames arrive, so
-// memory follows the octets received, not the size announced. The
-// properties and the body share one buffer.
+// memory follows the octets received, not the size announced.
+//
+// A message whose properties are the same as the last message's on the
+// connection (a publisher's usual case) shares that message's raw
+// properties, read-only, and its body gets a buffer of its own, of its
+// exact size: a 1 KiB body then takes a 1 KiB allocation rather than the
+// next size class up. Otherwise the properties and the body share one
+// buffer, and a small one becomes the connection's lastProps. Either way
+// a message costs two allocations: the buffer and the Message.
 func (ch *channel) startContent(raw []byte, size int) *queue.Message {
 	c := ch.c
 	reserve := 0
 	if size <= int(c.frameMax) && c.incomplete+len(raw)+size <= c.incompleteLimit() {
 		reserve = size
 	}
-	buf := make([]byte, len(raw)+reserve)
-	copy(buf, raw)
 	msg := &queue.Message{
 		Exchange:   ch.publish.Exchange,
 		RoutingKey: ch.publish.RoutingKey,
-		RawProps:   buf[:len(raw):len(raw)],
-		Body:       buf[len(raw):len(raw)],
 	}
-	if len(raw) < 2 {
-		msg.RawProps = nil
+	switch {
+	case len(raw) < 2:
+		msg.Body = make([]byte, 0, reserve)
+	case bytes.Equal(raw, c.lastProps):
+		msg.RawProps = c.lastProps
+		msg.Body = make([]byte, 0, reserve)
+	default:
+		buf := make([]byte, len(raw)+reserve)
+		copy(buf, raw)
+		msg.RawProps = buf[:len(raw):len(raw)]
+		msg.Body = buf[len(raw):len(raw)]
+		if len(buf) <= maxSharedBuffer {
+			c.lastProps = msg.RawProps
+		}
 	}
 	c.incomplete += heldBytes(msg)
 	return msg

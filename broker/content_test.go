@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -253,4 +254,52 @@ func readGetBody(t *testing.T, nc net.Conn, fr *protocol.FrameReader) []byte {
 		body = append(body, f.Payload...)
 	}
 	return body
+}
+
+// TestRepeatedPropertiesShared: a message whose raw properties are the
+// same as the last small message's on the connection shares them,
+// read-only, and its body buffer is exactly its size; different
+// properties, or those of a large message, are not shared.
+func TestRepeatedPropertiesShared(t *testing.T) {
+	a := (&protocol.Properties{Flags: protocol.FlagDeliveryMode, DeliveryMode: 1}).Append(nil)
+	b := (&protocol.Properties{Flags: protocol.FlagContentType, ContentType: "text/plain"}).Append(nil)
+	c, newCh := assembly(t, Config{})
+	ch := newCh(1)
+	var first []byte // the raw properties the next message shares, if any
+	for i, tt := range []struct {
+		raw    []byte
+		size   int
+		shared bool
+	}{
+		{a, 1024, false},
+		{a, 1024, true},
+		{a, 16, true},
+		{b, 1024, false},
+		{a, 1024, false},
+		{b, 8 << 10, false}, // too large to become the one shared
+		{b, 1024, false},
+		{b, 1024, true},
+	} {
+		msg := ch.startContent(tt.raw, tt.size)
+		if !bytes.Equal(msg.RawProps, tt.raw) || len(msg.Body) != 0 || cap(msg.Body) < tt.size {
+			t.Fatalf("message %d: props %x (want %x), body len %d cap %d", i, msg.RawProps, tt.raw, len(msg.Body), cap(msg.Body))
+		}
+		shared := len(first) > 0 && &msg.RawProps[0] == &first[0]
+		if shared != tt.shared {
+			t.Fatalf("message %d: shared %v, want %v", i, shared, tt.shared)
+		}
+		if shared && cap(msg.Body) != tt.size {
+			t.Fatalf("message %d: body capacity %d with shared properties, want %d", i, cap(msg.Body), tt.size)
+		}
+		if cap(msg.RawProps) != len(msg.RawProps) {
+			t.Fatalf("message %d: properties capacity %d past their length %d", i, cap(msg.RawProps), len(msg.RawProps))
+		}
+		ch.msg = msg
+		ch.endContent()
+		ch.msg = nil
+		first = c.lastProps
+	}
+	if c.incomplete != 0 {
+		t.Fatalf("connection still holds %d", c.incomplete)
+	}
 }

@@ -26,10 +26,11 @@
 // Two other owners start goroutines or timers that the server does not
 // track:
 //
-//   - the queue store (queue/store), which the classic queue type opens
-//     when NewServer builds the registry, starts its sync loop and its
-//     compactor in store.New and joins both in Store.Close, which the
-//     classic type's Close calls after every queue is closed. A sync
+//   - the queue stores (queue/store: the durable one and the volatile
+//     one transient messages are paged out to), which the classic queue
+//     type opens when NewServer builds the registry; each starts its sync
+//     loop and its compactor in store.Open and joins both in Store.Close,
+//     which the classic type's Close calls after every queue is closed. A sync
 //     round with several files to fsync runs them on short-lived workers
 //     that it waits for before the round ends. The confirms of durable
 //     messages (a queue's OnDurable) run on the sync loop, or on the

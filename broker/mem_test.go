@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"bytes"
+	"context"
 	"net"
 	"runtime"
 	"testing"
@@ -80,5 +82,68 @@ func TestIdleConnectionMemory(t *testing.T) {
 	}
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// queuedBytesPerMessage publishes n transient messages of size bytes to
+// the queue qname (declared with durable) over a raw socket, with no
+// consumer, and returns the growth of the broker's heap and stacks per
+// message once the queue holds them all.
+func queuedBytesPerMessage(t *testing.T, s *Server, qname string, durable bool, n, size int) int64 {
+	t.Helper()
+	nc := rawOpen(t, s.Addr().String())
+	defer nc.Close()
+	fr := protocol.NewFrameReader(nc)
+	nc.Write(protocol.AppendMethodFrame(nil, 1, &protocol.QueueDeclare{Queue: qname, Durable: durable}))
+	if f, err := fr.ReadFrame(); err != nil || f.Type != protocol.FrameMethod {
+		t.Fatalf("declare: %v", err)
+	}
+	var one []byte
+	one = protocol.AppendMethodFrame(one, 1, &protocol.BasicPublish{RoutingKey: qname})
+	one = protocol.AppendHeaderFrame(one, 1, protocol.ClassBasic, uint64(size), &protocol.Properties{})
+	one = protocol.AppendBodyFrames(one, 1, make([]byte, size), 131072)
+	const batch = 100
+	frames := bytes.Repeat(one, batch)
+	q := s.vhost("/").queues[qname].q
+	before := heapAndStacks()
+	for sent := 0; sent < n; sent += batch {
+		k := min(batch, n-sent)
+		if _, err := nc.Write(frames[:k*len(one)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "queue filled", func() bool { return q.Stats(context.Background()).Ready == uint32(n) })
+	after := heapAndStacks()
+	return (int64(after) - int64(before)) / int64(n)
+}
+
+// TestQueuedMessageMemory measures what a queued transient 1 KiB message
+// costs the broker's heap in a queue without consumers, published end to
+// end over a socket, and keeps it within its bound. With a data dir, all
+// but the queue's window (4096 messages) are paged out to disk.
+func TestQueuedMessageMemory(t *testing.T) {
+	const n, size = 20_000, 1024
+	for _, tc := range []struct {
+		name     string
+		inMemory bool
+		durable  bool
+		max      int64 // bytes per message
+	}{
+		{"in memory", true, false, size + 400},
+		{"non-durable queue", false, false, 512},
+		{"durable queue", false, true, 512},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, func(c *Config) {
+				if tc.inMemory {
+					c.InMemory, c.DataDir = true, ""
+				}
+			})
+			per := queuedBytesPerMessage(t, s, "mem", tc.durable, n, size)
+			t.Logf("%s: %d bytes of heap per queued transient %d B message (%d messages)", tc.name, per, size, n)
+			if per > tc.max {
+				t.Errorf("a queued %d B message costs %d bytes, want <= %d", size, per, tc.max)
+			}
+		})
 	}
 }

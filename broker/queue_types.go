@@ -15,9 +15,14 @@ import (
 // queues through queue.Type and queue.Queue, and reads a type's
 // capabilities instead of knowing which type it is.
 
+// transientDir is the data dir's folder where classic queues page out
+// transient messages; it is emptied at every start.
+const transientDir = "transient"
+
 // openQueueTypes builds the registry of the queue types this node runs,
-// classic first; the classic type opens the queue store under the data
-// dir (none with Config.InMemory).
+// classic first; the classic type opens the queue store, and the volatile
+// store of transient messages, under the data dir (none with
+// Config.InMemory).
 func (s *Server) openQueueTypes() error {
 	c := classic.TypeConfig{
 		Logger:   s.log,
@@ -25,6 +30,7 @@ func (s *Server) openQueueTypes() error {
 	}
 	if !s.cfg.InMemory {
 		c.Dir = filepath.Join(s.cfg.DataDir, queuesDir)
+		c.SpillDir = filepath.Join(s.cfg.DataDir, transientDir)
 	}
 	ct, err := classic.OpenType(c)
 	if err != nil {

@@ -22,7 +22,9 @@
 // A durable queue created with Env.Store keeps its persistent messages
 // (delivery mode 2) in its own log in the store, named
 // store.LogID(vhost, name). Transient messages, and every message of a
-// non-durable queue, never touch the disk.
+// non-durable queue, never outlive the node's run: past the window they
+// are paged out to the volatile store (Env.Spill; see Paging), which
+// nothing reads at start-up and which is emptied then.
 //
 //   - New recovers the log: every message not settled comes back, in
 //     order, marked redelivered, as RabbitMQ does. Their TTLs count from
@@ -61,22 +63,34 @@
 // ActionQueueDown.
 //
 // The Type (type.go) is how the broker reaches all this: it owns the
-// node's store, declares queues (New) and, at start-up, deletes the logs
-// that belong to no saved queue (Recover).
+// node's store and its volatile store (each with its own sync loop and
+// compactor goroutines, started when it opens and joined in its Close,
+// which Type.Close calls), declares queues (New) and, at start-up,
+// deletes the logs that belong to no saved queue (Recover).
 //
 // # Paging
 //
-// A durable queue without priorities keeps at most a head window of ready
-// messages in memory (Env.WindowMessages, Env.WindowBytes: 4096 messages,
-// 32 MiB). Past it, a persistent message is only a record in the log and a
-// count; one store.Reader moving forward reads the backlog back as the
-// window drains (paging.go). Ten million 1 KiB messages cost the queue a
-// few MiB. Limitations: transient messages published while the queue pages
-// wait in memory (they may not be written, as they must not survive a
-// restart); priority queues keep every message in memory (their bodies are
-// still persisted and recovered); unacknowledged messages keep their bodies
-// (bounded by the consumers' prefetch). With x-max-length-bytes, recovery
-// reads the whole backlog once to learn its size.
+// A queue without priorities keeps at most a head window of ready messages
+// in memory (Env.WindowMessages, Env.WindowBytes: 4096 messages, 32 MiB)
+// once it has somewhere to page to: a durable queue with Env.Store, and
+// any queue with Env.Spill. Past the window, a persistent message in a
+// durable queue is only a record in its log and a count; a transient one,
+// and every message of a non-durable queue, is a record in the queue's
+// spill log (spill.go), a log of the node's volatile store: never synced,
+// emptied when the node starts, deleted with the queue and when it is
+// closed. One store.Reader per log, moving forward, reads the backlog back
+// as the window drains, and the two logs are merged in publish order
+// (paging.go). Queue order, requeue positions, TTLs counted from the
+// publish, purge, length limits (overflow and dead-lettering included) and
+// x-expires hold whatever is paged. A million transient 1 KiB messages cost
+// the queue a few MiB of memory; each paged message costs about 13 bytes of
+// heap. Limitations: priority queues keep every message in memory (their
+// persistent bodies are still persisted and recovered), and so does every
+// queue of a node without a data dir; unacknowledged messages keep their
+// bodies (bounded by the consumers' prefetch); transient messages wait in
+// memory (the tail) when the spill log cannot be opened or written. With
+// x-max-length-bytes, recovery reads the whole backlog once to learn its
+// size.
 //
 // # Flow control
 //
@@ -95,7 +109,9 @@
 // Lock order: the queue's mutex, then a Consumer's or Confirmer's locks
 // (queue → channel → connection) or a queue.Limiter's (a leaf), or a
 // session owner's Post (flow control; the connection's output lock), and the queue's mutex, then the log's
-// (Append, Settle and the Reader run under it), then the confirm FIFO's.
+// (Append, Settle and the Reader run under it; the spill log's likewise),
+// then the confirm FIFO's. The spill log is deleted after the mutex is
+// released.
 // Consumer.Deliver is called with the mutex held; Env.DeadLetter,
 // Env.Expired, Consumer.Cancelled and Confirmer.Confirmed are called after
 // it is released, so they may call back into the queue. The store calls

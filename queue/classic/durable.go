@@ -86,14 +86,7 @@ func (q *Queue) appendMsg(m *queue.Message) uint64 {
 	if q.dlog == nil {
 		return 0
 	}
-	if m.Timestamp.IsZero() {
-		// TTLs count from the publish; keep that moment in the record.
-		var now int64
-		c := *m
-		c.Timestamp = time.Unix(0, q.nowNs(&now))
-		m = &c
-	}
-	q.enc = queue.AppendMessage(q.enc[:0], m)
+	q.enc = queue.AppendMessage(q.enc[:0], q.stamped(m))
 	seq, err := q.dlog.Append(0, q.enc)
 	if cap(q.enc) > 1<<20 {
 		q.enc = nil
@@ -106,6 +99,18 @@ func (q *Queue) appendMsg(m *queue.Message) uint64 {
 	q.lastSeq = seq
 	q.pubSeq = seq
 	return seq
+}
+
+// stamped returns m, or a copy of it with the time now when m has no
+// Timestamp: TTLs count from the publish, and a record keeps that moment.
+func (q *Queue) stamped(m *queue.Message) *queue.Message {
+	if !m.Timestamp.IsZero() {
+		return m
+	}
+	var now int64
+	c := *m
+	c.Timestamp = time.Unix(0, q.nowNs(&now))
+	return &c
 }
 
 // forget marks the log record seq settled (the message was acked,
@@ -174,8 +179,11 @@ func (q *Queue) Close() error {
 	q.pg.reset()
 	lg := q.dlog
 	q.dlog = nil
+	sp := q.dropSpill()
 	q.mu.Unlock()
 	q.hooks.Wait()
+	// Transient messages do not outlive the node's run.
+	q.deleteSpill(sp)
 	if lg == nil {
 		return nil
 	}

@@ -22,9 +22,29 @@ func openTestStore(t testing.TB, dir string, fs store.FS) *store.Store {
 	return st
 }
 
+// openSpillStore opens a volatile store in dir, for paged transient
+// messages, and closes it when the test ends.
+func openSpillStore(t testing.TB, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(dir, store.Options{Volatile: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // durableHarness is a harness whose queue is durable, in st, paging past
 // window messages.
 func newDurableHarness(t *testing.T, st *store.Store, args protocol.Table, window int, clock *fakeClock) *harness {
+	t.Helper()
+	return newPagingHarness(t, st, nil, true, args, window, clock)
+}
+
+// newPagingHarness is a harness whose queue pages past window messages:
+// durable or not, with the durable store st and the spill store sp (either
+// may be nil).
+func newPagingHarness(t *testing.T, st, sp *store.Store, durable bool, args protocol.Table, window int, clock *fakeClock) *harness {
 	t.Helper()
 	a, err := queue.ParseArgs(args, "q", "/")
 	if err != nil {
@@ -34,7 +54,7 @@ func newDurableHarness(t *testing.T, st *store.Store, args protocol.Table, windo
 		clock = newClock()
 	}
 	h := &harness{t: t, clock: clock}
-	q, err := New("q", Options{VHost: "/", Durable: true, Args: a}, Env{
+	q, err := New("q", Options{VHost: "/", Durable: durable, Args: a}, Env{
 		DeadLetter: func(ms []*queue.Message) {
 			h.mu.Lock()
 			h.dead = append(h.dead, ms...)
@@ -43,6 +63,7 @@ func newDurableHarness(t *testing.T, st *store.Store, args protocol.Table, windo
 		Now:            clock.Now,
 		AfterFunc:      clock.AfterFunc,
 		Store:          st,
+		Spill:          sp,
 		WindowMessages: window,
 	})
 	if err != nil {

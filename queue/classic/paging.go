@@ -10,17 +10,20 @@ import (
 	"github.com/warrenmq/warren/queue/store"
 )
 
-// Paging keeps a durable queue's memory bounded whatever its backlog.
+// Paging keeps a queue's memory bounded whatever its backlog.
 //
 // The ready messages are, in queue order, the window (readyQueue: entries
 // with their messages in memory) followed by the paged region. Once the
-// window is full, a publish appends its persistent message to the log and
-// keeps nothing of it but a count: the log is already in queue order, so
-// one Reader moving forward reads the paged region back into the window as
-// it drains (refill). A transient message published while the queue pages
-// cannot go to the log (it must not survive a restart), so it waits in
-// memory in the tail, tagged with the sequence number of the first record
-// published after it, and refill merges it back in place.
+// window is full, a publish appends its persistent message (in a durable
+// queue) to the log and keeps nothing of it but a count: the log is
+// already in queue order, so one Reader moving forward reads the paged
+// region back into the window as it drains (refill). A transient message
+// cannot go to that log (it must not survive a restart): it goes to the
+// spill log (spill.go), tagged with the sequence number of the first
+// record published after it, and refill merges the two logs back in
+// place. Without a spill store, or once the spill log failed, transient
+// messages wait in memory in the tail, tagged the same way, behind every
+// spilled one.
 //
 // Message ids are given as messages enter the window, in queue order, so a
 // requeued message (whose id is below every paged one) still goes back to
@@ -29,7 +32,8 @@ import (
 //
 // Invariant: while the paged region holds messages, the window is not
 // empty (take refills it), so the head of the queue is always in memory.
-// Priority queues and queues without a log never page.
+// Priority queues never page, nor do queues with neither a log nor a spill
+// store.
 type paged struct {
 	r        *store.Reader // reads the paged records back; nil when none
 	logN     int           // records in the log not read back yet
@@ -38,26 +42,40 @@ type paged struct {
 	next     entry         // a record read back, not yet in the window
 	hasNext  bool
 	nextSize bool // next's body is counted in logBytes
+
+	sr         *store.Reader // reads the spill log back; nil when none
+	spillN     int           // spill records not read back yet
+	spillBytes int64         // their body bytes, and snext's
+	snext      entry         // a spilled message read back; id is the seq it precedes
+	hasSNext   bool
+	spillRead  uint64 // the last spill record read
+
 	tail     ring // transient messages; entry.id is the seq they precede
 	tailSize int64
 }
 
 // n is how many messages the paged region holds.
 func (p *paged) n() int {
-	n := p.logN + p.tail.n
+	n := p.logN + p.spillN + p.tail.n
 	if p.hasNext {
+		n++
+	}
+	if p.hasSNext {
 		n++
 	}
 	return n
 }
 
 // bytes is the body bytes of the paged region, as far as known.
-func (p *paged) bytes() int64 { return p.logBytes + p.tailSize }
+func (p *paged) bytes() int64 { return p.logBytes + p.spillBytes + p.tailSize }
 
 // reset forgets the paged region.
 func (p *paged) reset() {
 	if p.r != nil {
 		p.r.Close()
+	}
+	if p.sr != nil {
+		p.sr.Close()
 	}
 	p.tail.clear()
 	*p = paged{tail: p.tail}
@@ -81,8 +99,8 @@ func (q *Queue) windowLow() bool {
 }
 
 // pageOut puts a newly published message in the paged region: a persistent
-// one as a log record only, a transient one (or one the log refused) in
-// the tail.
+// one as a log record only, a transient one (or one the log refused) as a
+// spill record, or in the tail when it cannot be spilled.
 func (q *Queue) pageOut(e entry) {
 	if e.unlogged {
 		e.unlogged = false
@@ -96,6 +114,9 @@ func (q *Queue) pageOut(e entry) {
 		}
 	}
 	e.id = q.lastSeq + 1 // it goes before the next record appended
+	if q.spillOut(e) {
+		return
+	}
 	q.pg.tail.push(e)
 	q.pg.tailSize += int64(len(e.msg.Body))
 }
@@ -110,11 +131,21 @@ func (q *Queue) refill(now *int64) {
 			q.readNext(now)
 			continue
 		}
+		if !p.hasSNext && p.spillN > 0 {
+			q.readSpill(now)
+			continue
+		}
 		var e entry
-		if p.tail.n > 0 && (!p.hasNext || p.tail.front().id <= p.next.seq) {
+		switch {
+		case p.hasSNext && (!p.hasNext || p.snext.id <= p.next.seq):
+			e = p.snext
+			p.spillBytes -= int64(len(e.msg.Body))
+			p.snext, p.hasSNext = entry{}, false
+		case !p.hasSNext && p.tail.n > 0 && (!p.hasNext || p.tail.front().id <= p.next.seq):
+			// Every spilled message is read: the tail comes after them.
 			e = p.tail.pop()
 			p.tailSize -= int64(len(e.msg.Body))
-		} else {
+		default: // p.hasNext: the paged region is not empty
 			e = p.next
 			if p.nextSize {
 				p.logBytes -= int64(len(e.msg.Body))
@@ -125,6 +156,7 @@ func (q *Queue) refill(now *int64) {
 		q.nextID++
 		q.ready.add(e, false)
 	}
+	q.settleSpilled()
 	if p.n() == 0 {
 		p.reset()
 	}
@@ -174,6 +206,7 @@ func (q *Queue) purgePaged() {
 		// and the unacknowledged messages all come before it.
 		_ = q.dlog.SettleRange(p.r.Position(), q.lastSeq)
 	}
+	q.purgeSpilled()
 	p.reset()
 }
 
@@ -186,8 +219,9 @@ type MemoryStats struct {
 	WindowBytes int64
 	// Tail is the transient messages waiting in memory behind paged ones.
 	Tail int
-	// Paged is the ready messages held on disk only.
-	Paged int
+	// Paged is the ready messages held on disk only, Spilled the transient
+	// ones among them.
+	Paged, Spilled int
 	// Unacked is the delivered messages (held in memory until settled).
 	Unacked int
 	// Confirms is the publisher confirms waiting for the disk.
@@ -201,10 +235,14 @@ func (q *Queue) Memory() MemoryStats {
 		Window:      q.ready.count,
 		WindowBytes: q.ready.bytes,
 		Tail:        q.pg.tail.n,
-		Paged:       q.pg.logN,
+		Paged:       q.pg.logN + q.pg.spillN,
+		Spilled:     q.pg.spillN,
 		Unacked:     len(q.unacked) - 1,
 	}
 	if q.pg.hasNext {
+		s.Window++
+	}
+	if q.pg.hasSNext {
 		s.Window++
 	}
 	q.mu.Unlock()

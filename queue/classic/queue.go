@@ -59,10 +59,16 @@ type Env struct {
 	// publishes of persistent messages are confirmed once on disk, and
 	// Delete removes the log. Nil keeps even a durable queue in memory.
 	Store *store.Store
-	// WindowMessages and WindowBytes bound the ready messages a durable,
-	// non-priority queue keeps in memory with their bodies (zero: 4096
-	// messages and 32 MiB). Past them, persistent messages live in the log
-	// only and are read back as the queue drains.
+	// Spill is the node's volatile store (store.Options.Volatile), where a
+	// queue without priorities pages out the transient messages past its
+	// window, and every message of a non-durable queue (spill.go). Nil
+	// keeps them in memory.
+	Spill *store.Store
+	// WindowMessages and WindowBytes bound the ready messages a paging
+	// queue (one without priorities, durable with a Store or given a
+	// Spill) keeps in memory with their bodies (zero: 4096 messages and 32
+	// MiB). Past them, persistent messages live in the log only, transient
+	// ones in the spill log, and both are read back as the queue drains.
 	WindowMessages int
 	WindowBytes    int64
 }
@@ -118,9 +124,15 @@ type Queue struct {
 	pubNack  bool     // the log refused the current Publish's message
 	closed   bool     // Close was called (deleted is set too)
 	pg       paged
-	pageable bool // the queue pages: durable with a log, no priorities
+	pageable bool // the queue pages: no priorities, a log or a spill store
 	winMsgs  int
 	winBytes int64
+
+	// spilling (spill.go)
+	spill        *store.Log // nil until the first spill
+	spillLast    uint64     // the last spill record appended
+	spillSettled uint64     // every spill record below it is settled
+	spillFailed  bool       // the spill log failed: transient messages stay in memory
 }
 
 // held is an unacknowledged delivery.
@@ -178,6 +190,7 @@ func New(name string, o Options, env Env) (*Queue, error) {
 	if q.winBytes <= 0 {
 		q.winBytes = defaultWindowBytes
 	}
+	q.pageable = o.Args.MaxPriority == 0 && env.Spill != nil
 	if o.Durable && env.Store != nil {
 		q.pageable = o.Args.MaxPriority == 0
 		if err := q.openLog(env.Store); err != nil {

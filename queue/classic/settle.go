@@ -197,6 +197,7 @@ func (q *Queue) Delete(_ context.Context, ifUnused, ifEmpty bool) (uint32, error
 	n := q.readyN()
 	q.ready.clear()
 	q.pg.reset()
+	sp := q.dropSpill()
 	q.unacked = newUnacked()
 	q.settles = q.settles[:0]
 	lg := q.dlog
@@ -216,6 +217,7 @@ func (q *Queue) Delete(_ context.Context, ifUnused, ifEmpty bool) (uint32, error
 		c.Cancelled()
 	}
 	queueDown(down)
+	q.deleteSpill(sp)
 	if lg != nil {
 		if err := lg.Delete(); err != nil {
 			q.log.Warn("cannot remove the deleted queue's log", zap.Error(err))

@@ -2,6 +2,7 @@ package classic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
@@ -21,6 +22,11 @@ type TypeConfig struct {
 	// Dir is the store's directory, where durable queues keep their logs.
 	// Empty keeps every queue in memory, durable ones included.
 	Dir string
+	// SpillDir is where queues page out their transient messages, in a
+	// volatile store (store.Options.Volatile): it is emptied when the type
+	// opens and never synced, so transient messages never survive a
+	// restart. Empty keeps transient messages in memory.
+	SpillDir string
 	// Logger receives the type's and its queues' logs; nil means none.
 	Logger *zap.Logger
 	// OnDamage, when set, is told how many records the store dropped
@@ -32,6 +38,7 @@ type TypeConfig struct {
 // node's queue store.
 type Type struct {
 	store *store.Store // nil: in memory only
+	spill *store.Store // nil: transient messages stay in memory
 	log   *zap.Logger
 }
 
@@ -41,18 +48,25 @@ func OpenType(c TypeConfig) (*Type, error) {
 	if t.log == nil {
 		t.log = zap.NewNop()
 	}
-	if c.Dir == "" {
-		return t, nil
+	if c.Dir != "" {
+		o := store.Options{Logger: t.log.Named("store")}
+		if c.OnDamage != nil {
+			o.OnDamage = func(d store.Damage) { c.OnDamage(d.Records) }
+		}
+		st, err := store.Open(c.Dir, o)
+		if err != nil {
+			return nil, fmt.Errorf("classic: queue store: %w", err)
+		}
+		t.store = st
 	}
-	o := store.Options{Logger: t.log.Named("store")}
-	if c.OnDamage != nil {
-		o.OnDamage = func(d store.Damage) { c.OnDamage(d.Records) }
+	if c.SpillDir != "" {
+		sp, err := store.Open(c.SpillDir, store.Options{Logger: t.log.Named("spill"), Volatile: true})
+		if err != nil {
+			t.Close()
+			return nil, fmt.Errorf("classic: transient message store: %w", err)
+		}
+		t.spill = sp
 	}
-	st, err := store.Open(c.Dir, o)
-	if err != nil {
-		return nil, fmt.Errorf("classic: queue store: %w", err)
-	}
-	t.store = st
 	return t, nil
 }
 
@@ -86,6 +100,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 		Expired:    h.Expired,
 		Logger:     t.log,
 		Store:      t.store,
+		Spill:      t.spill,
 	})
 }
 
@@ -127,11 +142,15 @@ func (t *Type) deleteOrphan(id string) {
 	t.log.Info("deleted the log of a queue that no longer exists", zap.String("log", id))
 }
 
-// Close closes the store, syncing what is pending. Every queue of the type
-// must be closed first.
+// Close closes the stores, syncing what is pending in the durable one.
+// Every queue of the type must be closed first.
 func (t *Type) Close() error {
-	if t.store == nil {
-		return nil
+	var errs []error
+	if t.spill != nil {
+		errs = append(errs, t.spill.Close())
 	}
-	return t.store.Close()
+	if t.store != nil {
+		errs = append(errs, t.store.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package classic
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -129,5 +130,76 @@ func TestCloseStopsHooks(t *testing.T) {
 	}
 	if _, err := h.q.Delete(bg, false, false); err == nil {
 		t.Error("Delete of a closed queue succeeded")
+	}
+}
+
+// TestTypeRestartKeepsNoTransient: transient messages paged out to disk
+// never come back. After the node is killed (the type opened again on the
+// same folders without being closed) or stopped, a durable queue gets its
+// persistent messages back and none of its transient ones, and the spill
+// folder is empty.
+func TestTypeRestartKeepsNoTransient(t *testing.T) {
+	for _, kill := range []bool{true, false} {
+		t.Run("kill="+strconv.FormatBool(kill), func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := TypeConfig{Dir: filepath.Join(dir, "queues"), SpillDir: filepath.Join(dir, "transient")}
+			ct, err := OpenType(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dq := declareDurable(t, ct, "dq")
+			nq, err := ct.Declare(bg, queue.Declaration{VHost: "/", Name: "nq", Args: queue.Args{Type: queue.TypeClassic}}, queue.Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = defaultWindowMessages + 500
+			body := make([]byte, 64)
+			for range n {
+				dq.Publish(&queue.Message{Body: body}, queue.Confirm{})
+				nq.Publish(&queue.Message{Body: body}, queue.Confirm{})
+			}
+			persistent := &queue.Message{Body: []byte("kept"), Props: protocol.Properties{Flags: protocol.FlagDeliveryMode, DeliveryMode: 2}}
+			var c confirms
+			dq.Publish(persistent, queue.Confirm{To: &c, Seq: 1})
+			waitFor(t, "the persistent message's confirm", func() bool { _, found := c.has(1); return found })
+			for _, q := range []queue.Queue{dq, nq} {
+				if m := q.(*Queue).Memory(); m.Spilled < n-defaultWindowMessages {
+					t.Fatalf("%s: memory %+v, want %d spilled", q.Name(), m, n-defaultWindowMessages)
+				}
+			}
+			if names, _ := os.ReadDir(cfg.SpillDir); len(names) != 2 {
+				t.Fatalf("spill folder holds %d logs, want 2", len(names))
+			}
+			old := ct
+			if !kill {
+				dq.Close()
+				nq.Close()
+				if err := ct.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			ct, err = OpenType(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ct.Close()
+			if names, _ := os.ReadDir(cfg.SpillDir); len(names) != 0 {
+				t.Fatalf("spill folder holds %d entries after the restart, want none", len(names))
+			}
+			q := declareDurable(t, ct, "dq")
+			defer q.Close()
+			d, remaining, ok := q.(*Queue).Get(true)
+			if !ok || string(d.Message.Body) != "kept" || remaining != 0 {
+				t.Fatalf("after the restart: get %q ok=%v, %d more; want only the persistent message", d.Message.Body, ok, remaining)
+			}
+			if kill {
+				// The killed node's queues and type go now, as its
+				// process would have.
+				dq.Close()
+				nq.Close()
+				old.Close()
+			}
+		})
 	}
 }

@@ -101,6 +101,16 @@
 // and reopened, which recovers exactly what reached the disk. Nothing already
 // durable is damaged.
 //
+// # Volatile stores
+//
+// A store opened with Options.Volatile holds what must not outlive the
+// process: the transient messages a classic queue pages out of memory.
+// Open empties its directory, so nothing of it comes back after a restart,
+// kill -9 included, and its file system never syncs (the writes go to the
+// OS's page cache; the kernel writes them back when it likes). Everything
+// else is the same: segments, settles, readers, reclaiming, its own sync
+// loop (which writes buffers and syncs nothing) and compactor.
+//
 // # Testing seam
 //
 // All I/O goes through the FS and File interfaces (fs.go); tests wrap them

@@ -132,3 +132,29 @@ func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
 
 // parentDir is the directory holding path.
 func parentDir(path string) string { return filepath.Dir(path) }
+
+// noSyncFS is the file system of a volatile store: its files and
+// directories are never synced.
+type noSyncFS struct{ FS }
+
+type noSyncFile struct{ File }
+
+// Sync implements File and does nothing.
+func (noSyncFile) Sync() error { return nil }
+
+// SyncDir implements FS and does nothing.
+func (noSyncFS) SyncDir(string) error { return nil }
+
+// Create implements FS.
+func (f noSyncFS) Create(name string) (File, error) { return noSyncFile{}.wrap(f.FS.Create(name)) }
+
+// OpenFile implements FS.
+func (f noSyncFS) OpenFile(name string) (File, error) { return noSyncFile{}.wrap(f.FS.OpenFile(name)) }
+
+// wrap makes the opened file's Sync do nothing.
+func (noSyncFile) wrap(fl File, err error) (File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{fl}, nil
+}

@@ -31,6 +31,11 @@ type Options struct {
 	OnDamage func(Damage)
 	// SyncParallelism is how many fsyncs one round runs at once; zero means 8.
 	SyncParallelism int
+	// Volatile makes a store whose contents never outlive the process, for
+	// transient messages paged out of memory: Open empties its directory
+	// first, and nothing is ever fsynced (writes still go to the OS, so a
+	// Reader reads them back; OnDurable still reports appends as written).
+	Volatile bool
 }
 
 // Damage describes records a log dropped because their bytes were torn or
@@ -121,6 +126,12 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	if s.par <= 0 {
 		s.par = 8
+	}
+	if o.Volatile {
+		if err := s.fs.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("store: empty %s: %w", dir, err)
+		}
+		s.fs = noSyncFS{s.fs}
 	}
 	if err := s.fs.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
