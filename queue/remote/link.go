@@ -206,7 +206,7 @@ func (lc *linkConn) dial() (*bufio.Reader, error) {
 	var d decoder
 	f, err := d.decode(typ, p)
 	if err == nil && (typ != fHello || f.version != Version) {
-		err = fmt.Errorf("remote: peer %s speaks link version %d (frame %d), this node %d", lc.l.cfg.Peer, f.version, typ, Version)
+		err = fmt.Errorf("%w: %d (frame type %d), this node %d", errVersion, f.version, typ, Version)
 	}
 	conn.SetDeadline(time.Time{})
 	return br, err

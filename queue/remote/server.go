@@ -135,7 +135,7 @@ func (l *serverLink) hello(typ byte, p []byte) error {
 		return err
 	}
 	if f.version != Version {
-		return fmt.Errorf("remote: peer speaks link version %d, this node %d", f.version, Version)
+		return fmt.Errorf("%w: %d, this node %d", errVersion, f.version, Version)
 	}
 	return nil
 }

@@ -65,6 +65,10 @@ const (
 // errMalformed is wrapped by every decoding error.
 var errMalformed = errors.New("remote: malformed frame")
 
+// errVersion is wrapped by the refusal of a peer's hello of another
+// version.
+var errVersion = errors.New("remote: peer speaks another link version")
+
 // frame is one decoded frame; which fields are set depends on typ.
 type frame struct {
 	typ         byte
