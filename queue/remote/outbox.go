@@ -62,9 +62,14 @@ func (o *outbox) take() ([]byte, bool) {
 	return b, o.closed
 }
 
-// giveBack keeps b for the next batch unless it grew large.
+// keepLimit is the largest buffer kept for the next batch: what a
+// busy link writes at once (a consumer's window of 1 KiB messages is
+// about a MiB), without holding much more once it goes quiet.
+const keepLimit = 4 << 20
+
+// giveBack keeps b for the next batch unless it grew past keepLimit.
 func (o *outbox) giveBack(b []byte) {
-	if cap(b) > 1<<20 {
+	if cap(b) > keepLimit {
 		return
 	}
 	o.mu.Lock()

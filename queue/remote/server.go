@@ -163,7 +163,8 @@ func (l *serverLink) handle(f *frame) error {
 			q.Touch()
 		}
 	case fPurge, fDelete, fStats:
-		l.rpcs.Go(func() { l.rpc(f) })
+		rf := *f // f is the read loop's
+		l.rpcs.Go(func() { l.rpc(&rf) })
 	default:
 		return fmt.Errorf("%w: frame type %d sent to the queue's node", errMalformed, f.typ)
 	}
