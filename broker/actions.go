@@ -47,6 +47,11 @@ func (ch *channel) handleActions(s *session, acts []queue.Action) {
 			ch.sessDown.Store(true)
 			s.unblock()
 			ch.answered(s)
+		case queue.ActionRefused:
+			if k, ok := a.Consumer.(*consumer); ok {
+				ch.dropRefused(k)
+			}
+			ch.refused(s, ch.c.asProtocolError(a.Err, nil))
 		}
 	}
 	clear(acts)

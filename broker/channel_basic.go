@@ -91,8 +91,14 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 	}
 	ch.handleActions(s, acts)
 	ch.awaitAnswer()
-	return nil
+	return ch.answerRefusal(methodBasicConsume)
 }
+
+// The methods named by a refusal that a queue posts (answerRefusal).
+var (
+	methodBasicConsume = &protocol.BasicConsume{}
+	methodBasicGet     = &protocol.BasicGet{}
+)
 
 // tickFor is how often to check a consumer timeout of d.
 func tickFor(d time.Duration) time.Duration {
@@ -175,7 +181,7 @@ func (ch *channel) basicGet(m *protocol.BasicGet) error {
 	if !m.NoAck && ch.c.srv.cfg.ConsumerTimeout > 0 {
 		ch.c.setTick(tickFor(ch.c.srv.cfg.ConsumerTimeout))
 	}
-	return nil
+	return ch.answerRefusal(methodBasicGet)
 }
 
 // ack handles basic.ack, basic.nack and basic.reject.

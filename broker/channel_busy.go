@@ -55,6 +55,8 @@ type busyState struct {
 type answerWait struct {
 	state atomic.Int32
 	on    atomic.Pointer[session] // the session the answer comes from
+	// refusal is the exception the queue answered with (ActionRefused).
+	refusal atomic.Pointer[protocol.Error]
 }
 
 // await runs work, which must touch no channel state, on a goroutine of
@@ -144,6 +146,7 @@ func (c *conn) safely(f func() error) (err error) {
 // askAnswer starts a wait for the answer to a session operation on s
 // about to be called on the read loop.
 func (ch *channel) askAnswer(s *session) {
+	ch.answer.refusal.Store(nil)
 	ch.answer.on.Store(s)
 	ch.answer.state.Store(answerAsked)
 }
@@ -176,6 +179,42 @@ func (ch *channel) answered(s *session) {
 	if ch.answer.state.CompareAndSwap(answerPending, answerIdle) {
 		ch.c.resumeLater(ch)
 	}
+}
+
+// refused is answered, on the read loop or the writer, when s refuses
+// the operation the channel waits for (ActionRefused): the method fails
+// with pe once the wait ends (answerRefusal).
+func (ch *channel) refused(s *session, pe *protocol.Error) {
+	if ch.answer.on.Load() != s {
+		return
+	}
+	ch.answer.refusal.Store(pe)
+	ch.answered(s)
+}
+
+// answerRefusal ends the read loop's part of a session operation m that
+// awaitAnswer left: if the queue refused it during the call, the refusal
+// is returned at once; if the channel still waits, it is returned when
+// the answer comes (onAnswer).
+func (ch *channel) answerRefusal(m protocol.Method) error {
+	if ch.busy {
+		ch.onAnswer = func() error { return ch.takeRefusal(m) }
+		return nil
+	}
+	return ch.takeRefusal(m)
+}
+
+// takeRefusal returns the refusal of the operation m waited for, if any,
+// naming m as the failing method.
+func (ch *channel) takeRefusal(m protocol.Method) error {
+	pe := ch.answer.refusal.Swap(nil)
+	if pe == nil {
+		return nil
+	}
+	if pe.ClassID == 0 {
+		return pe.For(m)
+	}
+	return pe
 }
 
 // resumeLater handles a channel's backlog on a goroutine of its own once

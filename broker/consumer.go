@@ -150,6 +150,16 @@ func (ch *channel) startConsumer(k *consumer) {
 	ch.mu.Unlock()
 }
 
+// dropRefused forgets k, whose subscription the queue refused
+// (ActionRefused), so that its tag may be used again.
+func (ch *channel) dropRefused(k *consumer) {
+	ch.mu.Lock()
+	if ch.consumers[k.tag] == k {
+		delete(ch.consumers, k.tag)
+	}
+	ch.mu.Unlock()
+}
+
 // Cancelled implements queue.Consumer: the queue ended the subscription
 // (it was deleted). The client hears basic.cancel if it said it can.
 func (k *consumer) Cancelled() {

@@ -65,7 +65,8 @@
 //
 // A session operation returns queue.Actions (deliver, settled or
 // rejected confirms, block and unblock, consume-ok, get-ok or get-empty,
-// cancelled, queue down), which the read loop carries out
+// cancelled, queue down, and refused: basic.consume or basic.get failing
+// with the exception the queue sent, answerRefusal), which the read loop carries out
 // (channel.handleActions, actions.go). What a queue produces later or on
 // another goroutine it posts (queue.SessionOwner.Post) to the
 // connection's inbox (conn_write.go, guarded by outMu, also used for the

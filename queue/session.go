@@ -37,6 +37,13 @@ const (
 	// another node, lost). The session serves nothing more and its owner
 	// forgets it.
 	ActionQueueDown
+	// ActionRefused: the queue refused the operation the owner waits for
+	// (basic.consume or basic.get) with Err, an AMQP exception such as 403
+	// for a queue in exclusive use or 404 for one whose home node is down;
+	// the owner answers the method with it. For a refused consume,
+	// Consumer is the subscription that was not made. A queue that
+	// decides at once returns the error from Consume instead.
+	ActionRefused
 )
 
 // Action is one outcome of a session operation. A session returns the
@@ -55,6 +62,8 @@ type Action struct {
 	Seq uint64
 	// Count is the ready messages left, for ActionGetOK.
 	Count uint32
+	// Err is the exception of ActionRefused.
+	Err error
 }
 
 // SessionOwner is the channel side of a Session.
@@ -91,13 +100,15 @@ type Session interface {
 	Publish(m *Message, c Confirm, out []Action) []Action
 	// Consume subscribes c; ActionConsumeOK says it is subscribed. The
 	// error is an AMQP exception (403 when the queue is in exclusive use,
-	// for example).
+	// for example); a queue that decides later posts it as
+	// ActionRefused instead.
 	Consume(c Consumer, o ConsumeOptions, out []Action) ([]Action, error)
 	// Cancel ends c's subscription. Messages delivered to it and not yet
 	// settled stay with the channel until settled.
 	Cancel(c Consumer, out []Action) []Action
 	// Get answers basic.get: ActionGetOK with the next ready message, or
-	// ActionGetEmpty. With noAck the message is settled at once.
+	// ActionGetEmpty (or ActionRefused, from a queue that cannot be
+	// reached). With noAck the message is settled at once.
 	Get(noAck bool, out []Action) []Action
 	// Settle acks, requeues or rejects messages delivered through this
 	// session by id, giving their consumers' credit back. Unknown ids are

@@ -74,14 +74,22 @@ func (h *harness) wait(what string, cond func() bool) {
 	}
 }
 
-// waitStats waits until the queue's counters are want.
+// waitStats waits until the queue's counters are want. Stats is called
+// without h.mu held: a queue on another node waits for its answer, and
+// what that node posts meanwhile takes h.mu (Post).
 func (h *harness) waitStats(want queue.Stats) {
 	h.t.Helper()
-	var got queue.Stats
-	h.wait(fmt.Sprintf("stats %+v", want), func() bool {
-		got = h.q.Stats(context.Background())
-		return got == want
-	})
+	deadline := time.Now().Add(waitFor)
+	for {
+		got := h.q.Stats(context.Background())
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for stats %+v (last %+v)", want, got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // owner is one channel: a queue.SessionOwner with its session.
