@@ -12,8 +12,10 @@
 // yamux stream on one TCP connection per peer and direction, so the
 // number of Raft groups and queues multiplies neither ports nor
 // connections. A stream is tagged with a service name ("raft/defs",
-// "gossip", "queues" …): Transport.Dial(ctx, addr, service) opens one and
-// Transport.Listen(service) accepts them.
+// "gossip", "queues" …): Transport.Dial(ctx, addr, service) opens one,
+// Transport.Listen(service) accepts them, and Transport.RaftLayer(service)
+// wraps both as a raft.StreamLayer for raft.NewNetworkTransportWithConfig,
+// so each Raft group runs over its own service on the same port.
 //
 // The outbound session to a peer address is dialled on the first Dial,
 // shared by every later stream and by concurrent Dials (which wait for the
@@ -75,18 +77,23 @@
 // Close closes the listener, the UDP socket, every connection still in its
 // handshake, every session (and so every stream) and every service
 // listener, then waits. Closing a stream (streamConn) also ends this
-// side's blocked Read, which yamux's half-close alone does not.
+// side's blocked Read, which yamux's half-close alone does not. A Raft
+// layer closes every stream it dialled or accepted when it is closed
+// (raft's NetworkTransport tracks neither), so that a group shut down
+// while the node runs on leaves nothing behind.
 //
 // # Locks
 //
 // Transport.mu guards the transport's maps (peers with their outbound
 // session or dial under way, sessions, connections in their handshake,
 // service listeners) and the closed flag; it is held only to read or
-// change them, never across I/O or while waiting.
+// change them, never across I/O or while waiting. A Raft layer's mu
+// guards its set of streams. Neither is held while the other is taken.
 //
 // # Logging
 //
-// The zap logger is passed in. yamux takes a log.Logger, whose "[ERR]" and
+// The zap logger is passed in. hashicorp/raft takes an hclog.Logger
+// (NewHCLogger adapts zap); yamux takes a log.Logger, whose "[ERR]" and
 // "[WARN]" lines are logged at Warn (they report the network, which the
 // node survives), "[INFO]" at Info and the rest at Debug. The transport
 // logs at Info when it listens and when an outbound link is lost, at Warn
