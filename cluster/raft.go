@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -24,16 +23,13 @@ func (t *Transport) RaftLayer(service string) (raft.StreamLayer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &raftLayer{serviceListener: l, conns: map[*raftConn]struct{}{}}, nil
+	return &raftLayer{serviceListener: l}, nil
 }
 
 // raftLayer is a service listener that also dials, and owns its streams.
 type raftLayer struct {
 	*serviceListener
-
-	mu     sync.Mutex
-	closed bool
-	conns  map[*raftConn]struct{}
+	conns connSet
 }
 
 // Accept waits for the next stream of the group.
@@ -42,7 +38,7 @@ func (r *raftLayer) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.track(c)
+	return r.conns.track(c)
 }
 
 // Dial opens a stream of the group to the node at address.
@@ -53,45 +49,12 @@ func (r *raftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 	if err != nil {
 		return nil, err
 	}
-	return r.track(c)
-}
-
-func (r *raftLayer) track(c net.Conn) (net.Conn, error) {
-	rc := &raftConn{Conn: c, layer: r}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		c.Close()
-		return nil, net.ErrClosed
-	}
-	r.conns[rc] = struct{}{}
-	return rc, nil
+	return r.conns.track(c)
 }
 
 // Close stops the layer and closes its streams.
 func (r *raftLayer) Close() error {
 	r.serviceListener.Close()
-	r.mu.Lock()
-	r.closed = true
-	conns := r.conns
-	r.conns = map[*raftConn]struct{}{}
-	r.mu.Unlock()
-	for c := range conns {
-		c.Conn.Close()
-	}
+	r.conns.closeAll()
 	return nil
-}
-
-// raftConn is a stream of a raftLayer, forgotten by it when closed.
-type raftConn struct {
-	net.Conn
-	layer *raftLayer
-}
-
-// Close closes the stream.
-func (c *raftConn) Close() error {
-	c.layer.mu.Lock()
-	delete(c.layer.conns, c)
-	c.layer.mu.Unlock()
-	return c.Conn.Close()
 }

@@ -158,10 +158,10 @@ func (t *Transport) routeStream(st *yamux.Stream) {
 	}
 	l := t.listener(service)
 	if l == nil {
-		_, _ = st.Write([]byte{streamUnknownService})
-		st.Close()
 		t.logLimited("unknown-service:"+service, "cluster stream refused: no listener for its service",
 			zap.String("service", service), zap.String("peer", peer))
+		_, _ = st.Write([]byte{streamUnknownService})
+		st.Close()
 		return
 	}
 	if _, err := st.Write([]byte{streamOK}); err != nil {
