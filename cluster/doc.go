@@ -63,7 +63,8 @@
 // The acceptor reads fixed sizes under a deadline (HandshakeTimeout, 5 s),
 // checks the magic as soon as its four bytes arrive (an AMQP client or a
 // port scanner is closed at once) and runs at most 64 handshakes at a
-// time; anything refused is closed and logged with the peer's address,
+// time, 8 from one address, so that one source cannot lock peers out;
+// anything refused is closed and logged with the peer's address,
 // once per address per 10 s. A peer of another version gets our hello,
 // so that its dialler can say which versions differ, and is closed.
 //
@@ -127,8 +128,8 @@
 // # Locks
 //
 // Transport.mu guards the transport's maps (peers with their outbound
-// session or dial under way, sessions, connections in their handshake,
-// service listeners) and the closed flag; it is held only to read or
+// session or dial under way, sessions, connections in their handshake and
+// their count per address, service listeners) and the closed flag; it is held only to read or
 // change them, never across I/O or while waiting. A connSet's mu (a Raft
 // layer's or the gossip transport's streams) guards its set of streams.
 // Membership.mu guards its table of members, the event queue and the

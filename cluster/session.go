@@ -44,8 +44,10 @@ func acceptBackoff(d time.Duration) time.Duration {
 }
 
 // startHandshake runs the acceptor's handshake on c on a goroutine of its
-// own, or closes c when too many are under way or the transport is closed.
+// own, or closes c when too many are under way, from its address or in
+// all, or the transport is closed.
 func (t *Transport) startHandshake(c net.Conn) {
+	ip := remoteIP(c.RemoteAddr())
 	select {
 	case t.slots <- struct{}{}:
 	default:
@@ -55,31 +57,49 @@ func (t *Transport) startHandshake(c net.Conn) {
 		return
 	}
 	t.mu.Lock()
-	started := t.goTrackedLocked(func() {
+	full := t.pendingIP[ip] >= maxHandshakesPerIP
+	started := !full && t.goTrackedLocked(func() {
 		defer func() { <-t.slots }()
-		t.serveConn(c)
+		t.serveConn(c, ip)
 	})
 	if started {
 		t.pending[c] = struct{}{}
+		t.pendingIP[ip]++
 	}
 	t.mu.Unlock()
-	if !started {
-		<-t.slots
-		c.Close()
+	if started {
+		return
 	}
+	<-t.slots
+	c.Close()
+	if full {
+		t.logLimited("handshakes-full:"+ip, "cluster port busy: too many connections from one address in their handshake; closing a new one",
+			zap.String("peer", c.RemoteAddr().String()), zap.Int("limit", maxHandshakesPerIP))
+	}
+}
+
+// remoteIP is the IP of a TCP address, or the whole address otherwise.
+func remoteIP(addr net.Addr) string {
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	return addr.String()
 }
 
 // serveConn checks an inbound connection's handshake, then serves it as a
 // yamux session until it ends.
-func (t *Transport) serveConn(c net.Conn) {
+func (t *Transport) serveConn(c net.Conn, ip string) {
 	_ = c.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
 	err := serverHandshake(c, t.secret)
 	t.mu.Lock()
 	delete(t.pending, c)
+	if t.pendingIP[ip]--; t.pendingIP[ip] <= 0 {
+		delete(t.pendingIP, ip)
+	}
 	t.mu.Unlock()
 	if err != nil {
 		c.Close()
-		t.refused(c.RemoteAddr(), err)
+		t.refused(c.RemoteAddr(), ip, err)
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
@@ -98,15 +118,11 @@ func (t *Transport) serveConn(c net.Conn) {
 
 // refused logs a connection whose handshake failed, once per peer IP per
 // logEvery.
-func (t *Transport) refused(addr net.Addr, err error) {
+func (t *Transport) refused(addr net.Addr, ip string, err error) {
 	if t.isClosed() {
 		return
 	}
-	host := addr.String()
-	if ta, ok := addr.(*net.TCPAddr); ok {
-		host = ta.IP.String()
-	}
-	t.logLimited("handshake:"+host, "cluster connection refused", zap.String("peer", addr.String()), zap.Error(err))
+	t.logLimited("handshake:"+ip, "cluster connection refused", zap.String("peer", addr.String()), zap.Error(err))
 }
 
 // addSession registers a session so that Close closes it; on a closed

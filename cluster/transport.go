@@ -43,8 +43,11 @@ const (
 	defaultHandshakeTimeout = 5 * time.Second
 	defaultDialTimeout      = 10 * time.Second
 	// maxHandshakes bounds the inbound connections that are still in
-	// their handshake; beyond it a new connection is closed at once.
-	maxHandshakes = 64
+	// their handshake, and maxHandshakesPerIP those from one address, so
+	// that one source cannot take every slot; beyond either a new
+	// connection is closed at once.
+	maxHandshakes      = 64
+	maxHandshakesPerIP = 8
 	// logEvery is how often one kind of refusal from one source is logged.
 	logEvery = 10 * time.Second
 )
@@ -77,6 +80,7 @@ type Transport struct {
 	peers     map[string]*peer // outbound sessions by peer address
 	sessions  map[*yamux.Session]struct{}
 	pending   map[net.Conn]struct{} // inbound connections in their handshake
+	pendingIP map[string]int        // of those, how many per remote IP
 	listeners map[string]*serviceListener
 
 	accepts atomic.Int64 // TCP connections accepted, for tests
@@ -130,6 +134,7 @@ func Listen(cfg TransportConfig) (*Transport, error) {
 		peers:     map[string]*peer{},
 		sessions:  map[*yamux.Session]struct{}{},
 		pending:   map[net.Conn]struct{}{},
+		pendingIP: map[string]int{},
 		listeners: map[string]*serviceListener{},
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
