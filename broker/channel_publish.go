@@ -161,7 +161,7 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 // enqueue hands a routed message to its queues and direct reply-to
 // channels, returns it if it went nowhere and was mandatory, and tracks
 // its confirm.
-func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue, replies []*channel) {
+func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue, replies []replyTarget) {
 	if len(qs) == 0 && len(replies) == 0 && mandatory {
 		// The return goes out before the confirm of the same publish.
 		ch.c.sendContent(ch.id, &protocol.BasicReturn{

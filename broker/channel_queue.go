@@ -6,6 +6,7 @@ import (
 	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
 )
 
 // queueName expands the "" shortcut to the channel's most recently
@@ -49,7 +50,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		if err != nil {
 			return err
 		}
-		ch.declared(e, m.NoWait)
+		ch.declared(m, e, m.NoWait)
 		return nil
 	}
 	name := m.Queue
@@ -75,7 +76,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		if err := meta.QueueEquivalent(vh.name, &existing.def, &def); err != nil {
 			return err
 		}
-		ch.declared(existing, m.NoWait)
+		ch.declared(m, existing, m.NoWait)
 		return nil
 	}
 	if err := checkDeclarable(vh.srv.types.Lookup(args.Type), args.Type, def, vh.name); err != nil {
@@ -93,7 +94,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 			c.addExclusive(name)
 		}
 		return nil
-	}, func() { ch.declared(r.queue, noWait) })
+	}, func() { ch.declared(m, r.queue, noWait) })
 	return nil
 }
 
@@ -109,17 +110,30 @@ func (c *conn) addExclusive(name string) {
 	c.exclusive[name] = struct{}{}
 }
 
-// declared remembers the queue and sends queue.declare-ok. Reading the
-// counts for it renews the queue's x-expires lease, as RabbitMQ's stat
-// call does for every declare that is answered, passive or not; a nowait
-// declare reads nothing and renews nothing.
-func (ch *channel) declared(e *queueEntry, noWait bool) {
+// declared remembers the queue and sends queue.declare-ok (for m).
+// Reading the counts for it renews the queue's x-expires lease, as
+// RabbitMQ's stat call does for every declare that is answered, passive or
+// not; a nowait declare reads nothing and renews nothing. The counts of a
+// queue on another node are waited for on the channel's own goroutine
+// (await), so that the connection's other channels go on meanwhile.
+func (ch *channel) declared(m protocol.Method, e *queueEntry, noWait bool) {
 	ch.lastQueue = e.def.Name
 	if noWait {
 		return
 	}
 	e.q.Touch()
-	st := e.q.Stats(context.Background())
+	if !e.remote {
+		ch.declareOk(e, e.q.Stats(context.Background()))
+		return
+	}
+	var st queue.Stats
+	ch.await(m, func(ctx context.Context) error {
+		st = e.q.Stats(ctx)
+		return nil
+	}, func() { ch.declareOk(e, st) })
+}
+
+func (ch *channel) declareOk(e *queueEntry, st queue.Stats) {
 	ch.c.sendMethod(ch.id, &protocol.QueueDeclareOk{Queue: e.def.Name, MessageCount: st.Ready, ConsumerCount: st.Consumers})
 }
 

@@ -15,7 +15,7 @@ type txPublish struct {
 	msg       *queue.Message
 	mandatory bool
 	queues    []string
-	replies   []*channel
+	replies   []replyTarget
 }
 
 // txAck is an ack, nack or reject held until tx.commit.

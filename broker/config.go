@@ -90,6 +90,9 @@ type Config struct {
 	NodeName string
 	// ClusterName is reported to clients in the server properties.
 	ClusterName string
+	// Cluster, when set, makes the node one of a cluster's (cluster.go):
+	// the definitions are committed by Raft over the cluster's nodes.
+	Cluster *ClusterConfig
 	// DiskFreeLimit is RabbitMQ's disk_free_limit: below this many free
 	// bytes on the data dir's file system publishers are blocked. Zero means
 	// DefaultDiskFreeLimit (50 MB); negative disables the check.

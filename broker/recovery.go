@@ -41,18 +41,39 @@ func (s *Server) openStorage() error {
 		if err != nil {
 			return err
 		}
-		if state, fresh, err = s.loadDefinitions(d); err != nil {
+		if state, fresh, err = s.loadDefinitions(d, s.cfg.Cluster == nil); err != nil {
 			d.Close()
 			return err
 		}
 		store = d
 	}
-	s.defs = newLocalLog(s.log, store, &defsFSM{srv: s, state: state})
+	fsm := &defsFSM{srv: s, state: state}
+	if s.cfg.Cluster != nil {
+		if err := s.openCluster(); err != nil {
+			if store != nil {
+				store.Close()
+			}
+			return err
+		}
+	}
 	if err := s.recoverQueueTypes(state); err != nil {
+		if store != nil {
+			store.Close()
+		}
 		return fmt.Errorf("broker: recovering queues: %w", err)
 	}
 	n := s.recreate(state)
-	if fresh {
+	if s.cfg.Cluster != nil {
+		if err := s.startCluster(fsm, store); err != nil {
+			if store != nil {
+				store.Close()
+			}
+			return err
+		}
+	} else {
+		s.defs = newLocalLog(s.log, store, fsm)
+	}
+	if fresh && s.cluster == nil {
 		if _, err := s.defs.Propose(context.Background(), meta.AddVhost{Name: "/"}); err != nil {
 			return fmt.Errorf("broker: saving the default vhost: %w", err)
 		}
@@ -73,10 +94,12 @@ func (s *Server) openStorage() error {
 }
 
 // loadDefinitions returns the state saved in d, with what does not outlive
-// a restart dropped, and saves it as the snapshot (so the log starts
-// empty, a new file gets its format, and a file of the first format is
-// migrated). fresh reports a new file.
-func (s *Server) loadDefinitions(d *boltDefs) (*meta.State, bool, error) {
+// a restart dropped on a single node (a cluster node proposes NodeDown
+// instead, as the state is the cluster's), and
+// saves it as the snapshot (so the log starts empty, a new file gets its
+// format, and a file of the first format is migrated). fresh reports a
+// new file.
+func (s *Server) loadDefinitions(d *boltDefs, single bool) (*meta.State, bool, error) {
 	format, err := d.format()
 	if err != nil {
 		return nil, false, err
@@ -88,12 +111,14 @@ func (s *Server) loadDefinitions(d *boltDefs) (*meta.State, bool, error) {
 	case 1:
 		state, err = s.migrateV1(d)
 	default:
-		state, err = replayDefinitions(d)
+		state, err = replayDefinitions(d, !single)
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	state.DropTransient()
+	if single {
+		state.DropTransient()
+	}
 	if err := d.SaveSnapshot(state.Applied(), state.Snapshot()); err != nil {
 		return nil, false, fmt.Errorf("broker: saving definitions: %w", err)
 	}
@@ -101,9 +126,10 @@ func (s *Server) loadDefinitions(d *boltDefs) (*meta.State, bool, error) {
 }
 
 // replayDefinitions restores the snapshot and applies the log entries
-// after it, which must follow it without a gap. An entry that cannot be
+// after it, which follow it without a gap unless gaps is set (a cluster
+// node's). An entry that cannot be
 // decoded stops the start: a committed entry is never skipped.
-func replayDefinitions(d *boltDefs) (*meta.State, error) {
+func replayDefinitions(d *boltDefs, gaps bool) (*meta.State, error) {
 	snap, entries, err := d.load()
 	if err != nil {
 		return nil, err
@@ -118,7 +144,10 @@ func replayDefinitions(d *boltDefs) (*meta.State, error) {
 		if e.index <= state.Applied() {
 			continue // covered by the snapshot
 		}
-		if e.index != state.Applied()+1 {
+		// A single node's entries follow each other; a cluster node's
+		// have gaps where the Raft log holds entries that are not
+		// commands (elections, membership changes).
+		if e.index != state.Applied()+1 && !gaps {
 			return nil, fmt.Errorf("broker: definitions log: entry %d follows %d", e.index, state.Applied())
 		}
 		cmd, err := meta.Decode(e.data)
@@ -198,6 +227,9 @@ func (s *Server) recreate(state *meta.State) recoveryCounts {
 		for _, q := range state.Queues(vh) {
 			var a applied
 			s.reconcile([]meta.Effect{{Kind: meta.QueueStarted, Vhost: vh, Queue: q}}, &a)
+			if a.queue != nil && a.queue.remote {
+				continue // counted by its home node
+			}
 			if a.startErr != nil || a.queue == nil {
 				// Logged by reconcile; the definition and the messages stay
 				// for when the queue can start.

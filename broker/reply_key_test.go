@@ -83,19 +83,19 @@ func TestReplyChannelRouting(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		key  string
-		want *channel
+		want replyTarget
 	}{
-		{"its key", k.String(), ch},
+		{"its key", k.String(), replyTarget(ch)},
 		{"tampered secret", forged.String(), nil},
 		{"another node's key", elsewhere.String(), nil},
 		{"malformed", directReplyPrefix + "x", nil},
 	} {
 		if got := v.replyChannel(tc.key); got != tc.want {
-			t.Errorf("%s: replyChannel = %p, want %p", tc.name, got, tc.want)
+			t.Errorf("%s: replyChannel = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 	v.unregisterReplyTo(k.String())
 	if got := v.replyChannel(k.String()); got != nil {
-		t.Errorf("key of a cancelled consumer routes to %p", got)
+		t.Errorf("key of a cancelled consumer routes to %v", got)
 	}
 }

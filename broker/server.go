@@ -35,6 +35,7 @@ type Server struct {
 	vhosts   map[string]*vhost // the vhosts this node serves, changed by the definitions' effects
 
 	defs    proposer        // commits and applies definitions (defs.go)
+	cluster *clusterNode    // this node's part in its cluster; nil for a single node (cluster.go)
 	types   *queue.Registry // the queue types this node runs (queue_types.go)
 	damaged atomic.Uint64
 
@@ -115,6 +116,10 @@ func NewServer(cfg Config) (*Server, error) {
 		s.log.Warn("no data dir: definitions and messages are kept in memory only and lost at exit")
 	}
 	if err := s.openStorage(); err != nil {
+		if s.cluster != nil {
+			s.cluster.shutdown()
+		}
+		s.wg.Wait()
 		for _, v := range s.vhostList() {
 			v.close()
 		}
@@ -209,6 +214,11 @@ func (s *Server) Close() error {
 		c.shutdown()
 	}
 	close(s.stop)
+	if s.cluster != nil {
+		// Raft applies nothing more, and the cluster port's streams end,
+		// before the queues close.
+		s.cluster.shutdown()
+	}
 	s.wg.Wait()
 	// Every queue stops (its timers, its hooks, its pending syncs) before
 	// the queue types and the definitions close under it.

@@ -40,6 +40,9 @@ type queueEntry struct {
 	args  queue.Args
 	owner owner // the exclusive owner, zero for shared queues
 	q     queue.Queue
+	// remote: q is the proxy of a queue homed on another node
+	// (cluster_queues.go), which this node never deletes itself.
+	remote bool
 }
 
 // lockedFor reports whether the queue is exclusive to a connection other
@@ -131,8 +134,8 @@ func (v *vhost) queueFor(name string, c *conn) (*queueEntry, error) {
 // route returns the queues and direct reply-to channels a message
 // published to exchange x with the routing keys reaches, appending the
 // queues to out.
-func (v *vhost) route(x string, keys []string, headers protocol.Table, out []queue.Queue) ([]queue.Queue, []*channel) {
-	var replies []*channel
+func (v *vhost) route(x string, keys []string, headers protocol.Table, out []queue.Queue) ([]queue.Queue, []replyTarget) {
+	var replies []replyTarget
 	if x == "" {
 		v.mu.RLock()
 		for _, k := range keys {
@@ -228,31 +231,36 @@ func (v *vhost) unregisterReplyTo(key string) {
 	v.replyMu.Unlock()
 }
 
-// replyChannel returns the channel of this node a direct reply-to key
-// routes to, or nil: for a key that is malformed, was never handed out,
-// or whose consumer has gone, and for a key of another node (see
-// remoteReplyChannel). A reply routed nowhere is dropped and a passive
+// replyTarget is where a direct reply-to reply goes: the requester's
+// channel on this node, or its node (cluster_reply.go).
+type replyTarget interface {
+	deliverReply(msg *queue.Message)
+}
+
+// replyChannel returns where a direct reply-to key routes, or nil: for a
+// key that is malformed, was never handed out, or whose consumer has
+// gone, and for a key of a node this one does not know. A key of another
+// node of the cluster routes to that node, which drops the reply if its
+// requester has gone. A reply routed nowhere is dropped and a passive
 // declare of its key is 404, as in RabbitMQ.
-func (v *vhost) replyChannel(key string) *channel {
+func (v *vhost) replyChannel(key string) replyTarget {
 	k, ok := decodeReplyKey(key)
 	if !ok {
 		return nil
 	}
 	if k.node != v.srv.cfg.NodeName {
-		return v.remoteReplyChannel(k)
+		if v.srv.cluster == nil {
+			return nil
+		}
+		return v.srv.cluster.replyTarget(v.name, key, k.node)
 	}
 	v.replyMu.RLock()
 	ch := v.replies[key]
 	v.replyMu.RUnlock()
+	if ch == nil {
+		return nil // not a nil *channel in an interface
+	}
 	return ch
-}
-
-// remoteReplyChannel is the hook for a direct reply-to key of another
-// node: forwarding replies to the requester's node plugs in here. A
-// single node reaches no other node, so it returns nil and such replies
-// are dropped, as replies to a requester that has gone are.
-func (v *vhost) remoteReplyChannel(replyKey) *channel {
-	return nil
 }
 
 // reservedName reports whether a name is in the amq. namespace.

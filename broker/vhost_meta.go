@@ -145,10 +145,11 @@ func (s *Server) reconcile(effects []meta.Effect, a *applied) {
 		case meta.BindingRemoved:
 			v.router.Unbind(e.Binding)
 		case meta.QueueStarted:
+			start := v.startQueue
 			if !s.homedHere(e.Queue) {
-				continue
+				start = v.startRemote
 			}
-			q, err := v.startQueue(e.Queue)
+			q, err := start(e.Queue)
 			if err != nil {
 				v.log.Error("cannot start queue", zap.String("queue", e.Queue.Name), zap.Error(err))
 			}
@@ -161,8 +162,10 @@ func (s *Server) reconcile(effects []meta.Effect, a *applied) {
 
 // homedHere reports whether this node runs the queue def. A single node
 // runs every queue, whatever node name it had when the queue was declared;
-// a cluster member will run the queues whose Home it is.
-func (s *Server) homedHere(queueDef) bool { return true }
+// a cluster member runs the queues whose Home it is.
+func (s *Server) homedHere(def queueDef) bool {
+	return s.cfg.Cluster == nil || def.Home == s.cfg.NodeName
+}
 
 func (v *vhost) addExchange(d exchangeDef) {
 	v.mu.Lock()
@@ -227,7 +230,7 @@ func (v *vhost) stopQueue(def queueDef, deleteData bool) {
 	delete(v.queues, def.Name)
 	v.mu.Unlock()
 	var err error
-	if deleteData {
+	if deleteData && !e.remote {
 		_, err = e.q.Delete(context.Background(), false, false)
 	} else {
 		err = e.q.Close()

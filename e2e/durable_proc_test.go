@@ -67,6 +67,7 @@ func (l *lockedBuffer) String() string {
 // restarted as often as a test likes.
 type warrenProc struct {
 	bin, dir, addr string
+	args           []string // flags beyond listen, data dir and disk limit
 	cmd            *exec.Cmd
 	out            *lockedBuffer // the current run's log
 	exited         chan struct{}
@@ -84,10 +85,19 @@ func (p *warrenProc) url() string { return "amqp://guest:guest@" + p.addr + "/" 
 // returns how long that took from exec.
 func (p *warrenProc) start(t *testing.T) time.Duration {
 	t.Helper()
-	p.out = &lockedBuffer{}
-	p.cmd = exec.Command(p.bin, "--listen", p.addr, "--data-dir", p.dir, "--disk-free-limit", "1MB")
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	begin := time.Now()
+	p.launch(t)
+	p.waitReady(t)
+	return time.Since(begin)
+}
+
+// launch runs the broker without waiting for it.
+func (p *warrenProc) launch(t *testing.T) {
+	t.Helper()
+	p.out = &lockedBuffer{}
+	args := append([]string{"--listen", p.addr, "--data-dir", p.dir, "--disk-free-limit", "1MB"}, p.args...)
+	p.cmd = exec.Command(p.bin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,12 +105,19 @@ func (p *warrenProc) start(t *testing.T) time.Duration {
 	p.exited = exited
 	cmd := p.cmd
 	go func() { cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(20 * time.Second)
+}
+
+// waitReady waits until the launched broker accepts AMQP connections on
+// the default vhost.
+func (p *warrenProc) waitReady(t *testing.T) {
+	t.Helper()
+	cmd, exited := p.cmd, p.exited
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := amqp.DialConfig(p.url(), amqp.Config{Dial: amqp.DefaultDial(time.Second)})
 		if err == nil {
 			c.Close()
-			return time.Since(begin)
+			return
 		}
 		select {
 		case <-exited:

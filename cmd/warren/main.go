@@ -3,7 +3,9 @@
 //
 // Flags win over the environment variables WARREN_LISTEN, WARREN_DATA_DIR,
 // WARREN_DISK_FREE_LIMIT, WARREN_NODE_NAME, WARREN_DEFAULT_USER,
-// WARREN_DEFAULT_PASS, WARREN_LOG_LEVEL and WARREN_LOG_FORMAT; a variable set to the empty
+// WARREN_DEFAULT_PASS, WARREN_LOG_LEVEL, WARREN_LOG_FORMAT and, for a
+// cluster node, WARREN_CLUSTER_LISTEN, WARREN_CLUSTER_ADVERTISE,
+// WARREN_JOIN, WARREN_BOOTSTRAP_EXPECT and WARREN_CLUSTER_SECRET; a variable set to the empty
 // string counts as set. warren refuses to start without a data dir it can
 // write to, rather than run a node that keeps nothing. SIGINT or SIGTERM
 // closes the broker gracefully; durable queues and definitions survive any
@@ -61,7 +63,7 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer, signa
 
 	srv, err := broker.NewServer(broker.Config{
 		Listen: o.listen, DataDir: o.dataDir, NodeName: o.nodeName, Logger: log, DiskFreeLimit: o.diskFreeLimit,
-		DefaultUser: o.user, DefaultPass: o.pass,
+		DefaultUser: o.user, DefaultPass: o.pass, Cluster: o.cluster,
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"go.uber.org/zap/zapcore"
 
@@ -19,6 +21,7 @@ type options struct {
 	logLevel                    zapcore.Level
 	logFormat                   string
 	healthCheck                 bool
+	cluster                     *broker.ClusterConfig // nil: a single node
 }
 
 // usageError is a command-line error the flag package has already
@@ -56,6 +59,16 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		"this node's name, name@host as RabbitMQ's rabbit@host; empty means warren@<short hostname>, and a name without @host gets the short hostname (env WARREN_NODE_NAME)")
 	level := fs.String("log-level", get("WARREN_LOG_LEVEL", "info"), "least severe log level written: debug, info, warn or error (env WARREN_LOG_LEVEL)")
 	format := fs.String("log-format", get("WARREN_LOG_FORMAT", "console"), "log encoding: console or json (env WARREN_LOG_FORMAT)")
+	clusterListen := fs.String("cluster-listen", get("WARREN_CLUSTER_LISTEN", ""),
+		"the cluster port (Raft, gossip and forwarding between nodes), such as 0.0.0.0:25672; empty runs a single node (env WARREN_CLUSTER_LISTEN)")
+	advertise := fs.String("cluster-advertise", get("WARREN_CLUSTER_ADVERTISE", ""),
+		"the address other nodes reach this one's cluster port at; empty means --cluster-listen's (env WARREN_CLUSTER_ADVERTISE)")
+	join := fs.String("join", get("WARREN_JOIN", ""),
+		"comma-separated cluster addresses of other nodes, tried until one answers, so nodes may start in any order (env WARREN_JOIN)")
+	expect := fs.Int("bootstrap-expect", intOr(get("WARREN_BOOTSTRAP_EXPECT", ""), 3),
+		"how many nodes form a new cluster: a new node waits for that many before the cluster forms (env WARREN_BOOTSTRAP_EXPECT)")
+	secret := fs.String("cluster-secret", get("WARREN_CLUSTER_SECRET", ""),
+		"secret shared by the cluster's nodes, as RabbitMQ's Erlang cookie; prefer the environment variable (env WARREN_CLUSTER_SECRET)")
 	health := fs.Bool("health-check", false,
 		"instead of running a node, check that one answers AMQP on --listen (a wildcard host is checked on loopback); exit 0 if it does, 1 if not")
 	if err := fs.Parse(args); err != nil {
@@ -72,7 +85,36 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 	if o.healthCheck {
 		return o, nil // nothing else matters to the check
 	}
+	if *clusterListen != "" {
+		o.cluster = &broker.ClusterConfig{Listen: *clusterListen, Advertise: *advertise, Join: splitList(*join),
+			BootstrapExpect: *expect, Secret: *secret}
+		if *expect < 1 {
+			return options{}, fmt.Errorf("--bootstrap-expect (WARREN_BOOTSTRAP_EXPECT) %d: want 1 or more", *expect)
+		}
+	} else if *join != "" {
+		return options{}, errors.New("--join (WARREN_JOIN) needs --cluster-listen (WARREN_CLUSTER_LISTEN)")
+	}
 	return o, o.check(*diskLimit, *level)
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// intOr parses s, or returns def when s is empty or not a number (the
+// flag package then reports a bad flag value itself).
+func intOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
 }
 
 // check validates and converts the settings a node needs.

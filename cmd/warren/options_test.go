@@ -59,6 +59,21 @@ func TestOptions(t *testing.T) {
 			args: []string{"--log-level", "error", "--data-dir", "/flag"}, check: func(o options) bool {
 				return o.logLevel == zapcore.ErrorLevel && o.dataDir == "/flag"
 			}},
+		{name: "single node by default", check: func(o options) bool { return o.cluster == nil }},
+		{name: "cluster flags", args: []string{"--cluster-listen", "127.0.0.1:25672", "--join", "127.0.0.1:25673, 127.0.0.1:25674,",
+			"--bootstrap-expect", "3"}, env: []string{"WARREN_CLUSTER_SECRET=s3"}, check: func(o options) bool {
+			c := o.cluster
+			return c != nil && c.Listen == "127.0.0.1:25672" && c.BootstrapExpect == 3 && c.Secret == "s3" &&
+				strings.Join(c.Join, " ") == "127.0.0.1:25673 127.0.0.1:25674"
+		}},
+		{name: "cluster environment", env: []string{"WARREN_CLUSTER_LISTEN=0.0.0.0:25672", "WARREN_CLUSTER_ADVERTISE=n1:25672",
+			"WARREN_JOIN=n2:25672", "WARREN_BOOTSTRAP_EXPECT=1"}, check: func(o options) bool {
+			c := o.cluster
+			return c != nil && c.Advertise == "n1:25672" && c.BootstrapExpect == 1 && len(c.Join) == 1
+		}},
+		{name: "join without a cluster port", args: []string{"--join", "n2:25672"}, wantErr: "--join (WARREN_JOIN) needs --cluster-listen"},
+		{name: "bootstrap-expect zero", args: []string{"--cluster-listen", ":25672", "--bootstrap-expect", "0"},
+			wantErr: "--bootstrap-expect (WARREN_BOOTSTRAP_EXPECT) 0: want 1 or more"},
 		{name: "disk limit off", args: []string{"--disk-free-limit", "0"}, check: func(o options) bool { return o.diskFreeLimit < 0 }},
 		{name: "bad level", args: []string{"--log-level", "verbose"}, wantErr: `--log-level (WARREN_LOG_LEVEL) "verbose": want debug, info, warn or error`},
 		{name: "bad level env", env: []string{"WARREN_LOG_LEVEL=INFO"}, wantErr: `--log-level (WARREN_LOG_LEVEL) "INFO"`},
