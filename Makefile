@@ -21,6 +21,14 @@ build: ## Build the static binaries warren and warren-perf into ./bin.
 run: ## Run a single node on 127.0.0.1:5672 with data in ./data (guest/guest from loopback); more flags in ARGS="--listen 127.0.0.1:5673 --log-level debug".
 	$(GO) run ./cmd/warren --data-dir "$(DATA_DIR)" $(ARGS)
 
+.PHONY: cluster
+cluster: build ## Start a three-node cluster on loopback as plain processes (AMQP 5672-5674, HAProxy on 5670 where installed), data in ./data/cluster.
+	BIN=$(BIN)/warren bash cluster/local/start.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop exactly the processes `make cluster` started (the data stays).
+	bash cluster/local/stop.sh
+
 .PHONY: deps
 deps: ## Install what the tests need besides Go: python3-pika and amqp-tools (apt), amqplib (npm ci in e2e/node).
 	@missing=""; \
