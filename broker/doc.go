@@ -130,13 +130,14 @@
 // A node is named by Config.NodeName (warren@<short hostname> by default,
 // as RabbitMQ's rabbit@<hostname>), which, as in RabbitMQ, is not sent to
 // clients. A connection is known across nodes by its owner, the pair of
-// node name and connection id: exclusive queues and unbind requests name
-// their connection by it, never by a *conn. A direct reply-to key
-// (reply_key.go) carries the requester's node, connection id, channel id
-// and a random secret: a key of this node routes to the channel that
-// registered it, a key of another node goes to vhost.remoteReplyChannel,
-// where forwarding between nodes will plug in (today it routes nowhere),
-// and any other key routes nowhere.
+// node name and connection id (connection ids start at the node's start
+// time in nanoseconds, so a restarted node never reuses one): exclusive
+// queues and unbind requests name their connection by it, never by a
+// *conn. A direct reply-to key (reply_key.go) carries the requester's
+// node, connection id, channel id and a random secret: a key of this node
+// routes to the channel that registered it, a key of another member of
+// the cluster goes to that node (cluster_reply.go), and any other key
+// routes nowhere.
 //
 // # Locks
 //
@@ -316,9 +317,44 @@
 // what does not outlive a restart (exclusive and non-durable queues,
 // non-durable exchanges, their bindings) and saves that as the new
 // snapshot. A definitions.db of the first format (one bucket per kind, no
-// version key) is migrated in that same step. The cluster will replace
-// localLog with raft.Apply and the FSM's Snapshot/Restore with
-// meta.State.Snapshot and meta.Restore.
+// version key) is migrated in that same step.
+//
+// # Cluster
+//
+// With Config.Cluster the node is one of a cluster's (cluster.go). Its
+// cluster port (cluster.Transport) carries, each as a service of its own
+// on one multiplexed connection per peer: the definitions' Raft group
+// ("raft/defs"), gossip (cluster.Membership), commands forwarded to the
+// Raft leader ("defs", defs_forward.go), queue links ("queues",
+// cluster_queues.go) and direct reply-to replies ("replies",
+// cluster_reply.go).
+//
+// The proposer is raftDefs (defs_raft.go): a command is committed by
+// raft.Apply on the leader, or forwarded to it; raftFSM then keeps it in
+// definitions.db and applies it through the same defsFSM on every node,
+// so each node's reconciler carries out the same effects in the same
+// order, and the proposer returns once its own node has applied it. A
+// restart loads definitions.db as a single node does (without dropping
+// transient queues: the node proposes meta.NodeDown for itself once the
+// group has a leader) and serves it at once; Raft hands the FSM only the
+// entries after its applied index, or a newer snapshot, whose difference
+// (meta.Diff) the reconciler carries out. Without a leader a change waits
+// ClusterConfig.CommitTimeout, then fails.
+//
+// A queue lives on its home node (the declaring node). The reconciler
+// starts a queue homed here through its type, and routes to one homed
+// elsewhere through a queue/remote proxy over the node's link to that
+// node; a proxy is only closed, never deleted, by the effects, since the
+// home node deletes the queue itself.
+//
+// Goroutines: the cluster node's loop (forming, then keeping Raft's
+// voters and NodeDown in step with membership), joined by
+// clusterNode.shutdown; the accept loops of the three services, and one
+// goroutine per forwarded command, reply stream and queue link, all
+// through Server.goTracked; Raft's, memberlist's, the transport's and
+// each queue link's own, which their Shutdown/Close stop. Server.Close
+// shuts the cluster node down (leave, Raft, links, port) before it
+// closes the queues.
 
 // # Queue types
 //
