@@ -593,9 +593,24 @@ func TestClusterForwardingHomeNodeDown(t *testing.T) {
 	ch := nodeChannel(t, c, nodeB)
 	_, err := ch.Consume(q, "", false, false, false, false, nil)
 	expectChannelError(t, ch, err, codeNotFound, down)
-	ch = nodeChannel(t, c, nodeC)
-	_, _, err = ch.Get(q, false)
-	expectChannelError(t, ch, err, codeNotFound, down)
+	for _, op := range []struct {
+		name string
+		call func(ch *channel) error
+	}{
+		{"basic.get", func(ch *channel) error { _, _, err := ch.Get(q, false); return err }},
+		{"passive declare", func(ch *channel) error {
+			_, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+			return err
+		}},
+		{"redeclare", func(ch *channel) error { _, err := ch.QueueDeclare(q, true, false, false, false, nil); return err }},
+		{"queue.purge", func(ch *channel) error { _, err := ch.QueuePurge(q, false); return err }},
+		{"queue.delete", func(ch *channel) error { _, err := ch.QueueDelete(q, false, false, false); return err }},
+	} {
+		t.Run(op.name, func(t *testing.T) {
+			ch := nodeChannel(t, c, nodeC)
+			expectChannelError(t, ch, op.call(ch), codeNotFound, down)
+		})
+	}
 
 	c.nodes[nodeA].start(t)
 	var got []amqp.Delivery
