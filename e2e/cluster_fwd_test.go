@@ -109,6 +109,8 @@ func TestClusterForwarding(t *testing.T) {
 	t.Run("ReleasedDeliveriesRequeuedInOrder", func(t *testing.T) { fwdRelease(t, c) })
 	t.Run("CancelKeepsDeliveriesUnacked", func(t *testing.T) { fwdCancelThenAck(t, c) })
 	t.Run("ExclusiveConsumer", func(t *testing.T) { fwdExclusiveConsumer(t, c) })
+	t.Run("AutoDeleteWhenRemoteConsumerGoes", func(t *testing.T) { fwdAutoDelete(t, c) })
+	t.Run("SingleActiveConsumerAcrossNodes", func(t *testing.T) { fwdSingleActive(t, c) })
 	t.Run("LargestMessage", func(t *testing.T) { fwdLargest(t, c) })
 	t.Run("DeadLetterAcrossNodes", func(t *testing.T) { fwdDeadLetter(t, c) })
 	t.Run("ConfirmsAndMandatory", func(t *testing.T) { fwdConfirms(t, c) })
@@ -300,6 +302,40 @@ func fwdExclusiveConsumer(t *testing.T, c *testCluster) {
 	other := nodeChannel(t, c, nodeB)
 	_, err = other.Consume(q, "", false, false, false, false, nil)
 	expectChannelError(t, other, err, codeAccessRefused, "ACCESS_REFUSED - queue '"+q+"' in vhost '/' in exclusive use")
+}
+
+// fwdAutoDelete: an auto-delete queue homed on A goes from every node
+// when its last consumer, on C, cancels.
+func fwdAutoDelete(t *testing.T, c *testCluster) {
+	q := name(t, "")
+	_, err := nodeChannel(t, c, nodeA).QueueDeclare(q, false, true, false, false, nil)
+	mustOK(t, err, "declare auto-delete")
+	eventually(t, "node C has "+q, func() bool { return c.queueExists(t, nodeC, q) })
+	ch := nodeChannel(t, c, nodeC)
+	_, err = ch.Consume(q, "only", false, false, false, false, nil)
+	mustOK(t, err, "basic.consume")
+	mustOK(t, ch.Cancel("only", false), "basic.cancel")
+	for i := range c.nodes {
+		eventually(t, fmt.Sprintf("node %d drops the auto-delete queue", i), func() bool { return !c.queueExists(t, i, q) })
+	}
+}
+
+// fwdSingleActive: with x-single-active-consumer, of consumers on B and
+// C of a queue homed on A only the first gets messages, and the second
+// takes over when the first cancels.
+func fwdSingleActive(t *testing.T, c *testCluster) {
+	q := declareOn(t, c, nodeA, name(t, ""), false, false, amqp.Table{"x-single-active-consumer": true})
+	first := nodeChannel(t, c, nodeB)
+	fd, err := first.Consume(q, "first", true, false, false, false, nil)
+	mustOK(t, err, "basic.consume on B")
+	second := nodeChannel(t, c, nodeC)
+	sd := consume(t, second, q, true, nil)
+	publishConfirmed(t, nodeChannel(t, c, nodeA), q, amqp.Transient, "a", "b")
+	equalStrings(t, "the active consumer's", bodies(consumeN(t, fd, 2, waitFor)), []string{"a", "b"})
+	expectNoDelivery(t, sd)
+	mustOK(t, first.Cancel("first", false), "basic.cancel")
+	publishConfirmed(t, nodeChannel(t, c, nodeA), q, amqp.Transient, "c")
+	equalStrings(t, "the next active consumer's", bodies(consumeN(t, sd, 1, waitFor)), []string{"c"})
 }
 
 // fwdLargest: a message of the largest size a node accepts by default
