@@ -115,7 +115,8 @@ func (c *conn) addExclusive(name string) {
 // RabbitMQ's stat call does for every declare that is answered, passive or
 // not; a nowait declare reads nothing and renews nothing. The counts of a
 // queue on another node are waited for on the channel's own goroutine
-// (await), so that the connection's other channels go on meanwhile.
+// (await), so that the connection's other channels go on meanwhile; one
+// whose node is down fails the declare with 404, as in RabbitMQ.
 func (ch *channel) declared(m protocol.Method, e *queueEntry, noWait bool) {
 	ch.lastQueue = e.def.Name
 	if noWait {
@@ -127,9 +128,9 @@ func (ch *channel) declared(m protocol.Method, e *queueEntry, noWait bool) {
 		return
 	}
 	var st queue.Stats
-	ch.await(m, func(ctx context.Context) error {
-		st = e.q.Stats(ctx)
-		return nil
+	ch.await(m, func(ctx context.Context) (err error) {
+		st, err = remoteStats(ctx, e.q)
+		return err
 	}, func() { ch.declareOk(e, st) })
 }
 

@@ -81,6 +81,8 @@ type clusterNode struct {
 	members *cluster.Membership
 	raft    *raft.Raft
 	defs    *raftDefs
+	gate    *gatedDefs              // the proposer the node's clients use (cluster_gate.go)
+	leaders <-chan raft.Observation // leader changes, for the loop
 	store   *raftboltdb.BoltStore
 	replies *replyLinks
 	queues  *queueLinks
@@ -151,7 +153,9 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 		return fmt.Errorf("broker: cluster membership: %w", err)
 	}
 	n.members = members
-	s.defs = n.defs
+	n.gate = newGatedDefs(n.defs, n.changed)
+	n.leaders = leaderEvents(n.raft)
+	s.defs = n.gate
 	go n.loop()
 	n.log.Info("cluster node started", zap.String("cluster_addr", n.port.Addr()),
 		zap.Strings("join", n.cfg.Join), zap.Int("bootstrap_expect", n.cfg.BootstrapExpect))
@@ -232,7 +236,9 @@ func (n *clusterNode) loop() {
 	for {
 		n.bootstrap()
 		if !selfDown {
-			selfDown = n.proposeDown(n.srv.cfg.NodeName)
+			if selfDown = n.proposeDown(n.srv.cfg.NodeName); selfDown {
+				n.gate.open()
+			}
 		}
 		if n.raft.State() == raft.Leader {
 			n.reconcileMembers()
@@ -241,6 +247,7 @@ func (n *clusterNode) loop() {
 		case <-n.stop:
 			return
 		case <-n.events:
+		case <-n.leaders:
 		case <-t.C:
 		}
 	}

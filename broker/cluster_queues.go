@@ -118,3 +118,20 @@ func (v *vhost) startRemote(def queueDef) (*queueEntry, error) {
 	v.mu.Unlock()
 	return e, nil
 }
+
+// checkedStats is what a proxy of a queue on another node adds to
+// queue.Queue (queue/remote): its counts, or why it cannot be reached.
+type checkedStats interface {
+	CheckedStats(ctx context.Context) (queue.Stats, error)
+}
+
+// remoteStats returns the counts of q, a queue on another node, or the
+// exception that tells why they cannot be read: RabbitMQ's 404 "home node
+// ... is down or inaccessible" when its node is down, as its passive
+// declare and redeclare of such a queue answer.
+func remoteStats(ctx context.Context, q queue.Queue) (queue.Stats, error) {
+	if c, ok := q.(checkedStats); ok {
+		return c.CheckedStats(ctx)
+	}
+	return q.Stats(ctx), nil
+}

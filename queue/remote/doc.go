@@ -110,7 +110,10 @@
 // is down, 404 "NOT_FOUND - home node 'n' of durable queue 'q' in vhost
 // '/' is down or inaccessible" (rabbit_amqqueue, reason nodedown), which
 // is also what refuses a consume or get on a session that is down;
-// session-less publishes waiting for a confirm are nacked. The next use
+// session-less publishes waiting for a confirm are nacked. Stats counts
+// nothing for a queue it cannot reach; the proxy's CheckedStats answers
+// that exception instead, for a passive declare or redeclare to fail
+// with, as RabbitMQ's do. The next use
 // of the link dials again. On the server side the end of a link closes
 // every session it opened: the queue drops their consumers and requeues
 // what they held unsettled, as when a channel closes.

@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 
 	"github.com/warrenmq/warren/protocol"
@@ -203,3 +204,47 @@ func TestConsumeRefused(t *testing.T) {
 type nopConfirmer struct{}
 
 func (nopConfirmer) Confirmed(uint64, bool) { panic("a proxy posts confirms") }
+
+// TestCheckedStats: a proxy's CheckedStats, which the broker's passive
+// declare and redeclare read, answers the counts of a queue it reaches,
+// the home node's 404 for a queue that node does not have, and the
+// home-node-down 404 when the node cannot be reached, where Stats would
+// count nothing.
+func TestCheckedStats(t *testing.T) {
+	checkGoroutines(t)
+	h := newHome(t)
+	home := h.declare("/", "q")
+	home.Publish(message("m"), queue.Confirm{})
+	up := h.link(t)
+	down := NewLink(LinkConfig{Peer: peerName, Log: testLog(t), Dial: func(context.Context) (net.Conn, error) {
+		return nil, errors.New("connection refused")
+	}})
+	t.Cleanup(down.Close)
+	type checked interface {
+		CheckedStats(context.Context) (queue.Stats, error)
+	}
+	for _, tc := range []struct {
+		name, queue string
+		link        *Link
+		want        queue.Stats
+		code        uint16
+		text        string
+	}{
+		{"reached", "q", up, queue.Stats{Ready: 1}, 0, ""},
+		{"missing", "nope", up, queue.Stats{}, protocol.NotFound, "NOT_FOUND - no queue 'nope' in vhost '/'"},
+		{"node down", "q", down, queue.Stats{}, protocol.NotFound, homeDownText("q")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := tc.link.Queue("/", tc.queue).(checked).CheckedStats(context.Background())
+			var pe *protocol.Error
+			switch {
+			case tc.code == 0 && err != nil:
+				t.Fatalf("error %v, want none", err)
+			case tc.code != 0 && (!errors.As(err, &pe) || pe.Code != tc.code || pe.Text != tc.text):
+				t.Fatalf("error %v, want %d %q", err, tc.code, tc.text)
+			case st != tc.want:
+				t.Fatalf("stats %+v, want %+v", st, tc.want)
+			}
+		})
+	}
+}

@@ -201,6 +201,14 @@ func (q *proxyQueue) Stats(ctx context.Context) queue.Stats {
 	return q.call(ctx, fStats, 0).stats
 }
 
+// CheckedStats is Stats that says when the queue cannot be reached: the
+// home-node-down exception when its node is down, or the exception its
+// node answered (404 for a queue it no longer has).
+func (q *proxyQueue) CheckedStats(ctx context.Context) (queue.Stats, error) {
+	r := q.call(ctx, fStats, 0)
+	return r.stats, r.err
+}
+
 // Close implements queue.Queue: it closes the proxy only. Its sessions
 // end (on the peer too, which requeues what they held); the queue on the
 // peer is untouched.
