@@ -230,11 +230,17 @@ const clusterTick = time.Second
 // step with membership, until stop.
 func (n *clusterNode) loop() {
 	defer close(n.done)
-	selfDown := false // NodeDown for this node's previous life is committed
+	selfDown := false       // NodeDown for this node's previous life is committed
+	defaultVhost := false // this node formed the cluster and owes it the default vhost
 	t := time.NewTicker(clusterTick)
 	defer t.Stop()
 	for {
-		n.bootstrap()
+		if n.bootstrap() {
+			defaultVhost = true
+		}
+		if defaultVhost && n.addDefaultVhost() {
+			defaultVhost = false
+		}
 		if !selfDown {
 			if selfDown = n.proposeDown(n.srv.cfg.NodeName); selfDown {
 				n.gate.open()
@@ -254,14 +260,15 @@ func (n *clusterNode) loop() {
 }
 
 // bootstrap forms a new cluster when this node has no Raft state and
-// BootstrapExpect nodes are alive, none of them in a cluster yet.
-func (n *clusterNode) bootstrap() {
+// BootstrapExpect nodes are alive, none of them in a cluster yet, and
+// reports whether it did.
+func (n *clusterNode) bootstrap() bool {
 	if n.raft.State() != raft.Follower || n.hasLeaderOrConfig() {
-		return
+		return false
 	}
 	alive := n.alive()
 	if len(alive) < n.cfg.BootstrapExpect {
-		return
+		return false
 	}
 	for _, m := range alive {
 		if m.Name == n.srv.cfg.NodeName {
@@ -273,13 +280,13 @@ func (n *clusterNode) bootstrap() {
 		if err != nil || formed {
 			// A node in a cluster already (this one restarted with an
 			// empty data dir, or joins late): its leader adds this one.
-			return
+			return false
 		}
 	}
 	if len(alive) > n.cfg.BootstrapExpect {
 		n.log.Warn("more nodes are up than BootstrapExpect; waiting for a formed cluster to add this one",
 			zap.Int("alive", len(alive)), zap.Int("bootstrap_expect", n.cfg.BootstrapExpect))
-		return
+		return false
 	}
 	servers := make([]raft.Server, 0, len(alive))
 	for _, m := range alive {
@@ -290,18 +297,26 @@ func (n *clusterNode) bootstrap() {
 		if !errors.Is(err, raft.ErrCantBootstrap) {
 			n.log.Warn("bootstrapping the definitions' Raft group failed", zap.Error(err))
 		}
-		return
+		return false
 	}
 	n.log.Info("cluster formed", zap.Int("nodes", len(servers)))
-	n.srv.goTracked(func() {
-		// Every new cluster has the default vhost; each forming node
-		// proposes it, and adding a vhost that exists changes nothing.
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommitTimeout)
-		defer cancel()
-		if _, err := n.defs.Propose(ctx, meta.AddVhost{Name: "/"}); err != nil {
-			n.log.Warn("adding the default vhost failed", zap.Error(err))
-		}
-	})
+	return true
+}
+
+// addDefaultVhost commits the default vhost every new cluster has,
+// reporting whether it did; each forming node proposes it until it is
+// committed, and adding a vhost that exists changes nothing.
+func (n *clusterNode) addDefaultVhost() bool {
+	if addr, _ := n.raft.LeaderWithID(); addr == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommitTimeout)
+	defer cancel()
+	if _, err := n.defs.Propose(ctx, meta.AddVhost{Name: "/"}); err != nil {
+		n.log.Warn("adding the default vhost failed; will try again", zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // hasLeaderOrConfig reports whether this node knows of a formed cluster:
