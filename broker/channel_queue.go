@@ -64,7 +64,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		return err
 	}
 	def := queueDef{Name: name, Durable: m.Durable && !m.Exclusive, Exclusive: m.Exclusive,
-		AutoDelete: m.AutoDelete, Args: m.Arguments, Type: args.Type, Home: vh.srv.cfg.NodeName}
+		AutoDelete: m.AutoDelete, Args: m.Arguments, Type: args.Type, Home: vh.srv.cfg.NodeName, Life: vh.srv.life}
 	if m.Exclusive {
 		def.Owner = c.owner().meta()
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +40,10 @@ import (
 // so that the exclusive queues of its connections and its non-durable
 // queues go, as RabbitMQ removes them. A restarted node proposes NodeDown
 // for itself once the group has a leader, since its connections and
-// transient queues did not survive the restart.
+// transient queues did not survive the restart. Each NodeDown names the
+// lives it ends (a node's life is its start time, announced in its
+// membership tags and recorded in each queue it declares), so one
+// committed late never removes what the node's next life declared.
 
 // ClusterConfig makes a node one of a cluster's.
 type ClusterConfig struct {
@@ -144,10 +148,11 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 	members, err := cluster.Join(cluster.MembershipConfig{
 		Node:      s.cfg.NodeName,
 		Transport: n.port,
-		Meta:      cluster.NodeMeta{AMQPAddr: s.cfg.Listen},
-		Seeds:     n.cfg.Join,
-		Log:       n.log,
-		Events:    func(cluster.Event) { n.changed() },
+		Meta: cluster.NodeMeta{AMQPAddr: s.cfg.Listen,
+			Tags: map[string]string{lifeTag: strconv.FormatUint(s.life, 10)}},
+		Seeds:  n.cfg.Join,
+		Log:    n.log,
+		Events: func(cluster.Event) { n.changed() },
 	})
 	if err != nil {
 		return fmt.Errorf("broker: cluster membership: %w", err)
@@ -230,7 +235,7 @@ const clusterTick = time.Second
 // step with membership, until stop.
 func (n *clusterNode) loop() {
 	defer close(n.done)
-	selfDown := false       // NodeDown for this node's previous life is committed
+	selfDown := false     // NodeDown for this node's previous life is committed
 	defaultVhost := false // this node formed the cluster and owes it the default vhost
 	t := time.NewTicker(clusterTick)
 	defer t.Stop()
@@ -242,7 +247,7 @@ func (n *clusterNode) loop() {
 			defaultVhost = false
 		}
 		if !selfDown {
-			if selfDown = n.proposeDown(n.srv.cfg.NodeName); selfDown {
+			if selfDown = n.proposeDown(n.srv.cfg.NodeName, n.srv.life-1); selfDown {
 				n.gate.open()
 			}
 		}
@@ -365,7 +370,7 @@ func (n *clusterNode) reconcileMembers() {
 	for _, m := range n.members.Members() {
 		id := raft.ServerID(m.Name)
 		if m.State != cluster.StateAlive {
-			if _, ok := voters[id]; ok && !n.wasDown(m.Name) && n.proposeDown(m.Name) {
+			if _, ok := voters[id]; ok && !n.wasDown(m.Name) && n.proposeDown(m.Name, lifeOf(m)) {
 				n.markDown(m.Name, true)
 			}
 			continue
@@ -397,15 +402,26 @@ func (n *clusterNode) markDown(node string, down bool) {
 	}
 }
 
-// proposeDown commits NodeDown for node, reporting whether it was
-// committed; without a leader it gives up at once, to try again later.
-func (n *clusterNode) proposeDown(node string) bool {
+// lifeTag is the membership tag carrying a node's life (Server.life).
+const lifeTag = "life"
+
+// lifeOf returns the life member m last announced, 0 if none: a
+// NodeDown up to it removes what that life and the ones before declared.
+func lifeOf(m cluster.Member) uint64 {
+	life, _ := strconv.ParseUint(m.Meta.Tags[lifeTag], 10, 64)
+	return life
+}
+
+// proposeDown commits NodeDown for node's lives up to upTo, reporting
+// whether it was committed; without a leader it gives up at once, to try
+// again later.
+func (n *clusterNode) proposeDown(node string, upTo uint64) bool {
 	if addr, _ := n.raft.LeaderWithID(); addr == "" {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommitTimeout)
 	defer cancel()
-	if _, err := n.defs.Propose(ctx, meta.NodeDown{Node: node}); err != nil {
+	if _, err := n.defs.Propose(ctx, meta.NodeDown{Node: node, UpTo: upTo}); err != nil {
 		n.log.Warn("removing a node's transient queues failed; will try again", zap.String("node", node), zap.Error(err))
 		return false
 	}

@@ -39,9 +39,13 @@ type Server struct {
 	types   *queue.Registry // the queue types this node runs (queue_types.go)
 	damaged atomic.Uint64
 
-	// connSeq numbers connections; it starts at the start time in
-	// nanoseconds, so that an id is never reused by a restarted node and
-	// an exclusive owner (node, connection id) names one connection ever.
+	// life is this run of the node: its start time in nanoseconds. A
+	// queue's definition records the life that declared it (NodeDown
+	// removes what a life that ended left behind), and connSeq, which
+	// numbers connections, starts at it, so that an id is never reused by
+	// a restarted node and an exclusive owner (node, connection id) names
+	// one connection ever.
+	life    uint64
 	connSeq atomic.Uint64
 
 	alarms    alarm         // the resource alarms raised (alarm.go)
@@ -106,7 +110,8 @@ func NewServer(cfg Config) (*Server, error) {
 		stop:  make(chan struct{}),
 	}
 	s.logins = newLoginFailures()
-	s.connSeq.Store(uint64(time.Now().UnixNano()))
+	s.life = uint64(time.Now().UnixNano())
+	s.connSeq.Store(s.life)
 	s.clock.Store(time.Now().UnixMilli())
 	s.vhosts = make(map[string]*vhost)
 	if err := s.openQueueTypes(); err != nil {

@@ -226,14 +226,17 @@ func (a *applier) deleteQueue(c DeleteQueue) {
 
 // nodeDown deletes, vhost by vhost and name by name (so that every replica
 // makes the same effects in the same order), the queues that do not
-// outlive node: those exclusive to its connections and the non-durable
-// ones it is home to.
-func (a *applier) nodeDown(node string) {
+// outlive the node's lives up to c.UpTo: those exclusive to its
+// connections and the non-durable ones it is home to.
+func (a *applier) nodeDown(c NodeDown) {
 	for _, vh := range slices.Sorted(maps.Keys(a.s.vhosts)) {
 		v := a.s.vhosts[vh]
 		for _, name := range slices.Sorted(maps.Keys(v.queues)) {
 			q := v.queues[name]
-			if q.Owner.Node == node || (q.Home == node && !q.Durable) {
+			if q.Life > c.UpTo {
+				continue
+			}
+			if q.Owner.Node == c.Node || (q.Home == c.Node && !q.Durable) {
 				a.deleteQueue(DeleteQueue{Vhost: vh, Name: name, Incarnation: q.Incarnation})
 			}
 		}

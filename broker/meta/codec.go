@@ -51,14 +51,20 @@ func (w *writer) exchange(x *ExchangeDef) {
 	w.str(x.Alternate)
 }
 
+// queue writes q; a fourth flag bit says a Life follows the owner (an
+// encoding without it, written before lives were recorded, reads as
+// Life zero).
 func (w *writer) queue(q *QueueDef) {
 	w.str(q.Name)
-	w.flags(q.Durable, q.Exclusive, q.AutoDelete)
+	w.flags(q.Durable, q.Exclusive, q.AutoDelete, q.Life != 0)
 	w.table(q.Args)
 	w.str(q.Type)
 	w.uvarint(q.Incarnation)
 	w.str(q.Home)
 	w.owner(q.Owner)
+	if q.Life != 0 {
+		w.uvarint(q.Life)
+	}
 }
 
 func (w *writer) binding(b *exchange.Binding) {
@@ -174,12 +180,17 @@ func (r *reader) exchange() ExchangeDef {
 func (r *reader) queue() QueueDef {
 	var q QueueDef
 	q.Name = r.str()
-	f := r.flags(3)
+	f := r.flags(4)
 	q.Args = r.table()
 	q.Type = r.str()
 	q.Incarnation = r.uvarint()
 	q.Home = r.str()
 	q.Owner = r.owner()
+	if r.err == nil && f[3] {
+		if q.Life = r.uvarint(); q.Life == 0 && r.err == nil {
+			r.fail("queue life flagged but zero")
+		}
+	}
 	if r.err == nil {
 		q.Durable, q.Exclusive, q.AutoDelete = f[0], f[1], f[2]
 	}

@@ -79,11 +79,17 @@ type (
 		Vhost, Name string
 		Incarnation uint64
 	}
-	// NodeDown removes what does not outlive a node: the exclusive
-	// queues of its connections, and the non-durable queues it is home
-	// to, with the bindings to them, as RabbitMQ does when a node goes
-	// down or restarts. Durable queues homed on it stay defined.
-	NodeDown struct{ Node string }
+	// NodeDown removes what does not outlive a node's life: the
+	// exclusive queues of its connections, and the non-durable queues it
+	// is home to, with the bindings to them, as RabbitMQ does when a node
+	// goes down or restarts. Durable queues homed on it stay defined.
+	// Only queues declared in a life up to UpTo go (QueueDef.Life), so
+	// that a NodeDown for a life that ended, committed late, spares what
+	// the node's next life declared already.
+	NodeDown struct {
+		Node string
+		UpTo uint64
+	}
 )
 
 // Op implements Command.
@@ -187,8 +193,15 @@ func (c *DeleteQueue) decode(r *reader) {
 	c.Incarnation = r.uvarint()
 }
 
-func (c NodeDown) encode(w *writer)  { w.str(c.Node) }
-func (c *NodeDown) decode(r *reader) { c.Node = r.str() }
+func (c NodeDown) encode(w *writer) {
+	w.str(c.Node)
+	w.uvarint(c.UpTo)
+}
+
+func (c *NodeDown) decode(r *reader) {
+	c.Node = r.str()
+	c.UpTo = r.uvarint()
+}
 
 // Encode returns cmd's encoding: Version, the op code, then the body.
 func Encode(cmd Command) []byte {

@@ -23,9 +23,11 @@ func everyCommand() []Command {
 		Bind{Vhost: "/", Binding: b, By: Owner{Node: "warren@a", Conn: 3}},
 		Unbind{Vhost: "/", Binding: b, By: Owner{Node: "warren@b", Conn: 1 << 40}},
 		DeclareQueue{Vhost: "/", Queue: QueueDef{Name: "q", Durable: false, Exclusive: true, AutoDelete: true,
-			Args: args, Type: "classic", Incarnation: 1<<63 + 5, Home: "warren@a", Owner: Owner{Node: "warren@a", Conn: 9}}},
+			Args: args, Type: "classic", Incarnation: 1<<63 + 5, Home: "warren@a", Owner: Owner{Node: "warren@a", Conn: 9},
+			Life: 1_796_611_530_026_576_461}},
+		DeclareQueue{Vhost: "/", Queue: QueueDef{Name: "before-lives", Durable: true, Type: "classic", Incarnation: 7, Home: "warren@a"}},
 		DeleteQueue{Vhost: "/", Name: "q", Incarnation: 42},
-		NodeDown{Node: "warren@b"},
+		NodeDown{Node: "warren@b", UpTo: 1 << 60},
 	}
 }
 

@@ -43,6 +43,11 @@ type QueueDef struct {
 	Home string
 	// Owner is the exclusive owner, zero for a shared queue.
 	Owner Owner
+	// Life is the declaring node's life (its start time in nanoseconds,
+	// the first of its connection ids), so that a NodeDown for a life
+	// that ended spares what a later life declared; zero for a queue
+	// declared before lives were recorded, which belongs to every life.
+	Life uint64
 }
 
 // LockedFor reports whether the queue is exclusive to a connection other

@@ -128,7 +128,7 @@ func (s *State) Apply(index uint64, cmd Command) (Result, []Effect) {
 	case DeleteQueue:
 		a.deleteQueue(c)
 	case NodeDown:
-		a.nodeDown(c.Node)
+		a.nodeDown(c)
 	default:
 		a.res.Err = protocol.NewError(protocol.InternalError, "unknown definitions command %T", cmd)
 	}

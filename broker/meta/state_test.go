@@ -404,3 +404,30 @@ func TestNodeDown(t *testing.T) {
 		t.Fatalf("queues left: %v", left)
 	}
 }
+
+// TestNodeDownSparesALaterLife: a NodeDown for a life that ended, committed
+// after the node started again, removes what that life (and any before
+// it) declared, and spares what the new life declared since.
+func TestNodeDownSparesALaterLife(t *testing.T) {
+	const oldLife, newLife = 100, 200
+	q := func(name string, life uint64) QueueDef {
+		d := qdef(name, life)
+		d.Home, d.Durable, d.Life = "warren@b", false, life
+		return d
+	}
+	s := NewState()
+	applyAll(s, []Command{
+		AddVhost{Name: "/"},
+		DeclareQueue{Vhost: "/", Queue: q("old", oldLife)},
+		DeclareQueue{Vhost: "/", Queue: q("new", newLife)},
+		DeclareQueue{Vhost: "/", Queue: q("unrecorded", 0)},
+	})
+	applyAll(s, []Command{NodeDown{Node: "warren@b", UpTo: oldLife}})
+	var left []string
+	for _, d := range s.Queues("/") {
+		left = append(left, d.Name)
+	}
+	if !reflect.DeepEqual(left, []string{"new"}) {
+		t.Fatalf("queues left: %v, want only the new life's", left)
+	}
+}
