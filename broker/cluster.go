@@ -93,6 +93,8 @@ type clusterNode struct {
 
 	mu       sync.Mutex
 	downSent map[string]bool // nodes whose NodeDown this leader proposed since they were last alive
+
+	alarms *alarmGossip // this node's alarms to the others, theirs to this node (cluster_alarms.go)
 }
 
 // openCluster opens the cluster port, so that the queues homed on other
@@ -107,7 +109,7 @@ func (s *Server) openCluster() error {
 		return errors.New("broker: a cluster node needs BootstrapExpect of 1 or more")
 	}
 	n := &clusterNode{srv: s, log: s.log.Named("cluster"), cfg: cfg, events: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{}), downSent: map[string]bool{}}
+		stop: make(chan struct{}), done: make(chan struct{}), downSent: map[string]bool{}, alarms: newAlarmGossip()}
 	port, err := cluster.Listen(cluster.TransportConfig{Addr: cfg.Listen, Advertise: cfg.Advertise, Secret: cfg.Secret, Log: n.log})
 	if err != nil {
 		return fmt.Errorf("broker: cluster port: %w", err)
@@ -145,7 +147,7 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 		Meta:      cluster.NodeMeta{AMQPAddr: s.cfg.Listen},
 		Seeds:     n.cfg.Join,
 		Log:       n.log,
-		Events:    func(cluster.Event) { n.changed() },
+		Events:    func(ev cluster.Event) { n.changed(); n.remoteAlarmsChanged(ev) },
 	})
 	if err != nil {
 		return fmt.Errorf("broker: cluster membership: %w", err)
@@ -153,6 +155,7 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 	n.members = members
 	s.defs = n.defs
 	go n.loop()
+	n.startAlarms()
 	n.log.Info("cluster node started", zap.String("cluster_addr", n.port.Addr()),
 		zap.Strings("join", n.cfg.Join), zap.Int("bootstrap_expect", n.cfg.BootstrapExpect))
 	return nil
@@ -397,6 +400,7 @@ func (n *clusterNode) proposeDown(node string) bool {
 // later, with the queue types (closeStorage).
 func (n *clusterNode) shutdown() {
 	if n.members != nil {
+		n.stopAlarms()
 		if err := n.members.Leave(5 * time.Second); err != nil {
 			n.log.Warn("leaving the cluster", zap.Error(err))
 		}
