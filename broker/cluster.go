@@ -130,8 +130,8 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 	if err := n.openRaft(fsm, store); err != nil {
 		return err
 	}
-	var lns [3]net.Listener
-	for i, service := range []string{defsService, repliesService, queuesService} {
+	var lns [4]net.Listener
+	for i, service := range []string{defsService, repliesService, queuesService, adminService} {
 		ln, err := n.port.Listen(service)
 		if err != nil {
 			return fmt.Errorf("broker: cluster port: %w", err)
@@ -141,6 +141,7 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 	s.goTracked(func() { s.serveForwarded(lns[0], n.raft) })
 	s.goTracked(func() { s.serveReplies(lns[1]) })
 	s.goTracked(func() { s.serveQueues(n.ctx, lns[2]) })
+	s.goTracked(func() { s.serveAdmin(n.ctx, lns[3]) })
 	members, err := cluster.Join(cluster.MembershipConfig{
 		Node:      s.cfg.NodeName,
 		Transport: n.port,
