@@ -122,20 +122,65 @@ func (s *Server) checkMemory() {
 	}
 }
 
-// setAlarm raises or clears one alarm and reports whether that changed it.
-// Publishing connections are blocked while any alarm is raised; they hear
-// connection.blocked when the first is raised and connection.unblocked when
-// the last clears.
+// setAlarm raises or clears one of this node's own alarms and reports
+// whether that changed it. Publishing connections are blocked while any
+// alarm is in force, this node's or, in a cluster, another node's
+// (cluster_alarms.go); they hear connection.blocked when the first is
+// raised and connection.unblocked when the last clears. A change is
+// gossiped to the other nodes of the cluster.
 func (s *Server) setAlarm(a alarm, on bool) bool {
 	s.mu.Lock()
-	old := s.alarms
-	set := old &^ a
+	own := s.ownAlarms &^ a
 	if on {
-		set |= a
+		own |= a
 	}
-	if set == old {
+	if own == s.ownAlarms {
 		s.mu.Unlock()
 		return false
+	}
+	s.ownAlarms = own
+	conns, blocked, notify := s.updateAlarmsLocked()
+	s.mu.Unlock()
+	if notify {
+		notifyConns(conns, blocked)
+	}
+	if s.cluster != nil {
+		s.cluster.publishAlarms()
+	}
+	return true
+}
+
+// setRemoteAlarms sets the alarms raised on the other nodes of the
+// cluster, which block this node's publishers as its own do.
+func (s *Server) setRemoteAlarms(set alarm) {
+	s.mu.Lock()
+	if set == s.remoteAlarms {
+		s.mu.Unlock()
+		return
+	}
+	s.remoteAlarms = set
+	conns, blocked, notify := s.updateAlarmsLocked()
+	s.mu.Unlock()
+	if notify {
+		notifyConns(conns, blocked)
+	}
+}
+
+// ownAlarmSet returns this node's own alarms.
+func (s *Server) ownAlarmSet() alarm {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ownAlarms
+}
+
+// updateAlarmsLocked recomputes the alarms in force from this node's and
+// the cluster's, with s.mu held. When blocking starts or ends it returns
+// the connections to tell, and notify true.
+func (s *Server) updateAlarmsLocked() (conns []*conn, blocked, notify bool) {
+	old := s.alarms
+	set := s.ownAlarms | s.remoteAlarms
+	if set == old {
+		return nil, false, false
 	}
 	s.alarms = set
 	s.blocked.Store(set != 0)
@@ -147,20 +192,23 @@ func (s *Server) setAlarm(a alarm, on bool) bool {
 		s.unblocked = nil
 	default:
 		// Still blocked, for other reasons: nothing to tell clients.
-		s.mu.Unlock()
-		return true
+		return nil, false, false
 	}
-	conns := make([]*conn, 0, len(s.conns))
+	conns = make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
+	return conns, set != 0, true
+}
+
+// notifyConns tells the publishing connections that blocking started or
+// ended.
+func notifyConns(conns []*conn, blocked bool) {
 	for _, c := range conns {
 		if c.opened.Load() && c.published.Load() {
-			c.notifyBlocked(set != 0)
+			c.notifyBlocked(blocked)
 		}
 	}
-	return true
 }
 
 // notifyBlocked sends connection.blocked or connection.unblocked to a

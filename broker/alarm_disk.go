@@ -22,14 +22,21 @@ func statfsFree(dir string) (uint64, error) {
 	return uint64(st.Bavail) * uint64(st.Bsize), nil
 }
 
-// checkDisk raises or clears the disk alarm: below Config.DiskFreeLimit
-// free bytes on the data dir's file system, publishing connections are
+// checkDisk raises or clears the disk alarm: below the disk free limit
+// (diskFreeLimit) in free bytes on the data dir's file system, publishing connections are
 // blocked as by the memory alarm (connection.blocked "low on disk") until
 // space returns. Messages already accepted are still written; should the
 // disk fill anyway, the store fails the write, nacks the publishes waiting
 // for it and damages nothing already on disk.
 func (s *Server) checkDisk() {
-	if s.cfg.DiskFreeLimit <= 0 || s.cfg.InMemory {
+	if s.cfg.InMemory {
+		return
+	}
+	limit := s.diskFreeLimit()
+	if limit <= 0 {
+		if s.setAlarm(alarmDisk, false) {
+			s.log.Info("disk alarm cleared: the disk free limit is disabled")
+		}
 		return
 	}
 	free, err := s.cfg.DiskFree(s.cfg.DataDir)
@@ -40,16 +47,38 @@ func (s *Server) checkDisk() {
 		return
 	}
 	s.diskProbeFailed.Store(false)
-	low := free < uint64(s.cfg.DiskFreeLimit)
+	low := free < uint64(limit)
 	if !s.setAlarm(alarmDisk, low) {
 		return
 	}
 	if low {
 		s.log.Warn("disk alarm set: free disk space below the limit, publishers blocked",
-			zap.Uint64("free", free), zap.Int64("limit", s.cfg.DiskFreeLimit))
+			zap.Uint64("free", free), zap.Int64("limit", limit))
 	} else {
-		s.log.Info("disk alarm cleared", zap.Uint64("free", free), zap.Int64("limit", s.cfg.DiskFreeLimit))
+		s.log.Info("disk alarm cleared", zap.Uint64("free", free), zap.Int64("limit", limit))
 	}
+}
+
+// diskFreeLimit is the disk free limit in force: the one set at run time,
+// or Config.DiskFreeLimit; 0 or less disables the check.
+func (s *Server) diskFreeLimit() int64 {
+	if v := s.diskLimitSet.Load(); v != 0 {
+		return v
+	}
+	return s.cfg.DiskFreeLimit
+}
+
+// setDiskFreeLimit changes the disk free limit while the node runs, as
+// rabbitmqctl set_disk_free_limit does (0 disables the check), and checks
+// the disk at once, so that the alarm is raised or cleared before it
+// returns. The limit lasts until the node stops.
+func (s *Server) setDiskFreeLimit(limit int64) {
+	if limit <= 0 {
+		limit = -1
+	}
+	s.diskLimitSet.Store(limit)
+	s.log.Info("disk free limit set", zap.Int64("limit", limit))
+	s.checkDisk()
 }
 
 // ParseSize parses a byte count as rabbitmq.conf writes them: a plain

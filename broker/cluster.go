@@ -99,6 +99,8 @@ type clusterNode struct {
 
 	mu       sync.Mutex
 	downSent map[string]bool // nodes whose NodeDown this leader proposed since they were last alive
+
+	alarms *alarmGossip // this node's alarms to the others, theirs to this node (cluster_alarms.go)
 }
 
 // openCluster opens the cluster port, so that the queues homed on other
@@ -113,7 +115,7 @@ func (s *Server) openCluster() error {
 		return errors.New("broker: a cluster node needs BootstrapExpect of 1 or more")
 	}
 	n := &clusterNode{srv: s, log: s.log.Named("cluster"), cfg: cfg, events: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{}), downSent: map[string]bool{}}
+		stop: make(chan struct{}), done: make(chan struct{}), downSent: map[string]bool{}, alarms: newAlarmGossip()}
 	port, err := cluster.Listen(cluster.TransportConfig{Addr: cfg.Listen, Advertise: cfg.Advertise, Secret: cfg.Secret, Log: n.log})
 	if err != nil {
 		return fmt.Errorf("broker: cluster port: %w", err)
@@ -134,8 +136,8 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 	if err := n.openRaft(fsm, store); err != nil {
 		return err
 	}
-	var lns [3]net.Listener
-	for i, service := range []string{defsService, repliesService, queuesService} {
+	var lns [4]net.Listener
+	for i, service := range []string{defsService, repliesService, queuesService, adminService} {
 		ln, err := n.port.Listen(service)
 		if err != nil {
 			return fmt.Errorf("broker: cluster port: %w", err)
@@ -145,14 +147,14 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 	s.goTracked(func() { s.serveForwarded(lns[0], n.raft) })
 	s.goTracked(func() { s.serveReplies(lns[1]) })
 	s.goTracked(func() { s.serveQueues(n.ctx, lns[2]) })
+	s.goTracked(func() { s.serveAdmin(n.ctx, lns[3]) })
 	members, err := cluster.Join(cluster.MembershipConfig{
 		Node:      s.cfg.NodeName,
 		Transport: n.port,
-		Meta: cluster.NodeMeta{AMQPAddr: s.cfg.Listen,
-			Tags: map[string]string{lifeTag: strconv.FormatUint(s.life, 10)}},
-		Seeds:  n.cfg.Join,
-		Log:    n.log,
-		Events: func(cluster.Event) { n.changed() },
+		Meta:      n.localMeta(),
+		Seeds:     n.cfg.Join,
+		Log:       n.log,
+		Events:    func(ev cluster.Event) { n.changed(); n.remoteAlarmsChanged(ev) },
 	})
 	if err != nil {
 		return fmt.Errorf("broker: cluster membership: %w", err)
@@ -162,6 +164,7 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 	n.leaders = leaderEvents(n.raft)
 	s.defs = n.gate
 	go n.loop()
+	n.startAlarms()
 	n.log.Info("cluster node started", zap.String("cluster_addr", n.port.Addr()),
 		zap.Strings("join", n.cfg.Join), zap.Int("bootstrap_expect", n.cfg.BootstrapExpect))
 	return nil
@@ -435,6 +438,7 @@ func (n *clusterNode) proposeDown(node string, upTo uint64) bool {
 // later, with the queue types (closeStorage).
 func (n *clusterNode) shutdown() {
 	if n.members != nil {
+		n.stopAlarms()
 		if err := n.members.Leave(5 * time.Second); err != nil {
 			n.log.Warn("leaving the cluster", zap.Error(err))
 		}

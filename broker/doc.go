@@ -284,7 +284,9 @@
 // connection.blocked capability hear connection.blocked ("low on memory",
 // "low on disk", or both joined by " & " as RabbitMQ words it), then
 // connection.unblocked when the last alarm clears (alarm.go,
-// alarm_disk.go). Should the disk fill anyway, the queue store fails the
+// alarm_disk.go); in a cluster, an alarm on any node counts (see
+// Cluster). The disk free limit can be changed while the node runs
+// (setDiskFreeLimit, as rabbitmqctl set_disk_free_limit). Should the disk fill anyway, the queue store fails the
 // write, the publishes waiting for it are nacked, and nothing already on
 // disk is damaged.
 //
@@ -326,8 +328,17 @@
 // on one multiplexed connection per peer: the definitions' Raft group
 // ("raft/defs"), gossip (cluster.Membership), commands forwarded to the
 // Raft leader ("defs", defs_forward.go), queue links ("queues",
-// cluster_queues.go) and direct reply-to replies ("replies",
-// cluster_reply.go).
+// cluster_queues.go), direct reply-to replies ("replies",
+// cluster_reply.go) and operations requests ("admin", cluster_admin.go:
+// status, forget, set_disk_free_limit, from `warren cluster` through
+// AdminClient; a forget is carried out by the leader, cluster_forget.go).
+//
+// Alarms cross nodes (cluster_alarms.go): each node gossips its own
+// alarms in its membership metadata, and blocks its publishers while its
+// own or any live member's are raised (Server.ownAlarms and
+// remoteAlarms; Server.alarms is their union), with the same
+// connection.blocked reason; a node that fails or leaves takes its alarms
+// with it.
 //
 // The proposer is raftDefs (defs_raft.go): a command is committed by
 // raft.Apply on the leader, or forwarded to it; raftFSM then keeps it in
@@ -349,12 +360,15 @@
 //
 // Goroutines: the cluster node's loop (forming, then keeping Raft's
 // voters and NodeDown in step with membership), joined by
-// clusterNode.shutdown; the accept loops of the three services, and one
-// goroutine per forwarded command, reply stream and queue link, all
-// through Server.goTracked; Raft's, memberlist's, the transport's and
-// each queue link's own, which their Shutdown/Close stop. Server.Close
-// shuts the cluster node down (leave, Raft, links, port) before it
-// closes the queues.
+// clusterNode.shutdown; the alarm gossiper (publishes this node's
+// metadata when its alarms change), stopped and joined by shutdown
+// before the node leaves; the accept loops of the four services, and one
+// goroutine per forwarded command, reply stream, queue link and admin
+// request, all through Server.goTracked; Raft's, memberlist's, the
+// transport's and each queue link's own, which their Shutdown/Close stop.
+// Server.Close shuts the cluster node down (leave, Raft, links, port)
+// before it closes the queues. alarmGossip.mu (the alarms last seen of
+// each other node) is a leaf, released before Server.mu is taken.
 
 // # Queue types
 //

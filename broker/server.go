@@ -26,7 +26,7 @@ type Server struct {
 
 	wg sync.WaitGroup // every goroutine started through goTracked
 
-	mu      sync.Mutex // guards ln, conns, closing, alarms, unblocked
+	mu      sync.Mutex // guards ln, conns, closing, alarms, ownAlarms, remoteAlarms, unblocked
 	ln      net.Listener
 	conns   map[*conn]struct{}
 	closing bool
@@ -48,9 +48,15 @@ type Server struct {
 	life    uint64
 	connSeq atomic.Uint64
 
-	alarms    alarm         // the resource alarms raised (alarm.go)
+	alarms    alarm         // the resource alarms in force, this node's and the cluster's (alarm.go)
 	blocked   atomic.Bool   // some alarm is raised: publishers are not read
 	unblocked chan struct{} // closed when the last alarm clears
+	// ownAlarms are this node's own alarms, remoteAlarms those raised on
+	// the cluster's other nodes (cluster_alarms.go).
+	ownAlarms, remoteAlarms alarm
+	// diskLimitSet is the disk free limit set at run time
+	// (setDiskFreeLimit); 0 means Config.DiskFreeLimit.
+	diskLimitSet atomic.Int64
 	// memRelease decides when to hand freed memory back (memory_release.go);
 	// the clock goroutine's own.
 	memRelease memReleaser

@@ -17,6 +17,11 @@
 // wraps both as a raft.StreamLayer for raft.NewNetworkTransportWithConfig,
 // so each Raft group runs over its own service on the same port.
 //
+// A tool that is not a node (`warren cluster status`) reaches a node's
+// service with DialService (client.go): its own TCP connection, the same
+// handshake with the secret, and one stream on a yamux session it owns
+// and closes with the stream.
+//
 // The outbound session to a peer address is dialled on the first Dial,
 // shared by every later stream and by concurrent Dials (which wait for the
 // one attempt), and dialled again after it fails; a stream opened on a

@@ -47,13 +47,19 @@ func checkService(service string) error {
 // openStream opens a stream on sess, sends its service header and waits
 // for the peer's answer, within ctx's deadline or DialTimeout.
 func (t *Transport) openStream(ctx context.Context, sess *yamux.Session, service string) (net.Conn, error) {
+	return openStream(ctx, sess, service, t.cfg.DialTimeout)
+}
+
+// openStream opens a stream on sess as Transport.openStream does, within
+// ctx's deadline or timeout.
+func openStream(ctx context.Context, sess *yamux.Session, service string, timeout time.Duration) (net.Conn, error) {
 	st, err := sess.OpenStream()
 	if err != nil {
 		return nil, err
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
-		deadline = time.Now().Add(t.cfg.DialTimeout)
+		deadline = time.Now().Add(timeout)
 	}
 	_ = st.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = st.SetDeadline(time.Now()) })

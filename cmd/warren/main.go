@@ -14,6 +14,9 @@
 // `warren --health-check` checks instead that a node answers AMQP on the
 // listen address and exits 0 if it does, 1 if not (for container health
 // checks, where there is no shell or curl).
+//
+// `warren cluster status|forget|set-disk-free-limit` asks a running
+// cluster node over its cluster port instead (cluster_cmd.go).
 package main
 
 import (
@@ -31,6 +34,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "cluster" {
+		os.Exit(runCluster(os.Args[2:], os.LookupEnv, os.Stdout, os.Stderr))
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	err := run(os.Args[1:], os.LookupEnv, os.Stderr, sig)
