@@ -2,11 +2,9 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"time"
 
 	"github.com/hashicorp/yamux"
 )
@@ -30,31 +28,10 @@ func DialService(ctx context.Context, addr, secret, service string) (net.Conn, e
 		ctx, cancel = context.WithTimeout(ctx, defaultDialTimeout)
 		defer cancel()
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: dial %s: %w", addr, err)
-	}
-	deadline, _ := ctx.Deadline()
-	_ = c.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
-	err = clientHandshake(c, []byte(secret))
-	if !stop() && err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		c.Close()
-		if errors.Is(err, ErrBadSecret) {
-			return nil, fmt.Errorf("cluster: dial %s: %w", addr, err)
-		}
-		return nil, fmt.Errorf("cluster: handshake with %s: %w", addr, err)
-	}
-	_ = c.SetDeadline(time.Time{})
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
-	sess, err := yamux.Client(c, cfg)
+	sess, err := dialSession(ctx, addr, []byte(secret), cfg)
 	if err != nil {
-		c.Close()
 		return nil, err
 	}
 	st, err := openStream(ctx, sess, service, defaultDialTimeout)

@@ -262,6 +262,12 @@ func (t *Transport) dialPeer(addr string, p *peer, a *dialAttempt) {
 func (t *Transport) connect(addr string) (*yamux.Session, error) {
 	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.DialTimeout)
 	defer cancel()
+	return dialSession(ctx, addr, t.secret, t.ymx)
+}
+
+// dialSession dials addr, proves secret with the dialler's handshake
+// (bounded by ctx) and starts a yamux client session on the connection.
+func dialSession(ctx context.Context, addr string, secret []byte, cfg *yamux.Config) (*yamux.Session, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -270,7 +276,7 @@ func (t *Transport) connect(addr string) (*yamux.Session, error) {
 	deadline, _ := ctx.Deadline()
 	_ = c.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
-	err = clientHandshake(c, t.secret)
+	err = clientHandshake(c, secret)
 	if !stop() && err == nil {
 		err = ctx.Err()
 	}
@@ -282,7 +288,7 @@ func (t *Transport) connect(addr string) (*yamux.Session, error) {
 		return nil, fmt.Errorf("cluster: handshake with %s: %w", addr, err)
 	}
 	_ = c.SetDeadline(time.Time{})
-	sess, err := yamux.Client(c, t.ymx)
+	sess, err := yamux.Client(c, cfg)
 	if err != nil {
 		c.Close()
 		return nil, err
