@@ -136,18 +136,22 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 	if err := n.openRaft(fsm, store); err != nil {
 		return err
 	}
-	var lns [4]net.Listener
-	for i, service := range []string{defsService, repliesService, queuesService, adminService} {
-		ln, err := n.port.Listen(service)
+	services := []struct {
+		name   string
+		handle func(net.Conn)
+	}{
+		{defsService, func(nc net.Conn) { s.commitForwarded(nc, n.raft) }},
+		{repliesService, s.readReplies},
+		{queuesService, func(nc net.Conn) { s.serveQueueLink(n.ctx, nc) }},
+		{adminService, func(nc net.Conn) { s.answerAdmin(n.ctx, nc) }},
+	}
+	for _, sv := range services {
+		ln, err := n.port.Listen(sv.name)
 		if err != nil {
 			return fmt.Errorf("broker: cluster port: %w", err)
 		}
-		lns[i] = ln
+		s.goTracked(func() { s.serveStreams(ln, sv.name, sv.handle) })
 	}
-	s.goTracked(func() { s.serveForwarded(lns[0], n.raft) })
-	s.goTracked(func() { s.serveReplies(lns[1]) })
-	s.goTracked(func() { s.serveQueues(n.ctx, lns[2]) })
-	s.goTracked(func() { s.serveAdmin(n.ctx, lns[3]) })
 	members, err := cluster.Join(cluster.MembershipConfig{
 		Node:      s.cfg.NodeName,
 		Transport: n.port,
@@ -168,6 +172,21 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 	n.log.Info("cluster node started", zap.String("cluster_addr", n.port.Addr()),
 		zap.Strings("join", n.cfg.Join), zap.Int("bootstrap_expect", n.cfg.BootstrapExpect))
 	return nil
+}
+
+// serveStreams hands each stream ln accepts for service to handle, on a
+// goroutine of its own tracked by the server, until ln is closed.
+func (s *Server) serveStreams(ln net.Listener, service string, handle func(net.Conn)) {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				s.log.Warn("accepting cluster streams stopped", zap.String("service", service), zap.Error(err))
+			}
+			return
+		}
+		s.goTracked(func() { handle(nc) })
+	}
 }
 
 // openRaft opens the definitions' Raft group on the node's stores.

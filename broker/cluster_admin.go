@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -63,22 +62,6 @@ type adminReply struct {
 	Error  string         `json:"error,omitempty"`
 	Status *ClusterStatus `json:"status,omitempty"`
 	Forget *ForgetResult  `json:"forget,omitempty"`
-}
-
-// serveAdmin answers admin requests until ln is closed; each stream is
-// served on a goroutine of its own, tracked by the server, and a forget
-// under way gives up when ctx ends.
-func (s *Server) serveAdmin(ctx context.Context, ln net.Listener) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				s.log.Warn("accepting admin requests stopped", zap.Error(err))
-			}
-			return
-		}
-		s.goTracked(func() { s.answerAdmin(ctx, nc) })
-	}
 }
 
 // answerAdmin reads one request from nc and writes its reply.

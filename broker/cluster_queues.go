@@ -2,11 +2,12 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
+	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/protocol"
@@ -67,30 +68,56 @@ func (l *queueLinks) close() {
 	}
 }
 
-// serveQueues serves this node's queues to the links of other nodes until
-// ln closes; each link is served on a goroutine of its own, tracked by the
-// server, and ends with ctx.
-func (s *Server) serveQueues(ctx context.Context, ln net.Listener) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				s.log.Warn("accepting queue links stopped", zap.Error(err))
-			}
-			return
-		}
-		s.goTracked(func() {
-			err := remote.Serve(ctx, nc, remote.ServerConfig{Lookup: s.homeQueue, Log: s.log})
-			if err != nil && ctx.Err() == nil {
-				s.log.Debug("queue link ended", zap.String("peer", nc.RemoteAddr().String()), zap.Error(err))
-			}
-		})
+// serveQueueLink serves this node's queues to one peer's link until it
+// ends or ctx does.
+func (s *Server) serveQueueLink(ctx context.Context, nc net.Conn) {
+	err := remote.Serve(ctx, nc, remote.ServerConfig{Lookup: s.homeQueue, Log: s.log})
+	if err != nil && ctx.Err() == nil {
+		s.log.Debug("queue link ended", zap.String("peer", nc.RemoteAddr().String()), zap.Error(err))
 	}
 }
 
 // homeQueue returns the queue vhost/name this node is home to, for a
-// peer's link.
+// peer's link. A peer may know of the queue before this node has applied
+// its declare (two nodes declaring one name at once: the other node
+// applies this node's declare first); on a miss this node catches up with
+// the leader's commit index, within catchUpTimeout, and looks again.
 func (s *Server) homeQueue(vhost, name string) (queue.Queue, error) {
+	if q, err := s.localQueue(vhost, name); err == nil || s.cluster == nil {
+		return q, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
+	defer cancel()
+	if err := s.cluster.catchUp(ctx); err != nil {
+		s.log.Debug("catching up with the definitions' leader failed", zap.Error(err))
+	}
+	return s.localQueue(vhost, name)
+}
+
+// catchUpTimeout bounds homeQueue's wait for the definitions to catch up.
+const catchUpTimeout = 2 * time.Second
+
+// catchUp waits until this node has applied every definitions entry the
+// leader had committed when asked.
+func (n *clusterNode) catchUp(ctx context.Context) error {
+	addr, id := n.raft.LeaderWithID()
+	var index uint64
+	switch {
+	case id == raft.ServerID(n.srv.cfg.NodeName):
+		index = n.raft.CommitIndex()
+	case addr != "":
+		var err error
+		if index, err = askCommitIndex(ctx, n.port, string(addr)); err != nil {
+			return err
+		}
+	default:
+		return errNoLeader
+	}
+	return n.defs.fsm.waitSeen(ctx, index)
+}
+
+// localQueue returns the queue vhost/name this node runs and is home to.
+func (s *Server) localQueue(vhost, name string) (queue.Queue, error) {
 	v := s.vhost(vhost)
 	if v == nil {
 		return nil, protocol.NewError(protocol.NotFound, "no queue '%s' in vhost '%s'", name, vhost)

@@ -125,20 +125,6 @@ func appendStr(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// serveReplies accepts the reply streams of other nodes until ln closes.
-func (s *Server) serveReplies(ln net.Listener) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				s.log.Warn("accepting forwarded replies stopped", zap.Error(err))
-			}
-			return
-		}
-		s.goTracked(func() { s.readReplies(nc) })
-	}
-}
-
 // readReplies routes the replies of one stream until it ends or carries
 // a malformed frame.
 func (s *Server) readReplies(nc net.Conn) {

@@ -27,14 +27,17 @@ import (
 // the forwarding node then waits for its own FSM to apply that index.
 // The same service answers a forming node's question, kind 2, whether
 // this node is in a cluster already: status 0 and one octet, 1 if its
-// Raft configuration names any node.
+// Raft configuration names any node; and, kind 3, the leader's commit
+// index: status 0 and the index, 8 octets big endian (a node catching up
+// before it answers for a queue it does not know yet, catchUp).
 
 // defsService is the cluster port's service for forwarded commands.
 const defsService = "defs"
 
 const (
-	forwardCommit = 1
-	forwardFormed = 2
+	forwardCommit      = 1
+	forwardFormed      = 2
+	forwardCommitIndex = 3
 
 	forwardOK        = 0
 	forwardNotLeader = 1
@@ -110,20 +113,27 @@ func readBytes(r *bufio.Reader, max uint64) ([]byte, error) {
 	return b, err
 }
 
-// serveForwarded answers the commands other nodes forward to this one
-// until ln is closed; each stream is served on a goroutine of its own,
-// tracked by the server.
-func (s *Server) serveForwarded(ln net.Listener, r *raft.Raft) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				s.log.Warn("accepting forwarded definitions stopped", zap.Error(err))
-			}
-			return
-		}
-		s.goTracked(func() { s.commitForwarded(nc, r) })
+// askCommitIndex asks the node at addr, the leader, for its commit index.
+func askCommitIndex(ctx context.Context, port clusterPort, addr string) (uint64, error) {
+	nc, err := port.Dial(ctx, addr, defsService)
+	if err != nil {
+		return 0, err
 	}
+	defer nc.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+	}
+	if _, err := nc.Write([]byte{forwardCommitIndex}); err != nil {
+		return 0, err
+	}
+	var b [9]byte
+	if _, err := io.ReadFull(nc, b[:]); err != nil {
+		return 0, err
+	}
+	if b[0] != forwardOK {
+		return 0, fmt.Errorf("the definitions leader %s answered status %d", addr, b[0])
+	}
+	return binary.BigEndian.Uint64(b[1:]), nil
 }
 
 // askFormed asks the node at addr whether it is in a cluster already.
@@ -154,6 +164,11 @@ func (s *Server) commitForwarded(nc net.Conn, r *raft.Raft) {
 	br := bufio.NewReader(nc)
 	kind, err := br.ReadByte()
 	if err != nil {
+		return
+	}
+	if kind == forwardCommitIndex {
+		nc.SetWriteDeadline(time.Now().Add(forwardIOTimeout))
+		nc.Write(binary.BigEndian.AppendUint64([]byte{forwardOK}, r.CommitIndex()))
 		return
 	}
 	if kind == forwardFormed {

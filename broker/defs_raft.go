@@ -140,6 +140,23 @@ func (f *raftFSM) wait(ctx context.Context, index uint64) (applied, error) {
 	}
 }
 
+// waitSeen waits until Raft has handed this node's FSM index.
+func (f *raftFSM) waitSeen(ctx context.Context, index uint64) error {
+	for {
+		f.mu.Lock()
+		seen, changed := f.seen, f.changed
+		f.mu.Unlock()
+		if seen >= index {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Snapshot implements raft.FSM: the state as of the last entry applied.
 func (f *raftFSM) Snapshot() (raft.FSMSnapshot, error) {
 	return defsSnapshot(f.fsm.state.Snapshot()), nil

@@ -163,7 +163,7 @@ func TestClusterDefinitionsReplicate(t *testing.T) {
 func TestClusterConcurrentDeclares(t *testing.T) {
 	c := startCluster(t, 3)
 	chans := []*amqp.Channel{c.channel(t, 0), c.channel(t, 1)}
-	for round := range 10 {
+	for round := range 20 {
 		name := fmt.Sprintf("race-%d", round)
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
