@@ -4,6 +4,7 @@
 //
 //	warren-perf --uri amqp://guest:guest@127.0.0.1:5672/ --producers 2 --consumers 2 --duration 30s
 //	warren-perf --persistent --confirm 1000 --queue-args x-queue-type=quorum --json
+//	warren-perf --declare-url URL3 --publish-url URL1 --consume-url URL2   # queue, publisher and consumer on three nodes
 //	warren-perf suite --uri URL [--compare URL2] --out DIR
 //	warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--json]
 //
@@ -67,10 +68,13 @@ func runMain(ctx context.Context, args []string) int {
 		fs.PrintDefaults()
 	}
 	c := perf.DefaultConfig()
-	var uris, routingKeys, bindingKeys listFlag
+	var uris, publishURIs, consumeURIs, routingKeys, bindingKeys listFlag
 	var queueArgs string
 	var asJSON bool
 	fs.Var(&uris, "uri", "broker `URL`; repeat (or comma-separate) to spread connections over several brokers (default amqp://guest:guest@127.0.0.1:5672/)")
+	fs.Var(&publishURIs, "publish-url", "broker `URL` producers connect to instead of --uri; repeatable (e.g. one node of a cluster)")
+	fs.Var(&consumeURIs, "consume-url", "broker `URL` consumers connect to instead of --uri; repeatable")
+	fs.StringVar(&c.DeclareURI, "declare-url", "", "broker `URL` the queues, exchange and bindings are declared and deleted on instead of the first --uri (with client-local placement, the node the queues live on); the run waits until the other URLs see them")
 	fs.StringVar(&c.Name, "name", c.Name, "scenario name for the reports")
 	fs.IntVar(&c.Producers, "producers", c.Producers, "number of producers (one connection each)")
 	fs.IntVar(&c.Consumers, "consumers", c.Consumers, "number of consumers per queue (one connection each)")
@@ -113,6 +117,7 @@ func runMain(ctx context.Context, args []string) int {
 	if len(uris) > 0 {
 		c.URIs = uris
 	}
+	c.PublishURIs, c.ConsumeURIs = publishURIs, consumeURIs
 	c.RoutingKeys, c.BindingKeys = routingKeys, bindingKeys
 	var err error
 	if c.QueueArgs, err = perf.ParseQueueArgs(queueArgs); err != nil {

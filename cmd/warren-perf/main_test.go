@@ -14,6 +14,9 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		{"--no-such-flag"},
 		{"stray"},
 		{"--uri", "http://127.0.0.1:1/"},
+		{"--publish-url", "http://127.0.0.1:1/"},
+		{"--consume-url", "127.0.0.1:1"},
+		{"--declare-url", "amqp//127.0.0.1:1/"},
 	} {
 		if code := runMain(context.Background(), args); code != 2 {
 			t.Errorf("warren-perf %v exited %d, want 2", args, code)

@@ -57,12 +57,12 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 		Errors:    []string{},
 		Timeline:  []Point{},
 	}
-	for _, u := range cfg.URIs {
+	for _, u := range cfg.brokerURIs() {
 		res.Brokers = append(res.Brokers, RedactURI(u))
 	}
 	defer r.goes.Wait()
 
-	admin, err := r.dial(cfg.URIs[0], "admin")
+	admin, err := r.dial(cfg.declareURI(), "admin")
 	if err != nil {
 		res.Status, res.Reason = StatusFailed, err.Error()
 		return res, nil
@@ -80,6 +80,10 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 		return res, nil
 	}
 	defer r.cleanup()
+	if err := r.awaitTopology(ctx); err != nil {
+		res.Status, res.Reason = StatusFailed, err.Error()
+		return res, nil
+	}
 
 	var clients []*client
 	var producersDone chan struct{}
@@ -290,7 +294,7 @@ func (r *run) cleanup() {
 	if !t.ownQueues && !t.ownExchange {
 		return
 	}
-	c, err := r.dial(r.cfg.URIs[0], "cleanup")
+	c, err := r.dial(r.cfg.declareURI(), "cleanup")
 	if err != nil {
 		return
 	}
