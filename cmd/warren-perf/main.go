@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,6 +41,30 @@ func (l *listFlag) Set(s string) error {
 		if v = strings.TrimSpace(v); v != "" {
 			*l = append(*l, v)
 		}
+	}
+	return nil
+}
+
+// pidsFlag collects process ids, repeated or comma-separated.
+type pidsFlag []int
+
+// String joins the ids, for flag's help text.
+func (p *pidsFlag) String() string {
+	s := make([]string, len(*p))
+	for i, pid := range *p {
+		s[i] = strconv.Itoa(pid)
+	}
+	return strings.Join(s, ",")
+}
+
+// Set adds one use of the flag, splitting it at commas.
+func (p *pidsFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("bad process id %q", v)
+		}
+		*p = append(*p, pid)
 	}
 	return nil
 }
@@ -101,7 +126,8 @@ func runMain(ctx context.Context, args []string) int {
 	fs.BoolVar(&oneInFlight, "one-in-flight", false, "same as --max-in-flight 1: each message is consumed before the next is published (latency)")
 	fs.IntVar(&c.IdleConnections, "idle-connections", 0, "extra idle connections (one channel each) held through the window")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "after the window, how long to wait without progress for confirms and deliveries")
-	fs.IntVar(&c.BrokerPID, "broker-pid", 0, "broker process id for CPU and RSS from /proc (RabbitMQ: the beam.smp pid)")
+	var pids pidsFlag
+	fs.Var(&pids, "broker-pid", "broker process `id` for CPU and RSS from /proc (RabbitMQ: the beam.smp pid); repeat or comma-separate for a broker of several processes, such as a cluster's nodes, whose figures are added")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "AMQP heartbeat interval")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as one JSON object")
 	if err := fs.Parse(args); err != nil {
@@ -118,6 +144,9 @@ func runMain(ctx context.Context, args []string) int {
 		c.URIs = uris
 	}
 	c.PublishURIs, c.ConsumeURIs = publishURIs, consumeURIs
+	if len(pids) > 0 {
+		c.BrokerPID, c.OtherBrokerPIDs = pids[0], pids[1:]
+	}
 	c.RoutingKeys, c.BindingKeys = routingKeys, bindingKeys
 	var err error
 	if c.QueueArgs, err = perf.ParseQueueArgs(queueArgs); err != nil {

@@ -102,6 +102,10 @@ type Config struct {
 	DrainTimeout time.Duration
 	// BrokerPID is the broker's process id for /proc sampling; zero disables it.
 	BrokerPID int
+	// OtherBrokerPIDs are the other processes of a broker that runs as
+	// several (the other nodes of a cluster): their CPU and RSS are sampled
+	// with BrokerPID's and added to it.
+	OtherBrokerPIDs []int
 	// Heartbeat is the AMQP heartbeat interval the client asks for.
 	Heartbeat time.Duration
 }

@@ -20,12 +20,17 @@ import (
 // declaring one first.
 func (c *Config) brokerURIs() []string {
 	out := []string{c.declareURI()}
-	for _, list := range [][]string{c.URIs, c.PublishURIs, c.ConsumeURIs} {
+	add := func(list []string) {
 		for _, u := range list {
 			if !slices.Contains(out, u) {
 				out = append(out, u)
 			}
 		}
+	}
+	add(c.PublishURIs)
+	add(c.ConsumeURIs)
+	if (c.Producers > 0 && len(c.PublishURIs) == 0) || (c.Consumers > 0 && len(c.ConsumeURIs) == 0) || c.IdleConnections > 0 {
+		add(c.URIs)
 	}
 	return out
 }

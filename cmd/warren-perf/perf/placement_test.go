@@ -28,6 +28,9 @@ func TestEachRoleConnectsToItsURL(t *testing.T) {
 	if res.Status != perf.StatusOK || res.Totals.Received != 500 {
 		t.Fatalf("status %s (%s), received %d of 500", res.Status, res.Reason, res.Totals.Received)
 	}
+	if len(res.Brokers) != 1 || strings.Contains(res.Brokers[0], ":1/") {
+		t.Errorf("brokers %v, want only the one used", res.Brokers)
+	}
 }
 
 // TestRunWaitsForTheQueueOnTheOtherURLs: a queue declared on one broker

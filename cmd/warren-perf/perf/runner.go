@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	var before ProcSample
 	sampling := cfg.BrokerPID > 0
 	if sampling {
-		if before, err = ReadProc(cfg.BrokerPID); err != nil {
+		if before, err = cfg.readBroker(); err != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("broker pid %d: %v", cfg.BrokerPID, err))
 			sampling = false
 		}
@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	// The window.
 	var start ProcSample
 	if sampling {
-		start, _ = ReadProc(cfg.BrokerPID)
+		start, _ = cfg.readBroker()
 	}
 	winStart := time.Now()
 	pctx, stopProducers := context.WithCancel(ctx)
@@ -188,7 +188,7 @@ window:
 	}
 	var end ProcSample
 	if sampling {
-		end, _ = ReadProc(cfg.BrokerPID)
+		end, _ = cfg.readBroker()
 	}
 	rep.finish(sampling)
 	res.Timeline = rep.points
