@@ -4,6 +4,7 @@
 //
 //	warren-perf --uri amqp://guest:guest@127.0.0.1:5672/ --producers 2 --consumers 2 --duration 30s
 //	warren-perf --persistent --confirm 1000 --queue-args x-queue-type=quorum --json
+//	warren-perf --declare-url URL3 --publish-url URL1 --consume-url URL2   # queue, publisher and consumer on three nodes
 //	warren-perf suite --uri URL [--compare URL2] --out DIR
 //	warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--json]
 //
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +41,30 @@ func (l *listFlag) Set(s string) error {
 		if v = strings.TrimSpace(v); v != "" {
 			*l = append(*l, v)
 		}
+	}
+	return nil
+}
+
+// pidsFlag collects process ids, repeated or comma-separated.
+type pidsFlag []int
+
+// String joins the ids, for flag's help text.
+func (p *pidsFlag) String() string {
+	s := make([]string, len(*p))
+	for i, pid := range *p {
+		s[i] = strconv.Itoa(pid)
+	}
+	return strings.Join(s, ",")
+}
+
+// Set adds one use of the flag, splitting it at commas.
+func (p *pidsFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("bad process id %q", v)
+		}
+		*p = append(*p, pid)
 	}
 	return nil
 }
@@ -67,10 +93,13 @@ func runMain(ctx context.Context, args []string) int {
 		fs.PrintDefaults()
 	}
 	c := perf.DefaultConfig()
-	var uris, routingKeys, bindingKeys listFlag
+	var uris, publishURIs, consumeURIs, routingKeys, bindingKeys listFlag
 	var queueArgs string
 	var asJSON bool
 	fs.Var(&uris, "uri", "broker `URL`; repeat (or comma-separate) to spread connections over several brokers (default amqp://guest:guest@127.0.0.1:5672/)")
+	fs.Var(&publishURIs, "publish-url", "broker `URL` producers connect to instead of --uri; repeatable (e.g. one node of a cluster)")
+	fs.Var(&consumeURIs, "consume-url", "broker `URL` consumers connect to instead of --uri; repeatable")
+	fs.StringVar(&c.DeclareURI, "declare-url", "", "broker `URL` the queues, exchange and bindings are declared and deleted on instead of the first --uri (with client-local placement, the node the queues live on); the run waits until the other URLs see them")
 	fs.StringVar(&c.Name, "name", c.Name, "scenario name for the reports")
 	fs.IntVar(&c.Producers, "producers", c.Producers, "number of producers (one connection each)")
 	fs.IntVar(&c.Consumers, "consumers", c.Consumers, "number of consumers per queue (one connection each)")
@@ -97,7 +126,8 @@ func runMain(ctx context.Context, args []string) int {
 	fs.BoolVar(&oneInFlight, "one-in-flight", false, "same as --max-in-flight 1: each message is consumed before the next is published (latency)")
 	fs.IntVar(&c.IdleConnections, "idle-connections", 0, "extra idle connections (one channel each) held through the window")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "after the window, how long to wait without progress for confirms and deliveries")
-	fs.IntVar(&c.BrokerPID, "broker-pid", 0, "broker process id for CPU and RSS from /proc (RabbitMQ: the beam.smp pid)")
+	var pids pidsFlag
+	fs.Var(&pids, "broker-pid", "broker process `id` for CPU and RSS from /proc (RabbitMQ: the beam.smp pid); repeat or comma-separate for a broker of several processes, such as a cluster's nodes, whose figures are added")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "AMQP heartbeat interval")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as one JSON object")
 	if err := fs.Parse(args); err != nil {
@@ -112,6 +142,10 @@ func runMain(ctx context.Context, args []string) int {
 	}
 	if len(uris) > 0 {
 		c.URIs = uris
+	}
+	c.PublishURIs, c.ConsumeURIs = publishURIs, consumeURIs
+	if len(pids) > 0 {
+		c.BrokerPID, c.OtherBrokerPIDs = pids[0], pids[1:]
 	}
 	c.RoutingKeys, c.BindingKeys = routingKeys, bindingKeys
 	var err error

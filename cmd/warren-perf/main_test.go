@@ -14,6 +14,11 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		{"--no-such-flag"},
 		{"stray"},
 		{"--uri", "http://127.0.0.1:1/"},
+		{"--publish-url", "http://127.0.0.1:1/"},
+		{"--consume-url", "127.0.0.1:1"},
+		{"--declare-url", "amqp//127.0.0.1:1/"},
+		{"--broker-pid", "12,x"},
+		{"--broker-pid", "0"},
 	} {
 		if code := runMain(context.Background(), args); code != 2 {
 			t.Errorf("warren-perf %v exited %d, want 2", args, code)
@@ -43,6 +48,18 @@ func TestListFlagTakesRepeatsAndCommas(t *testing.T) {
 	}
 	if want := []string{"amqp://a/", "amqp://b/", "amqp://c/"}; !slices.Equal(l, want) {
 		t.Errorf("got %v, want %v", l, want)
+	}
+}
+
+func TestBrokerPIDTakesRepeatsAndCommas(t *testing.T) {
+	var p pidsFlag
+	for _, v := range []string{"10", "11, 12"} {
+		if err := p.Set(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []int{10, 11, 12}; !slices.Equal(p, want) {
+		t.Errorf("got %v, want %v", p, want)
 	}
 }
 

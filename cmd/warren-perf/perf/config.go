@@ -32,6 +32,16 @@ type Config struct {
 	Name string
 	// URIs are the brokers' AMQP URLs; connections are spread over them in turn.
 	URIs []string
+	// PublishURIs, when set, are the URLs producers connect to, in turn,
+	// instead of URIs (e.g. one node of a cluster).
+	PublishURIs []string
+	// ConsumeURIs, when set, are the URLs consumers connect to, in turn,
+	// instead of URIs.
+	ConsumeURIs []string
+	// DeclareURI, when set, is the URL the topology is declared and deleted
+	// on instead of URIs[0]: with client-local placement, the node a queue
+	// lives on.
+	DeclareURI string
 	// Producers is the number of publishing connections, one channel each.
 	Producers int
 	// Consumers is the number of consuming connections per queue.
@@ -92,6 +102,10 @@ type Config struct {
 	DrainTimeout time.Duration
 	// BrokerPID is the broker's process id for /proc sampling; zero disables it.
 	BrokerPID int
+	// OtherBrokerPIDs are the other processes of a broker that runs as
+	// several (the other nodes of a cluster): their CPU and RSS are sampled
+	// with BrokerPID's and added to it.
+	OtherBrokerPIDs []int
 	// Heartbeat is the AMQP heartbeat interval the client asks for.
 	Heartbeat time.Duration
 }
@@ -122,7 +136,11 @@ func (c *Config) Validate() error {
 	if len(c.URIs) == 0 {
 		return errors.New("at least one --uri is needed")
 	}
-	for _, u := range c.URIs {
+	all := append(append(append([]string{}, c.URIs...), c.PublishURIs...), c.ConsumeURIs...)
+	if c.DeclareURI != "" {
+		all = append(all, c.DeclareURI)
+	}
+	for _, u := range all {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "amqp" && p.Scheme != "amqps") {
 			return fmt.Errorf("bad broker URL %q: want amqp://user:pass@host:port/vhost", RedactURI(u))
@@ -164,6 +182,29 @@ func (c *Config) Validate() error {
 		c.DrainTimeout = 10 * time.Second
 	}
 	return nil
+}
+
+// publishURI returns the URL producer id connects to.
+func (c *Config) publishURI(id int) string { return pick(c.PublishURIs, c.URIs, id) }
+
+// consumeURI returns the URL consumer id connects to.
+func (c *Config) consumeURI(id int) string { return pick(c.ConsumeURIs, c.URIs, id) }
+
+// declareURI returns the URL the topology is declared and deleted on.
+func (c *Config) declareURI() string {
+	if c.DeclareURI != "" {
+		return c.DeclareURI
+	}
+	return c.URIs[0]
+}
+
+// pick returns the i-th URL of own, taken in turn, or of fallback when own
+// is empty.
+func pick(own, fallback []string, i int) string {
+	if len(own) == 0 {
+		own = fallback
+	}
+	return own[i%len(own)]
 }
 
 // Quorum reports whether the queues are quorum queues.

@@ -19,7 +19,7 @@ type consumer struct {
 
 // newConsumer connects consumer id to queue q and issues basic.consume.
 func (r *run) newConsumer(id, q int) (*consumer, error) {
-	uri := r.cfg.URIs[id%len(r.cfg.URIs)]
+	uri := r.cfg.consumeURI(id)
 	name := fmt.Sprintf("consumer %d", id)
 	c, err := r.dial(uri, name)
 	if err != nil {

@@ -54,7 +54,7 @@ func (rep *reporter) tick(sampling bool) {
 		Consumed:  float64(cons-rep.lastCons) / dt,
 	}
 	if sampling {
-		if s, err := ReadProc(r.cfg.BrokerPID); err == nil {
+		if s, err := r.cfg.readBroker(); err == nil {
 			pt.RSS = s.RSS
 		}
 	}

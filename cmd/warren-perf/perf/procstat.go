@@ -28,6 +28,28 @@ func ReadProc(pid int) (ProcSample, error) {
 	return readProcFrom("/proc", pid)
 }
 
+// readBroker samples the broker: BrokerPID and every one of
+// OtherBrokerPIDs, added together.
+func (c *Config) readBroker() (ProcSample, error) {
+	return c.readBrokerFrom("/proc")
+}
+
+func (c *Config) readBrokerFrom(root string) (ProcSample, error) {
+	total, err := readProcFrom(root, c.BrokerPID)
+	if err != nil {
+		return total, err
+	}
+	for _, pid := range c.OtherBrokerPIDs {
+		s, err := readProcFrom(root, pid)
+		if err != nil {
+			return total, err
+		}
+		total.CPU += s.CPU
+		total.RSS += s.RSS
+	}
+	return total, nil
+}
+
 func readProcFrom(root string, pid int) (ProcSample, error) {
 	var s ProcSample
 	stat, err := os.ReadFile(fmt.Sprintf("%s/%d/stat", root, pid))

@@ -25,7 +25,7 @@ type producer struct {
 // newProducer connects producer id and puts its channel in confirm mode if
 // the scenario asks for confirms.
 func (r *run) newProducer(id int) (*producer, error) {
-	uri := r.cfg.URIs[id%len(r.cfg.URIs)]
+	uri := r.cfg.publishURI(id)
 	c, err := r.dial(uri, fmt.Sprintf("producer %d", id))
 	if err != nil {
 		return nil, err

@@ -57,12 +57,12 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 		Errors:    []string{},
 		Timeline:  []Point{},
 	}
-	for _, u := range cfg.URIs {
+	for _, u := range cfg.brokerURIs() {
 		res.Brokers = append(res.Brokers, RedactURI(u))
 	}
 	defer r.goes.Wait()
 
-	admin, err := r.dial(cfg.URIs[0], "admin")
+	admin, err := r.dial(cfg.declareURI(), "admin")
 	if err != nil {
 		res.Status, res.Reason = StatusFailed, err.Error()
 		return res, nil
@@ -80,6 +80,10 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 		return res, nil
 	}
 	defer r.cleanup()
+	if err := r.awaitTopology(ctx); err != nil {
+		res.Status, res.Reason = StatusFailed, err.Error()
+		return res, nil
+	}
 
 	var clients []*client
 	var producersDone chan struct{}
@@ -121,7 +125,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	var before ProcSample
 	sampling := cfg.BrokerPID > 0
 	if sampling {
-		if before, err = ReadProc(cfg.BrokerPID); err != nil {
+		if before, err = cfg.readBroker(); err != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("broker pid %d: %v", cfg.BrokerPID, err))
 			sampling = false
 		}
@@ -137,7 +141,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	// The window.
 	var start ProcSample
 	if sampling {
-		start, _ = ReadProc(cfg.BrokerPID)
+		start, _ = cfg.readBroker()
 	}
 	winStart := time.Now()
 	pctx, stopProducers := context.WithCancel(ctx)
@@ -184,7 +188,7 @@ window:
 	}
 	var end ProcSample
 	if sampling {
-		end, _ = ReadProc(cfg.BrokerPID)
+		end, _ = cfg.readBroker()
 	}
 	rep.finish(sampling)
 	res.Timeline = rep.points
@@ -290,7 +294,7 @@ func (r *run) cleanup() {
 	if !t.ownQueues && !t.ownExchange {
 		return
 	}
-	c, err := r.dial(r.cfg.URIs[0], "cleanup")
+	c, err := r.dial(r.cfg.declareURI(), "cleanup")
 	if err != nil {
 		return
 	}
