@@ -95,6 +95,10 @@ bench-durable: ## Persistent messages with confirms, Warren vs RabbitMQ, 16 B an
 bench-backlog: ## A backlog of N (default 10 million) 1 KiB persistent messages: RSS, restart time, drain rate.
 	bash cmd/warren-perf/backlog.sh
 
+.PHONY: bench-cluster
+bench-cluster: ## Cross-node throughput: Warren on one node, Warren on three, and a RabbitMQ three-node cluster (installed if missing), one run.
+	DURATION=15s bash cmd/warren-perf/cluster.sh
+
 .PHONY: bench-fsyncs
 bench-fsyncs: ## Count each broker's fsync calls per confirmed persistent message (strace; installs it if missing).
 	bash cmd/warren-perf/fsyncs.sh
