@@ -22,6 +22,8 @@ type ClusterStatus struct {
 	// alive, and those failed or left that are still voters (a node that
 	// is gone for good stays one until it is forgotten).
 	Members []ClusterMember `json:"members"`
+	// Vhosts are the virtual hosts this node serves, sorted.
+	Vhosts []string `json:"vhosts"`
 	// Queues are the queues of the definitions, sorted by home node, vhost
 	// and name.
 	Queues []ClusterQueue `json:"queues"`
@@ -81,6 +83,11 @@ func (n *clusterNode) status() ClusterStatus {
 	slices.SortFunc(st.Voters, func(a, b ClusterVoter) int { return strings.Compare(a.Node, b.Node) })
 	st.Members = n.statusMembers(voters)
 	st.Queues = n.srv.statusQueues()
+	st.Vhosts = []string{}
+	for _, v := range n.srv.vhostList() {
+		st.Vhosts = append(st.Vhosts, v.name)
+	}
+	slices.Sort(st.Vhosts)
 	return st
 }
 

@@ -36,6 +36,15 @@ for i in 1 2 3; do
 		fi
 		sleep 0.2
 	done
+done
+# Ready when each node serves the default vhost, which the cluster commits
+# once it has formed.
+for i in 1 2 3; do
+	for _ in $(seq 1 150); do
+		"$BIN" cluster status --json --cluster-addr "127.0.0.1:$((25671 + i))" 2>/dev/null |
+			tr -d ' \n' | grep -q '"vhosts":\["/"' && break
+		sleep 0.2
+	done
 	echo "warren$i@localhost: amqp://guest:guest@127.0.0.1:$((5671 + i))/ (log $DIR/warren$i.log)"
 done
 if command -v haproxy >/dev/null 2>&1; then
