@@ -28,9 +28,72 @@ type proxySession struct {
 }
 
 // proxyConsumer is a consumer the broker subscribed through a session.
+//
+// The channel's Limiter (its global prefetch, and the pause while its
+// connection's output is backed up) cannot be asked by a queue on
+// another node before each delivery, so the session asks it as each
+// delivery arrives: one the Limiter refuses is parked here, unseen by the
+// channel, until the Limiter resumes the consumer. The home queue is told
+// a prefetch no larger than the global one, so that what is parked stays
+// bounded.
 type proxyConsumer struct {
-	c  queue.Consumer
-	ok bool // consume-ok arrived
+	s      *proxySession
+	c      queue.Consumer
+	ok     bool // consume-ok arrived
+	lim    *queue.Limiter
+	noAck  bool
+	parked []queue.Delivery // refused by lim, in order; guarded by s.mu
+}
+
+// Resume implements queue.Resumer: the Limiter lets deliveries through
+// again, and the parked ones go to the channel while it takes them.
+func (pc *proxyConsumer) Resume() {
+	s := pc.s
+	s.mu.Lock()
+	var acts []queue.Action
+	if !s.closed && s.cons[pc.cid()] == pc {
+		acts = pc.release(nil)
+	}
+	s.mu.Unlock()
+	if len(acts) > 0 {
+		s.owner.Post(acts)
+	}
+}
+
+// cid returns the consumer's id in its session; s.mu is held.
+func (pc *proxyConsumer) cid() uint32 { return pc.s.ids[pc.c] }
+
+// admit appends d to acts if the Limiter takes it now, else parks it;
+// s.mu is held.
+func (pc *proxyConsumer) admit(d queue.Delivery, acts []queue.Action) []queue.Action {
+	if pc.lim == nil {
+		return append(acts, queue.Action{Kind: queue.ActionDeliver, Consumer: pc.c, Delivery: d})
+	}
+	pc.parked = append(pc.parked, d)
+	return pc.release(acts)
+}
+
+// release hands the channel the parked deliveries the Limiter takes, in
+// order; s.mu is held.
+func (pc *proxyConsumer) release(acts []queue.Action) []queue.Action {
+	n := 0
+	for n < len(pc.parked) && pc.lim.Take(!pc.noAck, pc) {
+		acts = append(acts, queue.Action{Kind: queue.ActionDeliver, Consumer: pc.c, Delivery: pc.parked[n]})
+		n++
+	}
+	pc.parked = append(pc.parked[:0], pc.parked[n:]...)
+	return acts
+}
+
+// unpark returns the ids of the parked deliveries, which the channel
+// never saw, and forgets them; s.mu is held.
+func (pc *proxyConsumer) unpark() []uint64 {
+	ids := make([]uint64, len(pc.parked))
+	for i, d := range pc.parked {
+		ids[i] = d.ID
+	}
+	pc.parked = nil
+	return ids
 }
 
 // send appends one frame for the session, made by fill.
@@ -83,7 +146,14 @@ func (s *proxySession) Consume(c queue.Consumer, o queue.ConsumeOptions, out []q
 	}
 	s.nextCID++
 	cid := s.nextCID
-	s.cons[cid] = &proxyConsumer{c: c}
+	pc := &proxyConsumer{s: s, c: c, noAck: o.NoAck}
+	if o.Limiter != nil {
+		pc.lim = o.Limiter
+		if g := o.Limiter.Limit(); g != 0 && !o.NoAck && (o.Prefetch == 0 || o.Prefetch > g) {
+			o.Prefetch = g
+		}
+	}
+	s.cons[cid] = pc
 	s.ids[c] = cid
 	s.mu.Unlock()
 	s.send(fConsume, func(e *encoder) {
@@ -98,12 +168,22 @@ func (s *proxySession) Consume(c queue.Consumer, o queue.ConsumeOptions, out []q
 func (s *proxySession) Cancel(c queue.Consumer, out []queue.Action) []queue.Action {
 	s.mu.Lock()
 	cid, ok := s.ids[c]
+	var parked []uint64
+	if pc := s.cons[cid]; ok && pc != nil {
+		parked = pc.unpark()
+	}
 	delete(s.ids, c)
 	delete(s.cons, cid)
 	down := s.down
 	s.mu.Unlock()
 	if ok && !down {
 		s.send(fCancel, func(e *encoder) { e.u32(cid) })
+		if len(parked) > 0 {
+			s.send(fSettle, func(e *encoder) {
+				e.u8(byte(queue.Requeue))
+				appendIDs(e, parked)
+			})
+		}
 	}
 	return out
 }
@@ -185,7 +265,7 @@ func (s *proxySession) receive(a wireAction, batch []queue.Action) []queue.Actio
 			})
 			return batch
 		}
-		act.Consumer = pc.c
+		return pc.admit(a.delivery, batch)
 	case queue.ActionConsumeOK:
 		pc := s.cons[a.cid]
 		if pc == nil {
