@@ -91,6 +91,8 @@ type clusterNode struct {
 	stop   chan struct{}
 	done   chan struct{}
 
+	leader raft.ServerID // the definitions leader last logged (cluster_leader.go); the loop's
+
 	mu       sync.Mutex
 	downSent map[string]bool // nodes whose NodeDown this leader proposed since they were last alive
 }
@@ -231,6 +233,7 @@ func (n *clusterNode) loop() {
 	defer t.Stop()
 	for {
 		n.bootstrap()
+		n.noteLeader()
 		if !selfDown {
 			selfDown = n.proposeDown(n.srv.cfg.NodeName)
 		}

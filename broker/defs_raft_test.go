@@ -408,8 +408,8 @@ func TestRaftDefsForwardFailures(t *testing.T) {
 			}
 			before := leader.raft.AppliedIndex()
 			a, err := follower.defs.Propose(context.Background(), declareCmd("fwd", 7))
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("propose: %+v, %v; want an error: %v", a, err, tc.wantErr)
+			if (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, errUnconfirmed)) {
+				t.Fatalf("propose: %+v, %v; want errUnconfirmed: %v", a, err, tc.wantErr)
 			}
 			mu.Lock()
 			n := calls
@@ -471,5 +471,35 @@ func TestRaftDefsNoLeader(t *testing.T) {
 	}
 	if runs(m.srv, "nq") {
 		t.Error("the refused declare took effect")
+	}
+}
+
+// TestTimedOutText: a change the cluster did not commit in time is 541
+// INTERNAL_ERROR in the shape of RabbitMQ 4's metadata store timeouts,
+// saying what failed, on which node and why; other failures are not
+// taken for timeouts.
+func TestTimedOutText(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cmd  meta.Command
+		err  error
+		want string // "" for not a timeout
+	}{
+		{"no leader", declareCmd("q", 1), errNoLeader,
+			"failed to declare queue 'q' in vhost '/' because the metadata store operation timed out on node 'n3@h': no majority of the cluster's nodes is reachable"},
+		{"leader lost", meta.DeclareExchange{Vhost: "v", Exchange: exchangeDef{Name: "x"}},
+			fmt.Errorf("%w: %v", errUnconfirmed, raft.ErrLeadershipLost),
+			"failed to declare exchange 'x' in vhost 'v' because the metadata store operation timed out on node 'n3@h': the definitions leader lost its majority"},
+		{"not applied here in time", meta.DeleteQueue{Vhost: "/", Name: "q"}, fmt.Errorf("entry 9 committed: %w", context.DeadlineExceeded),
+			"failed to delete queue 'q' in vhost '/' because the metadata store operation timed out"},
+		{"disk failure", declareCmd("q", 1), errors.New("disk on fire"), ""},
+	} {
+		pe := timedOut(tc.cmd, "n3@h", tc.err)
+		switch {
+		case tc.want == "" && pe != nil:
+			t.Errorf("%s: %v, want no timeout", tc.name, pe)
+		case tc.want != "" && (pe == nil || pe.Code != protocol.InternalError || !strings.HasPrefix(pe.Text, "INTERNAL_ERROR - "+tc.want)):
+			t.Errorf("%s: %v, want 541 %q", tc.name, pe, tc.want)
+		}
 	}
 }

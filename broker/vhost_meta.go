@@ -36,6 +36,11 @@ func (s *Server) applyDefs(ctx context.Context, cmd meta.Command, vhost string) 
 	if err != nil && ctx.Err() != nil {
 		return applied{}, protocol.NewError(protocol.InternalError, "definitions change in vhost '%s' abandoned: %v", vhost, err)
 	}
+	if pe := timedOut(cmd, s.cfg.NodeName, err); pe != nil {
+		s.log.Warn("definitions change refused: the cluster did not commit it in time",
+			zap.String("change", describeChange(cmd)), zap.Error(err))
+		return applied{}, pe
+	}
 	if err != nil {
 		s.log.Error("saving definitions failed", zap.Uint8("op", uint8(cmd.Op())), zap.String("vhost", vhost), zap.Error(err))
 		return applied{}, protocol.NewError(protocol.InternalError,
