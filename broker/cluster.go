@@ -289,15 +289,7 @@ func (n *clusterNode) bootstrap() {
 		return
 	}
 	n.log.Info("cluster formed", zap.Int("nodes", len(servers)))
-	n.srv.goTracked(func() {
-		// Every new cluster has the default vhost; each forming node
-		// proposes it, and adding a vhost that exists changes nothing.
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommitTimeout)
-		defer cancel()
-		if _, err := n.defs.Propose(ctx, meta.AddVhost{Name: "/"}); err != nil {
-			n.log.Warn("adding the default vhost failed", zap.Error(err))
-		}
-	})
+	n.addDefaultVhost()
 }
 
 // hasLeaderOrConfig reports whether this node knows of a formed cluster:

@@ -319,6 +319,17 @@
 // version key) is migrated in that same step. The cluster will replace
 // localLog with raft.Apply and the FSM's Snapshot/Restore with
 // meta.State.Snapshot and meta.Restore.
+//
+// In a cluster a change commits only with a majority of the nodes. A node
+// without a leader for longer than ClusterConfig.CommitTimeout (a
+// minority, or an election) answers 541 with a text in the shape of
+// RabbitMQ 4's metadata store timeouts that says why (defs_timeout.go),
+// and its membership loop logs when it loses or finds the leader
+// (cluster_leader.go). The changes a node must see committed whatever the
+// wait (the default vhost of a new cluster, the definition of a queue
+// that already deleted itself here) are proposed again, on a tracked
+// goroutine each, until they commit or the node shuts down
+// (cluster_retry.go).
 
 // # Queue types
 //

@@ -248,9 +248,10 @@ func (v *vhost) stopQueue(def queueDef, deleteData bool) {
 // deleteQueue deletes the queue of e. The queue itself decides ifUnused
 // and ifEmpty, atomically with its delete, and refuses with RabbitMQ's 406;
 // once it has deleted itself nothing routes to it, and its definition and
-// the bindings to it are removed, if the name is still that incarnation. A
-// failed commit leaves the definition, which comes back, empty, at the
-// next start. No vhost lock is held
+// the bindings to it are removed, if the name is still that incarnation. On
+// a single node a failed commit leaves the definition, which comes back,
+// empty, at the next start; a cluster node commits it later
+// (cluster_retry.go). No vhost lock is held
 // while the queue deletes, since it may call back into the vhost
 // (cancelling consumers, dead-lettering, expiry). It returns how many
 // ready messages the queue dropped.
@@ -267,7 +268,10 @@ func (v *vhost) deleteQueueCtx(ctx context.Context, e *queueEntry, ifUnused, ifE
 		return 0, err
 	}
 	v.forget(e)
-	_, err = v.apply(meta.DeleteQueue{Vhost: v.name, Name: e.def.Name, Incarnation: e.def.Incarnation})
+	cmd := meta.DeleteQueue{Vhost: v.name, Name: e.def.Name, Incarnation: e.def.Incarnation}
+	if _, err = v.apply(cmd); err != nil && v.srv.cluster != nil {
+		v.srv.cluster.deleteDefinitionLater(cmd) // cluster_retry.go
+	}
 	return n, err
 }
 
