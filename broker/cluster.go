@@ -97,6 +97,8 @@ type clusterNode struct {
 	stop   chan struct{}
 	done   chan struct{}
 
+	leader raft.ServerID // the definitions leader last logged (cluster_leader.go); the loop's
+
 	mu       sync.Mutex
 	downSent map[string]bool // nodes whose NodeDown this leader proposed since they were last alive
 
@@ -257,17 +259,12 @@ const clusterTick = time.Second
 // step with membership, until stop.
 func (n *clusterNode) loop() {
 	defer close(n.done)
-	selfDown := false     // NodeDown for this node's previous life is committed
-	defaultVhost := false // this node formed the cluster and owes it the default vhost
+	selfDown := false // NodeDown for this node's previous life is committed
 	t := time.NewTicker(clusterTick)
 	defer t.Stop()
 	for {
-		if n.bootstrap() {
-			defaultVhost = true
-		}
-		if defaultVhost && n.addDefaultVhost() {
-			defaultVhost = false
-		}
+		n.bootstrap()
+		n.noteLeader()
 		if !selfDown {
 			if selfDown = n.proposeDown(n.srv.cfg.NodeName, n.srv.life-1); selfDown {
 				n.gate.open()
@@ -287,15 +284,14 @@ func (n *clusterNode) loop() {
 }
 
 // bootstrap forms a new cluster when this node has no Raft state and
-// BootstrapExpect nodes are alive, none of them in a cluster yet, and
-// reports whether it did.
-func (n *clusterNode) bootstrap() bool {
+// BootstrapExpect nodes are alive, none of them in a cluster yet.
+func (n *clusterNode) bootstrap() {
 	if n.raft.State() != raft.Follower || n.hasLeaderOrConfig() {
-		return false
+		return
 	}
 	alive := n.alive()
 	if len(alive) < n.cfg.BootstrapExpect {
-		return false
+		return
 	}
 	for _, m := range alive {
 		if m.Name == n.srv.cfg.NodeName {
@@ -307,13 +303,13 @@ func (n *clusterNode) bootstrap() bool {
 		if err != nil || formed {
 			// A node in a cluster already (this one restarted with an
 			// empty data dir, or joins late): its leader adds this one.
-			return false
+			return
 		}
 	}
 	if len(alive) > n.cfg.BootstrapExpect {
 		n.log.Warn("more nodes are up than BootstrapExpect; waiting for a formed cluster to add this one",
 			zap.Int("alive", len(alive)), zap.Int("bootstrap_expect", n.cfg.BootstrapExpect))
-		return false
+		return
 	}
 	servers := make([]raft.Server, 0, len(alive))
 	for _, m := range alive {
@@ -324,26 +320,10 @@ func (n *clusterNode) bootstrap() bool {
 		if !errors.Is(err, raft.ErrCantBootstrap) {
 			n.log.Warn("bootstrapping the definitions' Raft group failed", zap.Error(err))
 		}
-		return false
+		return
 	}
 	n.log.Info("cluster formed", zap.Int("nodes", len(servers)))
-	return true
-}
-
-// addDefaultVhost commits the default vhost every new cluster has,
-// reporting whether it did; each forming node proposes it until it is
-// committed, and adding a vhost that exists changes nothing.
-func (n *clusterNode) addDefaultVhost() bool {
-	if addr, _ := n.raft.LeaderWithID(); addr == "" {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommitTimeout)
-	defer cancel()
-	if _, err := n.defs.Propose(ctx, meta.AddVhost{Name: "/"}); err != nil {
-		n.log.Warn("adding the default vhost failed; will try again", zap.Error(err))
-		return false
-	}
-	return true
+	n.addDefaultVhost()
 }
 
 // hasLeaderOrConfig reports whether this node knows of a formed cluster:

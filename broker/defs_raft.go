@@ -204,9 +204,18 @@ func (s defsSnapshot) Persist(sink raft.SnapshotSink) error {
 // Release implements raft.FSMSnapshot.
 func (defsSnapshot) Release() {}
 
-// errNoLeader is a commit that found no leader in time: the node is cut
-// off from a majority of the cluster, or an election is under way.
-var errNoLeader = errors.New("no majority of the cluster's nodes is reachable to commit it")
+// Commits that did not complete in time; the client hears 541 with the
+// reason (defs_timeout.go).
+var (
+	// errNoLeader is a commit that found no leader in time: the node is
+	// cut off from a majority of the cluster, or an election is under
+	// way. Nothing was proposed.
+	errNoLeader = errors.New("no majority of the cluster's nodes is reachable")
+	// errUnconfirmed is a commit handed to a leader that did not confirm
+	// it: the leader lost its majority or did not answer. The change may
+	// still take effect, so it is not proposed again.
+	errUnconfirmed = errors.New("the definitions leader lost its majority or did not answer before confirming it, which may yet take effect")
+)
 
 // raftDefs is the cluster's proposer. A command proposed on the leader
 // goes to raft.Apply; on another node it is forwarded to the leader
@@ -243,7 +252,8 @@ func (d *raftDefs) Propose(ctx context.Context, cmd meta.Command) (applied, erro
 
 // commit commits entry through the leader, waiting for one to be known.
 // A proposal that did not reach a leader (raft.ErrNotLeader before it
-// was appended) is tried again; one whose fate is unknown is an error.
+// was appended) is tried again; one whose fate is unknown is
+// errUnconfirmed, and no leader in time is errNoLeader.
 func (d *raftDefs) commit(ctx context.Context, entry []byte) (uint64, error) {
 	backoff := 10 * time.Millisecond
 	for {
@@ -263,8 +273,11 @@ func (d *raftDefs) commit(ctx context.Context, entry []byte) (uint64, error) {
 		if err == nil {
 			return index, nil
 		}
-		if !errors.Is(err, raft.ErrNotLeader) {
+		if errors.Is(err, errNoLeader) || errors.Is(err, raft.ErrRaftShutdown) {
 			return 0, err
+		}
+		if !errors.Is(err, raft.ErrNotLeader) {
+			return 0, fmt.Errorf("%w: %v", errUnconfirmed, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -349,8 +349,18 @@
 // transient queues: the node proposes meta.NodeDown for itself once the
 // group has a leader) and serves it at once; Raft hands the FSM only the
 // entries after its applied index, or a newer snapshot, whose difference
-// (meta.Diff) the reconciler carries out. Without a leader a change waits
-// ClusterConfig.CommitTimeout, then fails.
+// (meta.Diff) the reconciler carries out.
+//
+// In a cluster a change commits only with a majority of the nodes. A node
+// without a leader for longer than ClusterConfig.CommitTimeout (a
+// minority, or an election) answers 541 with a text in the shape of
+// RabbitMQ 4's metadata store timeouts that says why (defs_timeout.go),
+// and its membership loop logs when it loses or finds the leader
+// (cluster_leader.go). The changes a node must see committed whatever the
+// wait (the default vhost of a new cluster, the definition of a queue
+// that already deleted itself here) are proposed again, on a tracked
+// goroutine each, until they commit or the node shuts down
+// (cluster_retry.go).
 //
 // A queue lives on its home node (the declaring node). The reconciler
 // starts a queue homed here through its type, and routes to one homed

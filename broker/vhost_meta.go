@@ -36,6 +36,11 @@ func (s *Server) applyDefs(ctx context.Context, cmd meta.Command, vhost string) 
 	if err != nil && ctx.Err() != nil {
 		return applied{}, protocol.NewError(protocol.InternalError, "definitions change in vhost '%s' abandoned: %v", vhost, err)
 	}
+	if pe := timedOut(cmd, s.cfg.NodeName, err); pe != nil {
+		s.log.Warn("definitions change refused: the cluster did not commit it in time",
+			zap.String("change", describeChange(cmd)), zap.Error(err))
+		return applied{}, pe
+	}
 	if err != nil {
 		s.log.Error("saving definitions failed", zap.Uint8("op", uint8(cmd.Op())), zap.String("vhost", vhost), zap.Error(err))
 		return applied{}, protocol.NewError(protocol.InternalError,
@@ -243,9 +248,10 @@ func (v *vhost) stopQueue(def queueDef, deleteData bool) {
 // deleteQueue deletes the queue of e. The queue itself decides ifUnused
 // and ifEmpty, atomically with its delete, and refuses with RabbitMQ's 406;
 // once it has deleted itself nothing routes to it, and its definition and
-// the bindings to it are removed, if the name is still that incarnation. A
-// failed commit leaves the definition, which comes back, empty, at the
-// next start. No vhost lock is held
+// the bindings to it are removed, if the name is still that incarnation. On
+// a single node a failed commit leaves the definition, which comes back,
+// empty, at the next start; a cluster node commits it later
+// (cluster_retry.go). No vhost lock is held
 // while the queue deletes, since it may call back into the vhost
 // (cancelling consumers, dead-lettering, expiry). It returns how many
 // ready messages the queue dropped.
@@ -262,7 +268,10 @@ func (v *vhost) deleteQueueCtx(ctx context.Context, e *queueEntry, ifUnused, ifE
 		return 0, err
 	}
 	v.forget(e)
-	_, err = v.apply(meta.DeleteQueue{Vhost: v.name, Name: e.def.Name, Incarnation: e.def.Incarnation})
+	cmd := meta.DeleteQueue{Vhost: v.name, Name: e.def.Name, Incarnation: e.def.Incarnation}
+	if _, err = v.apply(cmd); err != nil && v.srv.cluster != nil {
+		v.srv.cluster.deleteDefinitionLater(cmd) // cluster_retry.go
+	}
 	return n, err
 }
 

@@ -41,8 +41,13 @@ func (s *Server) DeleteVhost(ctx context.Context, name string) error {
 func (s *Server) proposeVhost(ctx context.Context, cmd meta.Command, name string) (applied, error) {
 	a, err := s.defs.Propose(ctx, cmd)
 	if err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.Canceled) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil) {
 			return applied{}, err
+		}
+		if pe := timedOut(cmd, s.cfg.NodeName, err); pe != nil {
+			s.log.Warn("definitions change refused: the cluster did not commit it in time",
+				zap.String("change", describeChange(cmd)), zap.Error(err))
+			return applied{}, pe
 		}
 		s.log.Error("saving definitions failed", zap.String("vhost", name), zap.Error(err))
 		return applied{}, protocol.NewError(protocol.InternalError, "cannot save definitions of vhost '%s': %v", name, err)

@@ -5,7 +5,8 @@
 // WARREN_DISK_FREE_LIMIT, WARREN_NODE_NAME, WARREN_DEFAULT_USER,
 // WARREN_DEFAULT_PASS, WARREN_LOG_LEVEL, WARREN_LOG_FORMAT and, for a
 // cluster node, WARREN_CLUSTER_LISTEN, WARREN_CLUSTER_ADVERTISE,
-// WARREN_JOIN, WARREN_BOOTSTRAP_EXPECT and WARREN_CLUSTER_SECRET; a variable set to the empty
+// WARREN_JOIN, WARREN_BOOTSTRAP_EXPECT, WARREN_CLUSTER_SECRET and
+// WARREN_DEFINITIONS_TIMEOUT; a variable set to the empty
 // string counts as set. warren refuses to start without a data dir it can
 // write to, rather than run a node that keeps nothing. SIGINT or SIGTERM
 // closes the broker gracefully; durable queues and definitions survive any

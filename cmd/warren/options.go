@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 
@@ -69,6 +70,8 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		"how many nodes form a new cluster: a new node waits for that many before the cluster forms (env WARREN_BOOTSTRAP_EXPECT)")
 	secret := fs.String("cluster-secret", get("WARREN_CLUSTER_SECRET", ""),
 		"secret shared by the cluster's nodes, as RabbitMQ's Erlang cookie; prefer the environment variable (env WARREN_CLUSTER_SECRET)")
+	defsTimeout := fs.String("definitions-timeout", get("WARREN_DEFINITIONS_TIMEOUT", "15s"),
+		"how long a cluster node waits for the cluster to commit a definitions change (a declare, bind or delete) before refusing it with 541, such as 15s or 3s (env WARREN_DEFINITIONS_TIMEOUT)")
 	health := fs.Bool("health-check", false,
 		"instead of running a node, check that one answers AMQP on --listen (a wildcard host is checked on loopback); exit 0 if it does, 1 if not")
 	if err := fs.Parse(args); err != nil {
@@ -91,6 +94,11 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		if *expect < 1 {
 			return options{}, fmt.Errorf("--bootstrap-expect (WARREN_BOOTSTRAP_EXPECT) %d: want 1 or more", *expect)
 		}
+		d, err := time.ParseDuration(*defsTimeout)
+		if err != nil || d <= 0 {
+			return options{}, fmt.Errorf("--definitions-timeout (WARREN_DEFINITIONS_TIMEOUT) %q: want a positive duration such as 15s", *defsTimeout)
+		}
+		o.cluster.CommitTimeout = d
 	} else if *join != "" {
 		return options{}, errors.New("--join (WARREN_JOIN) needs --cluster-listen (WARREN_CLUSTER_LISTEN)")
 	}

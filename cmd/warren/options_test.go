@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 )
@@ -71,6 +72,17 @@ func TestOptions(t *testing.T) {
 			c := o.cluster
 			return c != nil && c.Advertise == "n1:25672" && c.BootstrapExpect == 1 && len(c.Join) == 1
 		}},
+		{name: "definitions timeout by default", args: []string{"--cluster-listen", ":25672"}, check: func(o options) bool {
+			return o.cluster.CommitTimeout == 15*time.Second
+		}},
+		{name: "definitions timeout flag", args: []string{"--cluster-listen", ":25672", "--definitions-timeout", "3s"},
+			env: []string{"WARREN_DEFINITIONS_TIMEOUT=9s"}, check: func(o options) bool { return o.cluster.CommitTimeout == 3*time.Second }},
+		{name: "definitions timeout env", args: []string{"--cluster-listen", ":25672"},
+			env: []string{"WARREN_DEFINITIONS_TIMEOUT=1500ms"}, check: func(o options) bool { return o.cluster.CommitTimeout == 1500*time.Millisecond }},
+		{name: "definitions timeout not a duration", args: []string{"--cluster-listen", ":25672", "--definitions-timeout", "3"},
+			wantErr: `--definitions-timeout (WARREN_DEFINITIONS_TIMEOUT) "3": want a positive duration`},
+		{name: "definitions timeout zero", args: []string{"--cluster-listen", ":25672"}, env: []string{"WARREN_DEFINITIONS_TIMEOUT=0s"},
+			wantErr: `--definitions-timeout (WARREN_DEFINITIONS_TIMEOUT) "0s": want a positive duration`},
 		{name: "join without a cluster port", args: []string{"--join", "n2:25672"}, wantErr: "--join (WARREN_JOIN) needs --cluster-listen"},
 		{name: "bootstrap-expect zero", args: []string{"--cluster-listen", ":25672", "--bootstrap-expect", "0"},
 			wantErr: "--bootstrap-expect (WARREN_BOOTSTRAP_EXPECT) 0: want 1 or more"},
