@@ -122,6 +122,7 @@ func queuedBytesPerMessage(t *testing.T, s *Server, qname string, durable bool, 
 // end over a socket, and keeps it within its bound. With a data dir, all
 // but the queue's window (4096 messages) are paged out to disk.
 func TestQueuedMessageMemory(t *testing.T) {
+	skipWithLateClassic(t, "it measures the classic queue's own memory, and 20,000 publishes each delayed up to 3 ms outlast its wait")
 	const n, size = 20_000, 1024
 	for _, tc := range []struct {
 		name     string
