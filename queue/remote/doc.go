@@ -118,9 +118,14 @@
 // every session it opened: the queue drops their consumers and requeues
 // what they held unsettled, as when a channel closes.
 //
-// Not carried over the link: the channel's queue.Limiter (the
-// channel-wide prefetch of basic.qos global and the pause the connection
-// sets while its output is backed up); the consumer's own prefetch is. A
-// no-ack delivery that reaches a consumer cancelled meanwhile is lost,
-// as no-ack allows (one with acks goes back to the queue).
+// The channel's queue.Limiter (the channel-wide prefetch of basic.qos
+// global, and the pause the connection sets while its output is backed
+// up) is not carried over the link: the home queue cannot ask it before
+// each delivery. The proxy session asks it as each delivery arrives and
+// parks one it refuses, unseen by the channel, until the Limiter resumes
+// the consumer; a cancel sends what was parked back to the queue. The
+// home queue is told a prefetch no larger than the global one, so what is
+// parked stays bounded (a no-ack consumer has no such bound). A no-ack
+// delivery that reaches a consumer cancelled meanwhile is lost, as no-ack
+// allows (one with acks goes back to the queue).
 package remote
