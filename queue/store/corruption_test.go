@@ -255,6 +255,11 @@ func TestRecoverFlippedBytes(t *testing.T) {
 		if reportedRecords(reports) != lostUnsettled {
 			t.Fatalf("iteration %d: reported %d lost records, lost %d: %+v", it, reportedRecords(reports), lostUnsettled, reports)
 		}
+		for seq := range lost {
+			if !lay.settled[seq] && !reportsCover(reports, seq) {
+				t.Fatalf("iteration %d: record %d lost, outside every report's range: %+v", it, seq, reports)
+			}
+		}
 	}
 }
 
@@ -283,4 +288,14 @@ func TestRecoverDamagedSettleLog(t *testing.T) {
 			}
 		}
 	}
+}
+
+// reportsCover reports whether seq lies in the range of one of the reports.
+func reportsCover(reports []Damage, seq uint64) bool {
+	for _, d := range reports {
+		if seq >= d.First && seq < d.End {
+			return true
+		}
+	}
+	return false
 }

@@ -85,7 +85,9 @@
 // see BenchmarkRecovery). A torn or corrupt tail is cut (truncated), never
 // trusted; a segment that lost its seal gets a new one; damaged records in
 // the middle are skipped by resynchronising on the next valid record, and
-// reported as Damage (file, offset, bytes, records lost). Damage in the
+// reported as Damage (file, offset, bytes, records lost and their range of
+// sequence numbers, so a log shared by several writers can tell whose
+// records were hit). Damage in the
 // middle of a sealed segment is found when a Reader reaches it (or at open
 // with Options.Verify), then settled and reported to Options.OnDamage. A
 // settled sequence number is never reused: when the settle log names

@@ -204,5 +204,10 @@ func (r *Reader) lose(seg *segment, upTo uint64, off, n int64, reason string) {
 		return
 	}
 	l.st.markDirty(l)
-	l.st.reportDamage(Damage{Log: l.id, File: seg.path, Offset: off, Bytes: n, Records: lost, Reason: reason})
+	first, end := r.next, min(upTo, seg.end())
+	if end < first {
+		end = first
+	}
+	l.st.reportDamage(Damage{Log: l.id, File: seg.path, Offset: off, Bytes: n, Records: lost,
+		First: first, End: end, Reason: reason})
 }

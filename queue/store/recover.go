@@ -406,10 +406,12 @@ func (l *Log) scanSegment(f File, seg *segment, nextFirst uint64, unsettled func
 				lost = r.seq + 1
 			}
 			d.Records = unsettled(expect, lost)
+			d.First, d.End = expect, lost
 		} else {
 			d.Reason = "torn or corrupt tail"
 			if nextFirst > expect {
 				d.Records = unsettled(expect, nextFirst)
+				d.First, d.End = expect, nextFirst
 			}
 		}
 		rec.Damage = append(rec.Damage, d)
@@ -419,7 +421,8 @@ func (l *Log) scanSegment(f File, seg *segment, nextFirst uint64, unsettled func
 	}
 	if !sealed && nextFirst > expect && (len(rec.Damage) == 0 || rec.Damage[len(rec.Damage)-1].File != seg.path) {
 		rec.Damage = append(rec.Damage, Damage{Log: l.id, File: seg.path, Offset: goodEnd,
-			Records: unsettled(expect, nextFirst), Reason: "segment ends early, without its seal record"})
+			Records: unsettled(expect, nextFirst), First: expect, End: nextFirst,
+			Reason: "segment ends early, without its seal record"})
 	}
 	if sealed && goodEnd < seg.size {
 		rec.Damage = append(rec.Damage, Damage{Log: l.id, File: seg.path, Offset: goodEnd,

@@ -52,6 +52,11 @@ type Damage struct {
 	// when a torn tail held no complete record, or for the settle log, where
 	// lost settles only mean redelivery.
 	Records uint64
+	// First and End bound the sequence numbers of the records lost, settled
+	// or not: [First, End). They are equal when no record was lost (a torn
+	// tail at the end of the log, damage in the settle log), so a log shared
+	// by several writers can tell whose records were hit.
+	First, End uint64
 	// Reason says what was wrong.
 	Reason string
 }
