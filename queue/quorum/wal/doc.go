@@ -51,7 +51,13 @@
 // StoreLogs, Set and SetUint64 return once their records are fsynced: they
 // append to the shared log and wait for the sync round that covers their
 // last record (store.Log.Wait); concurrent calls of any groups share that
-// round's fsync (BenchmarkGroupCommit measures it). Replaced values and
+// round's fsync. BenchmarkGroupCommit measures it on this project's 2-core
+// machine (ext4), each group appending one 16-byte entry at a time and
+// waiting for it: 1 group 3,300 entries/s (one fsync each); 10 groups
+// 14,800 entries/s, 5.0 entries per fsync; 100 groups 102,000 entries/s,
+// 50 entries per fsync, at 2,000–3,300 fsyncs/s throughout. A queue/store
+// log per group (BenchmarkLogPerGroup) stays at one entry per fsync: 6,200
+// and 10,400 entries/s for 10 and 100 groups. Replaced values and
 // deleted entries are settled in the store, which deletes a segment once
 // all its records are settled. The store writes settles lazily, so
 // DeleteRange and WAL.DeleteGroup append a barrier after their settles and
