@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // segFiles lists the WAL's segment files in order.
@@ -178,30 +180,55 @@ func TestCorruptEntryStopsItsGroupOnly(t *testing.T) {
 	}
 }
 
-// An entry found damaged when GetLog reads it from the file stops its
-// group with ErrCorrupt; other groups go on.
-func TestCorruptionFoundByGetLog(t *testing.T) {
-	dir := t.TempDir()
-	w := openWAL(t, dir, Options{SegmentSize: 4 << 10, CacheEntries: -1})
-	a, b := group(t, w, "a"), group(t, w, "b")
-	for i := uint64(1); i <= 100; i++ {
-		if err := a.StoreLog(entry("a", i, 1)); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.StoreLog(entry("b", i, 1)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	flip(t, dir, "a-entry-000020")
-	var l = entry("a", 0, 0)
-	if err := a.GetLog(20, l); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("GetLog of a damaged entry: %v, want ErrCorrupt", err)
-	}
-	if _, err := a.LastIndex(); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("the group goes on after damage: %v", err)
-	}
-	checkEntries(t, b, "b", 1, 100, 1)
-	if err := b.StoreLog(entry("b", 101, 1)); err != nil {
-		t.Fatal(err)
+// Damage found while the WAL runs (by GetLog reading an entry that is not
+// in memory) stops the group that owns the damaged record, and the stop
+// survives a restart; deleting the stopped group lets it start again
+// empty, as a replica rebuilt from its peers. Other groups go on.
+func TestCorruptionFoundWhileRunning(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		index uint64 // a's entry damaged
+	}{
+		{"entry in an early segment", 20},
+		{"entry near the end of the log", 95},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w, err := Open(dir, Options{SegmentSize: 4 << 10, CacheEntries: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gs := map[string]*GroupStore{"a": group(t, w, "a"), "b": group(t, w, "b")}
+			for i := uint64(1); i <= 100; i++ {
+				for _, n := range []string{"a", "b"} {
+					if err := gs[n].StoreLog(entry(n, i, 1)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			flip(t, dir, fmt.Sprintf("a-entry-%06d", tc.index))
+			var l raft.Log
+			if err := gs["a"].GetLog(tc.index, &l); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("GetLog of a damaged entry: %v, want ErrCorrupt", err)
+			}
+			if _, err := gs["a"].LastIndex(); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("the group goes on after damage: %v", err)
+			}
+			checkEntries(t, gs["b"], "b", 1, 100, 1)
+			if err := gs["b"].StoreLog(entry("b", 101, 1)); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+
+			w = openWAL(t, dir, Options{SegmentSize: 4 << 10})
+			if _, err := w.Group("a"); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("after a restart: %v, want ErrCorrupt", err)
+			}
+			checkEntries(t, group(t, w, "b"), "b", 1, 101, 1)
+			if err := w.DeleteGroup("a"); err != nil {
+				t.Fatal(err)
+			}
+			checkRange(t, group(t, w, "a"), 0, 0)
+		})
 	}
 }

@@ -87,8 +87,9 @@
 // stays stopped across restarts (the store does not report damage twice):
 // Group returns an error wrapping ErrCorrupt and the replica must be
 // rebuilt from its peers (delete the group and rejoin). Other groups are
-// unaffected. An entry found damaged later, when GetLog reads it, stops its
-// group the same way. Damage in records that were already deleted is
+// unaffected. Damage found while the WAL runs (GetLog reading an entry no
+// longer in memory) is pinned exactly, since every live record's group is
+// known then: the owner is stopped the same way, poison record included. Damage in records that were already deleted is
 // ignored. A record with a valid checksum that cannot be decoded counts as
 // damage of unknown owner.
 //

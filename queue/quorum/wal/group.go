@@ -136,14 +136,54 @@ func (g *GroupStore) GetLog(index uint64, out *raft.Log) error {
 		return nil
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if now, ok := g.seqLocked(index); !ok || now != seq {
+		g.mu.Unlock()
 		return raft.ErrLogNotFound // deleted while it was read
 	}
 	if g.closed {
+		g.mu.Unlock()
 		return ErrClosed
 	}
-	return g.failLocked(err)
+	poison := g.stopLocked(err.Error())
+	err = g.failed
+	g.mu.Unlock()
+	g.w.waitPoison(poison)
+	return err
+}
+
+// stopLocked stops the group because its records are damaged and appends
+// its poison record, so that it stays stopped across restarts (the store
+// reports damage once, then drops the records). It returns the record to
+// wait for, 0 when there is none.
+func (g *GroupStore) stopLocked(reason string) uint64 {
+	if g.failed != nil {
+		return 0
+	}
+	g.failLocked(fmt.Errorf("%w: %s", ErrCorrupt, reason))
+	g.buf = appendGroupHdr(g.buf[:0], g.id, g.last)
+	g.buf = append(g.buf, reason...)
+	seq, err := g.w.log.Append(flagPoison, g.buf)
+	if err != nil {
+		g.w.zl.Error("cannot record a damaged group's stop", zap.Uint64("group_id", g.id), zap.Error(err))
+		return 0
+	}
+	g.poison, g.last = seq, seq
+	return seq
+}
+
+// ownsLocked reports whether a live record of the group has a sequence
+// number in [first, end).
+func (g *GroupStore) ownsLocked(first, end uint64) bool {
+	i, _ := slices.BinarySearch(g.seqs, first) // ascending: appended in order
+	if i < len(g.seqs) && g.seqs[i] < end {
+		return true
+	}
+	for _, r := range g.stable {
+		if r.seq >= first && r.seq < end {
+			return true
+		}
+	}
+	return false
 }
 
 // seqLocked returns the WAL record of the entry at index.

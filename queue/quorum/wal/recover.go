@@ -140,21 +140,12 @@ func (w *WAL) stopDamaged(damage []store.Damage) error {
 			}
 		}
 	}
+	reason := "records lost in the WAL (" + describe(damage) + ")"
 	var seq uint64
 	for _, g := range hit {
-		if g.failed != nil {
-			continue
+		if s := g.stopLocked(reason); s != 0 {
+			seq = s
 		}
-		reason := fmt.Sprintf("records lost in the WAL (%s)", describe(damage))
-		g.failed = fmt.Errorf("%w: %s", ErrCorrupt, reason)
-		g.buf = appendGroupHdr(g.buf[:0], g.id, g.last)
-		g.buf = append(g.buf, reason...)
-		var err error
-		if seq, err = w.log.Append(flagPoison, g.buf); err != nil {
-			return fmt.Errorf("wal: recover: %w", err)
-		}
-		g.poison, g.last = seq, seq
-		w.zl.Error("quorum WAL group stopped: its records are damaged", zap.Uint64("group_id", g.id), zap.String("reason", reason))
 	}
 	if seq != 0 {
 		if err := <-w.log.Wait(seq); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/warrenmq/warren/queue/store"
 	"go.uber.org/zap"
@@ -57,8 +58,9 @@ type WAL struct {
 	groups map[uint64]*GroupStore
 	closed bool
 
+	ready  atomic.Bool // recovery is over
 	dmu    sync.Mutex
-	damage []store.Damage
+	damage []store.Damage // reported during recovery
 }
 
 // Open opens (creating if needed) the WAL in dir and recovers every group's
@@ -90,14 +92,50 @@ func Open(dir string, o Options) (*WAL, error) {
 		w.Close()
 		return nil, err
 	}
+	w.ready.Store(true)
 	return w, nil
 }
 
-// noteDamage keeps the store's damage reports for recovery to attribute.
+// noteDamage takes the store's damage reports: during recovery it keeps
+// them for recover to pin on groups; afterwards, when a Reader finds damage
+// (GetLog, of any group, reading past the damaged bytes), the groups that
+// own the lost records are known exactly and are stopped at once.
 func (w *WAL) noteDamage(d store.Damage) {
-	w.dmu.Lock()
-	w.damage = append(w.damage, d)
-	w.dmu.Unlock()
+	if !w.ready.Load() {
+		w.dmu.Lock()
+		w.damage = append(w.damage, d)
+		w.dmu.Unlock()
+		return
+	}
+	if d.End <= d.First || d.Records == 0 {
+		return
+	}
+	w.mu.Lock()
+	groups := make([]*GroupStore, 0, len(w.groups))
+	for _, g := range w.groups {
+		groups = append(groups, g)
+	}
+	w.mu.Unlock()
+	reason := describe([]store.Damage{d})
+	for _, g := range groups {
+		g.mu.Lock()
+		var poison uint64
+		if !g.closed && g.ownsLocked(d.First, d.End) {
+			poison = g.stopLocked(reason)
+		}
+		g.mu.Unlock()
+		w.waitPoison(poison)
+	}
+}
+
+// waitPoison waits until the poison record seq (0: none) is on disk.
+func (w *WAL) waitPoison(seq uint64) {
+	if seq == 0 {
+		return
+	}
+	if err := <-w.log.Wait(seq); err != nil {
+		w.zl.Error("cannot record a damaged group's stop", zap.Error(err))
+	}
 }
 
 // takeDamage returns the damage reported since the last call.
