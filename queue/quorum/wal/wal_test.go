@@ -3,6 +3,8 @@ package wal
 import (
 	"errors"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -133,5 +135,85 @@ func TestFrontDeletionReclaimsSegments(t *testing.T) {
 	// 4,000 entries of ~70 bytes went through: ~35 segments of 8 KiB.
 	if n := w.Segments(); n > 6 {
 		t.Fatalf("%d segments hold 200 live entries (peak %d)", n, peak)
+	}
+}
+
+// Requests a LogStore must refuse leave the log as it was.
+func TestRefusedRequests(t *testing.T) {
+	w := openWAL(t, t.TempDir(), Options{})
+	g := group(t, w, "a")
+	if err := g.StoreLogs(entries("a", 1, 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		do   func() error
+	}{
+		{"DeleteRange of the middle", func() error { return g.DeleteRange(4, 6) }},
+		{"StoreLogs with a gap inside the batch", func() error {
+			return g.StoreLogs([]*raft.Log{entry("a", 11, 2), entry("a", 13, 2)})
+		}},
+		{"Set of a key over 64 KiB", func() error { return g.Set(make([]byte, 1<<16), nil) }},
+	} {
+		if err := tc.do(); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+	checkRange(t, g, 1, 10)
+	checkEntries(t, g, "a", 1, 10, 1)
+}
+
+// Raft uses a group's store from several goroutines at once (appending,
+// replicating, compacting after a snapshot); every read sees an entry as
+// stored or not at all.
+func TestConcurrentUseOfOneGroup(t *testing.T) {
+	w := openWAL(t, t.TempDir(), Options{SegmentSize: 8 << 10, CacheEntries: 8})
+	g := group(t, w, "a")
+	const n = 600
+	var appended atomic.Uint64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := uint64(1); i <= n; i += 5 {
+			if err := g.StoreLogs(entries("a", i, i+4, 1)); err != nil {
+				t.Error(err)
+				return
+			}
+			appended.Store(i + 4)
+		}
+	})
+	wg.Go(func() { // compaction, keeping the last 50
+		for appended.Load() < n {
+			if last := appended.Load(); last > 100 {
+				first, _ := g.FirstIndex()
+				if first < last-50 {
+					if err := g.DeleteRange(first, last-50); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+			runtime.Gosched()
+		}
+	})
+	wg.Go(func() { // replication reading behind the head
+		for appended.Load() < n {
+			last := appended.Load()
+			for i := last; i > 0 && i+30 > last; i-- {
+				var l raft.Log
+				err := g.GetLog(i, &l)
+				if errors.Is(err, raft.ErrLogNotFound) {
+					continue
+				}
+				if err != nil || string(l.Data) != string(entry("a", i, 1).Data) {
+					t.Errorf("GetLog(%d) = %q, %v", i, l.Data, err)
+					return
+				}
+			}
+			runtime.Gosched()
+		}
+	})
+	wg.Wait()
+	if last, _ := g.LastIndex(); last != n {
+		t.Fatalf("last index %d, want %d", last, n)
 	}
 }
