@@ -258,8 +258,8 @@ func (g *GroupStore) StoreLogs(logs []*raft.Log) error {
 		g.seqs = append(g.seqs, seq)
 		g.cachePutLocked(l)
 	}
-	if cap(g.buf) > 64<<10 {
-		g.buf = nil
+	if cap(g.buf) > 4<<10 {
+		g.buf = nil // an idle group keeps no large buffer
 	}
 	g.mu.Unlock()
 	if err := g.w.log.Settle(dropped...); err != nil {
@@ -299,6 +299,9 @@ func (g *GroupStore) makeRoomLocked(index uint64) []uint64 {
 // cachePutLocked keeps a copy of l's header (its data is shared, never
 // written) for GetLog.
 func (g *GroupStore) cachePutLocked(l *raft.Log) {
+	if g.cache == nil && g.w.cacheN > 0 {
+		g.cache = make([]cached, g.w.cacheN)
+	}
 	if n := len(g.cache); n > 0 {
 		g.cache[l.Index%uint64(n)] = cached{ok: true, log: *l}
 	}
@@ -337,6 +340,11 @@ func (g *GroupStore) DeleteRange(min, max uint64) error {
 		g.mu.Unlock()
 		return fmt.Errorf("wal: DeleteRange(%d, %d) would leave a hole in %d..%d", min, max, g.first, last)
 	}
+	for i := range g.cache {
+		if c := &g.cache[i]; c.ok && c.log.Index >= min && c.log.Index <= max {
+			*c = cached{} // let the data go
+		}
+	}
 	g.mu.Unlock()
 	if err := g.w.settleDurably(dropped); err != nil {
 		return g.fail(err)
@@ -362,6 +370,9 @@ func (g *GroupStore) Set(key, val []byte) error {
 		return err
 	}
 	g.last = seq
+	if cap(g.buf) > 4<<10 {
+		g.buf = nil
+	}
 	old, had := g.stable[string(key)]
 	g.stable[string(key)] = stableRec{seq: seq, val: slices.Clone(val)}
 	g.mu.Unlock()

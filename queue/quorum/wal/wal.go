@@ -29,8 +29,10 @@ type Options struct {
 	// store's 64 MiB. Space is reclaimed a segment at a time.
 	SegmentSize int64
 	// CacheEntries is how many of its most recent entries each group keeps
-	// decoded in memory, so that replication and applying rarely read the
-	// disk; zero means 128, negative none.
+	// decoded in memory (allocated on the group's first append), so that
+	// replication and applying, which read entries just stored, rarely read
+	// the file; zero means 16, negative none. The data of these entries
+	// stays in memory: a node's cost is groups × CacheEntries × entry size.
 	CacheEntries int
 	// FS is the file system; nil means the operating system's.
 	FS store.FS
@@ -73,7 +75,7 @@ func Open(dir string, o Options) (*WAL, error) {
 	}
 	switch {
 	case w.cacheN == 0:
-		w.cacheN = 128
+		w.cacheN = 16
 	case w.cacheN < 0:
 		w.cacheN = 0
 	}
@@ -174,11 +176,7 @@ func (w *WAL) Group(name string) (*GroupStore, error) {
 
 // newGroup makes the in-memory state of a group.
 func (w *WAL) newGroup(id uint64) *GroupStore {
-	g := &GroupStore{w: w, id: id, stable: make(map[string]stableRec)}
-	if w.cacheN > 0 {
-		g.cache = make([]cached, w.cacheN)
-	}
-	return g
+	return &GroupStore{w: w, id: id, stable: make(map[string]stableRec)}
 }
 
 // DeleteGroup removes every entry and stable key of the group name (its
