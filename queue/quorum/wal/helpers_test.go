@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/warrenmq/warren/queue/store"
 )
 
 // openWAL opens a WAL in dir and closes it when the test ends.
@@ -134,4 +135,31 @@ func checkNoGoroutines(t testing.TB, base int) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// noSyncFS is the operating system's file system with every sync a no-op,
+// for tests whose crashes are process kills (a copy of the directory, the
+// page cache included), where syncing changes nothing but the time taken.
+type noSyncFS struct{ store.OSFS }
+
+type noSyncFile struct{ store.File }
+
+func (noSyncFile) Sync() error { return nil }
+
+func (noSyncFS) SyncDir(string) error { return nil }
+
+func (fs noSyncFS) Create(name string) (store.File, error) {
+	f, err := fs.OSFS.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{f}, nil
+}
+
+func (fs noSyncFS) OpenFile(name string) (store.File, error) {
+	f, err := fs.OSFS.OpenFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{f}, nil
 }
