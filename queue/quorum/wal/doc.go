@@ -27,6 +27,12 @@
 // change to queue/store is that a damage report names the range of
 // sequence numbers it lost, so that damage can be pinned on a group.
 //
+// The WAL's store is its own, not the classic queues' store, so a node
+// runs two sync loops (one for durable classic queues, one for all quorum
+// queues): damage reports (Options.OnDamage) are per store, and the WAL's
+// must reach the WAL. Sharing one would need the store to route them per
+// log.
+//
 // # Format
 //
 // Each record is a store record (see queue/store: magic, kind, flags,
@@ -100,7 +106,8 @@
 // this limit); a crash in the instant between the store settling damaged
 // records at open and the poison record's fsync would let the group
 // restart without them; a lost record of a group with no surviving record
-// at all cannot be pinned on it.
+// at all cannot be pinned on it. Open reads every live record once, so
+// start-up time grows with what the groups keep between snapshots.
 //
 // # Goroutines
 //
