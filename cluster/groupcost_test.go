@@ -37,7 +37,8 @@ import (
 // lease is half of it; default raft's 1s), WARREN_RAFT_COMMIT the
 // CommitTimeout (default raft's 50ms), WARREN_RAFT_IDLE the window
 // (default 30s), WARREN_RAFT_PROFILE a directory for each node's CPU
-// profile of the window.
+// profile of the window and its log (Warn and above), WARREN_RAFT_MAXRSS
+// the RSS in MB at which a node gives up starting groups (default 3072).
 func TestIdleGroupsCost(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("WARREN_RAFT_GROUPS"))
 	if n <= 0 {
@@ -62,6 +63,7 @@ type nodeCost struct {
 	BaseRSSKB  int64   // before the groups were started
 	RSSKB      int64
 	HeapKB     int64 // HeapInuse
+	StackKB    int64 // goroutine stacks
 	SysKB      int64 // memory the Go runtime holds from the OS
 	Goroutines int
 	Sessions   int // yamux sessions, one TCP connection each
@@ -110,7 +112,11 @@ func runCostParent(t *testing.T, n int) {
 func startCostChild(t *testing.T, i int) *costChild {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleGroupsCost$", "-test.timeout=0")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("WARREN_RAFT_NODE=%d", i))
-	errPath := filepath.Join(t.TempDir(), fmt.Sprintf("node%d.log", i))
+	dir := os.Getenv("WARREN_RAFT_PROFILE")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	errPath := filepath.Join(dir, fmt.Sprintf("node%d.log", i))
 	errFile, err := os.Create(errPath)
 	if err != nil {
 		t.Fatal(err)
@@ -177,17 +183,26 @@ func expectLine(t *testing.T, c *costChild, kind string, d time.Duration) string
 
 func logCosts(t *testing.T, n int, costs []nodeCost) {
 	t.Logf("%d groups, heartbeat %v, commit %v, idle %v", n, heartbeatTimeout(), commitTimeout(), idleWindow())
-	t.Logf("node leaders elect_s elections cpu_%%core rss_MB KB/replica heap_KB/replica goroutines/replica sessions streams")
+	t.Logf("node leaders elect_s elections cpu_%%core rss_MB KB/replica heap_KB/replica stack_KB/replica goroutines/replica sessions streams")
 	for _, c := range costs {
-		t.Logf("%d %d %.1f %d %.1f %.1f %.1f %.1f %.1f %d %d", c.Node, c.Leaders, float64(c.ElectMS)/1000, c.Elections,
+		t.Logf("%d %d %.1f %d %.1f %.1f %.1f %.1f %.1f %.1f %d %d", c.Node, c.Leaders, float64(c.ElectMS)/1000, c.Elections,
 			c.CPUPercent, float64(c.RSSKB)/1024, float64(c.RSSKB-c.BaseRSSKB)/float64(n), float64(c.HeapKB)/float64(n),
-			float64(c.Goroutines)/float64(n), c.Sessions, c.Streams)
+			float64(c.StackKB)/float64(n), float64(c.Goroutines)/float64(n), c.Sessions, c.Streams)
 	}
 }
 
 func heartbeatTimeout() time.Duration { return envDuration("WARREN_RAFT_HEARTBEAT", time.Second) }
 func commitTimeout() time.Duration    { return envDuration("WARREN_RAFT_COMMIT", 50*time.Millisecond) }
 func idleWindow() time.Duration       { return envDuration("WARREN_RAFT_IDLE", 30*time.Second) }
+
+// maxRSSKB is the RSS at which a node stops starting groups (default
+// 3 GB), so that a large N cannot exhaust a shared machine's memory.
+func maxRSSKB() int64 {
+	if mb, err := strconv.ParseInt(os.Getenv("WARREN_RAFT_MAXRSS"), 10, 64); err == nil && mb > 0 {
+		return mb * 1024
+	}
+	return 3 << 20
+}
 
 func envDuration(name string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
@@ -223,6 +238,10 @@ func runCostNode(t *testing.T, index, n int) {
 	for g := 0; g < n; g++ {
 		if err := node.startGroup(g, peers); err != nil {
 			t.Fatalf("group %d: %v", g, err)
+		}
+		if g%100 == 99 && rssKB() > maxRSSKB() {
+			fmt.Printf("GROUPS abort: RSS %d MB over WARREN_RAFT_MAXRSS after %d groups\n", rssKB()/1024, g+1)
+			return
 		}
 	}
 	node.waitLeaders()
@@ -309,7 +328,7 @@ func (c *costNode) measure() nodeCost {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	cost.HeapKB, cost.SysKB = int64(ms.HeapInuse/1024), int64(ms.Sys/1024)
+	cost.HeapKB, cost.StackKB, cost.SysKB = int64(ms.HeapInuse/1024), int64(ms.StackInuse/1024), int64(ms.Sys/1024)
 	cost.Sessions, cost.Streams = c.tr.countStreams()
 	return cost
 }
