@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/protocol/fields"
 )
 
 // Version is the first byte of every encoded command and snapshot.
@@ -119,95 +120,95 @@ func (DeleteQueue) Op() Op { return OpDeleteQueue }
 // Op implements Command.
 func (NodeDown) Op() Op { return OpNodeDown }
 
-func (c AddVhost) encode(w *writer)  { w.str(c.Name) }
-func (c *AddVhost) decode(r *reader) { c.Name = r.str() }
+func (c AddVhost) encode(w *writer)  { w.Str(c.Name) }
+func (c *AddVhost) decode(r *reader) { c.Name = r.Str() }
 
-func (c DeleteVhost) encode(w *writer)  { w.str(c.Name) }
-func (c *DeleteVhost) decode(r *reader) { c.Name = r.str() }
+func (c DeleteVhost) encode(w *writer)  { w.Str(c.Name) }
+func (c *DeleteVhost) decode(r *reader) { c.Name = r.Str() }
 
 func (c DeclareExchange) encode(w *writer) {
-	w.str(c.Vhost)
+	w.Str(c.Vhost)
 	w.exchange(&c.Exchange)
 }
 
 func (c *DeclareExchange) decode(r *reader) {
-	c.Vhost = r.str()
+	c.Vhost = r.Str()
 	c.Exchange = r.exchange()
 }
 
 func (c DeleteExchange) encode(w *writer) {
-	w.str(c.Vhost)
-	w.str(c.Name)
-	w.flags(c.IfUnused)
+	w.Str(c.Vhost)
+	w.Str(c.Name)
+	w.Flags(c.IfUnused)
 }
 
 func (c *DeleteExchange) decode(r *reader) {
-	c.Vhost = r.str()
-	c.Name = r.str()
-	c.IfUnused = r.flags(1)[0]
+	c.Vhost = r.Str()
+	c.Name = r.Str()
+	r.Flags(&c.IfUnused)
 }
 
 func (c Bind) encode(w *writer) {
-	w.str(c.Vhost)
+	w.Str(c.Vhost)
 	w.binding(&c.Binding)
 	w.owner(c.By)
 }
 
 func (c *Bind) decode(r *reader) {
-	c.Vhost = r.str()
+	c.Vhost = r.Str()
 	c.Binding = r.binding()
 	c.By = r.owner()
 }
 
 func (c Unbind) encode(w *writer) {
-	w.str(c.Vhost)
+	w.Str(c.Vhost)
 	w.binding(&c.Binding)
 	w.owner(c.By)
 }
 
 func (c *Unbind) decode(r *reader) {
-	c.Vhost = r.str()
+	c.Vhost = r.Str()
 	c.Binding = r.binding()
 	c.By = r.owner()
 }
 
 func (c DeclareQueue) encode(w *writer) {
-	w.str(c.Vhost)
+	w.Str(c.Vhost)
 	w.queue(&c.Queue)
 }
 
 func (c *DeclareQueue) decode(r *reader) {
-	c.Vhost = r.str()
+	c.Vhost = r.Str()
 	c.Queue = r.queue()
 }
 
 func (c DeleteQueue) encode(w *writer) {
-	w.str(c.Vhost)
-	w.str(c.Name)
-	w.uvarint(c.Incarnation)
+	w.Str(c.Vhost)
+	w.Str(c.Name)
+	w.Uvarint(c.Incarnation)
 }
 
 func (c *DeleteQueue) decode(r *reader) {
-	c.Vhost = r.str()
-	c.Name = r.str()
-	c.Incarnation = r.uvarint()
+	c.Vhost = r.Str()
+	c.Name = r.Str()
+	c.Incarnation = r.Uvarint()
 }
 
 func (c NodeDown) encode(w *writer) {
-	w.str(c.Node)
-	w.uvarint(c.UpTo)
+	w.Str(c.Node)
+	w.Uvarint(c.UpTo)
 }
 
 func (c *NodeDown) decode(r *reader) {
-	c.Node = r.str()
-	c.UpTo = r.uvarint()
+	c.Node = r.Str()
+	c.UpTo = r.Uvarint()
 }
 
 // Encode returns cmd's encoding: Version, the op code, then the body.
 func Encode(cmd Command) []byte {
-	w := writer{b: []byte{Version, byte(cmd.Op())}}
+	w := writer{fields.Writer{B: []byte{Version, byte(cmd.Op())}}}
 	cmd.encode(&w)
-	return w.b
+	return w.B
 }
 
 // decodable is a pointer to a command, which decodes into it.
@@ -256,9 +257,9 @@ func Decode(b []byte) (Command, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: op code %d", ErrCorrupt, b[1])
 	}
-	r := reader{b: b[2:]}
+	r := newReader(b[2:])
 	c.decode(&r)
-	if err := r.end(); err != nil {
+	if err := r.End(); err != nil {
 		return nil, err
 	}
 	return deref(c), nil

@@ -3,6 +3,7 @@ package fifo
 import (
 	"fmt"
 
+	"github.com/warrenmq/warren/protocol/fields"
 	"github.com/warrenmq/warren/queue"
 )
 
@@ -272,61 +273,61 @@ func (c Touch) Time() int64 { return c.Now }
 // (flag bit 0).
 func (c Enqueue) encode(w *writer) {
 	tracked := c.From != (queue.Publisher{})
-	w.flags(tracked)
+	w.Flags(tracked)
 	if tracked {
 		w.channel(c.From)
-		w.uvarint(c.Seq)
+		w.Uvarint(c.Seq)
 	}
-	w.uvarint(uint64(c.Size))
-	w.varint(c.TTL)
-	w.byte(c.Priority)
-	w.varint(c.Now)
+	w.Uvarint(uint64(c.Size))
+	w.Varint(c.TTL)
+	w.Byte(c.Priority)
+	w.Varint(c.Now)
 }
 
 func (c *Enqueue) decode(r *reader) {
 	var tracked bool
-	r.flags(&tracked)
+	r.Flags(&tracked)
 	if tracked {
 		c.From = r.channel()
-		c.Seq = r.uvarint()
-		if r.err == nil && c.From == (queue.Publisher{}) {
-			r.fail("tracked enqueue without a publisher")
+		c.Seq = r.Uvarint()
+		if r.Err == nil && c.From == (queue.Publisher{}) {
+			r.Fail("tracked enqueue without a publisher")
 		}
 	}
-	c.Size = r.u32()
-	c.TTL = r.varint()
-	c.Priority = r.byte()
-	c.Now = r.varint()
+	c.Size = r.U32()
+	c.TTL = r.Varint()
+	c.Priority = r.Byte()
+	c.Now = r.Varint()
 }
 
 func (c Checkout) encode(w *writer) {
 	w.consumer(c.Consumer)
-	w.uvarint(uint64(c.Prefetch))
-	w.varint(int64(c.Priority))
-	w.flags(c.AutoSettle)
-	w.varint(c.Now)
+	w.Uvarint(uint64(c.Prefetch))
+	w.Varint(int64(c.Priority))
+	w.Flags(c.AutoSettle)
+	w.Varint(c.Now)
 }
 
 func (c *Checkout) decode(r *reader) {
 	c.Consumer = r.consumer()
-	c.Prefetch = r.u32()
-	p := r.varint()
+	c.Prefetch = r.U32()
+	p := r.Varint()
 	if p < -1<<31 || p > 1<<31-1 {
-		r.fail("priority past 32 bits")
+		r.Fail("priority past 32 bits")
 	}
 	c.Priority = int32(p)
-	r.flags(&c.AutoSettle)
-	c.Now = r.varint()
+	r.Flags(&c.AutoSettle)
+	c.Now = r.Varint()
 }
 
 func (c Cancel) encode(w *writer) {
 	w.consumer(c.Consumer)
-	w.varint(c.Now)
+	w.Varint(c.Now)
 }
 
 func (c *Cancel) decode(r *reader) {
 	c.Consumer = r.consumer()
-	c.Now = r.varint()
+	c.Now = r.Varint()
 }
 
 func (c Settle) encode(w *writer) { encodeSettlement(w, c.Consumer, c.IDs, c.Now) }
@@ -344,93 +345,93 @@ func (c *Discard) decode(r *reader) { c.Consumer, c.IDs, c.Now = decodeSettlemen
 func encodeSettlement(w *writer, id ConsumerID, ids []uint64, now int64) {
 	w.consumer(id)
 	w.ids(ids)
-	w.varint(now)
+	w.Varint(now)
 }
 
 func decodeSettlement(r *reader) (ConsumerID, []uint64, int64) {
-	return r.consumer(), r.ids(), r.varint()
+	return r.consumer(), r.ids(), r.Varint()
 }
 
 func (c Get) encode(w *writer) {
 	w.consumer(c.Consumer)
-	w.flags(c.AutoSettle)
-	w.varint(c.Now)
+	w.Flags(c.AutoSettle)
+	w.Varint(c.Now)
 }
 
 func (c *Get) decode(r *reader) {
 	c.Consumer = r.consumer()
-	r.flags(&c.AutoSettle)
-	c.Now = r.varint()
+	r.Flags(&c.AutoSettle)
+	c.Now = r.Varint()
 }
 
 func (c ChannelDown) encode(w *writer) {
 	w.channel(c.Chan)
-	w.varint(c.Now)
+	w.Varint(c.Now)
 }
 
 func (c *ChannelDown) decode(r *reader) {
 	c.Chan = r.channel()
-	c.Now = r.varint()
+	c.Now = r.Varint()
 }
 
 func (c NodeDown) encode(w *writer) {
-	w.str(c.Node)
-	w.varint(c.Now)
+	w.Str(c.Node)
+	w.Varint(c.Now)
 }
 
 func (c *NodeDown) decode(r *reader) {
-	c.Node = r.str()
-	c.Now = r.varint()
+	c.Node = r.Str()
+	c.Now = r.Varint()
 }
 
 func (c ConsumerTimeout) encode(w *writer) {
 	w.consumer(c.Consumer)
-	w.varint(c.Now)
+	w.Varint(c.Now)
 }
 
 func (c *ConsumerTimeout) decode(r *reader) {
 	c.Consumer = r.consumer()
-	c.Now = r.varint()
+	c.Now = r.Varint()
 }
 
-func (c Purge) encode(w *writer)  { w.varint(c.Now) }
-func (c *Purge) decode(r *reader) { c.Now = r.varint() }
+func (c Purge) encode(w *writer)  { w.Varint(c.Now) }
+func (c *Purge) decode(r *reader) { c.Now = r.Varint() }
 
-func (c Tick) encode(w *writer)  { w.varint(c.Now) }
-func (c *Tick) decode(r *reader) { c.Now = r.varint() }
+func (c Tick) encode(w *writer)  { w.Varint(c.Now) }
+func (c *Tick) decode(r *reader) { c.Now = r.Varint() }
 
 func (c DeadLetterSettled) encode(w *writer) {
 	w.ids(c.Indexes)
-	w.varint(c.Now)
+	w.Varint(c.Now)
 }
 
 func (c *DeadLetterSettled) decode(r *reader) {
 	c.Indexes = r.ids()
-	c.Now = r.varint()
+	c.Now = r.Varint()
 }
 
 func (c LeaderElected) encode(w *writer) {
-	w.str(c.Node)
-	w.varint(c.Now)
+	w.Str(c.Node)
+	w.Varint(c.Now)
 }
 
 func (c *LeaderElected) decode(r *reader) {
-	c.Node = r.str()
-	c.Now = r.varint()
+	c.Node = r.Str()
+	c.Now = r.Varint()
 }
 
 func (c PublisherGone) encode(w *writer) {
 	w.channel(c.From)
-	w.varint(c.Now)
+	w.Varint(c.Now)
 }
 
 func (c *PublisherGone) decode(r *reader) {
 	c.From = r.channel()
-	c.Now = r.varint()
+	c.Now = r.Varint()
 }
 
-func (c Touch) encode(w *writer)  { w.varint(c.Now) }
-func (c *Touch) decode(r *reader) { c.Now = r.varint() }
+func (c Touch) encode(w *writer)  { w.Varint(c.Now) }
+func (c *Touch) decode(r *reader) { c.Now = r.Varint() }
 
 // Encode returns cmd's encoding: Version, the op code, then the body.
 func Encode(cmd Command) []byte {
@@ -439,9 +440,9 @@ func Encode(cmd Command) []byte {
 
 // AppendCommand appends cmd's encoding to b.
 func AppendCommand(b []byte, cmd Command) []byte {
-	w := writer{b: append(b, Version, byte(cmd.Op()))}
+	w := writer{fields.Writer{B: append(b, Version, byte(cmd.Op()))}}
 	cmd.encode(&w)
-	return w.b
+	return w.B
 }
 
 // decodable is a pointer to a command, which decodes into it.
@@ -504,9 +505,9 @@ func Decode(b []byte) (Command, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: op code %d", ErrCorrupt, b[1])
 	}
-	r := reader{b: b[2:]}
+	r := newReader(b[2:])
 	c.decode(&r)
-	if err := r.end(); err != nil {
+	if err := r.End(); err != nil {
 		return nil, err
 	}
 	return deref(c), nil

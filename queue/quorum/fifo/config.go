@@ -86,30 +86,30 @@ func ConfigFromArgs(a queue.Args, strategy string, created int64) Config {
 }
 
 func (w *writer) config(c *Config) {
-	w.flags(c.HasMaxLength, c.HasMaxBytes, c.HasMessageTTL, c.SingleActive)
-	w.varint(c.MaxLength)
-	w.varint(c.MaxBytes)
-	w.byte(byte(c.Overflow))
-	w.varint(c.DeliveryLimit)
-	w.varint(c.MessageTTL)
-	w.varint(c.Expires)
-	w.byte(byte(c.DeadLetter))
-	w.varint(c.Created)
+	w.Flags(c.HasMaxLength, c.HasMaxBytes, c.HasMessageTTL, c.SingleActive)
+	w.Varint(c.MaxLength)
+	w.Varint(c.MaxBytes)
+	w.Byte(byte(c.Overflow))
+	w.Varint(c.DeliveryLimit)
+	w.Varint(c.MessageTTL)
+	w.Varint(c.Expires)
+	w.Byte(byte(c.DeadLetter))
+	w.Varint(c.Created)
 }
 
 func (r *reader) config() Config {
 	var c Config
-	r.flags(&c.HasMaxLength, &c.HasMaxBytes, &c.HasMessageTTL, &c.SingleActive)
-	c.MaxLength = r.varint()
-	c.MaxBytes = r.varint()
-	c.Overflow = queue.Overflow(r.byte())
-	c.DeliveryLimit = r.varint()
-	c.MessageTTL = r.varint()
-	c.Expires = r.varint()
-	c.DeadLetter = DeadLetterStrategy(r.byte())
-	c.Created = r.varint()
+	r.Flags(&c.HasMaxLength, &c.HasMaxBytes, &c.HasMessageTTL, &c.SingleActive)
+	c.MaxLength = r.Varint()
+	c.MaxBytes = r.Varint()
+	c.Overflow = queue.Overflow(r.Byte())
+	c.DeliveryLimit = r.Varint()
+	c.MessageTTL = r.Varint()
+	c.Expires = r.Varint()
+	c.DeadLetter = DeadLetterStrategy(r.Byte())
+	c.Created = r.Varint()
 	if c.Overflow > queue.RejectPublish || c.DeadLetter > AtLeastOnce {
-		r.fail("unknown overflow or dead-letter strategy")
+		r.Fail("unknown overflow or dead-letter strategy")
 	}
 	return c
 }

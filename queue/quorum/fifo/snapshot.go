@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/warrenmq/warren/protocol/fields"
 	"github.com/warrenmq/warren/queue"
 )
 
@@ -15,40 +16,40 @@ import (
 // out by consumer and id, waiting to be dead-lettered by index), never a
 // body: bodies stay in the log from LiveFrom on. It does no I/O.
 func (s *State) Snapshot() []byte {
-	w := writer{b: make([]byte, 0, 64+16*(s.Ready()+s.CheckedOut()+len(s.dlx)))}
-	w.byte(Version)
-	w.uvarint(s.applied)
+	w := writer{fields.Writer{B: make([]byte, 0, 64+16*(s.Ready()+s.CheckedOut()+len(s.dlx)))}}
+	w.Byte(Version)
+	w.Uvarint(s.applied)
 	w.config(&s.cfg)
-	w.varint(s.now)
-	w.varint(s.lastActive)
-	w.varint(s.expiryTimer)
-	w.varint(s.queueTimer)
-	w.uvarint(s.serveSeq)
+	w.Varint(s.now)
+	w.Varint(s.lastActive)
+	w.Varint(s.expiryTimer)
+	w.Varint(s.queueTimer)
+	w.Uvarint(s.serveSeq)
 	pubs := slices.SortedFunc(maps.Keys(s.publishers), comparePublishers)
-	w.uvarint(uint64(len(pubs)))
+	w.Uvarint(uint64(len(pubs)))
 	for _, p := range pubs {
 		w.channel(p)
-		w.uvarint(s.publishers[p])
+		w.Uvarint(s.publishers[p])
 	}
 	for _, d := range []*deque{&s.returns, &s.high, &s.normal} {
-		w.uvarint(uint64(d.len()))
+		w.Uvarint(uint64(d.len()))
 		for i := range d.len() {
 			w.msg(d.at(i))
 		}
 	}
-	w.uvarint(uint64(len(s.order)))
+	w.Uvarint(uint64(len(s.order)))
 	for _, c := range s.order {
 		w.consumerState(c)
 	}
-	w.uvarint(uint64(len(s.dlx)))
+	w.Uvarint(uint64(len(s.dlx)))
 	for _, idx := range s.dlxIndexes() {
 		d := s.dlx[idx]
-		w.uvarint(d.Index)
-		w.uvarint(uint64(d.Size))
-		w.uvarint(uint64(d.DeliveryCount))
-		w.byte(byte(d.Reason))
+		w.Uvarint(d.Index)
+		w.Uvarint(uint64(d.Size))
+		w.Uvarint(uint64(d.DeliveryCount))
+		w.Byte(byte(d.Reason))
 	}
-	return w.b
+	return w.B
 }
 
 func comparePublishers(a, b queue.Publisher) int {
@@ -58,29 +59,29 @@ func comparePublishers(a, b queue.Publisher) int {
 // msg writes a message header: flags (high, expiring), index, size,
 // counts, then the expiry when it has one.
 func (w *writer) msg(m *msg) {
-	w.flags(m.high, m.expiry != never)
-	w.uvarint(m.index)
-	w.uvarint(uint64(m.size))
-	w.uvarint(uint64(m.count))
-	w.uvarint(uint64(m.acquired))
+	w.Flags(m.high, m.expiry != never)
+	w.Uvarint(m.index)
+	w.Uvarint(uint64(m.size))
+	w.Uvarint(uint64(m.count))
+	w.Uvarint(uint64(m.acquired))
 	if m.expiry != never {
-		w.varint(m.expiry)
+		w.Varint(m.expiry)
 	}
 }
 
 func (w *writer) consumerState(c *consumer) {
-	w.uvarint(c.key)
+	w.Uvarint(c.key)
 	w.consumer(c.id)
-	w.uvarint(uint64(c.prefetch))
-	w.varint(int64(c.priority))
-	w.flags(c.autoSettle, c.oneShot)
-	w.byte(byte(c.status))
-	w.uvarint(c.nextID)
-	w.uvarint(c.served)
+	w.Uvarint(uint64(c.prefetch))
+	w.Varint(int64(c.priority))
+	w.Flags(c.autoSettle, c.oneShot)
+	w.Byte(byte(c.status))
+	w.Uvarint(c.nextID)
+	w.Uvarint(c.served)
 	ids := c.sortedIDs()
-	w.uvarint(uint64(len(ids)))
+	w.Uvarint(uint64(len(ids)))
 	for _, id := range ids {
-		w.uvarint(id)
+		w.Uvarint(id)
 		m := c.checked[id]
 		w.msg(&m)
 	}
@@ -95,35 +96,35 @@ func Restore(b []byte) (*State, error) {
 	if len(b) == 0 || b[0] != Version {
 		return nil, fmt.Errorf("%w: snapshot version", ErrCorrupt)
 	}
-	r := reader{b: b[1:]}
-	applied := r.uvarint()
+	r := newReader(b[1:])
+	applied := r.Uvarint()
 	s := NewState(r.config())
 	s.applied = applied
-	s.now = r.varint()
-	s.lastActive = r.varint()
-	s.expiryTimer = r.varint()
-	s.queueTimer = r.varint()
-	s.serveSeq = r.uvarint()
+	s.now = r.Varint()
+	s.lastActive = r.Varint()
+	s.expiryTimer = r.Varint()
+	s.queueTimer = r.Varint()
+	s.serveSeq = r.Uvarint()
 	r.restorePublishers(s)
 	for _, d := range []*deque{&s.returns, &s.high, &s.normal} {
-		for n := r.count(); n > 0 && r.err == nil; n-- {
+		for n := r.Count(); n > 0 && r.Err == nil; n-- {
 			m := r.msg(applied)
 			d.push(m)
 			s.readyBytes += uint64(m.size)
 		}
 	}
-	for n := r.count(); n > 0 && r.err == nil; n-- {
+	for n := r.Count(); n > 0 && r.Err == nil; n-- {
 		r.restoreConsumer(s)
 	}
-	for n := r.count(); n > 0 && r.err == nil; n-- {
-		d := DeadMessage{Index: r.uvarint(), Size: r.u32(), DeliveryCount: r.u32(), Reason: queue.Reason(r.byte())}
+	for n := r.Count(); n > 0 && r.Err == nil; n-- {
+		d := DeadMessage{Index: r.Uvarint(), Size: r.U32(), DeliveryCount: r.U32(), Reason: queue.Reason(r.Byte())}
 		if _, dup := s.dlx[d.Index]; dup || d.Index == 0 || d.Index > applied || d.Reason > queue.DeliveryLimit {
-			r.fail("bad dead-letter entry")
+			r.Fail("bad dead-letter entry")
 		}
 		s.dlx[d.Index] = d
 		s.dlxBytes += uint64(d.Size)
 	}
-	if err := r.end(); err != nil {
+	if err := r.End(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -131,12 +132,12 @@ func Restore(b []byte) (*State, error) {
 
 func (r *reader) restorePublishers(s *State) {
 	var prev *queue.Publisher
-	for n := r.count(); n > 0 && r.err == nil; n-- {
+	for n := r.Count(); n > 0 && r.Err == nil; n-- {
 		p := r.channel()
 		if prev != nil && comparePublishers(*prev, p) >= 0 {
-			r.fail("publishers out of order")
+			r.Fail("publishers out of order")
 		}
-		s.publishers[p] = r.uvarint()
+		s.publishers[p] = r.Uvarint()
 		prev = &p
 	}
 }
@@ -144,48 +145,48 @@ func (r *reader) restorePublishers(s *State) {
 func (r *reader) msg(applied uint64) msg {
 	var m msg
 	var expiring bool
-	r.flags(&m.high, &expiring)
-	m.index = r.uvarint()
-	m.size = r.u32()
-	m.count = r.u32()
-	m.acquired = r.u32()
+	r.Flags(&m.high, &expiring)
+	m.index = r.Uvarint()
+	m.size = r.U32()
+	m.count = r.U32()
+	m.acquired = r.U32()
 	m.expiry = never
 	if expiring {
-		m.expiry = r.varint()
+		m.expiry = r.Varint()
 	}
-	if r.err == nil && (m.index == 0 || m.index > applied) {
-		r.fail("message index out of range")
+	if r.Err == nil && (m.index == 0 || m.index > applied) {
+		r.Fail("message index out of range")
 	}
 	return m
 }
 
 func (r *reader) restoreConsumer(s *State) {
-	c := &consumer{key: r.uvarint(), id: r.consumer(), prefetch: r.u32(), checked: make(map[uint64]msg)}
-	p := r.varint()
-	r.flags(&c.autoSettle, &c.oneShot)
-	c.status = consumerStatus(r.byte())
-	c.nextID = r.uvarint()
-	c.served = r.uvarint()
+	c := &consumer{key: r.Uvarint(), id: r.consumer(), prefetch: r.U32(), checked: make(map[uint64]msg)}
+	p := r.Varint()
+	r.Flags(&c.autoSettle, &c.oneShot)
+	c.status = consumerStatus(r.Byte())
+	c.nextID = r.Uvarint()
+	c.served = r.Uvarint()
 	if p < -1<<31 || p > 1<<31-1 || c.status > statusCancelled {
-		r.fail("bad consumer")
+		r.Fail("bad consumer")
 	}
 	c.priority = int32(p)
 	if _, dup := s.consumers[c.id]; dup {
-		r.fail("consumer twice")
+		r.Fail("consumer twice")
 	}
 	if n := len(s.order); n > 0 && s.order[n-1].key >= c.key {
-		r.fail("consumers out of order")
+		r.Fail("consumers out of order")
 	}
 	last := int64(-1)
-	for n := r.count(); n > 0 && r.err == nil; n-- {
-		id := r.uvarint()
+	for n := r.Count(); n > 0 && r.Err == nil; n-- {
+		id := r.Uvarint()
 		if int64(id) <= last || id >= c.nextID {
-			r.fail("bad delivery id")
+			r.Fail("bad delivery id")
 		}
 		last = int64(id)
 		c.checked[id] = r.msg(s.applied)
 	}
-	if r.err == nil {
+	if r.Err == nil {
 		s.addConsumer(c)
 	}
 }
