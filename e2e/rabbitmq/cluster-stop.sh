@@ -14,21 +14,10 @@ if [ -z "$dir" ] || [ ! -f "$dir/node1/env" ]; then
 	echo "usage: cluster-stop.sh RABBIT_DIR (the folder cluster-start.sh printed)" >&2
 	exit 2
 fi
+# shellcheck source=e2e/rabbitmq/node.sh
+. "$(dirname "$0")/node.sh"
 for i in 3 2 1; do
-	[ -f "$dir/node$i/env" ] || continue
-	(
-		# shellcheck disable=SC1091
-		. "$dir/node$i/env"
-		pid=$(cat "$RABBITMQ_PID_FILE" 2>/dev/null || true)
-		/usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || true
-		if [ -n "$pid" ]; then
-			for _ in $(seq 1 30); do
-				kill -0 "$pid" 2>/dev/null || break
-				sleep 1
-			done
-			if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-		fi
-	)
+	[ -f "$dir/node$i/env" ] && stop_node "$dir/node$i/env"
 done
 # The three nodes' epmd listens on the port their env names.
 (

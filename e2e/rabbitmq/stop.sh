@@ -12,18 +12,11 @@ if [ -z "$dir" ] || [ ! -f "$dir/env" ]; then
 	echo "usage: stop.sh RABBIT_DIR (the folder start.sh printed)" >&2
 	exit 2
 fi
+# shellcheck source=e2e/rabbitmq/node.sh
+. "$(dirname "$0")/node.sh"
+stop_node "$dir/env"
 # shellcheck disable=SC1091
 . "$dir/env"
-
-pid=$(cat "$RABBITMQ_PID_FILE" 2>/dev/null || true)
-/usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || true
-if [ -n "$pid" ]; then
-	for _ in $(seq 1 30); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 1
-	done
-	if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-fi
 # epmd outlives the node; this one listens on the node's own epmd port.
 epmd -kill >/dev/null 2>&1 || true
 rm -rf "$dir"
