@@ -651,7 +651,7 @@ func TestClusterForwardingHomeNodeDown(t *testing.T) {
 		})
 	}
 
-	c.nodes[nodeA].start(t)
+	c.restart(t, nodeA)
 	var got []amqp.Delivery
 	eventually(t, "the queue serves B again once its node is back", func() bool {
 		conn, err := amqp.Dial(c.nodes[nodeB].url())

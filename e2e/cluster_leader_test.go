@@ -215,7 +215,7 @@ func TestClusterLeaderKilledMidDeclares(t *testing.T) {
 	// exclusive queues of closed connections and of the killed node are
 	// gone.
 	checkLedger(t, c, l, []int{follower, other}, fName)
-	c.nodes[leader].start(t)
+	c.restart(t, leader)
 	checkLedger(t, c, l, []int{0, 1, 2}, "")
 	checkBoundOnce(t, c, l, x)
 }

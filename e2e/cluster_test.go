@@ -58,6 +58,16 @@ func startCluster(t *testing.T, n int) *testCluster {
 	return c
 }
 
+// restart starts node i again after it was killed or stopped, on a new
+// AMQP port: while it was down, another test's socket may have taken the
+// old one, which was only free when startCluster picked it. Its cluster
+// port stays, since the other nodes know the node by it.
+func (c *testCluster) restart(t *testing.T, i int) {
+	t.Helper()
+	c.nodes[i].addr = freeAddr(t)
+	c.nodes[i].start(t)
+}
+
 // dial connects to node i.
 func (c *testCluster) dial(t *testing.T, i int) *amqp.Connection {
 	t.Helper()
@@ -213,7 +223,7 @@ func TestClusterNodeDownAndBack(t *testing.T) {
 			t.Fatalf("declare %d with one node down: %v", i, err)
 		}
 	}
-	c.nodes[2].start(t)
+	c.restart(t, 2)
 	eventually(t, "the restarted node catches up", func() bool { return c.queueExists(t, 2, "while-down-19") })
 	for i := range 20 {
 		if !c.queueExists(t, 2, fmt.Sprintf("while-down-%d", i)) {
