@@ -92,6 +92,12 @@ type Args struct {
 	DeliveryLimit int64
 	// HasDeliveryLimit reports whether x-delivery-limit was given.
 	HasDeliveryLimit bool
+	// DeadLetterStrategy is x-dead-letter-strategy (quorum queues):
+	// "at-most-once", "at-least-once", or "" when absent.
+	DeadLetterStrategy string
+	// InitialGroupSize is x-quorum-initial-group-size, the replicas a
+	// quorum queue starts with; 0 when absent.
+	InitialGroupSize int64
 }
 
 // argsByType lists, per queue type, the arguments RabbitMQ 4 lets that type
@@ -241,6 +247,12 @@ func ParseArgsWith(t protocol.Table, name, vhost string, argsOf func(typ string)
 	}
 	if n, ok := intArg(t, "x-delivery-limit"); ok {
 		a.DeliveryLimit, a.HasDeliveryLimit = n, true
+	}
+	if s, ok := t["x-dead-letter-strategy"].(string); ok {
+		a.DeadLetterStrategy = s
+	}
+	if n, ok := intArg(t, "x-quorum-initial-group-size"); ok {
+		a.InitialGroupSize = n
 	}
 	// RabbitMQ reads x-consumer-timeout where it applies it and ignores a
 	// value it cannot use; so do we.

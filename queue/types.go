@@ -44,6 +44,10 @@ type Capabilities struct {
 	// the type allows; a declare asking for another is refused with
 	// RabbitMQ's "invalid property" 406.
 	Exclusive, AutoDelete, NonDurable bool
+	// ConditionalDelete: the type decides queue.delete with if-unused or
+	// if-empty; without it such a delete is refused (540, as RabbitMQ's
+	// quorum queues refuse it).
+	ConditionalDelete bool
 	// Args are the declare arguments the type accepts, which are also the
 	// ones a redeclare compares; a declare carrying an argument another
 	// type knows is refused (ParseArgsWith).

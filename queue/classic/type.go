@@ -83,6 +83,8 @@ func (t *Type) Capabilities() queue.Capabilities {
 		AutoDelete: true,
 		NonDurable: true,
 		Args:       queue.TypeArgs(queue.TypeClassic),
+		// The queue decides if-unused and if-empty atomically.
+		ConditionalDelete: true,
 	}
 }
 

@@ -204,7 +204,11 @@ func wantRefusal(h *harness, what string, q queue.Queue, ifUnused, ifEmpty bool,
 	before := q.Stats(context.Background())
 	_, err := q.Delete(context.Background(), ifUnused, ifEmpty)
 	var pe *protocol.Error
-	if !errors.As(err, &pe) || pe.Code != protocol.PreconditionFailed ||
+	if !h.typ.Capabilities().ConditionalDelete {
+		if !errors.As(err, &pe) || pe.Code != protocol.NotImplemented {
+			h.t.Fatalf("%s: %v, want 540 from a type without conditional deletes", what, err)
+		}
+	} else if !errors.As(err, &pe) || pe.Code != protocol.PreconditionFailed ||
 		pe.Text != "PRECONDITION_FAILED - queue '"+q.Name()+"' in vhost '/' "+why {
 		h.t.Fatalf("%s: %v, want 406 ... %s", what, err, why)
 	}

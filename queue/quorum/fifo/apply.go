@@ -52,6 +52,11 @@ func (s *State) Apply(index uint64, cmd Command) (Result, []Effect) {
 func (s *State) begin(index uint64, now int64) {
 	s.applied = index
 	s.now = max(s.now, now)
+	if s.lastActive == 0 {
+		// A queue configured without its creation time is created by
+		// its first command.
+		s.lastActive = s.now
+	}
 	s.effects = s.effects[:0]
 	s.deliveries = s.deliveries[:0]
 	s.dead = s.dead[:0]

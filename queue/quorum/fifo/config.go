@@ -48,7 +48,8 @@ type Config struct {
 	// DeadLetter is the effective dead-letter strategy.
 	DeadLetter DeadLetterStrategy
 	// Created is when the queue was declared (Unix ms): its x-expires
-	// lease counts from it until first used.
+	// lease counts from it until first used. Zero means the time of the
+	// first command applied.
 	Created int64
 }
 

@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -185,21 +186,45 @@ func (w *WAL) newGroup(id uint64) *GroupStore {
 // does not hold does nothing.
 func (w *WAL) DeleteGroup(name string) error {
 	id := groupID(name)
+	return w.deleteGroups(func(g uint64) bool { return g == id })
+}
+
+// Retain deletes, as DeleteGroup does, every group not named in keep
+// (their queues were deleted while the node was down).
+func (w *WAL) Retain(keep []string) error {
+	ids := make(map[uint64]bool, len(keep))
+	for _, name := range keep {
+		ids[groupID(name)] = true
+	}
+	return w.deleteGroups(func(g uint64) bool { return !ids[g] })
+}
+
+// deleteGroups durably deletes the groups whose ids drop reports.
+func (w *WAL) deleteGroups(drop func(id uint64) bool) error {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return ErrClosed
 	}
-	g := w.groups[id]
-	delete(w.groups, id)
+	var gone []*GroupStore
+	for id, g := range w.groups {
+		if drop(id) {
+			gone = append(gone, g)
+			delete(w.groups, id)
+		}
+	}
 	w.mu.Unlock()
-	if g == nil {
+	if len(gone) == 0 {
 		return nil
 	}
-	g.mu.Lock()
-	seqs := g.liveSeqsLocked()
-	g.closed = true
-	g.mu.Unlock()
+	var seqs []uint64
+	for _, g := range gone {
+		g.mu.Lock()
+		seqs = append(seqs, g.liveSeqsLocked()...)
+		g.closed = true
+		g.mu.Unlock()
+	}
+	slices.Sort(seqs)
 	return w.settleDurably(seqs)
 }
 

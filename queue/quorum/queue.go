@@ -1,0 +1,275 @@
+package quorum
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/quorum/fifo"
+)
+
+// Queue is one quorum queue's replica on this node: its Raft group, the
+// state machine it applies, and the sessions of this node's channels.
+// Commands go through the proposer; the leader carries out the effects.
+type Queue struct {
+	t      *Type
+	decl   queue.Declaration
+	group  string
+	hooks  queue.Hooks
+	log    *zap.Logger
+	notify chan bool
+
+	r    atomic.Pointer[raft.Raft]
+	fsm  *fsm
+	prop *proposer
+	snap atomic.Bool // a snapshot is being taken
+
+	mu       sync.Mutex
+	sessions map[queue.Publisher]*session
+	done     bool // deleted or closed
+	timers   [2]*time.Timer
+	wg       sync.WaitGroup // timers, snapshots and the expiry hook
+}
+
+var _ queue.Queue = (*Queue)(nil)
+
+// Name implements queue.Queue.
+func (q *Queue) Name() string { return q.decl.Name }
+
+// raft returns the queue's Raft instance, nil until it runs.
+func (q *Queue) raft() *raft.Raft { return q.r.Load() }
+
+// leading reports whether this replica is the group's leader.
+func (q *Queue) leading() bool {
+	r := q.raft()
+	return r != nil && r.State() == raft.Leader
+}
+
+// propose submits cmd (with m for an Enqueue); done, when set, gets the
+// answer on the proposer's waiter goroutine and returns actions for owner.
+func (q *Queue) propose(cmd fifo.Command, m *queue.Message, owner queue.SessionOwner, done func(applied) []queue.Action) {
+	q.prop.submit(request{cmd: cmd, msg: m, owner: owner, done: done})
+}
+
+// call proposes cmd and waits for its answer, or ctx.
+func (q *Queue) call(ctx context.Context, cmd fifo.Command) (applied, error) {
+	ch := make(chan applied, 1)
+	q.propose(cmd, nil, nil, func(a applied) []queue.Action {
+		ch <- a
+		return nil
+	})
+	select {
+	case a := <-ch:
+		return a, a.err
+	case <-ctx.Done():
+		return applied{}, ctx.Err()
+	}
+}
+
+// now is the time stamped on a command.
+func now() int64 { return time.Now().UnixMilli() }
+
+// NewSession implements queue.Queue.
+func (q *Queue) NewSession(o queue.SessionOwner) queue.Session {
+	s := &session{q: q, owner: o, ch: *o.Publisher(), consumers: make(map[string]*consumer),
+		held: make(map[uint64]held)}
+	q.mu.Lock()
+	if q.done {
+		s.closed = true
+	} else {
+		q.sessions[s.ch] = s
+	}
+	q.mu.Unlock()
+	return s
+}
+
+// Publish implements queue.Queue: a message the broker made (a
+// dead-lettered copy), which names no publisher.
+func (q *Queue) Publish(m *queue.Message, c queue.Confirm) {
+	q.propose(enqueueOf(m, queue.Publisher{}, 0), m, nil, func(a applied) []queue.Action {
+		if c.To != nil {
+			c.To.Confirmed(c.Seq, a.err == nil && a.res.Outcome != fifo.Rejected)
+		}
+		return nil
+	})
+}
+
+// enqueueOf returns the Enqueue of m from publisher from, numbered seq.
+func enqueueOf(m *queue.Message, from queue.Publisher, seq uint64) fifo.Enqueue {
+	ttl := int64(-1)
+	if m.Props.Expiration != "" {
+		if ms, err := queue.ParseExpiration(m.Props.Expiration); err == nil {
+			ttl = ms
+		}
+	}
+	return fifo.Enqueue{From: from, Seq: seq, Size: uint32(len(m.Body)), TTL: ttl,
+		Priority: m.Props.Priority, Now: now()}
+}
+
+// Touch implements queue.Queue.
+func (q *Queue) Touch() {
+	if q.decl.Args.Expires > 0 {
+		q.propose(fifo.Touch{Now: now()}, nil, nil, nil)
+	}
+}
+
+// Purge implements queue.Queue.
+func (q *Queue) Purge(ctx context.Context) (uint32, error) {
+	a, err := q.call(ctx, fifo.Purge{Now: now()})
+	if err != nil {
+		return 0, q.unavailable(err)
+	}
+	return uint32(a.res.Purged), nil
+}
+
+// Stats implements queue.Queue: this replica's counts, which a follower
+// may read slightly behind the leader.
+func (q *Queue) Stats(context.Context) queue.Stats { return q.fsm.counts() }
+
+// Delete implements queue.Queue. Quorum queues refuse if-unused and
+// if-empty deletes, as RabbitMQ's do.
+func (q *Queue) Delete(_ context.Context, ifUnused, ifEmpty bool) (uint32, error) {
+	q.mu.Lock()
+	switch {
+	case q.done:
+	case ifUnused:
+		q.mu.Unlock()
+		return 0, q.notImplemented("if-unused")
+	case ifEmpty:
+		q.mu.Unlock()
+		return 0, q.notImplemented("if-empty")
+	}
+	if q.done {
+		closed := q.sessions == nil
+		q.mu.Unlock()
+		if closed {
+			return 0, protocol.NewError(protocol.NotFound, "no queue '%s' in vhost '%s'", q.decl.Name, q.decl.VHost)
+		}
+		return 0, nil
+	}
+	ready := q.fsm.counts().Ready
+	sessions := q.endLocked()
+	q.sessions = map[queue.Publisher]*session{}
+	q.mu.Unlock()
+	for _, s := range sessions {
+		s.down()
+	}
+	q.stop()
+	if err := q.t.dropGroup(q.group); err != nil {
+		q.log.Warn("deleting quorum queue data failed", zap.String("queue", q.decl.Name), zap.Error(err))
+	}
+	return ready, nil
+}
+
+// notImplemented is RabbitMQ's refusal of a conditional delete.
+func (q *Queue) notImplemented(flag string) error {
+	return protocol.NewError(protocol.NotImplemented,
+		"cannot delete queue '%s' in vhost '%s'. queue.delete operations with %s flag set are not supported by quorum queues",
+		q.decl.Name, q.decl.VHost, flag)
+}
+
+// Close implements queue.Queue: the replica stops, keeping its log and
+// snapshots for the next start.
+func (q *Queue) Close() error {
+	q.mu.Lock()
+	if q.done {
+		q.mu.Unlock()
+		return nil
+	}
+	sessions := q.endLocked()
+	q.sessions = nil
+	q.mu.Unlock()
+	for _, s := range sessions {
+		s.close(false)
+	}
+	q.stop()
+	return nil
+}
+
+// endLocked marks the queue done and returns its sessions.
+func (q *Queue) endLocked() []*session {
+	q.done = true
+	out := make([]*session, 0, len(q.sessions))
+	for _, s := range q.sessions {
+		out = append(out, s)
+	}
+	for _, t := range q.timers {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	return out
+}
+
+// stop shuts the replica down and joins what it started.
+func (q *Queue) stop() {
+	if r := q.raft(); r != nil {
+		if err := r.Shutdown().Error(); err != nil {
+			q.log.Warn("quorum queue raft shutdown", zap.String("queue", q.decl.Name), zap.Error(err))
+		}
+	}
+	q.prop.close()
+	q.wg.Wait()
+	q.t.forget(q)
+}
+
+// stopReplica stops a replica that met an entry it cannot apply: it must
+// not diverge from the others by skipping it.
+func (q *Queue) stopReplica(err error) {
+	q.log.Error("quorum queue replica stopped: a committed entry cannot be applied",
+		zap.String("queue", q.decl.Name), zap.String("vhost", q.decl.VHost), zap.Error(err))
+	q.goTracked(func() {
+		if r := q.raft(); r != nil {
+			r.Shutdown()
+		}
+	})
+}
+
+// goTracked runs f on a goroutine the queue joins when it stops, unless
+// the queue is stopping already.
+func (q *Queue) goTracked(f func()) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.done {
+		return
+	}
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		f()
+	}()
+}
+
+// snapshotSoon takes a snapshot on a goroutine of its own, unless one is
+// being taken.
+func (q *Queue) snapshotSoon() {
+	if !q.snap.CompareAndSwap(false, true) {
+		return
+	}
+	q.goTracked(func() {
+		defer q.snap.Store(false)
+		if r := q.raft(); r != nil {
+			if err := r.Snapshot().Error(); err != nil && err != raft.ErrNothingNewToSnapshot {
+				q.log.Debug("quorum queue snapshot", zap.String("queue", q.decl.Name), zap.Error(err))
+			}
+		}
+	})
+}
+
+// unavailable turns a failed proposal into the exception a client sees.
+func (q *Queue) unavailable(err error) error {
+	return protocol.NewError(protocol.InternalError,
+		"timeout waiting for queue '%s' in vhost '%s': %v", q.decl.Name, q.decl.VHost, err)
+}
+
+// gone is the error of an operation on a session or queue that is no
+// longer there.
+func (q *Queue) gone() error {
+	return protocol.NewError(protocol.NotFound, "no queue '%s' in vhost '%s'", q.decl.Name, q.decl.VHost)
+}

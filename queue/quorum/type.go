@@ -1,0 +1,230 @@
+package quorum
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/quorum/fifo"
+	"github.com/warrenmq/warren/queue/quorum/wal"
+)
+
+// Config configures the quorum queue type of a node.
+type Config struct {
+	// Node is this node's name: its Raft server id in every group.
+	Node string
+	// Dir holds the node's write-ahead log and the groups' snapshots;
+	// empty keeps everything in memory (nothing survives a restart).
+	Dir string
+	// Logger receives the type's logs; nil means none.
+	Logger *zap.Logger
+	// RaftLogger receives the Raft groups' logs; nil means none.
+	RaftLogger hclog.Logger
+}
+
+// Type is the quorum queue type: each queue a Raft group running the
+// fifo state machine, every group of the node logging to one shared WAL.
+type Type struct {
+	cfg Config
+	log *zap.Logger
+	wal *wal.WAL // nil in memory
+
+	mu     sync.Mutex
+	queues map[string]*Queue // by group name
+	closed bool
+}
+
+var _ queue.Type = (*Type)(nil)
+
+// OpenType opens the quorum queue type, and the WAL in cfg.Dir.
+func OpenType(cfg Config) (*Type, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.RaftLogger == nil {
+		cfg.RaftLogger = hclog.NewNullLogger()
+	}
+	t := &Type{cfg: cfg, log: cfg.Logger, queues: map[string]*Queue{}}
+	if cfg.Dir != "" {
+		w, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Options{Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		t.wal = w
+	}
+	return t, nil
+}
+
+// Name implements queue.Type.
+func (t *Type) Name() string { return queue.TypeQuorum }
+
+// Capabilities implements queue.Type: durable only, no global QoS, no
+// x-max-priority (messages have RabbitMQ 4's two priority levels).
+func (t *Type) Capabilities() queue.Capabilities {
+	return queue.Capabilities{Args: queue.TypeArgs(queue.TypeQuorum)}
+}
+
+// groupName names the Raft group of queue vhost/name.
+func groupName(vhost, name string) string {
+	return fmt.Sprintf("%d:%s/%s", len(vhost), vhost, name)
+}
+
+// snapDir is where a group keeps its snapshots.
+func (t *Type) snapDir(group string) string {
+	sum := sha256.Sum256([]byte(group))
+	return filepath.Join(t.cfg.Dir, "snapshots", hex.EncodeToString(sum[:12]))
+}
+
+// Declare implements queue.Type: it starts the queue's replica, which
+// recovers its state from its snapshot and log when it has one.
+func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (queue.Queue, error) {
+	if !d.Durable || d.Exclusive || d.AutoDelete {
+		return nil, protocol.NewError(protocol.PreconditionFailed,
+			"invalid property for quorum queue '%s' in vhost '%s'", d.Name, d.VHost)
+	}
+	g := groupName(d.VHost, d.Name)
+	q := &Queue{t: t, decl: d, group: g, hooks: h, log: t.log, notify: make(chan bool, 1),
+		sessions: map[queue.Publisher]*session{}}
+	q.fsm = &fsm{q: q, state: fifo.NewState(fifo.ConfigFromArgs(d.Args, d.Args.DeadLetterStrategy, 0))}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil, errors.New("quorum queue type closed")
+	}
+	if t.queues[g] != nil {
+		t.mu.Unlock()
+		return nil, fmt.Errorf("quorum queue %s runs already", g)
+	}
+	t.queues[g] = q
+	t.mu.Unlock()
+	q.prop = newProposer(q)
+	if err := t.startRaft(q); err != nil {
+		q.prop.close()
+		t.forget(q)
+		return nil, err
+	}
+	return q, nil
+}
+
+// startRaft starts q's Raft group: a group of one on this node,
+// bootstrapped the first time.
+func (t *Type) startRaft(q *Queue) error {
+	c := raft.DefaultConfig()
+	c.LocalID = raft.ServerID(t.cfg.Node)
+	c.Logger = t.cfg.RaftLogger.Named(q.group)
+	c.NotifyCh = q.notify
+	c.BatchApplyCh = true
+	c.MaxAppendEntries = 512
+	// Snapshots are asked for by the state machine (fsm.Apply), never
+	// by count or timer.
+	c.SnapshotThreshold = 1 << 62
+	c.SnapshotInterval = 1 << 62
+	c.TrailingLogs = 1024
+	// A group of one elects itself at once.
+	c.HeartbeatTimeout = 50 * time.Millisecond
+	c.ElectionTimeout = 50 * time.Millisecond
+	c.LeaderLeaseTimeout = 50 * time.Millisecond
+	logs, stable, snaps, err := t.storage(q.group)
+	if err != nil {
+		return err
+	}
+	addr, trans := raft.NewInmemTransport(raft.ServerAddress(t.cfg.Node))
+	has, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		return err
+	}
+	if !has {
+		boot := raft.Configuration{Servers: []raft.Server{{ID: c.LocalID, Address: addr}}}
+		if err := raft.BootstrapCluster(c, logs, stable, snaps, trans, boot); err != nil {
+			return err
+		}
+	}
+	r, err := raft.NewRaft(c, q.fsm, logs, stable, snaps, trans)
+	if err != nil {
+		return err
+	}
+	q.r.Store(r)
+	q.prop.poke()
+	return nil
+}
+
+// storage returns the log, stable and snapshot stores of group.
+func (t *Type) storage(group string) (raft.LogStore, raft.StableStore, raft.SnapshotStore, error) {
+	if t.wal == nil {
+		s := raft.NewInmemStore()
+		return s, s, raft.NewInmemSnapshotStore(), nil
+	}
+	g, err := t.wal.Group(group)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(t.snapDir(group), 2, t.cfg.RaftLogger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return g, g, snaps, nil
+}
+
+// dropGroup deletes what a deleted queue's group kept on disk.
+func (t *Type) dropGroup(group string) error {
+	if t.wal == nil {
+		return nil
+	}
+	return errors.Join(t.wal.DeleteGroup(group), os.RemoveAll(t.snapDir(group)))
+}
+
+// forget removes a stopped queue.
+func (t *Type) forget(q *Queue) {
+	t.mu.Lock()
+	if t.queues[q.group] == q {
+		delete(t.queues, q.group)
+	}
+	t.mu.Unlock()
+}
+
+// Recover implements queue.Type: the log and snapshots of quorum queues
+// that are no longer defined are deleted.
+func (t *Type) Recover(_ context.Context, saved []queue.Ref) error {
+	if t.wal == nil {
+		return nil
+	}
+	keep := make([]string, len(saved))
+	snaps := map[string]bool{}
+	for i, r := range saved {
+		keep[i] = groupName(r.VHost, r.Name)
+		snaps[filepath.Base(t.snapDir(keep[i]))] = true
+	}
+	err := t.wal.Retain(keep)
+	dir := filepath.Join(t.cfg.Dir, "snapshots")
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !snaps[e.Name()] {
+			err = errors.Join(err, os.RemoveAll(filepath.Join(dir, e.Name())))
+		}
+	}
+	return err
+}
+
+// Close implements queue.Type: it closes the WAL once every queue is
+// closed.
+func (t *Type) Close() error {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	if t.wal == nil {
+		return nil
+	}
+	return t.wal.Close()
+}
