@@ -63,6 +63,51 @@ func waitCounts(t *testing.T, ch *channel, q string, messages, consumers int) {
 	}
 }
 
+// deliveryCount returns a delivery's x-delivery-count header and whether
+// it has one. RabbitMQ writes it as a long (int64).
+func deliveryCount(t *testing.T, d amqp.Delivery) (int64, bool) {
+	t.Helper()
+	v, ok := d.Headers["x-delivery-count"]
+	if !ok {
+		return 0, false
+	}
+	n, isLong := v.(int64)
+	if !isLong {
+		t.Fatalf("x-delivery-count = %#v (%T), want an int64", v, v)
+	}
+	return n, true
+}
+
+// expectDeliveryCount asserts d's x-delivery-count header (want 0: none)
+// and its redelivered flag (set once the message has come back).
+func expectDeliveryCount(t *testing.T, d amqp.Delivery, want int64) {
+	t.Helper()
+	n, ok := deliveryCount(t, d)
+	switch {
+	case want == 0 && ok:
+		t.Fatalf("first delivery of %q carries x-delivery-count %d, want none", d.Body, n)
+	case want > 0 && (!ok || n != want):
+		t.Fatalf("delivery of %q: x-delivery-count %d (present %v), want %d", d.Body, n, ok, want)
+	}
+	if d.Redelivered != (want > 0) {
+		t.Fatalf("delivery of %q: redelivered=%v with x-delivery-count %d", d.Body, d.Redelivered, want)
+	}
+}
+
+// expectGone asserts, after publishing a marker behind it, that q no
+// longer holds the message that was at its head: the next basic.get
+// answers the marker, then nothing.
+func expectGone(t *testing.T, ch *channel, q, what string) {
+	t.Helper()
+	publish(t, ch, "", q, text("marker"))
+	if got := getN(t, ch, q, 1, true)[0]; string(got.Body) != "marker" {
+		t.Fatalf("%s: got %q, want it gone and the marker next", what, got.Body)
+	}
+	if d, ok, err := ch.Get(q, true); err != nil || ok {
+		t.Fatalf("%s: after the marker basic.get gave %q (ok=%v, err=%v), want get-empty", what, d.Body, ok, err)
+	}
+}
+
 // --- declare -------------------------------------------------------------
 
 // TestQuorumDeclareRefused: a quorum queue is durable, not exclusive, not
@@ -224,50 +269,168 @@ func TestQuorumQueueBasics(t *testing.T) {
 	expectCount(t, ch, q, 0)
 }
 
-// TestQuorumRequeueToFront: with RabbitMQ 4's default delivery limit a
-// message nacked with requeue goes back to the front of a quorum queue,
-// flagged redelivered.
-func TestQuorumRequeueToFront(t *testing.T) {
+// TestQuorumRedelivery: with RabbitMQ 4's default delivery limit a message
+// given back (nacked or rejected with requeue, or left unacked by a
+// channel that closes) goes back to the front of a quorum queue, flagged
+// redelivered and with x-delivery-count 1; the messages behind it follow
+// in order, as first deliveries.
+func TestQuorumRedelivery(t *testing.T) {
 	t.Parallel()
-	skipOnRabbit310(t, "3.x quorum queues (no default delivery limit) requeue to the back")
-	_, ch := open(t)
-	q := name(t, "")
-	declareQuorum(t, ch, q, nil)
-	for i := 1; i <= 3; i++ {
-		publish(t, ch, "", q, text(fmt.Sprint("m", i)))
-	}
-	waitMessages(t, ch, q, 3)
-	mustOK(t, ch.Qos(1, 0, false), "qos")
-	d := consume(t, ch, q, false, nil)
-	m := consumeN(t, d, 1, waitFor)[0]
-	mustOK(t, ch.Nack(m.DeliveryTag, false, true), "nack requeue")
-	again := consumeN(t, d, 1, waitFor)[0]
-	if string(again.Body) != "m1" || !again.Redelivered {
-		t.Fatalf("after requeue got %q redelivered=%v, want m1 redelivered", again.Body, again.Redelivered)
+	const requeueToBack = "3.x quorum queues (no default delivery limit) requeue a nacked or rejected message to the back"
+	for _, tc := range []struct {
+		name string
+		// giveBack returns d, delivered on ch, to the queue and answers the
+		// channel to consume on next.
+		giveBack func(t *testing.T, c *conn, ch *channel, d amqp.Delivery) *channel
+		rabbit3  string
+	}{
+		{"nack", func(t *testing.T, _ *conn, ch *channel, d amqp.Delivery) *channel {
+			mustOK(t, ch.Nack(d.DeliveryTag, false, true), "nack requeue")
+			return ch
+		}, requeueToBack},
+		{"reject", func(t *testing.T, _ *conn, ch *channel, d amqp.Delivery) *channel {
+			mustOK(t, ch.Reject(d.DeliveryTag, true), "reject requeue")
+			return ch
+		}, requeueToBack},
+		{"channel-closed", func(t *testing.T, c *conn, ch *channel, _ amqp.Delivery) *channel {
+			mustOK(t, ch.Close(), "close the consumer's channel")
+			return c.channel(t)
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.rabbit3 != "" {
+				skipOnRabbit310(t, tc.rabbit3)
+			}
+			c, setup := open(t)
+			q := name(t, "")
+			declareQuorum(t, setup, q, nil)
+			publishConfirmed(t, c.channel(t), q, amqp.Persistent, "m1", "m2", "m3")
+			ch := c.channel(t)
+			mustOK(t, ch.Qos(1, 0, false), "qos")
+			d := consume(t, ch, q, false, nil)
+			m := consumeN(t, d, 1, waitFor)[0]
+			expectDeliveryCount(t, m, 0)
+			if next := tc.giveBack(t, c, ch, m); next != ch {
+				ch, d = next, consume(t, next, q, false, nil)
+			}
+			var got []amqp.Delivery
+			for i := 0; i < 3; i++ {
+				got = append(got, consumeN(t, d, 1, waitFor)...)
+				mustOK(t, ch.Ack(got[i].DeliveryTag, false), "ack")
+			}
+			equalStrings(t, "after the redelivery", bodies(got), []string{"m1", "m2", "m3"})
+			expectDeliveryCount(t, got[0], 1)
+			expectDeliveryCount(t, got[1], 0)
+			expectDeliveryCount(t, got[2], 0)
+		})
 	}
 }
 
-// TestQuorumDeliveryLimit: with x-delivery-limit a message requeued more
-// often than the limit is dead-lettered with reason delivery_limit.
+// TestQuorumDeliveryCount: x-delivery-count counts the times a message
+// came back to a quorum queue, however it came back: absent on the first
+// delivery, then 1, 2, 3 …, on consumer deliveries and basic.get alike.
+func TestQuorumDeliveryCount(t *testing.T) {
+	t.Parallel()
+	c, setup := open(t)
+	q := name(t, "")
+	declareQuorum(t, setup, q, nil)
+	publishConfirmed(t, c.channel(t), q, amqp.Persistent, "counted")
+	ch := c.channel(t)
+	d := consume(t, ch, q, false, nil)
+	m := consumeN(t, d, 1, waitFor)[0]
+	expectDeliveryCount(t, m, 0)
+	mustOK(t, ch.Nack(m.DeliveryTag, false, true), "nack requeue")
+	m = consumeN(t, d, 1, waitFor)[0]
+	expectDeliveryCount(t, m, 1)
+	mustOK(t, ch.Reject(m.DeliveryTag, true), "reject requeue")
+	m = consumeN(t, d, 1, waitFor)[0]
+	expectDeliveryCount(t, m, 2)
+	mustOK(t, ch.Close(), "close the consumer's channel with the message unacked")
+	got := getN(t, setup, q, 1, false)[0]
+	if string(got.Body) != "counted" {
+		t.Fatalf("basic.get gave %q, want counted", got.Body)
+	}
+	expectDeliveryCount(t, got, 3)
+	mustOK(t, setup.Ack(got.DeliveryTag, false), "ack")
+	expectCount(t, setup, q, 0)
+}
+
+// TestQuorumDeliveryLimit: a message that comes back more often than
+// x-delivery-limit (20 when not given, in RabbitMQ 4) is dead-lettered
+// with reason delivery_limit, or dropped when the queue has no
+// dead-letter exchange.
 func TestQuorumDeliveryLimit(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		limit   any // x-delivery-limit; nil leaves it out
+		dlx     bool
+		returns int // how many returns the message survives
+		rabbit3 string
+	}{
+		{"limit-1-dead-lettered", int32(1), true, 1, ""},
+		{"limit-1-dropped", int32(1), false, 1, ""},
+		{"default-20-dead-lettered", nil, true, 20, "3.x has no default delivery limit"},
+		{"default-20-dropped", nil, false, 20, "3.x has no default delivery limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.rabbit3 != "" {
+				skipOnRabbit310(t, tc.rabbit3)
+			}
+			_, ch := open(t)
+			args := amqp.Table{}
+			if tc.limit != nil {
+				args["x-delivery-limit"] = tc.limit
+			}
+			var dead <-chan amqp.Delivery
+			if tc.dlx {
+				var dlx string
+				dlx, _, dead = dlxSetup(t, ch)
+				args["x-dead-letter-exchange"] = dlx
+			}
+			q := name(t, "")
+			declareQuorum(t, ch, q, args)
+			publish(t, ch, "", q, text("poison"))
+			since := time.Now()
+			for i := 0; i <= tc.returns; i++ {
+				m := getN(t, ch, q, 1, false)[0]
+				if i > 0 { // 3.x writes 0 on a first basic.get (see TestQuorumGet)
+					expectDeliveryCount(t, m, int64(i))
+				}
+				mustOK(t, ch.Nack(m.DeliveryTag, false, true), "nack requeue")
+			}
+			if tc.dlx {
+				got := consumeN(t, dead, 1, waitFor)[0]
+				death := deathWant{count: 1, reason: "delivery_limit", queue: q, exchange: "", routingKeys: []string{q}}
+				checkDeaths(t, got, since, []deathWant{death}, death, death)
+			}
+			expectGone(t, ch, q, fmt.Sprintf("a message returned %d times", tc.returns+1))
+		})
+	}
+}
+
+// TestQuorumDeliveryLimitUnlimited: x-delivery-limit -1 lifts the limit: a
+// message comes back however often it is returned, and, as RabbitMQ 4
+// requeues without a limit, behind the messages already waiting.
+func TestQuorumDeliveryLimitUnlimited(t *testing.T) {
+	t.Parallel()
+	skipOnRabbit310(t, "3.x has no unlimited value: a negative limit drops a message on its first return")
 	_, ch := open(t)
-	dlx, _, dead := dlxSetup(t, ch)
 	q := name(t, "")
-	declareQuorum(t, ch, q, amqp.Table{"x-delivery-limit": int32(1), "x-dead-letter-exchange": dlx})
-	publish(t, ch, "", q, text("poison"))
-	d := consume(t, ch, q, false, nil)
-	for i := 0; i < 2; i++ {
-		m := consumeN(t, d, 1, waitFor)[0]
-		mustOK(t, ch.Nack(m.DeliveryTag, false, true), "nack requeue")
+	declareQuorum(t, ch, q, amqp.Table{"x-delivery-limit": int32(-1)})
+	publishConfirmed(t, ch, q, amqp.Persistent, "a", "b")
+	const rounds = 25 // past RabbitMQ 4's default limit of 20
+	for i := 0; i < rounds; i++ {
+		for _, want := range []string{"a", "b"} {
+			m := getN(t, ch, q, 1, false)[0]
+			if string(m.Body) != want {
+				t.Fatalf("round %d: got %q, want %q (a requeued message goes to the back)", i, m.Body, want)
+			}
+			expectDeliveryCount(t, m, int64(i))
+			mustOK(t, ch.Nack(m.DeliveryTag, false, true), "nack requeue")
+		}
 	}
-	got := consumeN(t, dead, 1, waitFor)[0]
-	deaths, _ := got.Headers["x-death"].([]interface{})
-	if string(got.Body) != "poison" || len(deaths) != 1 {
-		t.Fatalf("dead-lettered %q with x-death %v", got.Body, got.Headers["x-death"])
-	}
-	if e, _ := deaths[0].(amqp.Table); e["reason"] != "delivery_limit" || e["queue"] != q {
-		t.Fatalf("x-death %v, want reason delivery_limit from %s", e, q)
-	}
-	expectNoDelivery(t, d)
+	waitMessages(t, ch, q, 2)
 }
