@@ -434,3 +434,223 @@ func TestQuorumDeliveryLimitUnlimited(t *testing.T) {
 	}
 	waitMessages(t, ch, q, 2)
 }
+
+// --- dead-lettering ------------------------------------------------------
+
+// TestQuorumDeadLetterStrategies: messages rejected or nacked without
+// requeue are dead-lettered with reason rejected, with RabbitMQ's x-death
+// headers, whether the queue dead-letters at most once (the default) or
+// at least once (x-dead-letter-strategy=at-least-once, which needs
+// x-overflow=reject-publish; with drop-head RabbitMQ falls back to at
+// most once and still dead-letters).
+func TestQuorumDeadLetterStrategies(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args amqp.Table
+	}{
+		{"at-most-once-by-default", nil},
+		{"at-most-once", amqp.Table{"x-dead-letter-strategy": "at-most-once"}},
+		{"at-least-once", amqp.Table{"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}},
+		{"at-least-once-with-drop-head", amqp.Table{"x-dead-letter-strategy": "at-least-once"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, ch := open(t)
+			dlx, _, dead := dlxSetup(t, ch)
+			q := name(t, "")
+			args := amqp.Table{"x-dead-letter-exchange": dlx}
+			for k, v := range tc.args {
+				args[k] = v
+			}
+			declareQuorum(t, ch, q, args)
+			since := time.Now()
+			work := c.channel(t)
+			publish(t, work, "", q, amqp.Publishing{Body: []byte("r1"), Headers: amqp.Table{"keep": "me"}})
+			publish(t, work, "", q, text("r2"))
+			ds := getN(t, work, q, 2, false)
+			mustOK(t, work.Reject(ds[0].DeliveryTag, false), "reject")
+			mustOK(t, work.Nack(ds[1].DeliveryTag, false, false), "nack")
+			got := consumeN(t, dead, 2, waitFor)
+			equalStrings(t, "dead-lettered", bodies(got), []string{"r1", "r2"})
+			death := deathWant{count: 1, reason: "rejected", queue: q, exchange: "", routingKeys: []string{q}}
+			for _, d := range got {
+				checkDeaths(t, d, since, []deathWant{death}, death, death)
+				if d.Exchange != dlx || d.RoutingKey != q {
+					t.Errorf("dead-lettered via %q/%q, want %q/%q", d.Exchange, d.RoutingKey, dlx, q)
+				}
+			}
+			if got[0].Headers["keep"] != "me" {
+				t.Errorf("the message's own headers were lost: %v", got[0].Headers)
+			}
+			expectCount(t, work, q, 0)
+		})
+	}
+}
+
+// TestQuorumMaxLengthDropHead: past x-max-length or x-max-length-bytes a
+// quorum queue drops its head, dead-lettered with reason maxlen, and
+// keeps the newest. A quorum queue does not take reject-publish-dlx:
+// RabbitMQ accepts the value and applies drop-head.
+func TestQuorumMaxLengthDropHead(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		args   amqp.Table
+		bodies []string
+	}{
+		{"max-length", amqp.Table{"x-max-length": int32(2)}, []string{"m1", "m2", "m3"}},
+		{"max-length-bytes", amqp.Table{"x-max-length-bytes": int32(8)}, []string{"aaaa", "bbbb", "cccc"}},
+		{"reject-publish-dlx-is-drop-head", amqp.Table{"x-max-length": int32(2), "x-overflow": "reject-publish-dlx"}, []string{"m1", "m2", "m3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, ch := open(t)
+			dlx, _, dead := dlxSetup(t, ch)
+			q := name(t, "")
+			args := amqp.Table{"x-dead-letter-exchange": dlx}
+			for k, v := range tc.args {
+				args[k] = v
+			}
+			declareQuorum(t, ch, q, args)
+			since := time.Now()
+			publishConfirmed(t, c.channel(t), q, amqp.Persistent, tc.bodies...)
+			got := consumeN(t, dead, 1, waitFor)[0]
+			if string(got.Body) != tc.bodies[0] {
+				t.Fatalf("dead-lettered %q, want the head %q", got.Body, tc.bodies[0])
+			}
+			death := deathWant{count: 1, reason: "maxlen", queue: q, exchange: "", routingKeys: []string{q}}
+			checkDeaths(t, got, since, []deathWant{death}, death, death)
+			waitMessages(t, ch, q, 2)
+			equalStrings(t, "kept", bodies(getN(t, ch, q, 2, true)), tc.bodies[1:])
+			expectNoDelivery(t, dead)
+		})
+	}
+}
+
+// TestQuorumMaxLengthRejectPublish: with x-overflow=reject-publish a full
+// quorum queue nacks publishes (with confirms on) and keeps what it has;
+// nothing is dead-lettered; once drained it takes publishes again.
+// RabbitMQ's quorum queue checks the limit after an enqueue and then
+// tells its publishers to stop, so it lets in the one publish that
+// crosses the limit: the queue may hold x-max-length + 1, never more.
+func TestQuorumMaxLengthRejectPublish(t *testing.T) {
+	t.Parallel()
+	const limit = 3
+	c, ch := open(t)
+	dlx, _, dead := dlxSetup(t, ch)
+	q := name(t, "")
+	declareQuorum(t, ch, q, amqp.Table{"x-max-length": int32(limit), "x-overflow": "reject-publish", "x-dead-letter-exchange": dlx})
+	pub, confirms := confirmChannel(t, c)
+	var accepted []string
+	for i := 1; ; i++ {
+		if i > 2*limit {
+			t.Fatalf("all %d publishes acked by a queue of x-max-length %d", i-1, limit)
+		}
+		body := fmt.Sprint("m", i)
+		publish(t, pub, "", q, text(body))
+		if !nextConfirm(t, confirms).Ack {
+			break
+		}
+		accepted = append(accepted, body)
+	}
+	if len(accepted) < limit || len(accepted) > limit+1 {
+		t.Fatalf("%d publishes acked before the first nack, want %d (or %d)", len(accepted), limit, limit+1)
+	}
+	for i := 0; i < 2; i++ {
+		publish(t, pub, "", q, text("over"))
+		if nextConfirm(t, confirms).Ack {
+			t.Fatal("a publish to a full reject-publish queue was acked")
+		}
+	}
+	equalStrings(t, "kept", bodies(getN(t, ch, q, len(accepted), true)), accepted)
+	expectNoDelivery(t, dead)
+	// Publishers are let in again once the queue has drained.
+	deadline := time.Now().Add(waitFor)
+	for {
+		publish(t, pub, "", q, text("again"))
+		if nextConfirm(t, confirms).Ack {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("publishes still nacked after the queue drained")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	equalStrings(t, "after draining", bodies(getN(t, ch, q, 1, true)), []string{"again"})
+	expectCount(t, ch, q, 0)
+}
+
+// --- expiry --------------------------------------------------------------
+
+// TestQuorumMessageTTL: a message past its TTL (x-message-ttl, the
+// expiration property, or the lower of both) leaves a quorum queue
+// dead-lettered with reason expired; x-death keeps the message's own
+// expiration as original-expiration, and the copy has none.
+func TestQuorumMessageTTL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		args       amqp.Table
+		expiration string
+	}{
+		{"queue-ttl", amqp.Table{"x-message-ttl": int32(100)}, ""},
+		{"message-expiration", nil, "100"},
+		{"lower-of-both", amqp.Table{"x-message-ttl": int32(100)}, "60000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, ch := open(t)
+			dlx, _, dead := dlxSetup(t, ch)
+			q := name(t, "")
+			args := amqp.Table{"x-dead-letter-exchange": dlx}
+			for k, v := range tc.args {
+				args[k] = v
+			}
+			declareQuorum(t, ch, q, args)
+			since := time.Now()
+			publish(t, ch, "", q, amqp.Publishing{Body: []byte("short-lived"), Expiration: tc.expiration})
+			got := consumeN(t, dead, 1, waitFor)[0]
+			if el := time.Since(since); el < 50*time.Millisecond {
+				t.Fatalf("dead-lettered after %s, before its 100 ms TTL", el)
+			}
+			death := deathWant{count: 1, reason: "expired", queue: q, exchange: "", routingKeys: []string{q}, origExpiry: tc.expiration}
+			checkDeaths(t, got, since, []deathWant{death}, death, death)
+			if got.Expiration != "" {
+				t.Errorf("dead-lettered copy has expiration %q, want none", got.Expiration)
+			}
+			expectCount(t, ch, q, 0)
+		})
+	}
+}
+
+// TestQuorumQueueExpires: a quorum queue with x-expires is deleted once
+// unused (no consumer, no basic.get) that long, and not while it has a
+// consumer. RabbitMQ checks on its quorum queues' tick, every 5 s, so the
+// wait allows for that.
+func TestQuorumQueueExpires(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q, used := name(t, "idle"), name(t, "used")
+	declareQuorum(t, ch, q, amqp.Table{"x-expires": int32(100)})
+	declareQuorum(t, ch, used, amqp.Table{"x-expires": int32(100)})
+	consume(t, c.channel(t), used, true, nil)
+	// Poll more slowly than the 100 ms expiry, should a passive declare
+	// count as use.
+	deadline := time.Now().Add(waitFor + 5*time.Second)
+	for {
+		time.Sleep(250 * time.Millisecond)
+		probe := c.channel(t)
+		_, err := probe.QueueDeclarePassive(q, false, false, false, false, nil)
+		if err != nil {
+			expectChannelError(t, probe, err, codeNotFound, "NOT_FOUND - no "+queueRes(q))
+			break
+		}
+		_ = probe.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("unused quorum queue with x-expires 100 still there")
+		}
+	}
+	_, err := ch.QueueDeclarePassive(used, false, false, false, false, nil)
+	mustOK(t, err, "a quorum queue with a consumer must not expire")
+}
