@@ -44,6 +44,16 @@ func quorumArgs(args amqp.Table) amqp.Table {
 // queueRes is how RabbitMQ names queue q of vhost "/" in its texts.
 func queueRes(q string) string { return "queue '" + q + "' in vhost '/'" }
 
+// syncChannel returns once the broker has handled everything sent on ch
+// before it (a synchronous method on the same channel). RabbitMQ answers
+// basic.consume on a quorum queue before the queue has registered the
+// consumer; a publish racing that registration could go elsewhere.
+func syncChannel(t *testing.T, ch *channel, q string) {
+	t.Helper()
+	_, err := ch.QueueDeclarePassive(q, false, false, false, false, nil)
+	mustOK(t, err, "passive declare "+q)
+}
+
 // waitCounts polls queue.declare(passive) until q counts messages ready
 // messages and consumers consumers.
 func waitCounts(t *testing.T, ch *channel, q string, messages, consumers int) {
@@ -653,4 +663,160 @@ func TestQuorumQueueExpires(t *testing.T) {
 	}
 	_, err := ch.QueueDeclarePassive(used, false, false, false, false, nil)
 	mustOK(t, err, "a quorum queue with a consumer must not expire")
+}
+
+// --- consumers -----------------------------------------------------------
+
+// TestQuorumSingleActiveConsumer: with x-single-active-consumer both
+// consumers get consume-ok, but only the first gets messages; once it is
+// cancelled and has settled what it held, the second takes over with the
+// messages left.
+func TestQuorumSingleActiveConsumer(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQuorum(t, ch, q, amqp.Table{"x-single-active-consumer": true})
+	first, second := c.channel(t), c.channel(t)
+	mustOK(t, first.Qos(1, 0, false), "qos")
+	d1, err := first.Consume(q, "first", false, false, false, false, nil)
+	mustOK(t, err, "consume first")
+	syncChannel(t, first, q)
+	d2, err := second.Consume(q, "second", false, false, false, false, nil)
+	mustOK(t, err, "consume second")
+	syncChannel(t, second, q)
+	publishConfirmed(t, c.channel(t), q, amqp.Persistent, "m1", "m2", "m3")
+	m1 := consumeN(t, d1, 1, waitFor)[0]
+	expectNoDelivery(t, d2)
+	mustOK(t, first.Ack(m1.DeliveryTag, false), "ack m1")
+	m2 := consumeN(t, d1, 1, waitFor)[0]
+	equalStrings(t, "first consumer", []string{string(m1.Body), string(m2.Body)}, []string{"m1", "m2"})
+	mustOK(t, first.Cancel("first", false), "cancel first")
+	mustOK(t, first.Ack(m2.DeliveryTag, false), "ack m2 after the cancel")
+	got := consumeN(t, d2, 1, waitFor)[0]
+	if string(got.Body) != "m3" || got.Redelivered {
+		t.Fatalf("second consumer got %q redelivered=%v, want m3, a first delivery", got.Body, got.Redelivered)
+	}
+	mustOK(t, second.Ack(got.DeliveryTag, false), "ack m3")
+	expectNoDelivery(t, d2)
+}
+
+// TestQuorumConsumerPriority: a consumer with a higher x-priority gets the
+// messages while it has prefetch credit; the lower one gets the rest.
+func TestQuorumConsumerPriority(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQuorum(t, ch, q, nil)
+	low, high := c.channel(t), c.channel(t)
+	mustOK(t, high.Qos(2, 0, false), "qos")
+	dl := consume(t, low, q, false, nil)
+	dh := consume(t, high, q, false, amqp.Table{"x-priority": int32(10)})
+	waitCounts(t, ch, q, 0, 2)
+	publishConfirmed(t, c.channel(t), q, amqp.Persistent, "m1", "m2", "m3", "m4", "m5")
+	hi := consumeN(t, dh, 2, waitFor)
+	equalStrings(t, "high priority consumer", bodies(hi), []string{"m1", "m2"})
+	lo := consumeN(t, dl, 3, waitFor)
+	equalStrings(t, "low priority consumer", bodies(lo), []string{"m3", "m4", "m5"})
+	mustOK(t, high.Ack(hi[1].DeliveryTag, true), "ack")
+	publish(t, ch, "", q, text("m6"))
+	equalStrings(t, "high priority consumer again", bodies(consumeN(t, dh, 1, waitFor)), []string{"m6"})
+	expectNoDelivery(t, dl)
+}
+
+// TestQuorumMessagePriority: a quorum queue has two priority levels, as
+// RabbitMQ 4.0 to 4.2's rabbit_fifo: messages with a priority property
+// above 4 are delivered before the others, and each level is FIFO (5 and
+// 9 are one level; 0, 4 and none another). The priority property is
+// delivered as published. (RabbitMQ 4.3 has 32 levels: there 9 would go
+// before 5.)
+func TestQuorumMessagePriority(t *testing.T) {
+	t.Parallel()
+	skipOnRabbit310(t, "3.x quorum queues ignore message priorities")
+	_, ch := open(t)
+	q := name(t, "")
+	declareQuorum(t, ch, q, nil)
+	mustOK(t, ch.Confirm(false), "confirm.select")
+	for _, m := range []struct {
+		prio uint8
+		body string
+	}{{0, "none"}, {4, "p4"}, {5, "p5"}, {9, "p9"}, {0, "none2"}} {
+		dc, err := ch.PublishWithDeferredConfirm("", q, false, false, amqp.Publishing{Priority: m.prio, Body: []byte(m.body)})
+		mustOK(t, err, "publish")
+		if ok, err := dc.WaitContext(t.Context()); !ok || err != nil {
+			t.Fatalf("publish of %s: acked=%v err=%v", m.body, ok, err)
+		}
+	}
+	got := getN(t, ch, q, 5, true)
+	equalStrings(t, "order", bodies(got), []string{"p5", "p9", "none", "p4", "none2"})
+	if got[1].Priority != 9 {
+		t.Fatalf("priority delivered as %d, want 9 as published", got[1].Priority)
+	}
+}
+
+// TestQuorumConsumerTimeout: a consumer that holds a delivery past its
+// timeout (x-consumer-timeout as a queue or a consumer argument, in
+// milliseconds) is cancelled with basic.cancel; its channel stays open,
+// and the message goes to another consumer, redelivered.
+func TestQuorumConsumerTimeout(t *testing.T) {
+	t.Parallel()
+	skipOnRabbit310(t, "3.x has only the broker-wide consumer_timeout, and closes the channel (406) rather than cancel the consumer")
+	const timeout = 500 // ms
+	for _, tc := range []struct {
+		name                    string
+		queueArgs, consumerArgs amqp.Table
+	}{
+		{"queue-argument", amqp.Table{"x-consumer-timeout": int32(timeout)}, nil},
+		{"consumer-argument", nil, amqp.Table{"x-consumer-timeout": int32(timeout)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, ch := open(t)
+			q := name(t, "")
+			declareQuorum(t, ch, q, tc.queueArgs)
+			slow := c.channel(t)
+			cancels := slow.NotifyCancel(make(chan string, 1))
+			d, err := slow.Consume(q, "slow", false, false, false, false, tc.consumerArgs)
+			mustOK(t, err, "consume")
+			publish(t, ch, "", q, text("held"))
+			consumeN(t, d, 1, waitFor)
+			start := time.Now()
+			select {
+			case tag := <-cancels:
+				if tag != "slow" {
+					t.Fatalf("basic.cancel for %q, want slow", tag)
+				}
+			case e := <-slow.closed:
+				t.Fatalf("channel closed (%v), want the consumer cancelled", e)
+			case <-time.After(timeout*time.Millisecond + waitFor):
+				t.Fatalf("no basic.cancel within %d ms + %s", timeout, waitFor)
+			}
+			if el := time.Since(start); el < timeout*time.Millisecond/2 {
+				t.Fatalf("cancelled after %s, well before the %d ms timeout", el, timeout)
+			}
+			expectOpen(t, slow)
+			other := c.channel(t)
+			got := consumeN(t, consume(t, other, q, false, nil), 1, waitFor)[0]
+			if string(got.Body) != "held" {
+				t.Fatalf("other consumer got %q, want held", got.Body)
+			}
+			expectDeliveryCount(t, got, 1)
+			mustOK(t, other.Ack(got.DeliveryTag, false), "ack")
+		})
+	}
+}
+
+// TestQuorumGlobalQos: a quorum queue has no channel-wide prefetch: on a
+// channel with basic.qos global=true and a prefetch count, basic.consume
+// is refused with 540, which closes the connection. (RabbitMQ 4.3 denies
+// global qos by default, and reads it as per consumer.)
+func TestQuorumGlobalQos(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQuorum(t, ch, q, nil)
+	mustOK(t, ch.Qos(10, 0, true), "basic.qos global")
+	_, err := ch.Consume(q, "", false, false, false, false, nil)
+	want := "NOT_IMPLEMENTED - " + queueRes(q) + " does not support global qos"
+	expectError(t, err, codeNotImplemented, want)
+	expectConnClose(t, c, codeNotImplemented, want)
 }
