@@ -820,3 +820,146 @@ func TestQuorumGlobalQos(t *testing.T) {
 	expectError(t, err, codeNotImplemented, want)
 	expectConnClose(t, c, codeNotImplemented, want)
 }
+
+// --- basic.get, purge, delete, counts ------------------------------------
+
+// TestQuorumGet: basic.get takes the head, with or without ack; get-ok
+// counts the ready messages left (not those taken and unacked); an empty
+// queue answers get-empty.
+func TestQuorumGet(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQuorum(t, ch, q, nil)
+	publishConfirmed(t, c.channel(t), q, amqp.Persistent, "m1", "m2", "m3")
+	for _, step := range []struct {
+		autoAck bool
+		body    string
+		left    uint32
+	}{{false, "m1", 2}, {true, "m2", 1}, {false, "m3", 0}} {
+		d, ok, err := ch.Get(q, step.autoAck)
+		mustOK(t, err, "basic.get")
+		if !ok || string(d.Body) != step.body || d.MessageCount != step.left || d.Redelivered {
+			t.Fatalf("get (autoAck=%v) = %q ok=%v count=%d redelivered=%v, want %q with %d left",
+				step.autoAck, d.Body, ok, d.MessageCount, d.Redelivered, step.body, step.left)
+		}
+		if !isRabbit3(t) { // 3.x writes x-delivery-count 0 on a first basic.get
+			expectDeliveryCount(t, d, 0)
+		}
+		if !step.autoAck {
+			mustOK(t, ch.Ack(d.DeliveryTag, false), "ack")
+		}
+	}
+	if d, ok, err := ch.Get(q, false); err != nil || ok {
+		t.Fatalf("get on an empty queue = %q ok=%v err=%v, want get-empty", d.Body, ok, err)
+	}
+	expectCount(t, ch, q, 0)
+}
+
+// TestQuorumGetSingleActiveConsumer: basic.get on a quorum queue with
+// single active consumer is refused with 405, closing the channel. The
+// text is RabbitMQ 4.2's and later, which prints the type's alias as an
+// Erlang binary.
+func TestQuorumGetSingleActiveConsumer(t *testing.T) {
+	t.Parallel()
+	skipOnRabbit310(t, "3.x (and 4.0, 4.1) say 'quorum queues' where 4.2 says '<<\"quorum\">> queues'")
+	_, ch := open(t)
+	q := name(t, "")
+	declareQuorum(t, ch, q, amqp.Table{"x-single-active-consumer": true})
+	publish(t, ch, "", q, text("m1"))
+	_, _, err := ch.Get(q, false)
+	expectChannelError(t, ch, err, codeResourceLocked,
+		"RESOURCE_LOCKED - cannot obtain access to locked "+queueRes(q)+". basic.get operations "+
+			`are not supported by <<"quorum">> queues with single active consumer`)
+}
+
+// TestQuorumPurge: queue.purge removes the ready messages and answers
+// their count; a message delivered and unacked is not purged and comes
+// back when requeued.
+func TestQuorumPurge(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQuorum(t, ch, q, nil)
+	publishConfirmed(t, c.channel(t), q, amqp.Persistent, "m1", "m2", "m3")
+	held := getN(t, ch, q, 1, false)[0]
+	n, err := ch.QueuePurge(q, false)
+	mustOK(t, err, "queue.purge")
+	if n != 2 {
+		t.Fatalf("purge-ok message count %d, want 2", n)
+	}
+	expectCount(t, ch, q, 0)
+	mustOK(t, ch.Nack(held.DeliveryTag, false, true), "requeue the held message")
+	got := getN(t, ch, q, 1, true)[0]
+	if string(got.Body) != "m1" {
+		t.Fatalf("after the purge got %q, want the held m1", got.Body)
+	}
+}
+
+// TestQuorumCounts: queue.declare-ok, passive or not, counts a quorum
+// queue's ready messages (not those delivered and unacked) and its
+// consumers.
+func TestQuorumCounts(t *testing.T) {
+	t.Parallel()
+	c, ch := open(t)
+	q := name(t, "")
+	declareQuorum(t, ch, q, nil)
+	publishConfirmed(t, c.channel(t), q, amqp.Persistent, "m1", "m2", "m3")
+	cons := c.channel(t)
+	mustOK(t, cons.Qos(1, 0, false), "qos") // per consumer
+	consumeN(t, consume(t, cons, q, false, nil), 1, waitFor)
+	waitCounts(t, ch, q, 2, 1)
+	again, err := ch.QueueDeclare(q, true, false, false, false, quorumArgs(nil))
+	mustOK(t, err, "redeclare")
+	if again.Messages != 2 || again.Consumers != 1 {
+		t.Fatalf("declare-ok counts %d messages and %d consumers, want 2 and 1", again.Messages, again.Consumers)
+	}
+	consumeN(t, consume(t, cons, q, false, nil), 1, waitFor)
+	waitCounts(t, ch, q, 1, 2)
+}
+
+// TestQuorumDeleteFlags: a quorum queue cannot be deleted with if-unused
+// or if-empty: RabbitMQ refuses with 540, which closes the connection,
+// and the queue stays. A plain queue.delete answers the count of ready
+// messages.
+func TestQuorumDeleteFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name              string
+		ifUnused, ifEmpty bool
+	}{
+		{"if-unused", true, false},
+		{"if-empty", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, ch := open(t)
+			q := name(t, "")
+			declareQuorum(t, ch, q, nil)
+			_, err := ch.QueueDelete(q, tc.ifUnused, tc.ifEmpty, false)
+			want := "NOT_IMPLEMENTED - cannot delete " + queueRes(q) + ". queue.delete operations with " +
+				tc.name + " flag set are not supported by quorum queues"
+			expectError(t, err, codeNotImplemented, want)
+			expectConnClose(t, c, codeNotImplemented, want)
+			_, probe := open(t)
+			_, err = probe.QueueDeclarePassive(q, false, false, false, false, nil)
+			mustOK(t, err, "the queue must still be there")
+		})
+	}
+	t.Run("plain", func(t *testing.T) {
+		t.Parallel()
+		c, ch := open(t)
+		q := name(t, "")
+		declareQuorum(t, ch, q, nil)
+		publishConfirmed(t, c.channel(t), q, amqp.Persistent, "m1", "m2", "m3")
+		getN(t, ch, q, 1, false)
+		n, err := ch.QueueDelete(q, false, false, false)
+		mustOK(t, err, "queue.delete")
+		if n != 2 {
+			t.Fatalf("delete-ok message count %d, want 2", n)
+		}
+		probe := c.channel(t)
+		_, err = probe.QueueDeclarePassive(q, false, false, false, false, nil)
+		expectChannelError(t, probe, err, codeNotFound, "NOT_FOUND - no "+queueRes(q))
+	})
+}
