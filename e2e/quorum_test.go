@@ -17,7 +17,11 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -962,4 +966,68 @@ func TestQuorumDeleteFlags(t *testing.T) {
 		_, err = probe.QueueDeclarePassive(q, false, false, false, false, nil)
 		expectChannelError(t, probe, err, codeNotFound, "NOT_FOUND - no "+queueRes(q))
 	})
+}
+
+// --- confirms and other clients ------------------------------------------
+
+// TestQuorumConfirmWindow: 1,000 persistent messages published with at
+// most 100 unconfirmed are all acked, and a consumer then drains every
+// one of them, in order, once.
+func TestQuorumConfirmWindow(t *testing.T) {
+	t.Parallel()
+	const total, window = 1000, 100
+	c, ch := open(t)
+	q := name(t, "")
+	declareQuorum(t, ch, q, nil)
+	pub, confirms := confirmChannel(t, c)
+	published, outstanding := 0, 0
+	for published < total || outstanding > 0 {
+		for outstanding < window && published < total {
+			publish(t, pub, "", q, amqp.Publishing{DeliveryMode: amqp.Persistent, Body: []byte(fmt.Sprint(published))})
+			published++
+			outstanding++
+		}
+		if cf := nextConfirm(t, confirms); !cf.Ack {
+			t.Fatalf("publish %d nacked by a queue without limits", cf.DeliveryTag)
+		}
+		outstanding--
+	}
+	waitMessages(t, ch, q, total)
+	mustOK(t, ch.Qos(window, 0, false), "qos")
+	d := consume(t, ch, q, false, nil)
+	for i := 0; i < total; i++ {
+		m := consumeN(t, d, 1, waitFor)[0]
+		if string(m.Body) != fmt.Sprint(i) {
+			t.Fatalf("delivery %d is %q, want %d", i, m.Body, i)
+		}
+		mustOK(t, ch.Ack(m.DeliveryTag, false), "ack")
+	}
+	expectNoDelivery(t, d)
+	expectCount(t, ch, q, 0)
+}
+
+// TestQuorumPika: Python's pika declares a quorum queue, publishes to it
+// with confirms and consumes with manual acks (e2e/pika). Without pika
+// the test skips, or fails under CI.
+func TestQuorumPika(t *testing.T) {
+	t.Parallel()
+	url := brokerURLOrSkip(t)
+	if err := exec.Command(debianPython, "-c", "import pika").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s cannot import pika (apt-get install python3-pika): %v", debianPython, err)
+		}
+		t.Skipf("%s cannot import pika (apt-get install python3-pika): %v", debianPython, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	q := name(t, "")
+	t.Cleanup(func() { deleteQueue(q) })
+	out, err := exec.CommandContext(ctx, debianPython, "pika/confirm_consume.py", url, q, "200", "quorum").CombinedOutput()
+	got := strings.TrimSpace(string(out))
+	if err != nil {
+		t.Fatalf("pika client: %v\n%s", err, got)
+	}
+	if want := "OK published=200 confirmed=200 consumed=200"; got != want {
+		t.Fatalf("pika client printed %q, want %q", got, want)
+	}
 }
