@@ -1,10 +1,13 @@
 """Publish N messages with publisher confirms through pika, consume them
 with manual acks, and check bodies and order.
 
-Usage: confirm_consume.py AMQP_URL QUEUE N
+Usage: confirm_consume.py AMQP_URL QUEUE N [QUEUE_TYPE]
+
+With QUEUE_TYPE (such as quorum) the queue is declared durable with that
+x-queue-type; without it, as a plain non-durable queue.
 
 Prints one line: "OK published=N confirmed=N consumed=N" on success, or
-"FAIL <reason>" (exit status 1). Run by e2e/pika_test.go.
+"FAIL <reason>" (exit status 1). Run by e2e/pika_test.go and e2e/quorum_test.go.
 """
 import sys
 
@@ -15,7 +18,10 @@ def main():
     url, queue, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     conn = pika.BlockingConnection(pika.URLParameters(url))
     ch = conn.channel()
-    ch.queue_declare(queue=queue, auto_delete=False)
+    if len(sys.argv) > 4:
+        ch.queue_declare(queue=queue, durable=True, arguments={"x-queue-type": sys.argv[4]})
+    else:
+        ch.queue_declare(queue=queue, auto_delete=False)
     ch.confirm_delivery()
     confirmed = 0
     for i in range(n):
