@@ -267,47 +267,67 @@ func (ch *channel) recover(requeue bool) error {
 	return nil
 }
 
-// checkConsumerTimeouts closes the channels holding a delivery longer than
-// its consumer timeout. It runs on the connection's writer goroutine.
+// checkConsumerTimeouts acts on the deliveries held longer than their
+// consumer timeout: a queue that ends the consumer itself
+// (queue.TimeoutCanceller) is told to; any other such delivery closes its
+// channel. It runs on the connection's writer goroutine.
 func (c *conn) checkConsumerTimeouts(now time.Time) {
 	ms := now.UnixMilli()
 	c.chMu.Lock()
 	var expired []*channel
 	var timeouts []time.Duration
+	var cancels []timedOutConsumer
 	for _, ch := range c.channels {
-		if t := ch.timedOut(ms); t > 0 {
+		var t time.Duration
+		if t, cancels = ch.timedOut(ms, cancels); t > 0 {
 			expired = append(expired, ch)
 			timeouts = append(timeouts, t)
 		}
 	}
 	c.chMu.Unlock()
+	for _, k := range cancels {
+		k.tc.TimedOut(k.k)
+	}
 	for i, ch := range expired {
 		ch.timeoutClose(timeouts[i])
 	}
 }
 
+// timedOutConsumer is a consumer whose queue ends it for a timeout.
+type timedOutConsumer struct {
+	tc queue.TimeoutCanceller
+	k  *consumer
+}
+
 // timedOut returns the timeout of the first delivery held past its
-// consumer timeout, or 0.
-func (ch *channel) timedOut(nowMS int64) time.Duration {
+// consumer timeout whose queue leaves it to the channel, or 0, and appends
+// to cancels the consumers whose queues end them instead.
+func (ch *channel) timedOut(nowMS int64, cancels []timedOutConsumer) (time.Duration, []timedOutConsumer) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if ch.closed {
-		return 0
+		return 0, cancels
 	}
 	def := ch.c.srv.cfg.ConsumerTimeout
 	for _, e := range ch.unacked.items[ch.unacked.head:] {
-		if e.s == nil {
+		if e.s == nil || (e.k != nil && e.k.timedOut) {
 			continue
 		}
 		t := def
 		if e.k != nil {
 			t = e.k.timeout
 		}
-		if t > 0 && nowMS-e.at > t.Milliseconds() {
-			return t
+		if t <= 0 || nowMS-e.at <= t.Milliseconds() {
+			continue
 		}
+		if tc, ok := e.s.s.(queue.TimeoutCanceller); ok && e.k != nil {
+			e.k.timedOut = true
+			cancels = append(cancels, timedOutConsumer{tc: tc, k: e.k})
+			continue
+		}
+		return t, cancels
 	}
-	return 0
+	return 0, cancels
 }
 
 // timeoutClose closes the channel because a delivery timed out. It runs

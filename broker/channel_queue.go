@@ -61,7 +61,12 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	}
 	args, err := vh.srv.parseQueueArgs(m.Arguments, name, vh.name)
 	if err != nil {
-		return err
+		return vh.typeMismatch(name, m.Arguments, err)
+	}
+	if m.Queue == "" {
+		if err := vh.srv.checkServerNamed(args.Type); err != nil {
+			return err
+		}
 	}
 	def := queueDef{Name: name, Durable: m.Durable && !m.Exclusive, Exclusive: m.Exclusive,
 		AutoDelete: m.AutoDelete, Args: m.Arguments, Type: args.Type, Home: vh.srv.cfg.NodeName, Life: vh.srv.life}
@@ -96,6 +101,28 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		return nil
 	}, func() { ch.declared(m, r.queue, noWait) })
 	return nil
+}
+
+// typeMismatch returns the error of a declare whose arguments args failed
+// to parse with err: when the queue exists with another type, RabbitMQ
+// reports the inequivalent x-queue-type rather than arguments that type
+// does not take.
+func (v *vhost) typeMismatch(name string, args protocol.Table, err error) error {
+	v.mu.RLock()
+	e := v.queues[name]
+	v.mu.RUnlock()
+	if e == nil {
+		return err
+	}
+	typ := queue.TypeClassic
+	if s, ok := args["x-queue-type"].(string); ok {
+		typ = s
+	}
+	if typ == e.def.Type {
+		return err
+	}
+	got := protocol.Table{"x-queue-type": typ}
+	return queue.EquivalentArgs(name, v.name, e.def.Type, protocol.Table{"x-queue-type": e.def.Type}, got)
 }
 
 // addExclusive records an exclusive queue the connection declared, for

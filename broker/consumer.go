@@ -32,6 +32,10 @@ type consumer struct {
 	// below it is a resend and is dropped.
 	lastID uint64
 	posted bool
+
+	// timedOut is set, under the channel's lock, once the consumer's queue
+	// was told it timed out (queue.TimeoutCanceller).
+	timedOut bool
 }
 
 // Deliver implements queue.Consumer: the queue kept the credit, so the

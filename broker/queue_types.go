@@ -5,9 +5,11 @@ import (
 	"path/filepath"
 
 	"github.com/warrenmq/warren/broker/meta"
+	"github.com/warrenmq/warren/cluster"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/classic"
+	"github.com/warrenmq/warren/queue/quorum"
 )
 
 // This file is the one place the broker names a queue type's package: it
@@ -18,6 +20,10 @@ import (
 // transientDir is the data dir's folder where classic queues page out
 // transient messages; it is emptied at every start.
 const transientDir = "transient"
+
+// quorumDir is the data dir's folder of the quorum queues' WAL and
+// snapshots.
+const quorumDir = "quorum"
 
 // openQueueTypes builds the registry of the queue types this node runs,
 // classic first; the classic type opens the queue store, and the volatile
@@ -40,13 +46,44 @@ func (s *Server) openQueueTypes() error {
 	if s.cfg.WrapClassic != nil {
 		first = s.cfg.WrapClassic(ct)
 	}
-	reg, err := queue.NewRegistry(append([]queue.Type{first}, s.cfg.extraTypes...)...)
+	types := []queue.Type{first}
+	if s.cfg.Cluster == nil && !s.extraType(queue.TypeQuorum) {
+		qt, err := s.openQuorum()
+		if err != nil {
+			ct.Close()
+			return err
+		}
+		types = append(types, qt)
+	}
+	reg, err := queue.NewRegistry(append(types, s.cfg.extraTypes...)...)
 	if err != nil {
-		ct.Close()
+		for _, t := range types {
+			t.Close()
+		}
 		return err
 	}
 	s.types = reg
 	return nil
+}
+
+// openQuorum opens the quorum queue type: on a single node each quorum
+// queue is a Raft group of one, logging to the WAL under the data dir.
+func (s *Server) openQuorum() (queue.Type, error) {
+	c := quorum.Config{Node: s.cfg.NodeName, Logger: s.log, RaftLogger: cluster.NewHCLogger(s.log, "quorum")}
+	if !s.cfg.InMemory {
+		c.Dir = filepath.Join(s.cfg.DataDir, quorumDir)
+	}
+	return quorum.OpenType(c)
+}
+
+// extraType reports whether a test registers its own type called name.
+func (s *Server) extraType(name string) bool {
+	for _, t := range s.cfg.extraTypes {
+		if t.Name() == name {
+			return true
+		}
+	}
+	return false
 }
 
 // closeQueueTypes closes every queue type once their queues are closed.
@@ -107,6 +144,16 @@ func (s *Server) savedType(args protocol.Table) string {
 		return typ
 	}
 	return queue.TypeClassic
+}
+
+// checkServerNamed refuses a server-named queue of a type that does not
+// allow one, as RabbitMQ does.
+func (s *Server) checkServerNamed(typ string) error {
+	if t := s.types.Lookup(typ); t != nil && !t.Capabilities().ServerNamed {
+		return protocol.NewError(protocol.PreconditionFailed,
+			"Cannot declare a server-named queue for type %s", queue.TypeModule(typ))
+	}
+	return nil
 }
 
 // checkDeclarable checks a new queue's flags against what its type allows,

@@ -150,7 +150,8 @@ var argChecks = []struct {
 	{"x-single-active-consumer", checkBool},
 	{"x-queue-type", checkQueueType},
 	{"x-quorum-initial-group-size", checkPositiveInt},
-	{"x-delivery-limit", checkNonNegInt},
+	// RabbitMQ 4 takes any integer: a negative one lifts the limit.
+	{"x-delivery-limit", checkIntArg},
 	{"x-max-age", checkMaxAge},
 	{"x-stream-max-segment-size-bytes", checkNonNegInt},
 	{"x-stream-filter-size-bytes", checkNonNegInt},
@@ -304,6 +305,8 @@ func checkInt(v any) string {
 	}
 	return `"expected integer, got ` + protocol.FieldTypeName(v) + `"`
 }
+
+func checkIntArg(v any, _ protocol.Table) string { return checkInt(v) }
 
 func checkNonNegInt(v any, _ protocol.Table) string {
 	if r := checkInt(v); r != "" {
@@ -472,3 +475,7 @@ func ParseConsumePriority(t protocol.Table, name, vhost string) (int32, error) {
 	n, _ := protocol.IntValue(v)
 	return int32(max(min(n, math.MaxInt32), math.MinInt32)), nil
 }
+
+// TypeModule returns the Erlang module RabbitMQ names queue type name by
+// in its error texts (rabbit_quorum_queue for quorum).
+func TypeModule(name string) string { return typeModule[name] }

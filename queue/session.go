@@ -122,3 +122,14 @@ type Session interface {
 	// saw. Closing twice does nothing.
 	Close()
 }
+
+// TimeoutCanceller is a Session whose queue ends, by itself, a consumer
+// holding a delivery past its consumer timeout, as RabbitMQ 4.3's quorum
+// queues do, rather than the channel being closed: the consumer's
+// unsettled messages go back to the queue (counted as failed deliveries)
+// and ActionCancelled follows, while the channel stays open.
+type TimeoutCanceller interface {
+	// TimedOut ends c's subscription for a consumer timeout. It may be
+	// called from any goroutine.
+	TimedOut(c Consumer)
+}

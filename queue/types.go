@@ -48,6 +48,10 @@ type Capabilities struct {
 	// if-empty; without it such a delete is refused (540, as RabbitMQ's
 	// quorum queues refuse it).
 	ConditionalDelete bool
+	// ServerNamed: a queue of the type may be declared with an empty
+	// name for the server to choose (RabbitMQ allows it for classic
+	// queues only).
+	ServerNamed bool
 	// Args are the declare arguments the type accepts, which are also the
 	// ones a redeclare compares; a declare carrying an argument another
 	// type knows is refused (ParseArgsWith).
@@ -62,6 +66,9 @@ type Declaration struct {
 	Durable, Exclusive, AutoDelete bool
 	// Args are the parsed declare arguments.
 	Args Args
+	// Members are the nodes holding a replica of a replicated queue, as
+	// its definition records them; nil on a single node.
+	Members []string
 }
 
 // Ref names a saved queue.

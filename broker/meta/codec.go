@@ -34,10 +34,10 @@ func (w *writer) exchange(x *ExchangeDef) {
 
 // queue writes q; a fourth flag bit says a Life follows the owner (an
 // encoding without it, written before lives were recorded, reads as
-// Life zero).
+// Life zero), a fifth that the Members follow.
 func (w *writer) queue(q *QueueDef) {
 	w.Str(q.Name)
-	w.Flags(q.Durable, q.Exclusive, q.AutoDelete, q.Life != 0)
+	w.Flags(q.Durable, q.Exclusive, q.AutoDelete, q.Life != 0, len(q.Members) > 0)
 	w.table(q.Args)
 	w.Str(q.Type)
 	w.Uvarint(q.Incarnation)
@@ -45,6 +45,12 @@ func (w *writer) queue(q *QueueDef) {
 	w.owner(q.Owner)
 	if q.Life != 0 {
 		w.Uvarint(q.Life)
+	}
+	if len(q.Members) > 0 {
+		w.Uvarint(uint64(len(q.Members)))
+		for _, m := range q.Members {
+			w.Str(m)
+		}
 	}
 }
 
@@ -101,8 +107,8 @@ func (r *reader) exchange() ExchangeDef {
 func (r *reader) queue() QueueDef {
 	var q QueueDef
 	q.Name = r.Str()
-	var hasLife bool
-	r.Flags(&q.Durable, &q.Exclusive, &q.AutoDelete, &hasLife)
+	var hasLife, hasMembers bool
+	r.Flags(&q.Durable, &q.Exclusive, &q.AutoDelete, &hasLife, &hasMembers)
 	q.Args = r.table()
 	q.Type = r.Str()
 	q.Incarnation = r.Uvarint()
@@ -111,6 +117,15 @@ func (r *reader) queue() QueueDef {
 	if r.Err == nil && hasLife {
 		if q.Life = r.Uvarint(); q.Life == 0 && r.Err == nil {
 			r.Fail("queue life flagged but zero")
+		}
+	}
+	if r.Err == nil && hasMembers {
+		n := r.Count()
+		if n == 0 && r.Err == nil {
+			r.Fail("queue members flagged but none")
+		}
+		for i := 0; i < n && r.Err == nil; i++ {
+			q.Members = append(q.Members, r.Str())
 		}
 	}
 	return q

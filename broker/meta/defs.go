@@ -48,6 +48,10 @@ type QueueDef struct {
 	// that ended spares what a later life declared; zero for a queue
 	// declared before lives were recorded, which belongs to every life.
 	Life uint64
+	// Members are the nodes holding a replica of a quorum queue (its Raft
+	// group's initial voters), chosen by the declaring node; nil for
+	// other types and on a single node.
+	Members []string
 }
 
 // LockedFor reports whether the queue is exclusive to a connection other

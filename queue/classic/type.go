@@ -85,6 +85,7 @@ func (t *Type) Capabilities() queue.Capabilities {
 		Args:       queue.TypeArgs(queue.TypeClassic),
 		// The queue decides if-unused and if-empty atomically.
 		ConditionalDelete: true,
+		ServerNamed:       true,
 	}
 }
 

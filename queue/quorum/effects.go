@@ -17,6 +17,8 @@ func (q *Queue) carryOut(ws []work) {
 		case fifo.EffectDeliver:
 			if s := q.session(w.Consumer.Chan); s != nil {
 				s.deliver(w.Consumer.Tag, w.Deliveries, w.msgs)
+			} else if k := q.linkTo(w.Consumer.Chan.Node); k != nil {
+				k.send(frameDeliver, encodeDeliver(q.group, w.Consumer, w.Deliveries, w.msgs))
 			}
 		case fifo.EffectDeadLetter:
 			q.deadLetter(w)
@@ -25,15 +27,27 @@ func (q *Queue) carryOut(ws []work) {
 		case fifo.EffectQueueTimer:
 			q.setTimer(1, w.At)
 		case fifo.EffectDeleteQueue:
-			if q.hooks.Expired != nil {
-				q.goTracked(q.hooks.Expired)
-			}
+			q.expire()
 		case fifo.EffectConsumerCancelled:
 			if s := q.session(w.Consumer.Chan); s != nil {
 				s.cancelled(w.Consumer.Tag)
+			} else if k := q.linkTo(w.Consumer.Chan.Node); k != nil {
+				k.send(frameCancelled, encodeCancelled(q.group, w.Consumer))
 			}
 		}
 	}
+}
+
+// linkTo returns the link to node, another node of the cluster, or nil.
+func (q *Queue) linkTo(node string) *link {
+	if node == q.t.cfg.Node || q.t.links == nil {
+		return nil
+	}
+	addr := q.t.cfg.Net.NodeAddr(node)
+	if addr == "" {
+		return nil
+	}
+	return q.t.links.get(addr)
 }
 
 // session returns the session of channel ch on this node, or nil.
@@ -80,4 +94,22 @@ func (q *Queue) setTimer(i int, at int64) {
 	q.timers[i] = time.AfterFunc(max(d, 0), func() {
 		q.propose(fifo.Tick{Now: max(now(), at)}, nil, nil, nil)
 	})
+}
+
+// expire asks the broker, once, to delete the queue (x-expires ran out),
+// on a goroutine of its own: the broker's delete stops this replica,
+// which waits for Raft's FSM goroutine. Close waits for it; Delete does
+// not, since it may be what the hook calls.
+func (q *Queue) expire() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.done || q.expiring || q.hooks.Expired == nil {
+		return
+	}
+	q.expiring = true
+	q.expiry.Add(1)
+	go func() {
+		defer q.expiry.Done()
+		q.hooks.Expired()
+	}()
 }

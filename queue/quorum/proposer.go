@@ -17,6 +17,9 @@ import (
 // before it fails.
 const leaderWait = 10 * time.Second
 
+// retryEvery is how often the proposer retries what waits for a leader.
+const retryEvery = 50 * time.Millisecond
+
 // request is one command to commit (with its message, for an Enqueue) and
 // what to do with the answer. done runs on the proposer's waiter goroutine
 // and returns the actions to post to owner (nil owner: done posts
@@ -34,18 +37,20 @@ var errNoLeader = errors.New("quorum queue has no leader")
 
 // proposer commits a queue's commands through its Raft group without ever
 // blocking the caller: submit appends to a mailbox; the loop goroutine
-// takes what is pending, encodes it as one entry and hands it to
-// raft.Apply (waiting for a leader first), which returns once Raft's
+// takes what is pending, encodes it as one entry and hands it to the
+// leader: raft.Apply when this replica leads, which returns once Raft's
 // leader loop took it, so the next batch gathers while Raft writes and
-// replicates this one (group commit); the waiter goroutine waits for the
-// futures in log order and runs each request's done.
-// A request whose leader was lost before it committed is proposed again:
-// every command is safe to repeat (an enqueue is deduplicated by its
-// publisher's sequence, settles of settled ids are ignored).
+// replicates this one (group commit); otherwise over the link to the
+// leader's node. The waiter goroutine waits for the answers in order and
+// runs each request's done. A batch whose leader was lost before it
+// answered is proposed again, ahead of what came since: every command is
+// safe to repeat (an enqueue is deduplicated by its publisher's sequence,
+// settles of settled ids are ignored).
 type proposer struct {
 	q *Queue
 
 	mu      sync.Mutex
+	retry   []request // failed batches, oldest first, sent before pending
 	pending []request
 	wake    chan struct{}
 	stopped bool
@@ -55,10 +60,12 @@ type proposer struct {
 	wg      sync.WaitGroup
 }
 
-// inflight is a batch of requests handed to Raft as one entry.
+// inflight is a batch of requests handed to the leader as one entry:
+// f when this replica leads, remote when forwarded.
 type inflight struct {
-	f    raft.ApplyFuture
-	reqs []request
+	f      raft.ApplyFuture
+	remote <-chan remoteResult
+	reqs   []request
 }
 
 func newProposer(q *Queue) *proposer {
@@ -92,18 +99,11 @@ func (p *proposer) poke() {
 	}
 }
 
-// backlog returns how many requests wait to be handed to Raft.
-func (p *proposer) backlog() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.pending)
-}
-
-// loop hands pending requests to Raft while this replica leads.
+// loop hands what is pending to the leader.
 func (p *proposer) loop() {
 	defer p.wg.Done()
 	defer close(p.futures)
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(retryEvery)
 	defer tick.Stop()
 	for {
 		select {
@@ -122,71 +122,96 @@ func (p *proposer) loop() {
 	}
 }
 
-// flush hands everything pending to Raft, one entry per batch, while this
-// replica leads. It returns false once the proposer stops.
+// take removes the next batch: retries first, then pending.
+func (p *proposer) take() []request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	src := &p.retry
+	if len(p.retry) == 0 {
+		src = &p.pending
+	}
+	n, size := 0, 0
+	for n < len(*src) && n < maxBatch && size < maxBatchBytes {
+		if m := (*src)[n].msg; m != nil {
+			size += len(m.Body)
+		}
+		n++
+	}
+	batch := slices.Clone((*src)[:n])
+	*src = slices.Delete(*src, 0, n)
+	return batch
+}
+
+// flush hands everything pending to the leader, one entry per batch. It
+// returns false once the proposer stops.
 func (p *proposer) flush() bool {
 	var buf []byte
 	for {
-		p.mu.Lock()
-		n, size := 0, 0
-		for n < len(p.pending) && n < maxBatch && size < maxBatchBytes {
-			if m := p.pending[n].msg; m != nil {
-				size += len(m.Body)
-			}
-			n++
-		}
-		batch := slices.Clone(p.pending[:n])
-		p.pending = slices.Delete(p.pending, 0, n)
-		p.mu.Unlock()
+		batch := p.take()
 		if len(batch) == 0 {
-			return true
-		}
-		r := p.q.raft()
-		if r == nil || r.State() != raft.Leader {
-			p.requeue(batch)
 			return true
 		}
 		buf = binary.AppendUvarint(buf[:0], uint64(len(batch)))
 		for _, req := range batch {
 			buf = appendCommand(buf, req.cmd, req.msg)
 		}
-		f := r.Apply(slices.Clone(buf), 0)
+		in := inflight{reqs: batch}
+		if r := p.q.raft(); r != nil && r.State() == raft.Leader {
+			in.f = r.Apply(slices.Clone(buf), 0)
+		} else if addr := p.q.leaderAddr(); addr != "" && p.q.t.links != nil {
+			in.remote = p.q.t.links.get(addr).forward(p.q.group, slices.Clone(buf))
+		} else {
+			p.again(batch, true)
+			return true
+		}
 		select {
-		case p.futures <- inflight{f: f, reqs: batch}:
+		case p.futures <- in:
 		case <-p.stop:
 			return false
 		}
 	}
 }
 
-// leaderElected proposes fifo.LeaderElected ahead of everything pending:
-// its effects re-issue what the old leader may not have carried out.
+// leaderElected proposes fifo.LeaderElected ahead of everything pending
+// (its effects re-issue what the old leader may not have carried out),
+// then a NodeDown for each node known to be down.
 func (p *proposer) leaderElected() {
-	cmd := fifo.LeaderElected{Node: p.q.t.cfg.Node, Now: time.Now().UnixMilli()}
-	r := request{cmd: cmd, since: time.Now()}
+	reqs := []request{{cmd: fifo.LeaderElected{Node: p.q.t.cfg.Node, Now: now()}, since: time.Now()}}
+	for _, node := range p.q.t.downNodes() {
+		reqs = append(reqs, request{cmd: fifo.NodeDown{Node: node, Now: now()}, since: time.Now()})
+	}
 	p.mu.Lock()
-	p.pending = append([]request{r}, p.pending...)
+	p.retry = append(reqs, p.retry...)
 	p.mu.Unlock()
 }
 
-// requeue puts rs back before what arrived since, failing those that
-// waited too long for a leader.
-func (p *proposer) requeue(rs []request) {
-	now := time.Now()
+// again puts a batch that found no leader back, ahead of the retries
+// (front) or behind them, failing the requests that waited too long.
+func (p *proposer) again(rs []request, front bool) {
 	keep := rs[:0:0]
 	for _, r := range rs {
-		if now.Sub(r.since) > leaderWait {
+		if time.Since(r.since) > leaderWait {
 			p.fail(r, errNoLeader)
 			continue
 		}
 		keep = append(keep, r)
 	}
 	p.mu.Lock()
-	p.pending = append(keep, p.pending...)
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		for _, r := range keep {
+			defer p.fail(r, raft.ErrRaftShutdown)
+		}
+		return
+	}
+	if front {
+		p.retry = append(keep, p.retry...)
+	} else {
+		p.retry = append(p.retry, keep...)
+	}
 }
 
-// wait runs each request's done once Raft answered it, in log order,
+// wait runs each request's done once the leader answered it, in order,
 // posting the actions of what completed together in one batch per owner.
 func (p *proposer) wait() {
 	defer p.wg.Done()
@@ -218,37 +243,36 @@ type post struct {
 }
 
 // complete waits for in and adds the actions its requests' done return
-// to posts.
+// to posts. A batch the leader did not take (leadership lost, a link
+// down, sent to a node that does not lead) is retried.
 func (p *proposer) complete(in inflight, posts []post) []post {
-	var answers []applied
-	var failed error
-	switch err := in.f.Error(); {
-	case err == nil:
-		answers, _ = in.f.Response().([]applied)
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-		errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		p.mu.Lock()
-		stopped := p.stopped
-		if !stopped {
-			p.pending = append(slices.Clone(in.reqs), p.pending...)
-		}
-		p.mu.Unlock()
-		if !stopped {
-			p.poke()
-			return posts
-		}
-		failed = raft.ErrRaftShutdown
-	default:
-		failed = err
+	var res remoteResult
+	if in.f != nil {
+		res = futureResult(in.f)
+	} else {
+		res = <-in.remote
+	}
+	var nl notLeaderError
+	switch {
+	case res.err == nil:
+	case errors.As(res.err, &nl):
+		p.q.setLeaderHint(nl.hint)
+		p.again(in.reqs, false)
+		return posts
+	case errors.Is(res.err, raft.ErrNotLeader), errors.Is(res.err, raft.ErrLeadershipLost),
+		errors.Is(res.err, raft.ErrLeadershipTransferInProgress), errors.Is(res.err, errLinkDown):
+		p.q.setLeaderHint("")
+		p.again(in.reqs, false)
+		return posts
 	}
 	for i, req := range in.reqs {
 		if req.done == nil {
 			continue
 		}
-		a := applied{err: failed}
-		if failed == nil {
-			if i < len(answers) {
-				a = answers[i]
+		a := applied{err: res.err}
+		if res.err == nil {
+			if i < len(res.answers) {
+				a = res.answers[i]
 			} else {
 				a.err = errors.New("quorum queue entry not applied")
 			}
@@ -291,8 +315,8 @@ func (p *proposer) close() {
 		return
 	}
 	p.stopped = true
-	rest := p.pending
-	p.pending = nil
+	rest := append(p.retry, p.pending...)
+	p.retry, p.pending = nil, nil
 	p.mu.Unlock()
 	close(p.stop)
 	p.wg.Wait()

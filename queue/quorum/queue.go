@@ -25,16 +25,20 @@ type Queue struct {
 	log    *zap.Logger
 	notify chan bool
 
-	r    atomic.Pointer[raft.Raft]
-	fsm  *fsm
-	prop *proposer
-	snap atomic.Bool // a snapshot is being taken
+	r     atomic.Pointer[raft.Raft] // nil on a node that holds no replica
+	trans raft.Transport            // the replica's, closed after Raft
+	hint  atomic.Value              // string: the leader's address, as a peer last said
+	fsm   *fsm
+	prop  *proposer
+	snap  atomic.Bool // a snapshot is being taken
 
 	mu       sync.Mutex
 	sessions map[queue.Publisher]*session
 	done     bool // deleted or closed
 	timers   [2]*time.Timer
-	wg       sync.WaitGroup // timers, snapshots and the expiry hook
+	wg       sync.WaitGroup // snapshots and a stopping replica
+	expiring bool           // the Expired hook was called
+	expiry   sync.WaitGroup // the Expired hook's goroutine
 }
 
 var _ queue.Queue = (*Queue)(nil)
@@ -44,6 +48,35 @@ func (q *Queue) Name() string { return q.decl.Name }
 
 // raft returns the queue's Raft instance, nil until it runs.
 func (q *Queue) raft() *raft.Raft { return q.r.Load() }
+
+// raftOrNil is raft, or nil for a nil queue.
+func (q *Queue) raftOrNil() *raft.Raft {
+	if q == nil {
+		return nil
+	}
+	return q.raft()
+}
+
+// leaderAddr returns the cluster address of the group's leader as this
+// node knows it: its replica's, else what a peer last said, else a
+// member's, which answers with the leader if it is not it.
+func (q *Queue) leaderAddr() string {
+	if r := q.raft(); r != nil {
+		addr, _ := r.LeaderWithID()
+		return string(addr)
+	}
+	if h, _ := q.hint.Load().(string); h != "" {
+		return h
+	}
+	if q.t.cfg.Net == nil || len(q.decl.Members) == 0 {
+		return ""
+	}
+	m := q.decl.Members[int(time.Now().UnixNano()/int64(retryEvery))%len(q.decl.Members)]
+	return q.t.cfg.Net.NodeAddr(m)
+}
+
+// setLeaderHint records where a peer said the leader is ("" forgets).
+func (q *Queue) setLeaderHint(addr string) { q.hint.Store(addr) }
 
 // leading reports whether this replica is the group's leader.
 func (q *Queue) leading() bool {
@@ -189,6 +222,7 @@ func (q *Queue) Close() error {
 		s.close(false)
 	}
 	q.stop()
+	q.expiry.Wait()
 	return nil
 }
 
@@ -212,6 +246,9 @@ func (q *Queue) stop() {
 	if r := q.raft(); r != nil {
 		if err := r.Shutdown().Error(); err != nil {
 			q.log.Warn("quorum queue raft shutdown", zap.String("queue", q.decl.Name), zap.Error(err))
+		}
+		if c, ok := q.trans.(raft.WithClose); ok {
+			c.Close()
 		}
 	}
 	q.prop.close()

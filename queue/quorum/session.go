@@ -44,7 +44,10 @@ type held struct {
 	id  uint64
 }
 
-var _ queue.Session = (*session)(nil)
+var (
+	_ queue.Session          = (*session)(nil)
+	_ queue.TimeoutCanceller = (*session)(nil)
+)
 
 // consumerID names a consumer of this session; basic.get uses the empty
 // tag, which basic.consume never does.
@@ -141,7 +144,7 @@ func (s *session) Get(noAck bool, out []queue.Action) []queue.Action {
 			return []queue.Action{{Kind: queue.ActionRefused, Err: s.q.unavailable(a.err)}}
 		case a.res.Outcome == fifo.GetUnsupported:
 			return []queue.Action{{Kind: queue.ActionRefused, Err: protocol.NewError(protocol.ResourceLocked,
-				"cannot obtain access to locked queue '%s' in vhost '%s'. basic.get operations are not supported by quorum queues with single active consumer",
+				"cannot obtain access to locked queue '%s' in vhost '%s'. basic.get operations are not supported by <<\"quorum\">> queues with single active consumer",
 				s.q.decl.Name, s.q.decl.VHost)}}
 		case a.res.Outcome != fifo.OK || a.get == nil:
 			return []queue.Action{{Kind: queue.ActionGetEmpty}}
@@ -155,7 +158,7 @@ func (s *session) Get(noAck bool, out []queue.Action) []queue.Action {
 		}
 		s.mu.Unlock()
 		return []queue.Action{{Kind: queue.ActionGetOK, Count: uint32(a.res.Ready), Delivery: queue.Delivery{
-			ID: id, Message: a.get, Redelivered: g.Redelivered, DeliveryCount: g.DeliveryCount}}}
+			ID: id, Message: counted(a.get, g.DeliveryCount), Redelivered: g.Redelivered, DeliveryCount: g.DeliveryCount}}}
 	})
 	return out
 }
@@ -261,7 +264,7 @@ func (s *session) deliver(tag string, ds []fifo.Delivery, msgs []*queue.Message)
 			s.held[s.nextID] = held{tag: tag, id: d.ID}
 		}
 		acts = append(acts, queue.Action{Kind: queue.ActionDeliver, Consumer: k.c, Delivery: queue.Delivery{
-			ID: s.nextID, Message: msgs[i], Redelivered: d.Redelivered, DeliveryCount: d.DeliveryCount}})
+			ID: s.nextID, Message: counted(msgs[i], d.DeliveryCount), Redelivered: d.Redelivered, DeliveryCount: d.DeliveryCount}})
 	}
 	if !k.ok {
 		k.early = append(k.early, acts...)
@@ -291,8 +294,21 @@ func (s *session) notHeldLocked(tag string, ds []fifo.Delivery) []uint64 {
 	return ids
 }
 
+// TimedOut implements queue.TimeoutCanceller: the queue ends the
+// consumer, returning its messages, and the session then posts
+// ActionCancelled.
+func (s *session) TimedOut(c queue.Consumer) {
+	s.mu.Lock()
+	tag, found := s.tagOf(c)
+	s.mu.Unlock()
+	if found {
+		s.q.propose(fifo.ConsumerTimeout{Consumer: s.consumerID(tag), Now: now()}, nil, nil, nil)
+	}
+}
+
 // cancelled tells the owner the queue ended consumer tag's subscription
-// (a consumer timeout).
+// (a consumer timeout) and took back what it held: the channel's later
+// settles of those deliveries are ignored.
 func (s *session) cancelled(tag string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -301,5 +317,30 @@ func (s *session) cancelled(tag string) {
 		return
 	}
 	delete(s.consumers, tag)
+	for id, h := range s.held {
+		if h.tag == tag {
+			delete(s.held, id)
+		}
+	}
 	s.owner.Post([]queue.Action{{Kind: queue.ActionCancelled, Consumer: k.c}})
+}
+
+// counted returns m as delivered for the count-th time after failed
+// deliveries: from the first redelivery on, RabbitMQ 4's quorum queues
+// carry the count in the x-delivery-count header. m is shared, so a
+// message with the header is a copy (sharing the body).
+func counted(m *queue.Message, count uint32) *queue.Message {
+	if count == 0 {
+		return m
+	}
+	c := *m
+	c.RawProps = nil
+	h := make(protocol.Table, len(m.Props.Headers)+1)
+	for k, v := range m.Props.Headers {
+		h[k] = v
+	}
+	h["x-delivery-count"] = int64(count)
+	c.Props.Headers = h
+	c.Props.Flags |= protocol.FlagHeaders
+	return &c
 }

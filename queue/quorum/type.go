@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +33,9 @@ type Config struct {
 	Logger *zap.Logger
 	// RaftLogger receives the Raft groups' logs; nil means none.
 	RaftLogger hclog.Logger
+	// Net reaches the other nodes of the cluster; nil on a single node,
+	// where every queue is a group of one.
+	Net Network
 }
 
 // Type is the quorum queue type: each queue a Raft group running the
@@ -41,8 +45,11 @@ type Type struct {
 	log *zap.Logger
 	wal *wal.WAL // nil in memory
 
+	links *links // nil on a single node
+
 	mu     sync.Mutex
 	queues map[string]*Queue // by group name
+	down   map[string]bool   // nodes reported down
 	closed bool
 }
 
@@ -56,7 +63,7 @@ func OpenType(cfg Config) (*Type, error) {
 	if cfg.RaftLogger == nil {
 		cfg.RaftLogger = hclog.NewNullLogger()
 	}
-	t := &Type{cfg: cfg, log: cfg.Logger, queues: map[string]*Queue{}}
+	t := &Type{cfg: cfg, log: cfg.Logger, queues: map[string]*Queue{}, down: map[string]bool{}}
 	if cfg.Dir != "" {
 		w, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Options{Logger: cfg.Logger})
 		if err != nil {
@@ -64,7 +71,61 @@ func OpenType(cfg Config) (*Type, error) {
 		}
 		t.wal = w
 	}
+	if cfg.Net != nil {
+		l, err := newLinks(t, cfg.Net)
+		if err != nil {
+			if t.wal != nil {
+				t.wal.Close()
+			}
+			return nil, err
+		}
+		t.links = l
+	}
 	return t, nil
+}
+
+// queue returns the running queue of group, or nil.
+func (t *Type) queue(group string) *Queue {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.queues[group]
+}
+
+// NodeDown tells the type that node left the cluster or failed: every
+// queue this node leads ends the consumers on it, returning what they
+// held, and a leader elected later does the same.
+func (t *Type) NodeDown(node string) {
+	t.mu.Lock()
+	t.down[node] = true
+	qs := make([]*Queue, 0, len(t.queues))
+	for _, q := range t.queues {
+		qs = append(qs, q)
+	}
+	t.mu.Unlock()
+	for _, q := range qs {
+		if q.leading() {
+			q.propose(fifo.NodeDown{Node: node, Now: now()}, nil, nil, nil)
+		}
+	}
+}
+
+// NodeUp tells the type that node is a live member again.
+func (t *Type) NodeUp(node string) {
+	t.mu.Lock()
+	delete(t.down, node)
+	t.mu.Unlock()
+}
+
+// downNodes returns the nodes reported down.
+func (t *Type) downNodes() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.down))
+	for n := range t.down {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Name implements queue.Type.
@@ -81,10 +142,15 @@ func groupName(vhost, name string) string {
 	return fmt.Sprintf("%d:%s/%s", len(vhost), vhost, name)
 }
 
+// hashName is a short name for group, fit for a file or service name.
+func hashName(group string) string {
+	sum := sha256.Sum256([]byte(group))
+	return hex.EncodeToString(sum[:12])
+}
+
 // snapDir is where a group keeps its snapshots.
 func (t *Type) snapDir(group string) string {
-	sum := sha256.Sum256([]byte(group))
-	return filepath.Join(t.cfg.Dir, "snapshots", hex.EncodeToString(sum[:12]))
+	return filepath.Join(t.cfg.Dir, "snapshots", hashName(group))
 }
 
 // Declare implements queue.Type: it starts the queue's replica, which
@@ -118,36 +184,62 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 	return q, nil
 }
 
-// startRaft starts q's Raft group: a group of one on this node,
-// bootstrapped the first time.
+// startRaft starts q's replica: a group of one on a single node; in a
+// cluster, a replica when this node is one of the queue's members
+// (bootstrapped, the first time, with all of them; every member
+// bootstraps the same configuration), none otherwise.
 func (t *Type) startRaft(q *Queue) error {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(t.cfg.Node)
 	c.Logger = t.cfg.RaftLogger.Named(q.group)
 	c.NotifyCh = q.notify
-	c.BatchApplyCh = true
 	c.MaxAppendEntries = 512
 	// Snapshots are asked for by the state machine (fsm.Apply), never
 	// by count or timer.
 	c.SnapshotThreshold = 1 << 62
 	c.SnapshotInterval = 1 << 62
 	c.TrailingLogs = 1024
-	// A group of one elects itself at once.
-	c.HeartbeatTimeout = 50 * time.Millisecond
-	c.ElectionTimeout = 50 * time.Millisecond
-	c.LeaderLeaseTimeout = 50 * time.Millisecond
+	var trans raft.Transport
+	var boot []raft.Server
+	if t.cfg.Net == nil || len(q.decl.Members) == 0 {
+		// A group of one elects itself at once.
+		c.HeartbeatTimeout = 50 * time.Millisecond
+		c.ElectionTimeout = 50 * time.Millisecond
+		c.LeaderLeaseTimeout = 50 * time.Millisecond
+		addr, inmem := raft.NewInmemTransport(raft.ServerAddress(t.cfg.Node))
+		trans, boot = inmem, []raft.Server{{ID: c.LocalID, Address: addr}}
+	} else {
+		if !slices.Contains(q.decl.Members, t.cfg.Node) {
+			return nil
+		}
+		c.HeartbeatTimeout = 300 * time.Millisecond
+		c.ElectionTimeout = 300 * time.Millisecond
+		c.LeaderLeaseTimeout = 150 * time.Millisecond
+		c.CommitTimeout = 10 * time.Millisecond
+		layer, err := t.cfg.Net.RaftLayer("raft/q/" + hashName(q.group))
+		if err != nil {
+			return err
+		}
+		trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: layer, MaxPool: 2, Timeout: 10 * time.Second, Logger: c.Logger})
+		for _, m := range q.decl.Members {
+			addr := t.cfg.Net.NodeAddr(m)
+			if addr == "" {
+				return fmt.Errorf("quorum queue %s: member %s has no address", q.decl.Name, m)
+			}
+			boot = append(boot, raft.Server{ID: raft.ServerID(m), Address: raft.ServerAddress(addr)})
+		}
+	}
 	logs, stable, snaps, err := t.storage(q.group)
 	if err != nil {
 		return err
 	}
-	addr, trans := raft.NewInmemTransport(raft.ServerAddress(t.cfg.Node))
 	has, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
 		return err
 	}
 	if !has {
-		boot := raft.Configuration{Servers: []raft.Server{{ID: c.LocalID, Address: addr}}}
-		if err := raft.BootstrapCluster(c, logs, stable, snaps, trans, boot); err != nil {
+		if err := raft.BootstrapCluster(c, logs, stable, snaps, trans, raft.Configuration{Servers: boot}); err != nil {
 			return err
 		}
 	}
@@ -155,6 +247,7 @@ func (t *Type) startRaft(q *Queue) error {
 	if err != nil {
 		return err
 	}
+	q.trans = trans
 	q.r.Store(r)
 	q.prop.poke()
 	return nil
@@ -223,6 +316,9 @@ func (t *Type) Close() error {
 	t.mu.Lock()
 	t.closed = true
 	t.mu.Unlock()
+	if t.links != nil {
+		t.links.close()
+	}
 	if t.wal == nil {
 		return nil
 	}

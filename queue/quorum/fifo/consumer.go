@@ -58,17 +58,18 @@ func (s *State) endConsumers(match func(*consumer) bool) {
 		}
 	}
 	for _, c := range gone {
-		s.endConsumer(c)
+		s.endConsumer(c, false)
 	}
 }
 
-// endConsumer removes c and returns its messages in delivery order.
-func (s *State) endConsumer(c *consumer) {
+// endConsumer removes c and returns its messages in delivery order;
+// failed counts them as failed deliveries.
+func (s *State) endConsumer(c *consumer, failed bool) {
 	s.lastActive = s.now
 	for _, id := range c.sortedIDs() {
 		m := c.checked[id]
 		delete(c.checked, id)
-		s.requeue(m, false)
+		s.requeue(m, failed)
 	}
 	s.dropConsumer(c)
 }
@@ -85,7 +86,8 @@ func (s *State) consumerTimeout(id ConsumerID) Result {
 	if !ok {
 		return Result{Outcome: UnknownConsumer}
 	}
-	s.endConsumer(c)
+	// A delivery that timed out failed: it counts towards the limit.
+	s.endConsumer(c, true)
 	s.effect(Effect{Kind: EffectConsumerCancelled, Consumer: id})
 	return Result{}
 }

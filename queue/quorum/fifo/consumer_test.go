@@ -257,18 +257,20 @@ func TestDiscard(t *testing.T) {
 }
 
 // TestConsumerEnds: a channel down, a node down or a consumer timeout ends
-// consumers and returns their messages to the front without counting a
-// failed delivery; other consumers then get them.
+// consumers and returns their messages to the front, a timeout counting a
+// failed delivery (as RabbitMQ 4.3's x-delivery-count does) and the others
+// not; other consumers then get them.
 func TestConsumerEnds(t *testing.T) {
 	a, b := cid(chA, "a"), cid(chB, "b")
 	cases := []struct {
 		name      string
 		cmd       Command
 		cancelled bool
+		count     uint32
 	}{
-		{"channel down", ChannelDown{Chan: chB}, false},
-		{"node down", NodeDown{Node: chB.Node}, false},
-		{"consumer timeout", ConsumerTimeout{Consumer: b}, true},
+		{"channel down", ChannelDown{Chan: chB}, false, 0},
+		{"node down", NodeDown{Node: chB.Node}, false, 0},
+		{"consumer timeout", ConsumerTimeout{Consumer: b}, true, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -291,7 +293,7 @@ func TestConsumerEnds(t *testing.T) {
 			}
 			_, effs = q.do(Settle{Consumer: a, IDs: []uint64{0}})
 			got = deliveries(effs, a)
-			if len(got) != 1 || got[0].Index != 2 || got[0].DeliveryCount != 0 || !got[0].Redelivered || got[0].ID != 1 {
+			if len(got) != 1 || got[0].Index != 2 || got[0].DeliveryCount != tc.count || !got[0].Redelivered || got[0].ID != 1 {
 				t.Errorf("a got %+v", got)
 			}
 			if res, _ := q.do(Settle{Consumer: b, IDs: []uint64{0}}); res.Outcome != UnknownConsumer {

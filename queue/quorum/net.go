@@ -1,0 +1,432 @@
+package quorum
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+)
+
+// Network is how a node's quorum queues reach the other nodes of a
+// cluster: the Raft traffic of each group, and the service on which
+// nodes forward commands to a group's leader and the leader sends
+// deliveries to the nodes of its consumers. The broker implements it on
+// its cluster port.
+type Network interface {
+	// Addr is this node's cluster address.
+	Addr() string
+	// NodeAddr returns the cluster address of node, or "" if unknown.
+	NodeAddr(node string) string
+	// RaftLayer returns the stream layer of one Raft group's traffic,
+	// the service named.
+	RaftLayer(service string) (raft.StreamLayer, error)
+	// Dial opens a stream to the service of the node at addr.
+	Dial(ctx context.Context, addr, service string) (net.Conn, error)
+	// Listen accepts the streams of service.
+	Listen(service string) (net.Listener, error)
+}
+
+// Service is the cluster service of the quorum queues' links.
+const Service = "quorum"
+
+// maxFrame bounds one frame on a link.
+const maxFrame = 64 << 20
+
+// The frames of a link. Each is a 4-byte big-endian length, then the
+// kind, then the body (link.go's encoders).
+const (
+	// framePropose: request id, group, then an entry to apply.
+	framePropose byte = 1
+	// frameResult: request id, status, text, then the answers.
+	frameResult byte = 2
+	// frameDeliver: group, consumer, then deliveries with messages.
+	frameDeliver byte = 3
+	// frameCancelled: group, consumer.
+	frameCancelled byte = 4
+)
+
+// The statuses of a result.
+const (
+	statusOK byte = iota
+	// statusNotLeader: the text is the leader's address, if known.
+	statusNotLeader
+	// statusFailed: the text says why.
+	statusFailed
+)
+
+// errLinkDown fails the proposals a broken link carried.
+var errLinkDown = errors.New("link to the quorum queue's leader lost")
+
+// notLeaderError is a proposal sent to a node that does not lead; hint is
+// the leader's address as that node knows it.
+type notLeaderError struct{ hint string }
+
+func (e notLeaderError) Error() string { return "not the leader; leader at " + e.hint }
+
+// links holds a node's links to its peers, one per peer address, dialled
+// on first use: proposals go out on them and their results come back; a
+// leader's deliveries go out on its link to the consumer's node.
+type links struct {
+	t   *Type
+	net Network
+
+	mu     sync.Mutex
+	byAddr map[string]*link // dialled links
+	all    map[*link]bool   // every live link, accepted ones too
+	closed bool
+	wg     sync.WaitGroup
+	lis    net.Listener
+}
+
+func newLinks(t *Type, n Network) (*links, error) {
+	l := &links{t: t, net: n, byAddr: map[string]*link{}, all: map[*link]bool{}}
+	lis, err := n.Listen(Service)
+	if err != nil {
+		return nil, err
+	}
+	l.lis = lis
+	l.wg.Add(1)
+	go l.accept()
+	return l, nil
+}
+
+// accept serves the links peers open.
+func (l *links) accept() {
+	defer l.wg.Done()
+	for {
+		c, err := l.lis.Accept()
+		if err != nil {
+			return
+		}
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			c.Close()
+			return
+		}
+		k := newLink(l, c, "")
+		l.all[k] = true
+		l.mu.Unlock()
+		k.start()
+	}
+}
+
+// get returns the link to addr, made (and dialled on its own goroutine)
+// if there is none: it never waits for the network, so the leader's FSM
+// goroutine may send on it.
+func (l *links) get(addr string) *link {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if k := l.byAddr[addr]; k != nil {
+		return k
+	}
+	k := newLink(l, nil, addr)
+	if l.closed {
+		k.broken = true
+		return k
+	}
+	l.byAddr[addr] = k
+	l.all[k] = true
+	l.wg.Add(1)
+	go k.dial()
+	return k
+}
+
+// dial connects a link made by get, then runs it.
+func (k *link) dial() {
+	defer k.l.wg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	c, err := k.l.net.Dial(ctx, k.addr, Service)
+	cancel()
+	k.mu.Lock()
+	if err == nil && !k.broken {
+		k.conn = c
+		k.mu.Unlock()
+		k.start()
+		return
+	}
+	k.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+	k.fail()
+}
+
+// drop forgets a broken link.
+func (l *links) drop(k *link) {
+	l.mu.Lock()
+	if k.addr != "" && l.byAddr[k.addr] == k {
+		delete(l.byAddr, k.addr)
+	}
+	delete(l.all, k)
+	l.mu.Unlock()
+}
+
+// close ends every link and joins their goroutines.
+func (l *links) close() {
+	l.mu.Lock()
+	l.closed = true
+	all := make([]*link, 0, len(l.all))
+	for k := range l.all {
+		all = append(all, k)
+	}
+	l.mu.Unlock()
+	l.lis.Close()
+	for _, k := range all {
+		k.fail()
+	}
+	l.wg.Wait()
+}
+
+// link is one stream to a peer. Its writer goroutine sends what is queued
+// in out, one write per batch, so no sender ever waits for the network;
+// its reader goroutine handles what arrives.
+type link struct {
+	l    *links
+	conn net.Conn
+	addr string // the dialled address; "" for an accepted link
+
+	mu      sync.Mutex
+	out     []byte
+	wake    chan struct{}
+	broken  bool
+	nextReq uint64
+	pending map[uint64]chan remoteResult
+
+	answers chan answer // proposals applied for the peer, in order
+}
+
+// remoteResult is a forwarded proposal's outcome.
+type remoteResult struct {
+	answers []applied
+	err     error
+}
+
+// answer is a proposal a peer forwarded, handed to Raft.
+type answer struct {
+	id  uint64
+	f   raft.ApplyFuture
+	err error
+}
+
+func newLink(l *links, c net.Conn, addr string) *link {
+	return &link{l: l, conn: c, addr: addr, wake: make(chan struct{}, 1),
+		pending: map[uint64]chan remoteResult{}, answers: make(chan answer, 1024)}
+}
+
+func (k *link) start() {
+	k.l.wg.Add(3)
+	go k.writeLoop()
+	go k.readLoop()
+	go k.answerLoop()
+}
+
+// send queues one frame.
+func (k *link) send(kind byte, body []byte) bool {
+	k.mu.Lock()
+	if k.broken {
+		k.mu.Unlock()
+		return false
+	}
+	k.out = binary.BigEndian.AppendUint32(k.out, uint32(len(body)+1))
+	k.out = append(k.out, kind)
+	k.out = append(k.out, body...)
+	// wake is closed only by fail, under mu.
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
+	k.mu.Unlock()
+	return true
+}
+
+func (k *link) writeLoop() {
+	defer k.l.wg.Done()
+	var buf []byte
+	for range k.wake {
+		k.mu.Lock()
+		buf, k.out = k.out, buf[:0]
+		k.mu.Unlock()
+		if len(buf) == 0 {
+			continue
+		}
+		if _, err := k.conn.Write(buf); err != nil {
+			k.fail()
+			return
+		}
+	}
+}
+
+// fail breaks the link: its pending proposals fail, its goroutines end.
+func (k *link) fail() {
+	k.mu.Lock()
+	if k.broken {
+		k.mu.Unlock()
+		return
+	}
+	k.broken = true
+	pending := k.pending
+	k.pending = nil
+	conn := k.conn
+	k.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+	close(k.wake)
+	close(k.answers)
+	k.l.drop(k)
+	for _, ch := range pending {
+		ch <- remoteResult{err: errLinkDown}
+	}
+}
+
+func (k *link) readLoop() {
+	defer k.l.wg.Done()
+	defer k.fail()
+	r := bufio.NewReaderSize(k.conn, 64<<10)
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n == 0 || n > maxFrame {
+			k.l.t.log.Warn("quorum queue link: bad frame length", zap.Uint32("length", n))
+			return
+		}
+		frame := make([]byte, n)
+		if _, err := io.ReadFull(r, frame); err != nil {
+			return
+		}
+		if err := k.handle(frame[0], frame[1:]); err != nil {
+			k.l.t.log.Warn("quorum queue link: bad frame", zap.Error(err))
+			return
+		}
+	}
+}
+
+// handle acts on one frame.
+func (k *link) handle(kind byte, body []byte) error {
+	switch kind {
+	case framePropose:
+		id, group, entry, err := decodePropose(body)
+		if err != nil {
+			return err
+		}
+		k.propose(id, group, entry)
+	case frameResult:
+		id, res, err := decodeResult(body)
+		if err != nil {
+			return err
+		}
+		k.mu.Lock()
+		ch := k.pending[id]
+		delete(k.pending, id)
+		k.mu.Unlock()
+		if ch != nil {
+			ch <- res
+		}
+	case frameDeliver:
+		d, err := decodeDeliver(body)
+		if err != nil {
+			return err
+		}
+		if q := k.l.t.queue(d.group); q != nil {
+			if s := q.session(d.consumer.Chan); s != nil {
+				s.deliver(d.consumer.Tag, d.deliveries, d.msgs)
+			}
+		}
+	case frameCancelled:
+		group, id, err := decodeCancelled(body)
+		if err != nil {
+			return err
+		}
+		if q := k.l.t.queue(group); q != nil {
+			if s := q.session(id.Chan); s != nil {
+				s.cancelled(id.Tag)
+			}
+		}
+	default:
+		return fmt.Errorf("unknown frame kind %d", kind)
+	}
+	return nil
+}
+
+// propose applies an entry a peer forwarded, if this replica leads; the
+// answer goes back in order through answerLoop.
+func (k *link) propose(id uint64, group string, entry []byte) {
+	q := k.l.t.queue(group)
+	var a answer
+	a.id = id
+	switch r := q.raftOrNil(); {
+	case r == nil:
+		a.err = notLeaderError{}
+	case r.State() != raft.Leader:
+		addr, _ := r.LeaderWithID()
+		a.err = notLeaderError{hint: string(addr)}
+	default:
+		a.f = r.Apply(entry, 0)
+	}
+	k.mu.Lock()
+	broken := k.broken
+	if !broken {
+		// answers is closed only by fail, under mu.
+		k.answers <- a
+	}
+	k.mu.Unlock()
+}
+
+// answerLoop sends back the answers to forwarded proposals, in order.
+func (k *link) answerLoop() {
+	defer k.l.wg.Done()
+	for a := range k.answers {
+		var res remoteResult
+		switch {
+		case a.err != nil:
+			res.err = a.err
+		default:
+			res = futureResult(a.f)
+		}
+		k.send(frameResult, encodeResult(a.id, res))
+	}
+}
+
+// futureResult waits for f.
+func futureResult(f raft.ApplyFuture) remoteResult {
+	if err := f.Error(); err != nil {
+		return remoteResult{err: err}
+	}
+	answers, _ := f.Response().([]applied)
+	return remoteResult{answers: answers}
+}
+
+// forward sends an entry of group to the leader over this link; the
+// result arrives on the returned channel.
+func (k *link) forward(group string, entry []byte) <-chan remoteResult {
+	ch := make(chan remoteResult, 1)
+	k.mu.Lock()
+	if k.broken {
+		k.mu.Unlock()
+		ch <- remoteResult{err: errLinkDown}
+		return ch
+	}
+	k.nextReq++
+	id := k.nextReq
+	k.pending[id] = ch
+	k.mu.Unlock()
+	if !k.send(framePropose, encodePropose(id, group, entry)) {
+		k.mu.Lock()
+		delete(k.pending, id)
+		k.mu.Unlock()
+		ch <- remoteResult{err: errLinkDown}
+	}
+	return ch
+}
