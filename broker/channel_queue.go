@@ -73,6 +73,9 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	if m.Exclusive {
 		def.Owner = c.owner().meta()
 	}
+	if args.Type == queue.TypeQuorum && vh.srv.cluster != nil {
+		def.Members = vh.srv.cluster.quorumMembers(args.InitialGroupSize)
+	}
 	vh.mu.RLock()
 	existing := vh.queues[name]
 	vh.mu.RUnlock()

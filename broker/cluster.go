@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -83,6 +84,7 @@ type clusterNode struct {
 	cfg     ClusterConfig
 	port    *cluster.Transport
 	members *cluster.Membership
+	joined  atomic.Bool // members and raft are set
 	raft    *raft.Raft
 	defs    *raftDefs
 	gate    *gatedDefs              // the proposer the node's clients use (cluster_gate.go)
@@ -160,12 +162,17 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 		Meta:      n.localMeta(),
 		Seeds:     n.cfg.Join,
 		Log:       n.log,
-		Events:    func(ev cluster.Event) { n.changed(); n.remoteAlarmsChanged(ev) },
+		Events: func(ev cluster.Event) {
+			n.changed()
+			n.remoteAlarmsChanged(ev)
+			s.quorumMembership(ev)
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("broker: cluster membership: %w", err)
 	}
 	n.members = members
+	n.joined.Store(true)
 	n.gate = newGatedDefs(n.defs, n.changed)
 	n.leaders = leaderEvents(n.raft)
 	s.defs = n.gate

@@ -62,6 +62,10 @@ type ClusterQueue struct {
 	Name    string `json:"name"`
 	Type    string `json:"type"`
 	Durable bool   `json:"durable"`
+	// Members and Leader are a quorum queue's replicas and, as this node
+	// knows it, the one that leads ("" when none is known).
+	Members []string `json:"members,omitempty"`
+	Leader  string   `json:"leader,omitempty"`
 }
 
 // status gathers this node's view of the cluster: membership, the Raft
@@ -123,7 +127,12 @@ func (s *Server) statusQueues() []ClusterQueue {
 	for _, v := range s.vhostList() {
 		v.mu.RLock()
 		for _, e := range v.queues {
-			out = append(out, ClusterQueue{Node: e.def.Home, Vhost: v.name, Name: e.def.Name, Type: e.def.Type, Durable: e.def.Durable})
+			cq := ClusterQueue{Node: e.def.Home, Vhost: v.name, Name: e.def.Name, Type: e.def.Type,
+				Durable: e.def.Durable, Members: e.def.Members}
+			if l, ok := e.q.(interface{ Leader() string }); ok {
+				cq.Leader = l.Leader()
+			}
+			out = append(out, cq)
 		}
 		v.mu.RUnlock()
 	}

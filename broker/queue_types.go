@@ -47,7 +47,7 @@ func (s *Server) openQueueTypes() error {
 		first = s.cfg.WrapClassic(ct)
 	}
 	types := []queue.Type{first}
-	if s.cfg.Cluster == nil && !s.extraType(queue.TypeQuorum) {
+	if !s.extraType(queue.TypeQuorum) {
 		qt, err := s.openQuorum()
 		if err != nil {
 			ct.Close()
@@ -66,10 +66,15 @@ func (s *Server) openQueueTypes() error {
 	return nil
 }
 
-// openQuorum opens the quorum queue type: on a single node each quorum
-// queue is a Raft group of one, logging to the WAL under the data dir.
+// openQuorum opens the quorum queue type, logging to the WAL under the
+// data dir: on a single node each quorum queue is a Raft group of one; a
+// cluster node's groups replicate over the cluster port
+// (cluster_quorum.go).
 func (s *Server) openQuorum() (queue.Type, error) {
 	c := quorum.Config{Node: s.cfg.NodeName, Logger: s.log, RaftLogger: cluster.NewHCLogger(s.log, "quorum")}
+	if s.cluster != nil {
+		c.Net = quorumNet{s.cluster}
+	}
 	if !s.cfg.InMemory {
 		c.Dir = filepath.Join(s.cfg.DataDir, quorumDir)
 	}

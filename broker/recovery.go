@@ -48,14 +48,6 @@ func (s *Server) openStorage() error {
 		store = d
 	}
 	fsm := &defsFSM{srv: s, state: state}
-	if s.cfg.Cluster != nil {
-		if err := s.openCluster(); err != nil {
-			if store != nil {
-				store.Close()
-			}
-			return err
-		}
-	}
 	if err := s.recoverQueueTypes(state); err != nil {
 		if store != nil {
 			store.Close()

@@ -120,7 +120,16 @@ func NewServer(cfg Config) (*Server, error) {
 	s.connSeq.Store(s.life)
 	s.clock.Store(time.Now().UnixMilli())
 	s.vhosts = make(map[string]*vhost)
+	if cfg.Cluster != nil {
+		// The cluster port first: quorum queues replicate over it.
+		if err := s.openCluster(); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.openQueueTypes(); err != nil {
+		if s.cluster != nil {
+			s.cluster.shutdown()
+		}
 		return nil, err
 	}
 	if cfg.InMemory {

@@ -167,9 +167,10 @@ func (s *Server) reconcile(effects []meta.Effect, a *applied) {
 
 // homedHere reports whether this node runs the queue def. A single node
 // runs every queue, whatever node name it had when the queue was declared;
-// a cluster member runs the queues whose Home it is.
+// a cluster member runs the queues whose Home it is, and every quorum
+// queue (a replica on its members, a client of the leader elsewhere).
 func (s *Server) homedHere(def queueDef) bool {
-	return s.cfg.Cluster == nil || def.Home == s.cfg.NodeName
+	return s.cfg.Cluster == nil || def.Home == s.cfg.NodeName || def.Type == queue.TypeQuorum
 }
 
 func (v *vhost) addExchange(d exchangeDef) {
@@ -207,6 +208,7 @@ func (v *vhost) startQueue(def queueDef) (*queueEntry, error) {
 		Exclusive:  def.Exclusive,
 		AutoDelete: def.AutoDelete,
 		Args:       args,
+		Members:    def.Members,
 	}, queue.Hooks{
 		DeadLetter: v.deadLetter,
 		Expired:    func() { v.expireQueue(e) },

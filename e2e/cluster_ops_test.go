@@ -62,8 +62,10 @@ type clusterStatusJSON struct {
 		Node    string `json:"node"`
 		Vhost   string `json:"vhost"`
 		Name    string `json:"name"`
-		Type    string `json:"type"`
-		Durable bool   `json:"durable"`
+		Type    string   `json:"type"`
+		Durable bool     `json:"durable"`
+		Members []string `json:"members"`
+		Leader  string   `json:"leader"`
 	} `json:"queues"`
 }
 

@@ -75,6 +75,16 @@ func (q *Queue) leaderAddr() string {
 	return q.t.cfg.Net.NodeAddr(m)
 }
 
+// Leader returns the name of the node whose replica leads, as this node
+// knows it, or "".
+func (q *Queue) Leader() string {
+	if r := q.raft(); r != nil {
+		_, id := r.LeaderWithID()
+		return string(id)
+	}
+	return ""
+}
+
 // setLeaderHint records where a peer said the leader is ("" forgets).
 func (q *Queue) setLeaderHint(addr string) { q.hint.Store(addr) }
 

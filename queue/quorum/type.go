@@ -181,6 +181,12 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 		t.forget(q)
 		return nil, err
 	}
+	if t.cfg.Net != nil {
+		// Consumers of this node's previous life end: no channel of
+		// this life can have subscribed yet, and its commands queue
+		// behind this one.
+		q.propose(fifo.NodeDown{Node: t.cfg.Node, Now: now()}, nil, nil, nil)
+	}
 	return q, nil
 }
 

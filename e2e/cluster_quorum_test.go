@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// This file runs quorum queues on three warren processes: replicated by
+// Raft over the three nodes, reachable from any node, and surviving the
+// loss of any one of them, its leader included.
+
+// quorumLeader returns the index of the node leading quorum queue q, as
+// node i's status reports it, polling until one is known.
+func (c *testCluster) quorumLeader(t *testing.T, i int, q string) int {
+	t.Helper()
+	leader := -1
+	eventually(t, "quorum queue "+q+" has a leader", func() bool {
+		for _, sq := range c.status(t, i).Queues {
+			if sq.Name == q && sq.Leader != "" {
+				leader = slices.Index(c.names, sq.Leader)
+				return leader >= 0
+			}
+		}
+		return false
+	})
+	return leader
+}
+
+// TestClusterQuorumQueue: a quorum queue declared on one node has the
+// three nodes as members; messages published with confirms on a second
+// node are consumed on the third; when the leader is killed with kill -9,
+// a new one is elected, publishing and consuming go on from the
+// survivors, and no confirmed message is lost.
+func TestClusterQuorumQueue(t *testing.T) {
+	c := startCluster(t, 3)
+	q := "qq-cluster"
+	ch := c.channel(t, 0)
+	if _, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
+		t.Fatal(err)
+	}
+	var members []string
+	for _, sq := range c.status(t, 0).Queues {
+		if sq.Name == q {
+			members = sq.Members
+		}
+	}
+	if got := slices.Sorted(slices.Values(members)); !slices.Equal(got, c.names) {
+		t.Fatalf("members %v, want %v", members, c.names)
+	}
+	leader := c.quorumLeader(t, 0, q)
+	pubNode, conNode := (leader+1)%3, (leader+2)%3
+	confirmed := publishConfirmedOn(t, c, pubNode, q, 0, 100)
+
+	con := c.channel(t, conNode)
+	mustOK(t, con.Qos(10, 0, false), "qos")
+	d, err := con.Consume(q, "", false, false, false, false, nil)
+	mustOK(t, err, "consume")
+	got := map[string]bool{}
+	take := func(n int) {
+		t.Helper()
+		for range n {
+			select {
+			case m := <-d:
+				got[string(m.Body)] = true
+				mustOK(t, m.Ack(false), "ack")
+			case <-time.After(10 * time.Second):
+				t.Fatalf("consumed %d of %d", len(got), len(confirmed))
+			}
+		}
+	}
+	take(50)
+
+	c.nodes[leader].kill()
+	confirmed = append(confirmed, publishConfirmedOn(t, c, pubNode, q, 100, 100)...)
+	take(len(confirmed) - len(got))
+	for _, b := range confirmed {
+		if !got[b] {
+			t.Fatalf("confirmed message %s never consumed", b)
+		}
+	}
+	if after := c.quorumLeader(t, pubNode, q); after == leader {
+		t.Fatalf("the killed node %d still leads", leader)
+	}
+}
+
+// publishConfirmedOn publishes n persistent messages numbered from first to
+// q on node i with confirms, and returns the bodies confirmed (every one:
+// a nack fails the test).
+func publishConfirmedOn(t *testing.T, c *testCluster, i int, q string, first, n int) []string {
+	t.Helper()
+	ch := c.channel(t, i)
+	mustOK(t, ch.Confirm(false), "confirm")
+	acks := ch.NotifyPublish(make(chan amqp.Confirmation, n))
+	var bodies []string
+	for k := first; k < first+n; k++ {
+		b := fmt.Sprint("m", k)
+		mustOK(t, ch.Publish("", q, false, false, amqp.Publishing{DeliveryMode: amqp.Persistent, Body: []byte(b)}), "publish")
+		bodies = append(bodies, b)
+	}
+	for range n {
+		select {
+		case a := <-acks:
+			if !a.Ack {
+				t.Fatalf("publish %d nacked", a.DeliveryTag)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("confirms did not arrive")
+		}
+	}
+	return bodies
+}
