@@ -384,12 +384,18 @@
 //
 // Queues are reached through queue.Type and queue.Queue only. NewServer
 // builds the node's queue.Registry (queue_types.go, the one file that
-// names queue/classic; the broker does not import queue/store): classic,
-// the first type, opens the queue store in DataDir/queues. A declare looks
-// the x-queue-type up in the registry and checks the flags and arguments
-// against the type's Capabilities; quorum and stream, which RabbitMQ has
-// and this node does not run, get RabbitMQ's property checks and then
-// "not supported by Warren yet". Calls that will wait on another node or a
+// names queue/classic and queue/quorum; the broker does not import
+// queue/store): classic, the first type, opens the queue store in
+// DataDir/queues; quorum opens its write-ahead log and snapshots in
+// DataDir/quorum and, on a cluster node, gets the cluster port
+// (cluster_quorum.go; the port therefore opens before the types). A
+// declare looks the x-queue-type up in the registry and checks the flags,
+// the arguments and a server-chosen name against the type's Capabilities;
+// stream, which RabbitMQ has and this node does not run, gets RabbitMQ's
+// property checks and then "not supported by Warren yet". A consumer
+// timeout closes the channel, unless the queue's session ends the
+// consumer itself (queue.TimeoutCanceller: a quorum queue cancels just
+// that consumer, as RabbitMQ 4.3 does). Calls that will wait on another node or a
 // Raft group (declare, recover, delete, purge, stats) take a context: a
 // channel's delete and purge run with the context of its waiting method
 // (Channels that wait); declare's Stats and the others still pass

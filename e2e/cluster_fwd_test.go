@@ -256,6 +256,8 @@ func fwdRelease(t *testing.T, c *testCluster) {
 		mustOK(t, got[4].Nack(true, true), "basic.nack the gets")
 	}
 	g := nodeChannel(t, c, nodeC)
+	// The last nack went from B to A; C's get must not overtake it.
+	waitMessages(t, g, q, 5)
 	d, ok, err := g.Get(q, false)
 	if err != nil || !ok || string(d.Body) != "0" {
 		t.Fatalf("basic.get: ok %v err %v body %q", ok, err, d.Body)

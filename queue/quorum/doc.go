@@ -1,0 +1,79 @@
+// Package quorum is the quorum queue type (x-queue-type=quorum): each
+// queue a hashicorp/raft group whose replicas apply the state machine of
+// queue/quorum/fifo, every group of a node logging to the node's one
+// write-ahead log (queue/quorum/wal), so one fsync serves every group that
+// appended. On a single node a queue is a group of one; in a cluster its
+// members are recorded in its definition (three nodes by default), every
+// node runs the queue, members with a replica, and any node's channels
+// use it.
+//
+// # How a command travels
+//
+// A session (session.go, in the manner of RabbitMQ's rabbit_fifo_client)
+// turns a channel's operation into a fifo command and submits it to the
+// queue's proposer (proposer.go), which never blocks the channel. The
+// proposer's loop takes what is pending and encodes it as one Raft entry
+// (entry.go: up to 1,024 commands; a message's body travels inside its
+// Enqueue): raft.Apply when this replica leads, which returns once Raft's
+// leader loop took the entry, so the next batch gathers while Raft writes
+// and replicates this one; otherwise the entry goes over the node's link
+// to the leader's node (net.go, the cluster port's "quorum" service),
+// which applies it there and answers. The proposer's waiter takes the
+// answers in order and runs each request's done: a publisher confirm is
+// posted only once its Enqueue is committed, that is on a majority's
+// disk. A batch whose leader was lost, or that reached a node that no
+// longer leads, is proposed again ahead of what came after it; every
+// command is safe to repeat (an Enqueue names its publisher and sequence,
+// so a resend is answered Duplicate and not enqueued twice).
+//
+// # Effects and sessions
+//
+// Every replica applies every entry (fsm.go); only the leader carries out
+// the effects (effects.go): deliveries and cancellations to the session of
+// the consumer's channel, on this node or over the link to its node;
+// dead-lettering through the broker's hook; timers for message TTLs and
+// x-expires, whose firing proposes a Tick. A new leader proposes
+// LeaderElected first, which re-issues every unsettled delivery; the
+// session drops a delivery whose consumer id it has seen, so no consumer
+// sees a message twice because the leader changed. The session numbers
+// the deliveries it posts itself and settles by those numbers, sorted per
+// consumer so that requeued messages keep their order. Consume-ok is
+// posted once the Checkout is committed, and deliveries that came first
+// wait behind it.
+//
+// # Bodies and snapshots
+//
+// The state machine holds headers only and names a message by the index
+// of the command that enqueued it (the entry's Raft index shifted left by
+// ten bits, plus the command's position). Each replica keeps the bodies of
+// the messages it holds in memory, in index order (bodies.go), dropping
+// those below fifo.State.LiveFrom. A snapshot is the state plus the live
+// bodies, so the Raft log can be truncated right behind it however old the
+// oldest unacked message is: disk stays bounded by the live messages and
+// the entries since the last snapshot. Snapshots are asked for by the
+// state machine, not by Raft's threshold: once as many entries were
+// applied since the last one as bodies are live (and at least 16,384), so
+// a snapshot's cost is O(1) per entry applied. Known limit: the bodies of
+// a backlog are in memory on every replica.
+//
+// # Goroutines
+//
+// Per queue: Raft's own (hashicorp/raft runs several per group, and its
+// network transport more per peer), the proposer's loop and waiter, a
+// snapshot request while one runs, the x-expires hook's, and a timer's
+// callback. Per node: the links' accept loop and, per link, a writer, a
+// reader and an answerer (the dialled ones a dialler first). Queue.Close
+// and Delete stop Raft, the proposer and what they started; Type.Close
+// ends the links and closes the WAL once every queue is closed.
+//
+// # Locks
+//
+// Type.mu guards the queue map and the nodes reported down. Queue.mu
+// guards the sessions, timers and the done flag; it is taken before a
+// session's mu, never after. fsm.mu guards the state and the bodies; it is
+// held only while applying or reading them, never while effects are
+// carried out, so an effect may call into sessions and the broker. A
+// link's mu guards its outbox and its pending forwarded proposals.
+// Nothing here holds a lock while waiting for Raft or the network, and
+// Raft's FSM goroutine, which Raft waits for, never waits for Raft.
+package quorum
