@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -167,7 +168,7 @@ func testStatus(t *testing.T, nodes []*testNode) {
 		{Node: nodes[1].name, Vhost: "/", Name: "st-durable", Type: "classic", Durable: true},
 		{Node: nodes[1].name, Vhost: "/", Name: "st-transient", Type: "classic"},
 	}
-	if !slices.Equal(st.Queues, wantQ) {
+	if !reflect.DeepEqual(st.Queues, wantQ) {
 		t.Errorf("queues %+v, want %+v", st.Queues, wantQ)
 	}
 	if _, err := nodes[0].admin("wrong").Status(ctxFor(t, 5*time.Second)); !errors.Is(err, cluster.ErrBadSecret) {
