@@ -91,6 +91,17 @@ func (p *proposer) submit(r request) {
 	p.poke()
 }
 
+// pokeSoon wakes the loop to retry: at once when a new leader is known,
+// else after retryEvery, so that a leader's node that went away is not
+// dialled in a tight loop while the group elects another.
+func (p *proposer) pokeSoon(now bool) {
+	if now {
+		p.poke()
+		return
+	}
+	time.AfterFunc(retryEvery, p.poke)
+}
+
 // poke wakes the loop.
 func (p *proposer) poke() {
 	select {
@@ -103,14 +114,13 @@ func (p *proposer) poke() {
 func (p *proposer) loop() {
 	defer p.wg.Done()
 	defer close(p.futures)
-	tick := time.NewTicker(retryEvery)
-	defer tick.Stop()
+	var retry <-chan time.Time // armed only while something waits for a leader
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-p.wake:
-		case <-tick.C:
+		case <-retry:
 		case leader := <-p.q.notify:
 			if leader {
 				p.leaderElected()
@@ -119,7 +129,18 @@ func (p *proposer) loop() {
 		if !p.flush() {
 			return
 		}
+		retry = nil
+		if p.waiting() {
+			retry = time.After(retryEvery)
+		}
 	}
+}
+
+// waiting reports whether requests wait to be retried.
+func (p *proposer) waiting() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.retry) > 0
 }
 
 // take removes the next batch: retries first, then pending.
@@ -258,11 +279,13 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 	case errors.As(res.err, &nl):
 		p.q.setLeaderHint(nl.hint)
 		p.again(in.reqs, false)
+		p.pokeSoon(nl.hint != "")
 		return posts
 	case errors.Is(res.err, raft.ErrNotLeader), errors.Is(res.err, raft.ErrLeadershipLost),
 		errors.Is(res.err, raft.ErrLeadershipTransferInProgress), errors.Is(res.err, errLinkDown):
 		p.q.setLeaderHint("")
 		p.again(in.reqs, false)
+		p.pokeSoon(false)
 		return posts
 	}
 	for i, req := range in.reqs {
