@@ -3,6 +3,7 @@ package broker
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/exchange"
@@ -193,7 +194,16 @@ func containsQueue(qs []queue.Queue, q queue.Queue) bool {
 // x-dead-letter-routing-key), its CC keys. A target queue the message
 // already died in, with no rejection since, is a cycle and is skipped, as
 // rabbit_dead_letter does.
-func (v *vhost) deadLetter(ms []*queue.Message) {
+func (v *vhost) deadLetter(ms []*queue.Message) { v.deadLetterConfirmed(ms, nil) }
+
+// deadLetterConfirmed dead-letters ms as deadLetter does and, when done is
+// set, calls it once every target queue took them: with true when all
+// confirmed, false when one refused. A message that routes nowhere is
+// taken (there is nothing to wait for), as RabbitMQ's at-least-once
+// dead-lettering settles what its exchange does not route.
+func (v *vhost) deadLetterConfirmed(ms []*queue.Message, done func(ok bool)) {
+	c := &dlConfirms{done: done}
+	c.pending.Add(1) // released below, once every publish is made
 	for _, m := range ms {
 		if m.Exchange != "" && v.exchange(m.Exchange) == nil {
 			v.log.Debug("dead-letter exchange missing, message dropped", zap.String("exchange", m.Exchange))
@@ -213,8 +223,31 @@ func (v *vhost) deadLetter(ms []*queue.Message) {
 				v.log.Debug("dead-letter cycle, message dropped", zap.String("queue", q.Name()))
 				continue
 			}
-			q.Publish(m, queue.Confirm{})
+			if done == nil {
+				q.Publish(m, queue.Confirm{})
+				continue
+			}
+			c.pending.Add(1)
+			q.Publish(m, queue.Confirm{To: c})
 		}
+	}
+	c.Confirmed(0, true)
+}
+
+// dlConfirms counts the confirms of one batch of dead-lettered messages.
+type dlConfirms struct {
+	done    func(ok bool)
+	pending atomic.Int64
+	failed  atomic.Bool
+}
+
+// Confirmed implements queue.Confirmer.
+func (c *dlConfirms) Confirmed(_ uint64, ok bool) {
+	if !ok {
+		c.failed.Store(true)
+	}
+	if c.pending.Add(-1) == 0 && c.done != nil {
+		c.done(!c.failed.Load())
 	}
 }
 

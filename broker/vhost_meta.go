@@ -210,8 +210,9 @@ func (v *vhost) startQueue(def queueDef) (*queueEntry, error) {
 		Args:       args,
 		Members:    def.Members,
 	}, queue.Hooks{
-		DeadLetter: v.deadLetter,
-		Expired:    func() { v.expireQueue(e) },
+		DeadLetter:          v.deadLetter,
+		DeadLetterConfirmed: v.deadLetterConfirmed,
+		Expired:             func() { v.expireQueue(e) },
 	})
 	if err != nil {
 		return nil, err

@@ -84,6 +84,12 @@ type Hooks struct {
 	// Exchange set to the dead-letter exchange and RoutingKey to the key to
 	// route it by (see DeadLettered). Nil drops them.
 	DeadLetter func(ms []*Message)
+	// DeadLetterConfirmed dead-letters as DeadLetter does and calls done
+	// once every target queue took the messages (true) or one refused
+	// them (false), for a queue that settles a dead-lettered message only
+	// then (a quorum queue's at-least-once strategy). Nil: use DeadLetter
+	// and do not wait.
+	DeadLetterConfirmed func(ms []*Message, done func(ok bool))
 	// Expired asks the broker to delete the queue: x-expires ran out, or
 	// the last consumer of an auto-delete queue went. It is called at most
 	// once.

@@ -72,12 +72,41 @@ func (q *Queue) deadLetter(w *work) {
 			copies = append(copies, queue.DeadLettered(m, d.Reason, q.decl.Name, &q.decl.Args, at))
 		}
 	}
-	if q.hooks.DeadLetter != nil && len(copies) > 0 {
-		q.hooks.DeadLetter(copies)
+	if !w.AtLeastOnce || q.hooks.DeadLetterConfirmed == nil {
+		if q.hooks.DeadLetter != nil && len(copies) > 0 {
+			q.hooks.DeadLetter(copies)
+		}
+		if w.AtLeastOnce {
+			q.propose(fifo.DeadLetterSettled{Indexes: indexes, Now: now()}, nil, nil, nil)
+		}
+		return
 	}
-	if w.AtLeastOnce {
-		q.propose(fifo.DeadLetterSettled{Indexes: indexes, Now: now()}, nil, nil, nil)
-	}
+	q.deadLetterAtLeastOnce(copies, indexes)
+}
+
+// deadLetterRetry is how long at-least-once dead-lettering waits before
+// it tries again after a target refused.
+const deadLetterRetry = time.Second
+
+// deadLetterAtLeastOnce publishes copies to the dead-letter targets and
+// settles the source messages (indexes) only once every target confirmed
+// them; a refusal is retried while this replica leads (a new leader
+// re-issues what is pending).
+func (q *Queue) deadLetterAtLeastOnce(copies []*queue.Message, indexes []uint64) {
+	q.hooks.DeadLetterConfirmed(copies, func(ok bool) {
+		if ok {
+			q.propose(fifo.DeadLetterSettled{Indexes: indexes, Now: now()}, nil, nil, nil)
+			return
+		}
+		time.AfterFunc(deadLetterRetry, func() {
+			q.mu.Lock()
+			done := q.done
+			q.mu.Unlock()
+			if !done && q.leading() {
+				q.deadLetterAtLeastOnce(copies, indexes)
+			}
+		})
+	})
 }
 
 // setTimer (re)arms timer i to propose a Tick at at (Unix ms).
