@@ -62,7 +62,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return nil
 	}
 	var err error
-	f.batch, err = decodeEntry(l.Data, f.batch[:0])
+	if local, ok := f.q.prop.takeLocal(l.Data); ok {
+		f.batch = append(f.batch[:0], local...)
+	} else {
+		f.batch, err = decodeEntry(l.Data, f.batch[:0])
+	}
 	if err != nil {
 		f.broken = fmt.Errorf("entry %d: %w", l.Index, err)
 		f.mu.Unlock()

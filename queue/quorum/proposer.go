@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/hashicorp/raft"
 
@@ -58,19 +59,43 @@ type proposer struct {
 	futures chan inflight
 	stop    chan struct{}
 	wg      sync.WaitGroup
+
+	// local holds, by the address of an entry's data, the commands of the
+	// entries this replica handed to Raft as leader, so that its fsm
+	// applies them without decoding the entry again (takeLocal).
+	lmu   sync.Mutex
+	local map[*byte][]decoded
 }
 
 // inflight is a batch of requests handed to the leader as one entry:
 // f when this replica leads, remote when forwarded.
 type inflight struct {
 	f      raft.ApplyFuture
+	data   *byte // f's entry data, a key of proposer.local
 	remote <-chan remoteResult
 	reqs   []request
 }
 
+// takeLocal returns (and forgets) the commands of the entry whose data is
+// data, if this replica proposed it as leader: the leader's fsm applies
+// the messages its channels published rather than decoded copies.
+func (p *proposer) takeLocal(data []byte) ([]decoded, bool) {
+	if len(data) == 0 {
+		return nil, false
+	}
+	key := unsafe.SliceData(data)
+	p.lmu.Lock()
+	defer p.lmu.Unlock()
+	ds, ok := p.local[key]
+	if ok {
+		delete(p.local, key)
+	}
+	return ds, ok
+}
+
 func newProposer(q *Queue) *proposer {
 	p := &proposer{q: q, wake: make(chan struct{}, 1), futures: make(chan inflight, 4096),
-		stop: make(chan struct{})}
+		stop: make(chan struct{}), local: map[*byte][]decoded{}}
 	p.wg.Add(2)
 	go p.loop()
 	go p.wait()
@@ -178,7 +203,16 @@ func (p *proposer) flush() bool {
 		}
 		in := inflight{reqs: batch}
 		if r := p.q.raft(); r != nil && r.State() == raft.Leader {
-			in.f = r.Apply(slices.Clone(buf), 0)
+			data := slices.Clone(buf)
+			ds := make([]decoded, len(batch))
+			for i, req := range batch {
+				ds[i] = decoded{cmd: req.cmd, msg: req.msg}
+			}
+			in.data = unsafe.SliceData(data)
+			p.lmu.Lock()
+			p.local[in.data] = ds
+			p.lmu.Unlock()
+			in.f = r.Apply(data, 0)
 		} else if addr := p.q.leaderAddr(); addr != "" && p.q.t.links != nil {
 			in.remote = p.q.t.links.get(addr).forward(p.q.group, slices.Clone(buf))
 		} else {
@@ -270,6 +304,11 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 	var res remoteResult
 	if in.f != nil {
 		res = futureResult(in.f)
+		// An entry never applied here (leadership lost) leaves its
+		// commands behind.
+		p.lmu.Lock()
+		delete(p.local, in.data)
+		p.lmu.Unlock()
 	} else {
 		res = <-in.remote
 	}
