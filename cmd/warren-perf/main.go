@@ -6,7 +6,7 @@
 //	warren-perf --persistent --confirm 1000 --queue-args x-queue-type=quorum --json
 //	warren-perf --declare-url URL3 --publish-url URL1 --consume-url URL2   # queue, publisher and consumer on three nodes
 //	warren-perf suite --uri URL [--compare URL2] --out DIR
-//	warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--json]
+//	warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--get] [--json]
 //
 // A live line goes to stderr once a second; the summary (or --json) to
 // stdout. The exit status is 0 when every message was accounted for, 1 when
@@ -226,8 +226,8 @@ func suiteMain(ctx context.Context, args []string) int {
 func readyMain(ctx context.Context, start time.Time, args []string) int {
 	fs := flag.NewFlagSet("warren-perf ready", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--json]")
-		fmt.Fprintln(fs.Output(), "Dials and passively declares the queue until it succeeds; prints the time since --since and the queue's message count.")
+		fmt.Fprintln(fs.Output(), "usage: warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--get] [--json]")
+		fmt.Fprintln(fs.Output(), "Dials and passively declares the queue until it succeeds (with --get, until a basic.get returns a message); prints the time since --since and the queue's message count.")
 		fs.PrintDefaults()
 	}
 	c := perf.DefaultReadyConfig()
@@ -239,6 +239,7 @@ func readyMain(ctx context.Context, start time.Time, args []string) int {
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "give up (exit 1) after this long")
 	fs.DurationVar(&c.DialTimeout, "dial-timeout", c.DialTimeout, "timeout of each connection attempt")
 	fs.DurationVar(&c.Interval, "interval", c.Interval, "pause between failed attempts")
+	fs.BoolVar(&c.Get, "get", false, "once the declare succeeds, go on until a basic.get returns a message (given back with a requeue) and print that time too")
 	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return 2

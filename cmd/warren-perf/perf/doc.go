@@ -22,7 +22,7 @@
 // alternation, and writes a Markdown table ([WriteMarkdown]) and one SVG
 // chart per scenario ([WriteSVG]).
 //
-// [WaitReady] polls a broker until a passive queue.declare succeeds, for
-// timing how soon a restarted broker serves a queue and how many messages
-// it recovered.
+// [WaitReady] polls a broker until a passive queue.declare succeeds (and,
+// if asked, a basic.get returns a message), for timing how soon a
+// restarted broker serves a queue and how many messages it recovered.
 package perf
