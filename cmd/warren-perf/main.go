@@ -7,6 +7,7 @@
 //	warren-perf --declare-url URL3 --publish-url URL1 --consume-url URL2   # queue, publisher and consumer on three nodes
 //	warren-perf suite --uri URL [--compare URL2] --out DIR
 //	warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--get] [--json]
+//	warren-perf --reconnect --confirm 1000 --publish-url URL1,URL2 --kill-pid PID --kill-after 5s   # failover
 //
 // A live line goes to stderr once a second; the summary (or --json) to
 // stdout. The exit status is 0 when every message was accounted for, 1 when
@@ -129,6 +130,9 @@ func runMain(ctx context.Context, args []string) int {
 	var pids pidsFlag
 	fs.Var(&pids, "broker-pid", "broker process `id` for CPU and RSS from /proc (RabbitMQ: the beam.smp pid); repeat or comma-separate for a broker of several processes, such as a cluster's nodes, whose figures are added")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "AMQP heartbeat interval")
+	fs.BoolVar(&c.Reconnect, "reconnect", false, "producers and consumers that lose their connection reconnect to the next URL of their list, producers publishing again what was unconfirmed; lost then means confirmed and never consumed, and duplicates do not fail the run (needs --confirm)")
+	fs.IntVar(&c.KillPID, "kill-pid", 0, "kill this process `id` with SIGKILL (kill -9) --kill-after into the window, e.g. a cluster node's, and report how confirms and deliveries went on around it")
+	fs.DurationVar(&c.KillAfter, "kill-after", 0, "when to kill --kill-pid, from the window's start")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return 2
