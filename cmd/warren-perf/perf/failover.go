@@ -10,12 +10,17 @@ import (
 
 // Failover: a run may kill a broker process (Config.KillPID, a cluster
 // node) in the middle of its window. Each producer's confirms and each
-// consumer's deliveries are a stream of events; a gapTracker per stream
-// finds the pause the kill caused: the longest interval between two
-// consecutive events that ends after the kill. For a client on a
-// surviving node that is the time from the last confirm before the kill
-// to the first after it; for a client of the killed node it also spans
-// its reconnection.
+// consumer's deliveries are a stream of events, and a gapTracker per
+// stream finds the pause the kill caused: the longest interval between two
+// consecutive events that ends after the kill and begins less than
+// killSpan after it. A confirm or delivery already under way when the
+// process died may still arrive just after the kill; the pause that
+// follows it is the one the failover costs. For a client of the killed
+// node the tracker also times its reconnection and, for a producer, the
+// first confirm (ack or nack) and the first ack on the new connection.
+
+// killSpan bounds when the pause a kill causes may begin.
+const killSpan = time.Second
 
 // Failover is what a run measured around the kill of a broker process.
 type Failover struct {
@@ -41,13 +46,17 @@ type StreamFailover struct {
 	URL string `json:"url"`
 	// Resumed tells whether any event came after the kill.
 	Resumed bool `json:"resumed"`
-	// GapMillis is the longest pause between two events that ended after
-	// the kill: from the last event before it to the first after it.
+	// GapMillis is the pause the kill caused: the longest between two
+	// events that ended after the kill and began less than a second
+	// after it.
 	GapMillis float64 `json:"gap_ms"`
 	// GapStartMillis is when that pause began (the last event before it).
 	GapStartMillis float64 `json:"gap_start_ms"`
 	// ResumedMillis is when that pause ended: events resumed.
 	ResumedMillis float64 `json:"resumed_ms"`
+	// MaxGapAfterMillis is the longest pause that ended after the kill,
+	// whenever it began.
+	MaxGapAfterMillis float64 `json:"max_gap_after_ms"`
 	// MaxGapBeforeMillis is the longest pause before the kill, for scale.
 	MaxGapBeforeMillis float64 `json:"max_gap_before_ms"`
 	// LastBeforeMillis is the last event before the kill, if any.
@@ -65,9 +74,14 @@ type StreamFailover struct {
 	// was ready (channel open, confirms selected or consumer registered).
 	ReconnectedMillis *float64 `json:"reconnected_ms,omitempty"`
 	// FirstAfterReconnectMillis is when its first event on that new
-	// connection came: a confirm, or a delivery.
+	// connection came: a confirm (ack or nack), or a delivery.
 	FirstAfterReconnectMillis *float64 `json:"first_after_reconnect_ms,omitempty"`
-	// NacksAfter counts the nacks received after the kill (producers).
+	// FirstAckAfterReconnectMillis is, for a producer, when its first ack
+	// on that new connection came.
+	FirstAckAfterReconnectMillis *float64 `json:"first_ack_after_reconnect_ms,omitempty"`
+	// AcksAfter and NacksAfter count a producer's acks and nacks after
+	// the kill.
+	AcksAfter  uint64 `json:"acks_after"`
 	NacksAfter uint64 `json:"nacks_after"`
 	// Resent counts the messages published again after a lost
 	// connection (producers).
@@ -84,7 +98,8 @@ type gapTracker struct {
 	killed     bool
 	killAt     time.Duration
 	maxBefore  time.Duration // longest gap ending before the kill
-	gap        time.Duration // longest gap ending after the kill
+	maxAfter   time.Duration // longest gap ending after the kill
+	gap        time.Duration // the pause the kill caused
 	gapStart   time.Duration
 	after      uint64
 	lastBefore *time.Duration // last event before the kill
@@ -92,7 +107,9 @@ type gapTracker struct {
 	lost       *time.Duration // first connection loss after the kill
 	reconn     *time.Duration // first reconnection after the kill
 	firstRe    *time.Duration // first event after that reconnection
+	firstAckRe *time.Duration // first ack after that reconnection
 	reconnects int
+	acksAfter  uint64
 	nacksAfter uint64
 	resent     uint64
 	url        string // the current connection's URL, passwords hidden
@@ -107,8 +124,11 @@ func (g *gapTracker) event(t time.Duration) {
 		switch {
 		case !g.killed || t <= g.killAt:
 			g.maxBefore = max(g.maxBefore, d)
-		case d > g.gap:
-			g.gap, g.gapStart = d, g.last
+		default:
+			g.maxAfter = max(g.maxAfter, d)
+			if d > g.gap && g.last < g.killAt+killSpan {
+				g.gap, g.gapStart = d, g.last
+			}
 		}
 	}
 	if g.killed && t > g.killAt {
@@ -121,6 +141,18 @@ func (g *gapTracker) event(t time.Duration) {
 		}
 	}
 	g.last, g.have = t, true
+}
+
+// ack records that the event at t was an ack (producers).
+func (g *gapTracker) ack(t time.Duration) {
+	g.mu.Lock()
+	if g.killed && t > g.killAt {
+		g.acksAfter++
+		if g.reconn != nil && g.firstAckRe == nil {
+			g.firstAckRe = &t
+		}
+	}
+	g.mu.Unlock()
 }
 
 // kill records that the process was killed at t.
@@ -191,19 +223,22 @@ func (g *gapTracker) report(id int, killURL string) StreamFailover {
 		return &v
 	}
 	s := StreamFailover{
-		ID:                        id,
-		URL:                       killURL,
-		Resumed:                   g.after > 0,
-		MaxGapBeforeMillis:        float64(g.maxBefore) / float64(time.Millisecond),
-		LastBeforeMillis:          opt(g.lastBefore),
-		FirstAfterMillis:          opt(g.firstAfter),
-		EventsAfter:               g.after,
-		Reconnects:                g.reconnects,
-		LostMillis:                opt(g.lost),
-		ReconnectedMillis:         opt(g.reconn),
-		FirstAfterReconnectMillis: opt(g.firstRe),
-		NacksAfter:                g.nacksAfter,
-		Resent:                    g.resent,
+		ID:                           id,
+		URL:                          killURL,
+		Resumed:                      g.after > 0,
+		MaxGapBeforeMillis:           float64(g.maxBefore) / float64(time.Millisecond),
+		LastBeforeMillis:             opt(g.lastBefore),
+		FirstAfterMillis:             opt(g.firstAfter),
+		EventsAfter:                  g.after,
+		Reconnects:                   g.reconnects,
+		LostMillis:                   opt(g.lost),
+		ReconnectedMillis:            opt(g.reconn),
+		FirstAfterReconnectMillis:    opt(g.firstRe),
+		FirstAckAfterReconnectMillis: opt(g.firstAckRe),
+		AcksAfter:                    g.acksAfter,
+		NacksAfter:                   g.nacksAfter,
+		Resent:                       g.resent,
+		MaxGapAfterMillis:            float64(g.maxAfter) / float64(time.Millisecond),
 	}
 	if g.gap > 0 {
 		s.GapMillis = float64(g.gap) / float64(time.Millisecond)
@@ -293,8 +328,8 @@ func (s StreamFailover) describe(event, events string) string {
 		fmt.Fprintf(&b, "first %s %+.0f ms from the kill", event, *s.FirstAfterMillis)
 	}
 	if s.GapMillis > 0 {
-		fmt.Fprintf(&b, "; longest pause in %s ending after the kill %.0f ms (%+.0f to %+.0f ms; before the kill %.0f ms)",
-			events, s.GapMillis, s.GapStartMillis, s.ResumedMillis, s.MaxGapBeforeMillis)
+		fmt.Fprintf(&b, "; the kill's pause %.0f ms, %+.0f to %+.0f ms (longest pause before the kill %.0f ms, after it %.0f ms)",
+			s.GapMillis, s.GapStartMillis, s.ResumedMillis, s.MaxGapBeforeMillis, s.MaxGapAfterMillis)
 	}
 	if s.LostMillis != nil {
 		fmt.Fprintf(&b, "; connection lost at %+.0f ms", *s.LostMillis)
@@ -305,8 +340,11 @@ func (s StreamFailover) describe(event, events string) string {
 	if s.FirstAfterReconnectMillis != nil {
 		fmt.Fprintf(&b, ", first %s on it at %+.0f ms", event, *s.FirstAfterReconnectMillis)
 	}
-	if s.Resent > 0 || s.NacksAfter > 0 {
-		fmt.Fprintf(&b, "; %d resent, %d nacks after the kill", s.Resent, s.NacksAfter)
+	if s.FirstAckAfterReconnectMillis != nil {
+		fmt.Fprintf(&b, ", first ack at %+.0f ms", *s.FirstAckAfterReconnectMillis)
+	}
+	if s.AcksAfter+s.NacksAfter > 0 || s.Resent > 0 {
+		fmt.Fprintf(&b, "; after the kill %d acks, %d nacks, %d resent", s.AcksAfter, s.NacksAfter, s.Resent)
 	}
 	return b.String()
 }

@@ -13,15 +13,18 @@ func TestGapTrackerFindsThePauseTheKillCaused(t *testing.T) {
 		before, after       []time.Duration // events around a kill at 100 ms
 		resumed             bool
 		gap, start, maxPrev time.Duration
+		maxAfter            time.Duration
 		lastBefore          time.Duration
 		firstAfter          time.Duration
 	}{
 		{name: "stall across the kill", before: []time.Duration{10 * ms, 20 * ms, 95 * ms}, after: []time.Duration{900 * ms, 901 * ms},
-			resumed: true, gap: 805 * ms, start: 95 * ms, maxPrev: 75 * ms, lastBefore: 95 * ms, firstAfter: 900 * ms},
+			resumed: true, gap: 805 * ms, start: 95 * ms, maxPrev: 75 * ms, maxAfter: 805 * ms, lastBefore: 95 * ms, firstAfter: 900 * ms},
 		{name: "confirms under way come first, then the stall", before: []time.Duration{90 * ms, 99 * ms}, after: []time.Duration{101 * ms, 102 * ms, 1500 * ms},
-			resumed: true, gap: 1398 * ms, start: 102 * ms, maxPrev: 9 * ms, lastBefore: 99 * ms, firstAfter: 101 * ms},
+			resumed: true, gap: 1398 * ms, start: 102 * ms, maxPrev: 9 * ms, maxAfter: 1398 * ms, lastBefore: 99 * ms, firstAfter: 101 * ms},
+		{name: "a later, longer stall is not the kill's", before: []time.Duration{90 * ms}, after: []time.Duration{150 * ms, 1200 * ms, 3000 * ms},
+			resumed: true, gap: 1050 * ms, start: 150 * ms, maxAfter: 1800 * ms, lastBefore: 90 * ms, firstAfter: 150 * ms},
 		{name: "nothing after the kill", before: []time.Duration{10 * ms, 50 * ms}, maxPrev: 40 * ms, lastBefore: 50 * ms},
-		{name: "nothing before the kill", after: []time.Duration{300 * ms, 310 * ms}, resumed: true, gap: 10 * ms, start: 300 * ms, firstAfter: 300 * ms},
+		{name: "nothing before the kill", after: []time.Duration{300 * ms, 310 * ms}, resumed: true, gap: 10 * ms, start: 300 * ms, maxAfter: 10 * ms, firstAfter: 300 * ms},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,8 +44,8 @@ func TestGapTrackerFindsThePauseTheKillCaused(t *testing.T) {
 			if s.GapMillis != float64(tc.gap)/float64(ms) || (tc.gap > 0 && s.GapStartMillis != rel(tc.start)) {
 				t.Errorf("gap %v ms from %v ms, want %v from %v", s.GapMillis, s.GapStartMillis, tc.gap, rel(tc.start))
 			}
-			if s.MaxGapBeforeMillis != float64(tc.maxPrev)/float64(ms) {
-				t.Errorf("longest pause before %v ms, want %v", s.MaxGapBeforeMillis, tc.maxPrev)
+			if s.MaxGapBeforeMillis != float64(tc.maxPrev)/float64(ms) || s.MaxGapAfterMillis != float64(tc.maxAfter)/float64(ms) {
+				t.Errorf("longest pauses before and after %v and %v ms, want %v and %v", s.MaxGapBeforeMillis, s.MaxGapAfterMillis, tc.maxPrev, tc.maxAfter)
 			}
 			if (s.LastBeforeMillis == nil) != (len(tc.before) == 0) || (s.LastBeforeMillis != nil && *s.LastBeforeMillis != rel(tc.lastBefore)) {
 				t.Errorf("last before %v, want %v", s.LastBeforeMillis, rel(tc.lastBefore))
@@ -64,14 +67,17 @@ func TestGapTrackerFollowsAReconnection(t *testing.T) {
 	g.nack(103 * ms)
 	g.reconnected(150*ms, "b")
 	g.resend(7)
-	g.event(400 * ms)
+	g.event(400 * ms) // a nack
+	g.nack(400 * ms)
 	g.event(401 * ms)
+	g.ack(401 * ms)
 	s := g.report(3, "a")
-	if s.ID != 3 || s.URL != "a" || g.currentURL() != "b" || s.Reconnects != 1 || s.Resent != 7 || s.NacksAfter != 1 {
+	if s.ID != 3 || s.URL != "a" || g.currentURL() != "b" || s.Reconnects != 1 || s.Resent != 7 || s.NacksAfter != 2 || s.AcksAfter != 1 {
 		t.Errorf("report %+v, current URL %q", s, g.currentURL())
 	}
-	for name, got := range map[string]*float64{"lost": s.LostMillis, "reconnected": s.ReconnectedMillis, "first after reconnect": s.FirstAfterReconnectMillis} {
-		want := map[string]float64{"lost": 2, "reconnected": 50, "first after reconnect": 300}[name]
+	for name, got := range map[string]*float64{"lost": s.LostMillis, "reconnected": s.ReconnectedMillis,
+		"first after reconnect": s.FirstAfterReconnectMillis, "first ack after reconnect": s.FirstAckAfterReconnectMillis} {
+		want := map[string]float64{"lost": 2, "reconnected": 50, "first after reconnect": 300, "first ack after reconnect": 301}[name]
 		if got == nil || *got != want {
 			t.Errorf("%s at %v ms, want %v", name, got, want)
 		}

@@ -128,6 +128,7 @@ func (p *producer) readConfirms(pc *pubConn) {
 		r.confirmLat.Record(now - m.sent)
 		p.gaps.event(now)
 		if c.Ack {
+			p.gaps.ack(now)
 			r.confirmed.Add(1)
 			if r.ledger.confirmedOnly {
 				p.led.ack(m.seq)

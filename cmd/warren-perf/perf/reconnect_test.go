@@ -129,7 +129,10 @@ func TestReconnectingClientsSurviveAKill(t *testing.T) {
 			t.Errorf("%s reported at %s when the proxy was killed", name, s.URL)
 		}
 	}
-	if p1.Reconnects != 0 || !p1.Resumed || p1.EventsAfter == 0 || p1.ReconnectedMillis != nil {
+	if p0.FirstAckAfterReconnectMillis == nil || p0.AcksAfter == 0 || p0.NacksAfter != 0 {
+		t.Errorf("producer 0 after reconnecting: %+v", p0)
+	}
+	if p1.Reconnects != 0 || !p1.Resumed || p1.EventsAfter == 0 || p1.AcksAfter != p1.EventsAfter || p1.ReconnectedMillis != nil {
 		t.Errorf("producer 1, straight to the broker: %+v", p1)
 	}
 	var sum bytes.Buffer
