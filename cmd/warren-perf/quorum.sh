@@ -54,14 +54,16 @@
 #                consumed (default 10000, the suite's)
 #   FAILOVER_DURATION  failover window (default 20s); KILL_AFTER (default 5s)
 #   FAILOVER_MODES     "window one" (default both)
-#   N            messages in the restarted queue (default 1000000)
+#   N            messages in the restarted queue (default 1000000);
+#                RESTART_ROUNDS, restarts of each kind (default 3)
 #   WARREN_PORT  Warren's single node (default 5790); its cluster's nodes
 #                use the next three, cluster ports those plus 20000
 #   RABBIT_PORT  RabbitMQ's single node (default 5740; e2e/rabbitmq/start.sh)
 #   RABBIT_CLUSTER_PORT  node 1 of RabbitMQ's cluster (default 5745;
 #                e2e/rabbitmq/cluster-start.sh)
 #   LEADER_URL, FOLLOWER_URL  Warren's leader and a follower (see above)
-#   OUT          the report (default cmd/warren-perf/results/quorum.md)
+#   OUT          the report (default cmd/warren-perf/results/quorum.md); what
+#                follows its hand-notes marker line is kept across reruns
 #   WORK_DIR, KEEP  as for durable.sh (brokers.sh): Warren's data is on a disk
 set -euo pipefail
 
@@ -79,6 +81,7 @@ fo_duration=${FAILOVER_DURATION:-20s}
 kill_after=${KILL_AFTER:-5s}
 fo_modes=${FAILOVER_MODES:-window one}
 n=${N:-1000000}
+restart_rounds=${RESTART_ROUNDS:-3}
 warren_port=${WARREN_PORT:-5790}
 rabbit_port=${RABBIT_PORT:-5740}
 rabbit_cluster_port=${RABBIT_CLUSTER_PORT:-5745}
@@ -116,8 +119,11 @@ stop_set() {
 	esac
 	rabbit_single_dir="" rabbit_cluster_dir=""
 	set_name="" node_urls=() node_pids=() node_names=() node_logs=()
+	[ ! -d "$work" ] || mark_own
 }
+sampler_pid=""
 cleanup() {
+	if [ -n "$sampler_pid" ]; then kill "$sampler_pid" 2>/dev/null || true; fi
 	stop_set
 	stop_brokers
 }
@@ -195,6 +201,7 @@ start_set() {
 		for p in "${ports[@]}"; do node_urls+=("$(url "$p")"); done
 		;;
 	esac
+	mark_own
 }
 
 # warren_status I prints node I's `warren cluster status --json`.
@@ -424,6 +431,7 @@ after_restart() {
 	if [ "$set_name" = rabbit-1 ]; then
 		node_pids[0]=$(cat "$rabbit_single_dir/rabbitmq.pid" 2>/dev/null || echo "${node_pids[0]}")
 	fi
+	mark_own
 }
 
 # restart_set runs the restart measurements on a started single node.
@@ -445,7 +453,10 @@ restart_set() {
 	run_perf "$work/runs/$s-rs-load" --uri "$u" --broker-pid "${node_pids[0]}" --queue-prefix $prefix \
 		--queue-args "$queue_args" --persistent --confirm "$confirm" --consumers 0 --count $((n - 1)) --duration 0 \
 		--drain-timeout 60s --name restart-load || true
-	for how in term kill; do ready_after "$s-rs-n-$how" "$how"; done
+	local round
+	for round in $(seq 1 "$restart_rounds"); do
+		for how in term kill; do ready_after "$s-rs-n-$how-$round" "$how"; done
+	done
 }
 
 # ready_after NAME HOW restarts the node and waits until the queue
@@ -455,30 +466,73 @@ ready_after() {
 	restart_node "$2"
 	"$work/warren-perf" ready --uri "${node_urls[0]}" --queue qrestart-0 --since "$restart_start" --get --timeout 600s \
 		--json >"$work/runs/$1.json" 2>"$work/runs/$1.log" || say "ready --get failed: $(tail -n 1 "$work/runs/$1.log")"
+	# What the queue holds once it delivers (RabbitMQ's declare-ok says 0
+	# while the queue recovers).
+	"$work/warren-perf" ready --uri "${node_urls[0]}" --queue qrestart-0 --timeout 60s \
+		--json >"$work/runs/$1-count.json" 2>/dev/null || true
 	after_restart
 }
 
 # ---- what else the machine is doing ----
 
-# busy prints the processes that used the most CPU over 5 s, as
-# "name (pid) 12%", those above 2% of one core.
-busy() {
-	local a b
-	a=$(cpu_ticks)
-	sleep 5
-	b=$(cpu_ticks)
-	awk 'NR == FNR { t[$1] = $3; next } ($1 in t) { d = ($3 - t[$1]) / 5; if (d >= 2) printf "%s %d %.0f\n", $2, $1, d }' \
-		<(echo "$a") <(echo "$b") | sort -k3 -nr | head -n 8 |
-		awk '{ printf "%s%s (%s) %s%%", sep, $1, $2, $3; sep = ", " } END { if (NR == 0) printf "nothing above 2%% of a core" }'
-}
-
-# cpu_ticks prints "pid name utime+stime" for every process (name without
-# spaces; /proc/PID/stat's fields counted after the name's closing paren).
+# cpu_ticks prints "pid name session utime+stime" for every process (the
+# name without spaces; /proc/PID/stat's fields counted after the name's
+# closing paren).
 cpu_ticks() {
 	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
 		rest = $0; sub(/^.*\) /, "", rest); split(rest, f, " ")
 		name = $0; sub(/^[0-9]+ \(/, "", name); sub(/\) .*$/, "", name); gsub(/ /, "_", name)
-		print $1, name, f[12] + f[13] }' || true
+		print $1, name, f[4], f[12] + f[13] }' || true
+}
+
+# own_sessions prints the session ids of this run's processes: the
+# script's own (Warren nodes, warren-perf, rabbitmqctl) and those of the
+# RabbitMQ nodes it started (each runs in a session of its own).
+own_sessions() {
+	local pid
+	awk '{ sub(/^.*\) /, ""); print $4 }' /proc/$$/stat
+	for pid in "${node_pids[@]}"; do
+		awk '{ sub(/^.*\) /, ""); print $4 }' "/proc/$pid/stat" 2>/dev/null || true
+	done
+}
+
+# sample_others appends, every 10 s, "seconds name pid ticks" for each
+# process outside this run that used CPU in the interval, to $1. The
+# sessions of the run are read from $work/own-sessions, which the run
+# rewrites as it starts and stops brokers.
+sample_others() {
+	local prev cur t0=$SECONDS
+	prev=$(cpu_ticks)
+	while sleep 10; do
+		cur=$(cpu_ticks)
+		awk -v own=" $(tr '\n' ' ' <"$work/own-sessions" 2>/dev/null) " -v t=$((SECONDS - t0)) '
+			NR == FNR { p[$1] = $4; next }
+			($1 in p) && index(own, " " $3 " ") == 0 && $4 > p[$1] { print t, $2, $1, $4 - p[$1] }' \
+			<(echo "$prev") <(echo "$cur") >>"$1"
+		prev=$cur
+	done
+}
+
+# mark_own records the sessions of the run's processes for the sampler.
+mark_own() { own_sessions >"$work/own-sessions"; }
+
+# others_summary N says what the processes outside the run used over N
+# sampled intervals.
+others_summary() {
+	awk -v n="$1" '
+		{ total += $4; per[$1] += $4; by[$2] += $4 }
+		END {
+			if (n == 0) { print "not sampled"; exit }
+			for (t in per) if (per[t] > peak) peak = per[t]
+			printf "on average %.2f of a core, at most %.2f over a 10 s interval", total / 100 / (n * 10), peak / 1000
+			k = 0
+			while (k < 5) {
+				best = ""; for (p in by) if (best == "" || by[p] > by[best]) best = p
+				if (best == "" || by[best] < 100) break
+				printf "%s %s %.0f CPU s", (k == 0 ? "; mostly" : ","), best, by[best] / 100
+				delete by[best]; k++
+			}
+		}' "$work/others.txt" 2>/dev/null || echo "not sampled"
 }
 
 # ---- the run ----
@@ -490,7 +544,11 @@ mkdir -p "$work/data" "$work/runs"
 commit=$(git rev-parse --short HEAD)
 started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-busy_before=$(busy)
+mark_own
+: >"$work/others.txt"
+sample_others "$work/others.txt" &
+sampler_pid=$!
+run_start=$SECONDS
 rabbit_version=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null | cut -d- -f1 || true)
 erlang_version=$(dpkg-query -W -f='${Version}' erlang-base 2>/dev/null | sed 's/^[0-9]*://; s/+.*//' || true)
 
@@ -513,7 +571,11 @@ for b in $brokers; do
 	fi
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-busy_after=$(busy)
+kill "$sampler_pid" 2>/dev/null || true
+wait "$sampler_pid" 2>/dev/null || true
+sampler_pid=""
+others=$(others_summary $(((SECONDS - run_start) / 10)))
+run_minutes=$(((SECONDS - run_start + 30) / 60))
 
 # ---- the report ----
 
@@ -590,12 +652,12 @@ report() {
 	echo "RabbitMQ ${rabbit_version:-?} on Erlang ${erlang_version:-?} (Debian's packages), started as plain processes by"
 	echo "\`e2e/rabbitmq/start.sh\` and \`cluster-start.sh\` (data under /tmp, $(stat -f -c %T /tmp)); Warren's data under $(dirname "$work") ($(stat -f -c %T "$work"))."
 	echo
-	echo "Load average $load_before before the run and $load_after after it. Other work on the machine, by CPU over"
-	echo "5 s (100% is one core): before the run $busy_before; after it $busy_after."
+	echo "The run took $run_minutes min; load average $load_before before it and $load_after after it. Other work on the"
+	echo "machine meanwhile (processes outside the run, sampled every 10 s): $others."
 	echo
 	echo "\`\`\`sh"
 	echo "PARTS=\"$parts\" BROKERS=\"$brokers\" DURATION=$duration LATENCY_DURATION=$lat_duration ROUNDS=$rounds SIZES=\"$sizes\" CONFIRM=$confirm MAX_IN_FLIGHT=$inflight \\"
-	echo "  FAILOVER_DURATION=$fo_duration KILL_AFTER=$kill_after FAILOVER_MODES=\"$fo_modes\" N=$n cmd/warren-perf/quorum.sh"
+	echo "  FAILOVER_DURATION=$fo_duration KILL_AFTER=$kill_after FAILOVER_MODES=\"$fo_modes\" N=$n RESTART_ROUNDS=$restart_rounds cmd/warren-perf/quorum.sh"
 	echo "\`\`\`"
 	local notes=()
 	local what
@@ -760,23 +822,23 @@ report_restart() {
 	echo "until basic.get returns a message (\`warren-perf ready --get\`). The first row, with one message, is the"
 	echo "broker's own start for scale."
 	echo
-	echo "| broker | messages | restart | declare answers | **basic.get served** | messages reported |"
+	echo "| broker | messages | restart | declare answers | **basic.get served** | messages then |"
 	echo "|---|--:|---|--:|--:|--:|"
-	local how count
+	local how count step round
 	for s in warren rabbit; do
 		has "$brokers" "$s" || continue
 		if [ -f "$work/runs/$s-1-rs.note" ]; then
 			echo "| $(label $s) | $(num "$n") | – | $(cut -c1-60 "$work/runs/$s-1-rs.note" | sed 's/:.*//') | | |"
 			continue
 		fi
-		for step in 1-term n-term n-kill; do
-			f="$work/runs/$s-1-rs-$step.json"
+		for step in 1-term $(for round in $(seq 1 "$restart_rounds"); do echo "n-term-$round n-kill-$round"; done); do
+			f="$work/runs/$s-1-rs-$step"
 			how=SIGTERM count=$(num "$n")
 			if [ "$s" = rabbit ]; then how="rabbitmqctl stop"; fi
-			if [ "${step#*-}" = kill ]; then how="kill -9"; fi
-			if [ "${step%-*}" = 1 ]; then count=1; fi
-			echo "| $(label $s) | $count | $how | $(msec "$(field "$f" .serving_after_ms)") |" \
-				"**$(msec "$(field "$f" .get_after_ms)")** | $(num "$(field "$f" .messages)") |"
+			case "$step" in *kill*) how="kill -9" ;; esac
+			case "$step" in 1-*) count=1 ;; *) how="$how, round ${step##*-}" ;; esac
+			echo "| $(label $s) | $count | $how | $(msec "$(field "$f.json" .serving_after_ms)") |" \
+				"**$(msec "$(field "$f.json" .get_after_ms)")** | $(num "$(field "$f-count.json" .messages)") |"
 		done
 	done
 	for s in warren rabbit; do
@@ -788,6 +850,15 @@ report_restart() {
 	done
 }
 
+# Notes written by hand below this line of the report survive a rerun.
+marker='<!-- Notes below this line are written by hand; quorum.sh keeps them when it rewrites the file. -->'
 mkdir -p "$(dirname "$out")"
-report >"$out"
+kept=""
+if [ -f "$out" ]; then kept=$(awk -v m="$marker" 'found || index($0, m) == 1 { found = 1; print }' "$out"); fi
+{
+	report
+	echo
+	printf '%s\n' "${kept:-$marker}"
+} >"$out.new"
+mv "$out.new" "$out"
 say "report written to $out"
