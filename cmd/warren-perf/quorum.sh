@@ -119,7 +119,6 @@ stop_set() {
 	esac
 	rabbit_single_dir="" rabbit_cluster_dir=""
 	set_name="" node_urls=() node_pids=() node_names=() node_logs=()
-	[ ! -d "$work" ] || mark_own
 }
 sampler_pid=""
 cleanup() {
@@ -201,7 +200,6 @@ start_set() {
 		for p in "${ports[@]}"; do node_urls+=("$(url "$p")"); done
 		;;
 	esac
-	mark_own
 }
 
 # warren_status I prints node I's `warren cluster status --json`.
@@ -431,7 +429,6 @@ after_restart() {
 	if [ "$set_name" = rabbit-1 ]; then
 		node_pids[0]=$(cat "$rabbit_single_dir/rabbitmq.pid" 2>/dev/null || echo "${node_pids[0]}")
 	fi
-	mark_own
 }
 
 # restart_set runs the restart measurements on a started single node.
@@ -475,46 +472,46 @@ ready_after() {
 
 # ---- what else the machine is doing ----
 
-# cpu_ticks prints "pid name session utime+stime" for every process (the
-# name without spaces; /proc/PID/stat's fields counted after the name's
-# closing paren).
+# cpu_ticks prints "pid name session ppid utime+stime" for every process
+# (the name without spaces; /proc/PID/stat's fields counted after the
+# name's closing paren).
 cpu_ticks() {
 	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
 		rest = $0; sub(/^.*\) /, "", rest); split(rest, f, " ")
 		name = $0; sub(/^[0-9]+ \(/, "", name); sub(/\) .*$/, "", name); gsub(/ /, "_", name)
-		print $1, name, f[4], f[12] + f[13] }' || true
+		print $1, name, f[4], f[2], f[12] + f[13] }' || true
 }
 
-# own_sessions prints the session ids of this run's processes: the
-# script's own (Warren nodes, warren-perf, rabbitmqctl) and those of the
-# RabbitMQ nodes it started (each runs in a session of its own).
-own_sessions() {
-	local pid
-	awk '{ sub(/^.*\) /, ""); print $4 }' /proc/$$/stat
-	for pid in "${node_pids[@]}"; do
-		awk '{ sub(/^.*\) /, ""); print $4 }' "/proc/$pid/stat" 2>/dev/null || true
-	done
+# ours PID NAME tells whether a process outside the script's session is
+# one of the run's RabbitMQ nodes: a beam.smp on one of the run's epmd
+# ports (start.sh and cluster-start.sh start each node in a session of
+# its own, and other engineers' RabbitMQ nodes run the same scripts).
+ours() {
+	[ "$2" = beam.smp ] || return 1
+	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null |
+		grep -qE -- "-epmd_port ($((rabbit_port - 1300))|$((rabbit_cluster_port - 1300))) "
 }
 
 # sample_others appends, every 10 s, "seconds name pid ticks" for each
-# process outside this run that used CPU in the interval, to $1. The
-# sessions of the run are read from $work/own-sessions, which the run
-# rewrites as it starts and stops brokers.
+# process outside this run that used CPU in the interval, to $1: not in
+# the script's session (Warren nodes, warren-perf, rabbitmqctl), not one
+# of its RabbitMQ nodes, not a kernel thread.
 sample_others() {
-	local prev cur t0=$SECONDS
+	local prev cur t0=$SECONDS sid t name pid d
+	sid=$(awk '{ sub(/^.*\) /, ""); print $4 }' /proc/$$/stat)
 	prev=$(cpu_ticks)
 	while sleep 10; do
 		cur=$(cpu_ticks)
-		awk -v own=" $(tr '\n' ' ' <"$work/own-sessions" 2>/dev/null) " -v t=$((SECONDS - t0)) '
-			NR == FNR { p[$1] = $4; next }
-			($1 in p) && index(own, " " $3 " ") == 0 && $4 > p[$1] { print t, $2, $1, $4 - p[$1] }' \
-			<(echo "$prev") <(echo "$cur") >>"$1"
+		awk -v sid="$sid" -v t=$((SECONDS - t0)) '
+			NR == FNR { p[$1] = $5; next }
+			($1 in p) && $3 != sid && $4 != 2 && $1 != 2 && $5 > p[$1] { print t, $2, $1, $5 - p[$1] }' \
+			<(echo "$prev") <(echo "$cur") |
+			while read -r t name pid d; do
+				ours "$pid" "$name" || echo "$t $name $pid $d"
+			done >>"$1"
 		prev=$cur
 	done
 }
-
-# mark_own records the sessions of the run's processes for the sampler.
-mark_own() { own_sessions >"$work/own-sessions"; }
 
 # others_summary N says what the processes outside the run used over N
 # sampled intervals.
@@ -544,7 +541,6 @@ mkdir -p "$work/data" "$work/runs"
 commit=$(git rev-parse --short HEAD)
 started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-mark_own
 : >"$work/others.txt"
 sample_others "$work/others.txt" &
 sampler_pid=$!
@@ -756,6 +752,16 @@ fo() {
 	msec "$v"
 }
 
+# first_ack FILE STREAM: when a reconnected producer's first ack came, or
+# "none" when it reconnected and none came.
+first_ack() {
+	if [ -n "$(field "$1" "$2.first_ack_after_reconnect_ms")" ] || [ -z "$(field "$1" "$2.reconnected_ms")" ]; then
+		fo "$1" "$2.first_ack_after_reconnect_ms"
+	else
+		echo none
+	fi
+}
+
 report_failover() {
 	local s mode f
 	echo
@@ -780,7 +786,7 @@ report_failover() {
 				continue
 			fi
 			echo "| $(label $s) | $mode | $(fo "$f" "$p0.gap_start_ms") → **$(fo "$f" "$p0.resumed_ms")** | $(fo "$f" "$c0.resumed_ms") |" \
-				"$(fo "$f" "$p1.reconnected_ms") / $(fo "$f" "$p1.first_after_reconnect_ms") / **$(fo "$f" "$p1.first_ack_after_reconnect_ms")** |" \
+				"$(fo "$f" "$p1.reconnected_ms") / $(fo "$f" "$p1.first_after_reconnect_ms") / **$(first_ack "$f" "$p1")** |" \
 				"$(num "$(field "$f" "$p1.acks_after")") / $(num "$(field "$f" "$p1.nacks_after")") ($(num "$(field "$f" "$p1.resent")")) |" \
 				"$(fo "$f" "$c1.reconnected_ms") / $(fo "$f" "$c1.first_after_reconnect_ms") |"
 		done
