@@ -6,7 +6,8 @@
 //	warren-perf --persistent --confirm 1000 --queue-args x-queue-type=quorum --json
 //	warren-perf --declare-url URL3 --publish-url URL1 --consume-url URL2   # queue, publisher and consumer on three nodes
 //	warren-perf suite --uri URL [--compare URL2] --out DIR
-//	warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--json]
+//	warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--get] [--json]
+//	warren-perf --reconnect --confirm 1000 --publish-url URL1,URL2 --kill-pid PID --kill-after 5s   # failover
 //
 // A live line goes to stderr once a second; the summary (or --json) to
 // stdout. The exit status is 0 when every message was accounted for, 1 when
@@ -129,6 +130,9 @@ func runMain(ctx context.Context, args []string) int {
 	var pids pidsFlag
 	fs.Var(&pids, "broker-pid", "broker process `id` for CPU and RSS from /proc (RabbitMQ: the beam.smp pid); repeat or comma-separate for a broker of several processes, such as a cluster's nodes, whose figures are added")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "AMQP heartbeat interval")
+	fs.BoolVar(&c.Reconnect, "reconnect", false, "producers and consumers that lose their connection reconnect to the next URL of their list, producers publishing again what was unconfirmed; lost then means confirmed and never consumed, and duplicates do not fail the run (needs --confirm)")
+	fs.IntVar(&c.KillPID, "kill-pid", 0, "kill this process `id` with SIGKILL (kill -9) --kill-after into the window, e.g. a cluster node's, and report how confirms and deliveries went on around it")
+	fs.DurationVar(&c.KillAfter, "kill-after", 0, "when to kill --kill-pid, from the window's start")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -226,8 +230,8 @@ func suiteMain(ctx context.Context, args []string) int {
 func readyMain(ctx context.Context, start time.Time, args []string) int {
 	fs := flag.NewFlagSet("warren-perf ready", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--json]")
-		fmt.Fprintln(fs.Output(), "Dials and passively declares the queue until it succeeds; prints the time since --since and the queue's message count.")
+		fmt.Fprintln(fs.Output(), "usage: warren-perf ready --uri URL --queue NAME [--since UNIX_NANOS] [--timeout 30s] [--get] [--json]")
+		fmt.Fprintln(fs.Output(), "Dials and passively declares the queue until it succeeds (with --get, until a basic.get returns a message); prints the time since --since and the queue's message count.")
 		fs.PrintDefaults()
 	}
 	c := perf.DefaultReadyConfig()
@@ -239,6 +243,7 @@ func readyMain(ctx context.Context, start time.Time, args []string) int {
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "give up (exit 1) after this long")
 	fs.DurationVar(&c.DialTimeout, "dial-timeout", c.DialTimeout, "timeout of each connection attempt")
 	fs.DurationVar(&c.Interval, "interval", c.Interval, "pause between failed attempts")
+	fs.BoolVar(&c.Get, "get", false, "once the declare succeeds, go on until a basic.get returns a message (given back with a requeue) and print that time too")
 	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return 2

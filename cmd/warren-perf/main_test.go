@@ -19,6 +19,11 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		{"--declare-url", "amqp//127.0.0.1:1/"},
 		{"--broker-pid", "12,x"},
 		{"--broker-pid", "0"},
+		{"--reconnect"},
+		{"--kill-pid", "12"},
+		{"--kill-after", "1s"},
+		{"--kill-pid", "12", "--kill-after", "20s", "--duration", "10s", "--confirm", "10"},
+		{"--kill-pid", "12", "--kill-after", "1s", "--broker-pid", "11,12"},
 	} {
 		if code := runMain(context.Background(), args); code != 2 {
 			t.Errorf("warren-perf %v exited %d, want 2", args, code)

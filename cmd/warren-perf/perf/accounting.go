@@ -30,12 +30,16 @@ func (b bitset) has(n uint64) bool {
 }
 
 // ledger accounts for every message: what each producer published, what it
-// had nacked or returned, and what each queue delivered, per producer and
-// sequence number.
+// had confirmed, nacked or returned, and what each queue delivered, per
+// producer and sequence number.
 type ledger struct {
 	topo      *topology
 	producers []*producerLedger
 	queues    []*queueLedger
+	// confirmedOnly makes the verdict a total-queue check for runs whose
+	// connections may be lost: only a confirmed message is lost when it
+	// never arrives; one never confirmed is in doubt.
+	confirmedOnly bool
 }
 
 // producerLedger is one producer's side of the ledger.
@@ -47,6 +51,7 @@ type producerLedger struct {
 
 	mu       sync.Mutex
 	excluded bitset // nacked or returned: not expected at any queue
+	acked    bitset // confirmed by the broker
 }
 
 // queueLedger is one queue's side of the ledger.
@@ -93,6 +98,13 @@ func (l *ledger) exclude(p int, seq uint64) {
 	}
 }
 
+// ack records that the broker confirmed message seq.
+func (pl *producerLedger) ack(seq uint64) {
+	pl.mu.Lock()
+	pl.acked.set(seq)
+	pl.mu.Unlock()
+}
+
 // ping wakes a producer waiting for deliveries.
 func (pl *producerLedger) ping() {
 	select {
@@ -135,9 +147,11 @@ func (l *ledger) receive(q int, s Stamp) (duplicate, unexpected bool) {
 type tally struct {
 	expected   uint64 // deliveries the routing calls for, less nacked and returned messages
 	received   uint64 // distinct deliveries
-	lost       uint64 // expected deliveries that never came
+	lost       uint64 // expected deliveries that never came (confirmedOnly: of confirmed messages)
 	duplicates uint64 // deliveries of a message the queue had already delivered
 	unexpected uint64 // deliveries no publish of this run accounts for
+	recovered  uint64 // confirmedOnly: deliveries of messages never confirmed
+	inDoubt    uint64 // confirmedOnly: expected deliveries of messages never confirmed that never came
 }
 
 // expectedDeliveries counts the deliveries the routing calls for so far,
@@ -176,21 +190,38 @@ func (l *ledger) settle() tally {
 		n := pl.published.Load()
 		pl.mu.Lock()
 		for seq := range n {
-			if pl.excluded.has(seq) {
+			excluded := pl.excluded.has(seq)
+			if excluded && !l.confirmedOnly {
 				continue
 			}
+			confirmed := pl.acked.has(seq)
 			for _, q := range l.topo.routes[l.topo.keyIndex(p, seq)] {
-				t.expected++
 				ql := l.queues[q]
 				ql.mu.Lock()
 				got := ql.seen[p].has(seq)
 				ql.mu.Unlock()
-				if !got {
-					t.lost++
-				}
+				t.count(got, excluded, !excluded && (confirmed || !l.confirmedOnly))
 			}
 		}
 		pl.mu.Unlock()
 	}
 	return t
+}
+
+// count adds one expected delivery of a message to the tally: whether it
+// came, whether the message was nacked or returned, and whether a missing
+// delivery is lost (the message was confirmed, or every message counts).
+func (t *tally) count(got, excluded, mustArrive bool) {
+	if !excluded {
+		t.expected++
+	}
+	switch {
+	case got && !mustArrive:
+		t.recovered++
+	case got:
+	case mustArrive:
+		t.lost++
+	case !excluded:
+		t.inDoubt++
+	}
 }

@@ -15,15 +15,28 @@ type client struct {
 	ch   *amqp.Channel
 }
 
+// dialTimeout bounds a connection attempt: TCP connect and AMQP handshake.
+const dialTimeout = 30 * time.Second
+
 // dial opens a connection and a channel and starts watching them: a
 // connection.blocked, or a close the run did not ask for, is an anomaly.
-func (r *run) dial(uri, name string) (*client, error) {
+func (r *run) dial(uri, name string) (*client, error) { return r.open(uri, name, false) }
+
+// open is dial for a producer or consumer. When it is reconnectable, the
+// loss of its connection is recorded by its owner, which reconnects, and
+// is not an error (a channel closed on a connection that stays open is an
+// error either way), and the attempt is abandoned when the run stops.
+func (r *run) open(uri, name string, reconnectable bool) (*client, error) {
 	props := amqp.NewConnectionProperties()
 	props.SetClientConnectionName("warren-perf " + name)
+	ctx := context.Background()
+	if reconnectable {
+		ctx = r.stopCtx
+	}
 	conn, err := amqp.DialConfig(uri, amqp.Config{
 		Heartbeat:  r.cfg.Heartbeat,
 		Properties: props,
-		Dial:       amqp.DefaultDial(30 * time.Second),
+		Dial:       dialerWithin(ctx, dialTimeout),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", RedactURI(uri), err)
@@ -49,14 +62,16 @@ func (r *run) dial(uri, name string) (*client, error) {
 	r.goes.Add(1)
 	go func() {
 		defer r.goes.Done()
-		if e := <-chClosed; e != nil && !r.closing.Load() {
+		// A connection's loss closes its channels first: that is not a
+		// channel error.
+		if e := <-chClosed; e != nil && !r.closing.Load() && !(reconnectable && conn.IsClosed()) {
 			r.anomalies.add("channel-closed", 1, fmt.Sprintf("%s: %d %s", name, e.Code, e.Reason))
 		}
 	}()
 	r.goes.Add(1)
 	go func() {
 		defer r.goes.Done()
-		if e := <-connClosed; e != nil && !r.closing.Load() {
+		if e := <-connClosed; e != nil && !r.closing.Load() && !reconnectable {
 			r.anomalies.add("connection-closed", 1, fmt.Sprintf("%s: %d %s", name, e.Code, e.Reason))
 		}
 	}()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,6 +109,21 @@ type Config struct {
 	OtherBrokerPIDs []int
 	// Heartbeat is the AMQP heartbeat interval the client asks for.
 	Heartbeat time.Duration
+	// Reconnect makes producers and consumers survive the loss of their
+	// connection: each reconnects to the next URL of its list, and a
+	// producer publishes again every message its lost connection left
+	// unconfirmed. The verdict is then a total-queue check: lost means
+	// confirmed and never consumed, and duplicates (which at-least-once
+	// delivery allows) are reported but do not fail the run. Producers
+	// need publisher confirms for it.
+	Reconnect bool
+	// KillPID, when set, is a process the run kills with SIGKILL (as
+	// kill -9) KillAfter into the window, such as a cluster node; the
+	// result's Failover section says how each producer's confirms and
+	// each consumer's deliveries went on around it.
+	KillPID int
+	// KillAfter is when, counted from the window's start, KillPID is killed.
+	KillAfter time.Duration
 }
 
 // DefaultConfig returns the settings of a plain run: one producer, one
@@ -170,6 +186,9 @@ func (c *Config) Validate() error {
 	case c.Producers > 1<<16:
 		return errors.New("at most 65536 producers (the stamp holds a 16-bit producer id)")
 	}
+	if err := c.validateFailover(); err != nil {
+		return err
+	}
 	switch c.ExchangeType {
 	case ExchangeDirect, ExchangeFanout, ExchangeTopic, ExchangeHeaders:
 	default:
@@ -184,11 +203,38 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// validateFailover checks the reconnect and kill settings.
+func (c *Config) validateFailover() error {
+	switch {
+	case c.Reconnect && c.Producers > 0 && c.ConfirmWindow == 0:
+		return errors.New("reconnecting producers need publisher confirms (--confirm): only a confirmed message can be called lost")
+	case c.KillPID < 0:
+		return errors.New("the process to kill needs a positive id")
+	case c.KillPID == 0 && c.KillAfter != 0:
+		return errors.New("a kill time needs a process to kill (--kill-pid)")
+	case c.KillPID == 0:
+		return nil
+	case c.KillAfter <= 0:
+		return errors.New("killing a process needs a positive --kill-after")
+	case c.Duration > 0 && c.KillAfter >= c.Duration:
+		return fmt.Errorf("the kill after %v falls outside the %v window", c.KillAfter, c.Duration)
+	case c.KillPID == c.BrokerPID || slices.Contains(c.OtherBrokerPIDs, c.KillPID):
+		return errors.New("the process to kill cannot also be sampled (--broker-pid): it will be gone at the window's end")
+	}
+	return nil
+}
+
 // publishURI returns the URL producer id connects to.
 func (c *Config) publishURI(id int) string { return pick(c.PublishURIs, c.URIs, id) }
 
 // consumeURI returns the URL consumer id connects to.
 func (c *Config) consumeURI(id int) string { return pick(c.ConsumeURIs, c.URIs, id) }
+
+// publishList returns the URLs producers connect to, in turn.
+func (c *Config) publishList() []string { return orElse(c.PublishURIs, c.URIs) }
+
+// consumeList returns the URLs consumers connect to, in turn.
+func (c *Config) consumeList() []string { return orElse(c.ConsumeURIs, c.URIs) }
 
 // declareURI returns the URL the topology is declared and deleted on.
 func (c *Config) declareURI() string {
@@ -201,10 +247,16 @@ func (c *Config) declareURI() string {
 // pick returns the i-th URL of own, taken in turn, or of fallback when own
 // is empty.
 func pick(own, fallback []string, i int) string {
-	if len(own) == 0 {
-		own = fallback
-	}
+	own = orElse(own, fallback)
 	return own[i%len(own)]
+}
+
+// orElse returns own, or fallback when own is empty.
+func orElse(own, fallback []string) []string {
+	if len(own) == 0 {
+		return fallback
+	}
+	return own
 }
 
 // Quorum reports whether the queues are quorum queues.

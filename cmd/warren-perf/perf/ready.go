@@ -29,6 +29,11 @@ type ReadyConfig struct {
 	DialTimeout time.Duration
 	// Interval is the pause between failed attempts.
 	Interval time.Duration
+	// Get makes the wait go on, once the queue answers the passive
+	// declare, until a basic.get returns a message (which is then
+	// requeued): a queue may be declared before it can deliver, as a
+	// RabbitMQ quorum queue still recovering its log is.
+	Get bool
 }
 
 // DefaultReadyConfig is a 30 s wait for a queue on a local broker, dialling
@@ -77,14 +82,27 @@ type ReadyResult struct {
 	Attempts int `json:"attempts"`
 	// LastError is the last failure seen, when the wait timed out.
 	LastError string `json:"error,omitempty"`
+	// Got tells, with Get, whether a basic.get returned a message.
+	Got bool `json:"got,omitempty"`
+	// GetAfter is, with Get, the time from Since to the first basic.get
+	// that returned a message.
+	GetAfter time.Duration `json:"-"`
+	// GetAfterMillis is GetAfter in milliseconds, with Get.
+	GetAfterMillis *float64 `json:"get_after_ms,omitempty"`
 }
 
+// errGetEmpty is the last error of a wait for basic.get on a queue that
+// stayed empty.
+var errGetEmpty = errors.New("basic.get found the queue empty")
+
 // WaitReady dials the broker and passively declares the queue until the
-// declare succeeds, the timeout passes or ctx ends. A refused or failed
-// connection is redialled; a connection that works but lacks the queue
-// (404) is kept and a new channel is opened. On success the result holds how
-// long after Since the broker answered and the queue's message count; on
-// timeout it returns the result (Ready false, LastError set) and an error.
+// declare succeeds, the timeout passes or ctx ends; with Get it goes on
+// until a basic.get returns a message. A refused or failed connection is
+// redialled; a connection that works but lacks the queue (404) is kept and
+// a new channel is opened. On success the result holds how long after
+// Since the broker answered (and served a basic.get) and the queue's
+// message count; on timeout it returns the result (Ready or Got false,
+// LastError set) and an error.
 func WaitReady(ctx context.Context, cfg ReadyConfig) (ReadyResult, error) {
 	res := ReadyResult{Broker: RedactURI(cfg.URI), Queue: cfg.Queue}
 	if err := cfg.Validate(); err != nil {
@@ -112,12 +130,23 @@ func WaitReady(ctx context.Context, cfg ReadyConfig) (ReadyResult, error) {
 	pause := time.NewTimer(0)
 	defer pause.Stop()
 	var last error
+	// fail keeps the last error, unless the wait's own deadline caused it
+	// (a connection it closed, a dial it cut short): the cause stays.
+	fail := func(err error) {
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			res.LastError = fmt.Sprint(last)
-			return res, fmt.Errorf("queue %q on %s not served within %v (%d attempts; last error: %v)",
-				cfg.Queue, res.Broker, cfg.Timeout, res.Attempts, last)
+			what := "served"
+			if res.Ready {
+				what = "delivering to basic.get"
+			}
+			return res, fmt.Errorf("queue %q on %s not %s within %v (%d attempts; last error: %v)",
+				cfg.Queue, res.Broker, what, cfg.Timeout, res.Attempts, last)
 		case <-pause.C:
 		}
 		res.Attempts++
@@ -126,11 +155,13 @@ func WaitReady(ctx context.Context, cfg ReadyConfig) (ReadyResult, error) {
 				unwatch()
 			}
 			dial := min(cfg.DialTimeout, time.Until(deadline))
-			conn, last = amqp.DialConfig(cfg.URI, amqp.Config{
+			var err error
+			conn, err = amqp.DialConfig(cfg.URI, amqp.Config{
 				Properties: props,
-				Dial:       readyDialer(ctx, dial),
+				Dial:       dialerWithin(ctx, dial),
 			})
-			if last != nil {
+			if err != nil {
+				fail(err)
 				conn = nil
 				pause.Reset(cfg.Interval)
 				continue
@@ -141,26 +172,56 @@ func WaitReady(ctx context.Context, cfg ReadyConfig) (ReadyResult, error) {
 			c := conn
 			unwatch = context.AfterFunc(ctx, func() { c.Close() })
 		}
-		var q amqp.Queue
 		ch, err := conn.Channel()
-		if err == nil {
-			q, err = ch.QueueDeclarePassive(cfg.Queue, true, false, false, false, nil)
+		if err == nil && !res.Ready {
+			err = declarePassive(ch, cfg.Queue, since, &res)
+		}
+		if err == nil && cfg.Get {
+			err = getOne(ch, cfg.Queue, since, &res)
+		}
+		if ch != nil {
+			ch.Close()
 		}
 		if err == nil {
-			res.ServingAfter = time.Since(since)
-			res.ServingAfterMillis = float64(res.ServingAfter) / float64(time.Millisecond)
-			res.Ready, res.Messages, res.Consumers = true, q.Messages, q.Consumers
-			ch.Close()
 			return res, nil
 		}
-		last = err
+		fail(err)
 		pause.Reset(cfg.Interval)
 	}
 }
 
-// readyDialer connects with the given timeout, abandons the attempt when ctx
-// ends, and bounds the AMQP handshake by the same timeout.
-func readyDialer(ctx context.Context, timeout time.Duration) func(network, addr string) (net.Conn, error) {
+// declarePassive declares the queue passively and, when it answers,
+// records when and what it holds.
+func declarePassive(ch *amqp.Channel, queue string, since time.Time, res *ReadyResult) error {
+	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	if err != nil {
+		return err
+	}
+	res.ServingAfter = time.Since(since)
+	res.ServingAfterMillis = float64(res.ServingAfter) / float64(time.Millisecond)
+	res.Ready, res.Messages, res.Consumers = true, q.Messages, q.Consumers
+	return nil
+}
+
+// getOne takes one message with basic.get and gives it back (nack with
+// requeue), recording when it came.
+func getOne(ch *amqp.Channel, queue string, since time.Time, res *ReadyResult) error {
+	d, ok, err := ch.Get(queue, false)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errGetEmpty
+	}
+	res.GetAfter = time.Since(since)
+	ms := float64(res.GetAfter) / float64(time.Millisecond)
+	res.Got, res.GetAfterMillis = true, &ms
+	return d.Nack(false, true)
+}
+
+// dialerWithin connects with the given timeout, abandons the attempt when
+// ctx ends, and bounds the AMQP handshake by the same timeout.
+func dialerWithin(ctx context.Context, timeout time.Duration) func(network, addr string) (net.Conn, error) {
 	return func(network, addr string) (net.Conn, error) {
 		d := net.Dialer{Timeout: timeout}
 		c, err := d.DialContext(ctx, network, addr)
@@ -176,7 +237,7 @@ func readyDialer(ctx context.Context, timeout time.Duration) func(network, addr 
 	}
 }
 
-// WriteText prints the result as one line.
+// WriteText prints the result as one line, and one more for basic.get.
 func (r ReadyResult) WriteText(w io.Writer) {
 	if !r.Ready {
 		fmt.Fprintf(w, "not serving: queue %s on %s (%d attempts; last error: %s)\n", r.Queue, r.Broker, r.Attempts, r.LastError)
@@ -184,6 +245,9 @@ func (r ReadyResult) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "serving after %v: queue %s holds %d messages, %d consumers (%d attempts)\n",
 		r.ServingAfter.Round(10*time.Microsecond), r.Queue, r.Messages, r.Consumers, r.Attempts)
+	if r.Got {
+		fmt.Fprintf(w, "basic.get served after %v\n", r.GetAfter.Round(10*time.Microsecond))
+	}
 }
 
 // WriteJSON prints the result as one JSON object on one line.

@@ -137,6 +137,52 @@ func TestWaitReadyTimesOut(t *testing.T) {
 	}
 }
 
+func TestWaitReadyGetTakesOneMessageAndGivesItBack(t *testing.T) {
+	uri := startWarren(t)
+	if err := fill(uri, "backlog-0", 3); err != nil {
+		t.Fatal(err)
+	}
+	c := readyConfig(uri, "backlog-0", 5*time.Second)
+	c.Get = true
+	res, err := perf.WaitReady(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Ready || !res.Got || res.Messages != 3 || res.GetAfterMillis == nil || res.GetAfter < res.ServingAfter {
+		t.Errorf("got %+v: want ready with 3 messages and a basic.get served after the declare", res)
+	}
+	var buf bytes.Buffer
+	res.WriteText(&buf)
+	if !strings.Contains(buf.String(), "basic.get served after") {
+		t.Errorf("text %q", buf.String())
+	}
+	// The message went back: the queue still holds three.
+	again, err := perf.WaitReady(context.Background(), readyConfig(uri, "backlog-0", 5*time.Second))
+	if err != nil || again.Messages != 3 {
+		t.Errorf("after the get the queue holds %d messages (%v), want 3", again.Messages, err)
+	}
+}
+
+func TestWaitReadyGetOnAnEmptyQueueTimesOut(t *testing.T) {
+	uri := startWarren(t)
+	if err := fill(uri, "empty", 0); err != nil {
+		t.Fatal(err)
+	}
+	c := readyConfig(uri, "empty", 300*time.Millisecond)
+	c.Get = true
+	res, err := perf.WaitReady(context.Background(), c)
+	if err == nil || !res.Ready || res.Got || !strings.Contains(res.LastError, "empty") || !strings.Contains(err.Error(), "basic.get") {
+		t.Errorf("got %+v, %v: want the declare served, no message, and a timeout saying the queue stayed empty", res, err)
+	}
+	var buf bytes.Buffer
+	if err := res.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "get_after_ms") {
+		t.Errorf("JSON %s reports a get that never happened", buf.String())
+	}
+}
+
 func TestWaitReadyRejectsBadConfig(t *testing.T) {
 	for _, c := range []perf.ReadyConfig{
 		readyConfig("amqp://127.0.0.1:1/", "", time.Second),

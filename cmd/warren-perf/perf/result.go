@@ -52,6 +52,9 @@ type Result struct {
 	Errors []string `json:"errors"`
 	// Timeline has one point per second of the window.
 	Timeline []Point `json:"timeline"`
+	// Failover is what happened around the kill of a broker process, in
+	// a run that killed one.
+	Failover *Failover `json:"failover,omitempty"`
 }
 
 // Settings are the scenario parameters a reader needs to interpret a result.
@@ -84,6 +87,9 @@ type Settings struct {
 	Rate float64 `json:"rate"`
 	// MaxInFlight is the bound on each producer's unconsumed messages, 0 for none.
 	MaxInFlight int `json:"max_in_flight"`
+	// Reconnect tells whether producers and consumers reconnected after
+	// losing their connection (and the verdict was a total-queue check).
+	Reconnect bool `json:"reconnect"`
 }
 
 // WindowCounts are the messages counted within the measured window.
@@ -120,7 +126,8 @@ type Totals struct {
 	Consumed uint64 `json:"consumed"`
 	// Received is distinct deliveries.
 	Received uint64 `json:"received"`
-	// Lost is expected deliveries that never arrived.
+	// Lost is expected deliveries that never arrived; with Reconnect,
+	// those of confirmed messages only.
 	Lost uint64 `json:"lost"`
 	// Duplicates is deliveries of a message the same queue had already delivered.
 	Duplicates uint64 `json:"duplicates"`
@@ -128,6 +135,20 @@ type Totals struct {
 	Unexpected uint64 `json:"unexpected"`
 	// Redelivered is deliveries flagged redelivered.
 	Redelivered uint64 `json:"redelivered"`
+	// Recovered is, with Reconnect, distinct deliveries of messages never
+	// confirmed (their connection went first, or they were nacked): the
+	// broker had taken them.
+	Recovered uint64 `json:"recovered"`
+	// InDoubt is, with Reconnect, expected deliveries of messages never
+	// confirmed that never arrived: allowed, since the broker never
+	// promised them.
+	InDoubt uint64 `json:"in_doubt"`
+	// Reconnects counts the connections producers and consumers opened
+	// again after losing one.
+	Reconnects uint64 `json:"reconnects"`
+	// Resent counts the messages producers published again after a lost
+	// connection.
+	Resent uint64 `json:"resent"`
 }
 
 // Latency summarises a histogram, in microseconds.
@@ -174,7 +195,8 @@ type Anomaly struct {
 	// Kind names it: nack, return, blocked, connection-closed, channel-closed,
 	// publish-error, ack-error, duplicate, unexpected, lost, unconfirmed,
 	// bad-body, in-flight-timeout, producer-stuck, wrongly-returned,
-	// missing-return.
+	// missing-return; with Reconnect connection-lost and reconnect-failed;
+	// with a kill kill-failed.
 	Kind string `json:"kind"`
 	// Count is how often it happened.
 	Count uint64 `json:"count"`
@@ -233,6 +255,10 @@ func (r *Result) WriteSummary(w io.Writer) {
 	t := r.Totals
 	p("totals: published %d  confirmed %d  nacked %d  unconfirmed %d  returned %d  expected %d  received %d  lost %d  duplicates %d  unexpected %d  redelivered %d",
 		t.Published, t.Confirmed, t.Nacked, t.Unconfirmed, t.Returned, t.Expected, t.Received, t.Lost, t.Duplicates, t.Unexpected, t.Redelivered)
+	if s.Reconnect {
+		p("total-queue check (lost: confirmed, never consumed): lost %d  unexpected %d  duplicates %d  recovered %d  in doubt %d  reconnects %d  resent %d",
+			t.Lost, t.Unexpected, t.Duplicates, t.Recovered, t.InDoubt, t.Reconnects, t.Resent)
+	}
 	lat := func(name string, l Latency) {
 		if l.Count == 0 {
 			return
@@ -250,6 +276,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 		}
 	} else if r.IdleConnections > 0 {
 		p("idle connections held: %d", r.IdleConnections)
+	}
+	if f := r.Failover; f != nil {
+		f.writeSummary(p)
 	}
 	for _, a := range r.Anomalies {
 		p("anomaly %s ×%d %s", a.Kind, a.Count, strings.Join(a.Examples, "; "))

@@ -23,12 +23,23 @@ type run struct {
 	topo      *topology
 	ledger    *ledger
 	anomalies anomalyLog
-	closing   atomic.Bool    // set once the run closes its own connections
+	closing   atomic.Bool     // set once the run closes its own connections
+	stopCtx   context.Context // ends then too: reconnections and dials give up
+	stopAll   context.CancelFunc
 	goes      sync.WaitGroup // watcher goroutines
+	killURLs  []string       // where each producer, then each consumer, was at the kill
 
 	published, confirmed, nacked, returned, consumed, redelivered counter
 	unroutable                                                    counter // published with no queue to reach
+	reconnects, resent                                            counter
 	confirmLat, e2eLat                                            Histogram
+}
+
+// shutdown marks the run as closing its own connections and stops every
+// reconnection.
+func (r *run) shutdown() {
+	r.closing.Store(true)
+	r.stopAll()
 }
 
 // now returns the time since the run's epoch, the clock of the stamps.
@@ -47,8 +58,11 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	}
 	prefix := fmt.Sprintf("warren-perf-%d-%04x", time.Now().Unix()%100000, rand.IntN(1<<16))
 	r := &run{cfg: cfg, epoch: time.Now()}
+	r.stopCtx, r.stopAll = context.WithCancel(context.Background())
+	defer r.stopAll()
 	r.topo = newTopology(&r.cfg, prefix)
 	r.ledger = newLedger(r.topo, cfg.Producers)
+	r.ledger.confirmedOnly = cfg.Reconnect
 	res := &Result{
 		Scenario:  cfg.Name,
 		Status:    StatusOK,
@@ -68,7 +82,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 		return res, nil
 	}
 	defer func() {
-		r.closing.Store(true)
+		r.shutdown()
 		admin.close()
 	}()
 	if err := r.declare(admin); err != nil {
@@ -86,10 +100,18 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	}
 
 	var clients []*client
+	var producers []*producer
+	var consumers []*consumer
 	var producersDone chan struct{}
 	defer func() {
-		r.closing.Store(true)
+		r.shutdown()
 		for _, c := range clients {
+			c.close()
+		}
+		for _, p := range producers {
+			p.close()
+		}
+		for _, c := range consumers {
 			c.close()
 		}
 		if producersDone != nil {
@@ -97,8 +119,10 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 			// reading) returns once its connection is closed.
 			<-producersDone
 		}
+		for _, c := range consumers {
+			<-c.done
+		}
 	}()
-	var consumers []*consumer
 	for q := range r.topo.queues {
 		for range cfg.Consumers {
 			c, err := r.newConsumer(len(consumers), q)
@@ -107,11 +131,8 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 				return res, nil
 			}
 			consumers = append(consumers, c)
-			clients = append(clients, c.c)
-			go c.run()
 		}
 	}
-	var producers []*producer
 	for i := range cfg.Producers {
 		p, err := r.newProducer(i)
 		if err != nil {
@@ -119,7 +140,6 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 			return res, nil
 		}
 		producers = append(producers, p)
-		clients = append(clients, p.c)
 	}
 
 	var before ProcSample
@@ -162,6 +182,12 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var killAt <-chan time.Time
+	if cfg.KillPID > 0 {
+		t := time.NewTimer(cfg.KillAfter)
+		defer t.Stop()
+		killAt = t.C
+	}
 	done := producersDone
 	if len(producers) == 0 {
 		done = nil
@@ -171,6 +197,9 @@ window:
 		select {
 		case <-tick.C:
 			rep.tick(sampling)
+		case <-killAt:
+			res.Failover = r.kill(winStart, producers, consumers)
+			killAt = nil
 		case <-deadline:
 			break window
 		case <-done:
@@ -195,11 +224,7 @@ window:
 
 	// The drain: stop publishing, collect confirms, empty the queues.
 	stopProducers()
-	select {
-	case <-producersDone:
-	case <-time.After(cfg.DrainTimeout):
-		r.anomalies.add("producer-stuck", 1, fmt.Sprintf("a publish did not return within %v of the window's end", cfg.DrainTimeout))
-	}
+	r.awaitProducers(ctx, producersDone)
 	if cfg.ConfirmWindow > 0 {
 		settled := func() uint64 { return r.confirmed.Load() + r.nacked.Load() }
 		waitUntil(ctx, cfg.DrainTimeout, func() bool { return settled() >= r.published.Load() }, settled)
@@ -219,9 +244,9 @@ window:
 			return got >= want
 		}, recv)
 	}
-	r.closing.Store(true)
+	r.shutdown()
 	for _, c := range consumers {
-		_ = c.c.ch.Cancel(c.tag, false)
+		c.cancel()
 	}
 	for _, c := range consumers {
 		select {
@@ -230,8 +255,41 @@ window:
 		}
 	}
 
+	switch {
+	case res.Failover != nil:
+		r.failoverReport(res.Failover, producers, consumers)
+	case cfg.KillPID > 0:
+		res.Failover = &Failover{PID: cfg.KillPID, Error: "the window ended before the kill"}
+		r.anomalies.add("kill-failed", 1, res.Failover.Error)
+	}
 	r.fill(res, before, start, end, sampling)
 	return res, nil
+}
+
+// awaitProducers waits, after the window, until the producers return. A
+// reconnecting producer stays until its messages are confirmed, so for it
+// the wait lasts while confirms make progress.
+func (r *run) awaitProducers(ctx context.Context, done <-chan struct{}) {
+	finished := func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
+	if r.cfg.Reconnect {
+		settled := func() uint64 { return r.confirmed.Load() + r.nacked.Load() + r.reconnects.Load() }
+		if !waitUntil(ctx, r.cfg.DrainTimeout, finished, settled) {
+			r.anomalies.add("producer-stuck", 1, fmt.Sprintf("a producer still had unconfirmed messages %v after the last confirm", r.cfg.DrainTimeout))
+		}
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(r.cfg.DrainTimeout):
+		r.anomalies.add("producer-stuck", 1, fmt.Sprintf("a publish did not return within %v of the window's end", r.cfg.DrainTimeout))
+	}
 }
 
 // settings returns the scenario parameters for the result.
@@ -252,7 +310,7 @@ func (r *run) settings() Settings {
 		Producers: c.Producers, Consumers: c.Consumers, Queues: c.Queues, Size: c.Size,
 		Persistent: c.Persistent, ConfirmWindow: c.ConfirmWindow, Prefetch: c.Prefetch,
 		MultiAckEvery: c.MultiAckEvery, AutoAck: c.AutoAck, ExchangeType: c.ExchangeType,
-		Bindings: bindings, QueueArgs: args, Rate: c.Rate, MaxInFlight: c.MaxInFlight,
+		Bindings: bindings, QueueArgs: args, Rate: c.Rate, MaxInFlight: c.MaxInFlight, Reconnect: c.Reconnect,
 	}
 }
 
@@ -368,6 +426,10 @@ func (r *run) fill(res *Result, before, start, end ProcSample, sampling bool) {
 		Duplicates:  t.duplicates,
 		Unexpected:  t.unexpected,
 		Redelivered: r.redelivered.Load(),
+		Recovered:   t.recovered,
+		InDoubt:     t.inDoubt,
+		Reconnects:  r.reconnects.Load(),
+		Resent:      r.resent.Load(),
 	}
 	if r.cfg.ConfirmWindow > 0 && tot.Published > tot.Confirmed+tot.Nacked {
 		tot.Unconfirmed = tot.Published - tot.Confirmed - tot.Nacked
@@ -399,11 +461,14 @@ func (r *run) fill(res *Result, before, start, end ProcSample, sampling bool) {
 	}
 	res.Anomalies = r.anomalies.list()
 	if res.Totals.Lost > 0 {
-		res.Errors = append(res.Errors, fmt.Sprintf("%d of %d expected deliveries never arrived (waited %v after the last progress)", res.Totals.Lost, tot.Expected, r.cfg.DrainTimeout))
+		what := "expected deliveries"
+		if r.ledger.confirmedOnly {
+			what = "expected deliveries of confirmed messages"
+		}
+		res.Errors = append(res.Errors, fmt.Sprintf("%d of %d %s never arrived (waited %v after the last progress)", res.Totals.Lost, tot.Expected, what, r.cfg.DrainTimeout))
 	}
 	for _, a := range res.Anomalies {
-		switch a.Kind {
-		case "duplicate", "unexpected", "nack", "producer-stuck", "wrongly-returned", "missing-return", "unconfirmed", "connection-closed", "channel-closed", "publish-error", "bad-body", "in-flight-timeout", "ack-error":
+		if r.failing(a.Kind) {
 			res.Errors = append(res.Errors, fmt.Sprintf("%d × %s", a.Count, a.Kind))
 		}
 	}
@@ -411,4 +476,19 @@ func (r *run) fill(res *Result, before, start, end ProcSample, sampling bool) {
 		res.Status = StatusFailed
 		res.Reason = res.Errors[0]
 	}
+}
+
+// failing reports whether an anomaly of this kind fails the run. With
+// Reconnect, duplicates and nacks do not: at-least-once delivery allows
+// the first, and a nack is an answer the producer may act on.
+func (r *run) failing(kind string) bool {
+	switch kind {
+	case "duplicate", "nack":
+		return !r.cfg.Reconnect
+	case "unexpected", "producer-stuck", "wrongly-returned", "missing-return", "unconfirmed", "connection-closed",
+		"channel-closed", "publish-error", "bad-body", "in-flight-timeout", "ack-error", "reconnect-failed",
+		"kill-failed", "confirm-out-of-order":
+		return true
+	}
+	return false
 }
