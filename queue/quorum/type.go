@@ -45,7 +45,8 @@ type Type struct {
 	log *zap.Logger
 	wal *wal.WAL // nil in memory
 
-	links *links // nil on a single node
+	links   *links  // nil on a single node
+	raftNet raftNet // the groups' Raft transport in a cluster (raftnet.go)
 
 	mu     sync.Mutex
 	queues map[string]*Queue // by group name
@@ -194,7 +195,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 // cluster, a replica when this node is one of the queue's members
 // (bootstrapped, the first time, with all of them; every member
 // bootstraps the same configuration), none otherwise.
-func (t *Type) startRaft(q *Queue) error {
+func (t *Type) startRaft(q *Queue) (err error) {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(t.cfg.Node)
 	c.Logger = t.cfg.RaftLogger.Named(q.group)
@@ -222,12 +223,16 @@ func (t *Type) startRaft(q *Queue) error {
 		c.ElectionTimeout = 300 * time.Millisecond
 		c.LeaderLeaseTimeout = 150 * time.Millisecond
 		c.CommitTimeout = 10 * time.Millisecond
-		layer, err := t.cfg.Net.RaftLayer("raft/q/" + hashName(q.group))
-		if err != nil {
-			return err
+		g, gerr := t.raftNet.open(t.cfg.Net, t.log, q.group)
+		if gerr != nil {
+			return gerr
 		}
-		trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-			Stream: layer, MaxPool: 2, Timeout: 10 * time.Second, Logger: c.Logger})
+		trans = g
+		defer func() {
+			if err != nil {
+				g.Close()
+			}
+		}()
 		for _, m := range q.decl.Members {
 			addr := t.cfg.Net.NodeAddr(m)
 			if addr == "" {
