@@ -22,6 +22,8 @@ const (
 	maxOutbox = 8 << 20
 	// keepOutbox is the largest outbox buffer kept between writes.
 	keepOutbox = 1 << 20
+	// writeLinger is the least time between two writes on a stream.
+	writeLinger = time.Millisecond
 )
 
 // errStreamBroken fails the RPCs pending on a stream that broke.
@@ -95,15 +97,31 @@ func (c *raftConn) signal() {
 }
 
 // writeLoop writes what is queued, a batch at a time, until the stream
-// breaks.
+// breaks. A batch that follows the last write within writeLinger waits
+// for the rest of it, gathering the frames that arrive meanwhile: every
+// write costs a system call on each side (two on this one: yamux writes
+// a frame's header and body apart), and many groups' idle heartbeats
+// arrive one by one, so at most one write per writeLinger cuts most of
+// their cost, while a lone RPC still goes out at once.
 func (c *raftConn) writeLoop() {
 	defer c.run.wg.Done()
 	var buf []byte
+	var last time.Time
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case <-c.wake:
 		case <-c.done:
 			return
+		}
+		if since := time.Since(last); since < writeLinger {
+			linger.Reset(writeLinger - since)
+			select {
+			case <-linger.C:
+			case <-c.done:
+				return
+			}
 		}
 		c.mu.Lock()
 		buf, c.out = c.out, buf[:0]
@@ -119,6 +137,7 @@ func (c *raftConn) writeLoop() {
 			c.fail(errStreamBroken)
 			return
 		}
+		last = time.Now()
 		if cap(buf) > keepOutbox {
 			buf = nil
 		}
