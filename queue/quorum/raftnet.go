@@ -179,8 +179,10 @@ func (run *raftRun) accept() {
 }
 
 // serveAccepted reads an accepted stream's first frame, which tells a
-// snapshot install from a peer's shared stream, and serves it.
+// snapshot install from a peer's shared stream, and serves it; stop
+// closes the stream whatever it is waiting for.
 func (run *raftRun) serveAccepted(c net.Conn) {
+	defer context.AfterFunc(run.ctx, func() { c.Close() })()
 	br := bufio.NewReaderSize(c, connReadBuffer)
 	kind, id, body, err := readFrame(br)
 	if err != nil {

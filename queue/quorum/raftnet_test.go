@@ -654,3 +654,37 @@ func TestRaftNetBadFrames(t *testing.T) {
 		t.Fatalf("RPC after the bad streams: %+v, %v", resp, err)
 	}
 }
+
+// TestRaftNetSilentStreamDoesNotHoldClose: a stream a peer opened and
+// sent nothing on does not keep the node's last group from closing, nor
+// a goroutine from ending.
+func TestRaftNetSilentStreamDoesNotHoldClose(t *testing.T) {
+	base := runtime.NumGoroutine()
+	nodes := newRaftNodes(t, 2)
+	a, b := nodes[0], nodes[1]
+	g := b.open(t, "g")
+	c, err := a.tr.Dial(t.Context(), b.tr.Addr(), raftService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	raftEventually(t, 5*time.Second, "the silent stream is being served", func() bool {
+		return runtime.NumGoroutine() > base
+	})
+	closed := make(chan struct{})
+	go func() {
+		g.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing the last group waited for a silent stream")
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("the silent stream is still open after the node's last group closed")
+	}
+	c.Close()
+	waitGoroutines(t, nodes, base)
+}
