@@ -221,8 +221,15 @@ func raftEventually(t *testing.T, d time.Duration, what string, cond func() bool
 // leaderOf waits for one of replicas to lead and returns its index.
 func leaderOf(t *testing.T, replicas []*replica) int {
 	t.Helper()
+	return leaderWithin(t, replicas, 15*time.Second)
+}
+
+// leaderWithin waits up to d for one of replicas to lead and returns its
+// index.
+func leaderWithin(t *testing.T, replicas []*replica, d time.Duration) int {
+	t.Helper()
 	leader := -1
-	raftEventually(t, 15*time.Second, "a leader", func() bool {
+	raftEventually(t, d, "a leader", func() bool {
 		for i, r := range replicas {
 			if r != nil && r.r.State() == raft.Leader {
 				leader = i
