@@ -18,6 +18,13 @@ import (
 // before it fails.
 const leaderWait = 10 * time.Second
 
+// maxForwarded is how many entries a node keeps in flight to a leader on
+// another node. Raft's leader takes one entry per round (a log write), so
+// entries sent faster would only queue on the link; holding the next
+// batch back until an answer comes lets it grow, as a local leader's
+// blocking raft.Apply does.
+const maxForwarded = 2
+
 // retryEvery is how often the proposer retries what waits for a leader.
 const retryEvery = 50 * time.Millisecond
 
@@ -59,6 +66,7 @@ type proposer struct {
 	futures chan inflight
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	slots   chan struct{} // one per entry forwarded and not yet answered
 
 	// local holds, by the address of an entry's data, the commands of the
 	// entries this replica handed to Raft as leader, so that its fsm
@@ -95,7 +103,7 @@ func (p *proposer) takeLocal(data []byte) ([]decoded, bool) {
 
 func newProposer(q *Queue) *proposer {
 	p := &proposer{q: q, wake: make(chan struct{}, 1), futures: make(chan inflight, 4096),
-		stop: make(chan struct{}), local: map[*byte][]decoded{}}
+		stop: make(chan struct{}), local: map[*byte][]decoded{}, slots: make(chan struct{}, maxForwarded)}
 	p.wg.Add(2)
 	go p.loop()
 	go p.wait()
@@ -168,23 +176,24 @@ func (p *proposer) waiting() bool {
 	return len(p.retry) > 0
 }
 
-// take removes the next batch: retries first, then pending.
+// take removes the next batch: retries first, then pending, up to
+// maxBatch commands or maxBatchBytes of bodies.
 func (p *proposer) take() []request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	src := &p.retry
-	if len(p.retry) == 0 {
-		src = &p.pending
-	}
-	n, size := 0, 0
-	for n < len(*src) && n < maxBatch && size < maxBatchBytes {
-		if m := (*src)[n].msg; m != nil {
-			size += len(m.Body)
+	var batch []request
+	size := 0
+	for _, src := range []*[]request{&p.retry, &p.pending} {
+		n := 0
+		for n < len(*src) && len(batch) < maxBatch && size < maxBatchBytes {
+			if m := (*src)[n].msg; m != nil {
+				size += len(m.Body)
+			}
+			batch = append(batch, (*src)[n])
+			n++
 		}
-		n++
+		*src = slices.Delete(*src, 0, n)
 	}
-	batch := slices.Clone((*src)[:n])
-	*src = slices.Delete(*src, 0, n)
 	return batch
 }
 
@@ -214,6 +223,14 @@ func (p *proposer) flush() bool {
 			p.lmu.Unlock()
 			in.f = r.Apply(data, 0)
 		} else if addr := p.q.leaderAddr(); addr != "" && p.q.t.links != nil {
+			select {
+			case p.slots <- struct{}{}:
+			default:
+				// Enough in flight: the batch waits, and grows, until an
+				// answer frees a slot (complete pokes the loop).
+				p.again(batch, true)
+				return true
+			}
 			in.remote = p.q.t.links.get(addr).forward(p.q.group, slices.Clone(buf))
 		} else {
 			p.again(batch, true)
@@ -311,6 +328,8 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 		p.lmu.Unlock()
 	} else {
 		res = <-in.remote
+		<-p.slots
+		p.poke()
 	}
 	var nl notLeaderError
 	switch {
