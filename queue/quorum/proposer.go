@@ -25,6 +25,10 @@ const leaderWait = 10 * time.Second
 // blocking raft.Apply does.
 const maxForwarded = 2
 
+// forwardTimeout is how long a node waits for a leader on another node to
+// answer a forwarded entry before it retries it.
+const forwardTimeout = 3 * time.Second
+
 // retryEvery is how often the proposer retries what waits for a leader.
 const retryEvery = 50 * time.Millisecond
 
@@ -57,11 +61,14 @@ var errNoLeader = errors.New("quorum queue has no leader")
 type proposer struct {
 	q *Queue
 
-	mu      sync.Mutex
-	retry   []request // failed batches, oldest first, sent before pending
-	pending []request
-	wake    chan struct{}
-	stopped bool
+	mu       sync.Mutex
+	retry    []request // failed batches, oldest first, sent before pending
+	pending  []request
+	wake     chan struct{}
+	stopped  bool
+	inflight int    // batches handed to a leader and not answered
+	target   string // where they went: "" this replica, else the leader's address
+	failed   bool   // one of them failed: nothing new goes until all are answered
 
 	futures chan inflight
 	stop    chan struct{}
@@ -169,11 +176,11 @@ func (p *proposer) loop() {
 	}
 }
 
-// waiting reports whether requests wait to be retried.
+// waiting reports whether requests wait for a leader or a retry.
 func (p *proposer) waiting() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.retry) > 0
+	return len(p.retry)+len(p.pending) > 0
 }
 
 // take removes the next batch: retries first, then pending, up to
@@ -199,11 +206,46 @@ func (p *proposer) take() []request {
 
 // flush hands everything pending to the leader, one entry per batch. It
 // returns false once the proposer stops.
+//
+// Batches go to one leader at a time, in order: while any is in flight to
+// one target (this replica, or a leader's address) nothing goes to
+// another, and after a batch failed nothing new goes anywhere until every
+// batch in flight is answered and the failed ones are sent again first.
+// Raft keeps a leader's entries in order (a later one committed means the
+// earlier ones are), so a resend is judged a duplicate only if its
+// original was enqueued: an enqueue is deduplicated by its publisher's
+// sequence (at or below the last seen), which a later publish overtaking
+// an earlier, lost one would defeat.
 func (p *proposer) flush() bool {
 	var buf []byte
 	for {
+		r, addr := p.q.raft(), ""
+		self := r != nil && r.State() == raft.Leader
+		if !self {
+			if addr = p.q.leaderAddr(); addr == "" || p.q.t.links == nil {
+				p.expire()
+				return true
+			}
+		}
+		target := addr // "" is this replica
+		if !p.mayFlush(target) {
+			return true
+		}
+		if !self {
+			select {
+			case p.slots <- struct{}{}:
+			default:
+				// Enough in flight: pending commands wait, and gather
+				// into one batch, until an answer frees a slot (complete
+				// pokes the loop).
+				return true
+			}
+		}
 		batch := p.take()
 		if len(batch) == 0 {
+			if !self {
+				<-p.slots
+			}
 			return true
 		}
 		buf = binary.AppendUvarint(buf[:0], uint64(len(batch)))
@@ -211,7 +253,8 @@ func (p *proposer) flush() bool {
 			buf = appendCommand(buf, req.cmd, req.msg)
 		}
 		in := inflight{reqs: batch}
-		if r := p.q.raft(); r != nil && r.State() == raft.Leader {
+		p.sent(target)
+		if self {
 			data := slices.Clone(buf)
 			ds := make([]decoded, len(batch))
 			for i, req := range batch {
@@ -222,25 +265,60 @@ func (p *proposer) flush() bool {
 			p.local[in.data] = ds
 			p.lmu.Unlock()
 			in.f = r.Apply(data, 0)
-		} else if addr := p.q.leaderAddr(); addr != "" && p.q.t.links != nil {
-			select {
-			case p.slots <- struct{}{}:
-			default:
-				// Enough in flight: the batch waits, and grows, until an
-				// answer frees a slot (complete pokes the loop).
-				p.again(batch, true)
-				return true
-			}
-			in.remote = p.q.t.links.get(addr).forward(p.q.group, slices.Clone(buf))
 		} else {
-			p.again(batch, true)
-			return true
+			in.remote = p.q.t.links.get(addr).forward(p.q.group, slices.Clone(buf))
 		}
 		select {
 		case p.futures <- in:
 		case <-p.stop:
 			return false
 		}
+	}
+}
+
+// mayFlush reports whether a batch may go to target now (see flush).
+func (p *proposer) mayFlush(target string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inflight == 0 || (p.target == target && !p.failed)
+}
+
+// sent records a batch handed to target.
+func (p *proposer) sent(target string) {
+	p.mu.Lock()
+	p.inflight++
+	p.target = target
+	p.mu.Unlock()
+}
+
+// answered records that an in-flight batch was answered (failed: not
+// taken, to be sent again).
+func (p *proposer) answered(failed bool) {
+	p.mu.Lock()
+	p.inflight--
+	p.failed = (p.failed || failed) && p.inflight > 0
+	p.mu.Unlock()
+}
+
+// expire fails what waited too long for a leader.
+func (p *proposer) expire() {
+	p.mu.Lock()
+	var late []request
+	for _, src := range []*[]request{&p.retry, &p.pending} {
+		keep := (*src)[:0]
+		for _, r := range *src {
+			if time.Since(r.since) > leaderWait {
+				late = append(late, r)
+			} else {
+				keep = append(keep, r)
+			}
+		}
+		clear((*src)[len(keep):])
+		*src = keep
+	}
+	p.mu.Unlock()
+	for _, r := range late {
+		p.fail(r, errNoLeader)
 	}
 }
 
@@ -257,9 +335,9 @@ func (p *proposer) leaderElected() {
 	p.mu.Unlock()
 }
 
-// again puts a batch that found no leader back, ahead of the retries
-// (front) or behind them, failing the requests that waited too long.
-func (p *proposer) again(rs []request, front bool) {
+// again puts a batch the leader did not take back behind the retries,
+// failing the requests that waited too long.
+func (p *proposer) again(rs []request) {
 	keep := rs[:0:0]
 	for _, r := range rs {
 		if time.Since(r.since) > leaderWait {
@@ -269,18 +347,15 @@ func (p *proposer) again(rs []request, front bool) {
 		keep = append(keep, r)
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.stopped {
+		p.mu.Unlock()
 		for _, r := range keep {
-			defer p.fail(r, raft.ErrRaftShutdown)
+			p.fail(r, raft.ErrRaftShutdown)
 		}
 		return
 	}
-	if front {
-		p.retry = append(keep, p.retry...)
-	} else {
-		p.retry = append(p.retry, keep...)
-	}
+	p.retry = append(p.retry, keep...)
+	p.mu.Unlock()
 }
 
 // wait runs each request's done once the leader answered it, in order,
@@ -327,7 +402,15 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 		delete(p.local, in.data)
 		p.lmu.Unlock()
 	} else {
-		res = <-in.remote
+		// A leader cut off (not killed) may never answer: after
+		// forwardTimeout the batch is retried, with whoever leads then.
+		timer := time.NewTimer(forwardTimeout)
+		select {
+		case res = <-in.remote:
+		case <-timer.C:
+			res.err = errLinkDown
+		}
+		timer.Stop()
 		<-p.slots
 		p.poke()
 	}
@@ -336,16 +419,19 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 	case res.err == nil:
 	case errors.As(res.err, &nl):
 		p.q.setLeaderHint(nl.hint)
-		p.again(in.reqs, false)
+		p.again(in.reqs)
+		p.answered(true)
 		p.pokeSoon(nl.hint != "")
 		return posts
 	case errors.Is(res.err, raft.ErrNotLeader), errors.Is(res.err, raft.ErrLeadershipLost),
 		errors.Is(res.err, raft.ErrLeadershipTransferInProgress), errors.Is(res.err, errLinkDown):
 		p.q.setLeaderHint("")
-		p.again(in.reqs, false)
+		p.again(in.reqs)
+		p.answered(true)
 		p.pokeSoon(false)
 		return posts
 	}
+	p.answered(false)
 	for i, req := range in.reqs {
 		if req.done == nil {
 			continue

@@ -228,13 +228,6 @@ func (t *Type) startRaft(q *Queue) error {
 		}
 		trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 			Stream: layer, MaxPool: 2, Timeout: 10 * time.Second, Logger: c.Logger})
-		for _, m := range q.decl.Members {
-			addr := t.cfg.Net.NodeAddr(m)
-			if addr == "" {
-				return fmt.Errorf("quorum queue %s: member %s has no address", q.decl.Name, m)
-			}
-			boot = append(boot, raft.Server{ID: raft.ServerID(m), Address: raft.ServerAddress(addr)})
-		}
 	}
 	logs, stable, snaps, err := t.storage(q.group)
 	if err != nil {
@@ -243,6 +236,18 @@ func (t *Type) startRaft(q *Queue) error {
 	has, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
 		return err
+	}
+	if !has && boot == nil {
+		// A new replica in a cluster: every member bootstraps the same
+		// configuration. A replica with state (a restart, when peers'
+		// addresses may not be known yet) finds them in its log.
+		for _, m := range q.decl.Members {
+			addr := t.cfg.Net.NodeAddr(m)
+			if addr == "" {
+				return fmt.Errorf("quorum queue %s: member %s has no address", q.decl.Name, m)
+			}
+			boot = append(boot, raft.Server{ID: raft.ServerID(m), Address: raft.ServerAddress(addr)})
+		}
 	}
 	if !has {
 		if err := raft.BootstrapCluster(c, logs, stable, snaps, trans, raft.Configuration{Servers: boot}); err != nil {
