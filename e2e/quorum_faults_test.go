@@ -216,7 +216,6 @@ func finishQuorumKills(t *testing.T, q string, nodes *clientNodes, load *quorumL
 // until its replica has rejoined. Then the queue is drained and checked:
 // lost = 0 and unexpected = 0.
 func TestQuorumLeaderKills(t *testing.T) {
-	knownQuorumBug(t, bugRestartedReplica, bugForwardDeadlock, bugDedupReorder, bugForwardedErrors, bugLeaseFlaps)
 	rounds := quorumKills(t)
 	const q = "qq-kills"
 	c, nodes, load := startQuorumKills(t, q)
@@ -240,7 +239,6 @@ func TestQuorumLeaderKills(t *testing.T) {
 // killed node left down: clients on both survivors are confirmed after
 // the election, and no confirmed message is lost.
 func TestQuorumLeaderKillOnce(t *testing.T) {
-	knownQuorumBug(t, bugForwardDeadlock, bugDedupReorder)
 	const q = "qq-kill-once"
 	c, nodes, load := startQuorumKills(t, q)
 	k := killLeader(t, c, q, []int{0, 1, 2}, nodes, load, 0)
@@ -251,7 +249,6 @@ func TestQuorumLeaderKillOnce(t *testing.T) {
 // runs its replica again (it follows the leader), and serves the queue
 // to its clients.
 func TestQuorumMemberRestart(t *testing.T) {
-	knownQuorumBug(t, bugRestartedReplica)
 	c := startCluster(t, 3)
 	const q = "qq-restart"
 	_, err := c.channel(t, 0).QueueDeclare(q, true, false, false, false, amqp.Table{"x-queue-type": "quorum"})

@@ -205,7 +205,7 @@ func consumeMinority(t *testing.T, url, q string, l *totalQueue) *minorityConsum
 // heal the old leader follows the new one, the consumer on it gets
 // deliveries again (or basic.cancel), and lost = 0, unexpected = 0.
 func TestQuorumPartition(t *testing.T) {
-	knownQuorumBug(t, bugForwardNoTimeout, bugStrandedConsumer)
+	knownQuorumBug(t, bugStrandedConsumer)
 	const q = "qq-partition"
 	lab, bin, nsNodes, leader := startNSQuorum(t, q)
 	urls := make([]string, 3)
@@ -340,7 +340,6 @@ func startNSQuorum(t *testing.T, q string) (*netLab, string, []*nsNode, int) {
 // leader; the publish is confirmed once the majority has elected a new
 // leader, not once the link to the old one breaks.
 func TestQuorumPartitionForwarded(t *testing.T) {
-	knownQuorumBug(t, bugForwardNoTimeout)
 	const q = "qq-forwarded"
 	lab, _, nodes, leader := startNSQuorum(t, q)
 	follower := (leader + 1) % 3

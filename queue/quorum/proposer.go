@@ -183,11 +183,17 @@ func (p *proposer) waiting() bool {
 	return len(p.retry)+len(p.pending) > 0
 }
 
-// take removes the next batch: retries first, then pending, up to
-// maxBatch commands or maxBatchBytes of bodies.
-func (p *proposer) take() []request {
+// takeFor removes the next batch for target, if a batch may go there now
+// (see flush), and records it in flight: retries first, then pending, up
+// to maxBatch commands or maxBatchBytes of bodies. The decision and the
+// taking are one step under mu, so a batch failing meanwhile cannot be
+// overtaken.
+func (p *proposer) takeFor(target string) []request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.inflight > 0 && (p.target != target || p.failed) {
+		return nil
+	}
 	var batch []request
 	size := 0
 	for _, src := range []*[]request{&p.retry, &p.pending} {
@@ -200,6 +206,10 @@ func (p *proposer) take() []request {
 			n++
 		}
 		*src = slices.Delete(*src, 0, n)
+	}
+	if len(batch) > 0 {
+		p.inflight++
+		p.target = target
 	}
 	return batch
 }
@@ -227,10 +237,6 @@ func (p *proposer) flush() bool {
 				return true
 			}
 		}
-		target := addr // "" is this replica
-		if !p.mayFlush(target) {
-			return true
-		}
 		if !self {
 			select {
 			case p.slots <- struct{}{}:
@@ -241,7 +247,7 @@ func (p *proposer) flush() bool {
 				return true
 			}
 		}
-		batch := p.take()
+		batch := p.takeFor(addr) // "" is this replica
 		if len(batch) == 0 {
 			if !self {
 				<-p.slots
@@ -253,7 +259,6 @@ func (p *proposer) flush() bool {
 			buf = appendCommand(buf, req.cmd, req.msg)
 		}
 		in := inflight{reqs: batch}
-		p.sent(target)
 		if self {
 			data := slices.Clone(buf)
 			ds := make([]decoded, len(batch))
@@ -276,28 +281,26 @@ func (p *proposer) flush() bool {
 	}
 }
 
-// mayFlush reports whether a batch may go to target now (see flush).
-func (p *proposer) mayFlush(target string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.inflight == 0 || (p.target == target && !p.failed)
-}
-
-// sent records a batch handed to target.
-func (p *proposer) sent(target string) {
-	p.mu.Lock()
-	p.inflight++
-	p.target = target
-	p.mu.Unlock()
-}
-
-// answered records that an in-flight batch was answered (failed: not
-// taken, to be sent again).
-func (p *proposer) answered(failed bool) {
+// answered records that an in-flight batch was answered; a failed one
+// (not taken by the leader) goes back behind the retries, in the same
+// step, so that nothing taken meanwhile overtakes it.
+func (p *proposer) answered(failed []request) {
 	p.mu.Lock()
 	p.inflight--
-	p.failed = (p.failed || failed) && p.inflight > 0
+	if failed != nil {
+		p.failed = true
+		if !p.stopped {
+			p.retry = append(p.retry, failed...)
+			failed = nil
+		}
+	}
+	if p.inflight == 0 {
+		p.failed = false
+	}
 	p.mu.Unlock()
+	for _, r := range failed {
+		p.fail(r, raft.ErrRaftShutdown)
+	}
 }
 
 // expire fails what waited too long for a leader.
@@ -332,29 +335,6 @@ func (p *proposer) leaderElected() {
 	}
 	p.mu.Lock()
 	p.retry = append(reqs, p.retry...)
-	p.mu.Unlock()
-}
-
-// again puts a batch the leader did not take back behind the retries,
-// failing the requests that waited too long.
-func (p *proposer) again(rs []request) {
-	keep := rs[:0:0]
-	for _, r := range rs {
-		if time.Since(r.since) > leaderWait {
-			p.fail(r, errNoLeader)
-			continue
-		}
-		keep = append(keep, r)
-	}
-	p.mu.Lock()
-	if p.stopped {
-		p.mu.Unlock()
-		for _, r := range keep {
-			p.fail(r, raft.ErrRaftShutdown)
-		}
-		return
-	}
-	p.retry = append(p.retry, keep...)
 	p.mu.Unlock()
 }
 
@@ -419,19 +399,17 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 	case res.err == nil:
 	case errors.As(res.err, &nl):
 		p.q.setLeaderHint(nl.hint)
-		p.again(in.reqs)
-		p.answered(true)
+		p.answered(in.reqs)
 		p.pokeSoon(nl.hint != "")
 		return posts
 	case errors.Is(res.err, raft.ErrNotLeader), errors.Is(res.err, raft.ErrLeadershipLost),
 		errors.Is(res.err, raft.ErrLeadershipTransferInProgress), errors.Is(res.err, errLinkDown):
 		p.q.setLeaderHint("")
-		p.again(in.reqs)
-		p.answered(true)
+		p.answered(in.reqs)
 		p.pokeSoon(false)
 		return posts
 	}
-	p.answered(false)
+	p.answered(nil)
 	for i, req := range in.reqs {
 		if req.done == nil {
 			continue

@@ -121,7 +121,7 @@ func now() int64 { return time.Now().UnixMilli() }
 // NewSession implements queue.Queue.
 func (q *Queue) NewSession(o queue.SessionOwner) queue.Session {
 	s := &session{q: q, owner: o, ch: *o.Publisher(), consumers: make(map[string]*consumer),
-		held: make(map[uint64]held)}
+		held: make(map[uint64]held), pubBase: sessionBase.Add(1 << 32)}
 	q.mu.Lock()
 	if q.done {
 		s.closed = true

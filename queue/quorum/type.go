@@ -220,7 +220,7 @@ func (t *Type) startRaft(q *Queue) error {
 		}
 		c.HeartbeatTimeout = 300 * time.Millisecond
 		c.ElectionTimeout = 300 * time.Millisecond
-		c.LeaderLeaseTimeout = 150 * time.Millisecond
+		c.LeaderLeaseTimeout = 300 * time.Millisecond
 		c.CommitTimeout = 10 * time.Millisecond
 		layer, err := t.cfg.Net.RaftLayer("raft/q/" + hashName(q.group))
 		if err != nil {
