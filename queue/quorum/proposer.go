@@ -204,6 +204,7 @@ func (p *proposer) leaderElected() {
 	p.mu.Lock()
 	p.retry = append(reqs, p.retry...)
 	p.mu.Unlock()
+	p.q.syncMembersSoon() // the new leader reconciles the group's members (members.go)
 }
 
 // again puts a batch that found no leader back, ahead of the retries
