@@ -423,10 +423,15 @@ func (k *link) forward(group string, entry []byte) <-chan remoteResult {
 	k.pending[id] = ch
 	k.mu.Unlock()
 	if !k.send(framePropose, encodePropose(id, group, entry)) {
+		// The link broke since: fail answered the proposal unless it
+		// was no longer pending (ch holds one answer only).
 		k.mu.Lock()
+		_, mine := k.pending[id]
 		delete(k.pending, id)
 		k.mu.Unlock()
-		ch <- remoteResult{err: errLinkDown}
+		if mine {
+			ch <- remoteResult{err: errLinkDown}
+		}
 	}
 	return ch
 }
