@@ -30,7 +30,12 @@
 // disk. A batch whose leader was lost, or that reached a node that no
 // longer leads, is proposed again ahead of what came after it; every
 // command is safe to repeat (an Enqueue names its publisher and sequence,
-// so a resend is answered Duplicate and not enqueued twice).
+// so a resend is answered Duplicate and not enqueued twice). So that no
+// batch overtakes one that will be retried (its enqueues would then be
+// judged Duplicate), a batch is sent only while every batch in flight went
+// to the same leader and none came back to be retried; one that overtook
+// anyway (a node refused a batch, then led and took the next) has the
+// retried enqueues sent without their sequence, at worst enqueued twice.
 //
 // # Effects and sessions
 //

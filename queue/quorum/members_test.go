@@ -355,3 +355,75 @@ func TestMembersReplaceTheOnlyOne(t *testing.T) {
 		t.Fatalf("n2 holds %d messages, want 13", got)
 	}
 }
+
+// TestMembersChangeWhilePublishing: a node publishes without pause while
+// the members change under it, each change removing the member that
+// leads; every publish confirmed is in the queue at the end (a publish
+// refused by a node that is not the leader is sent again in order, and
+// none is judged a duplicate of one that overtook it).
+func TestMembersChangeWhilePublishing(t *testing.T) {
+	c := startMemberCluster(t, 4, "n1", "n2", "n3")
+	pub := c.node("n4")
+	c.leader("n1", "n2", "n3")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for range 20 {
+				pub.num++
+				pub.s.Publish(&queue.Message{Body: []byte(fmt.Sprint("p-", pub.num))},
+					queue.Confirm{To: noConfirmer{}, Seq: pub.num, From: &pub.o.pub, Num: pub.num}, nil)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	all := []string{"n1", "n2", "n3", "n4"}
+	members := []string{"n1", "n2", "n3"}
+	for range 4 {
+		old := c.leader(members...)
+		next := slices.DeleteFunc(slices.Clone(all), func(n string) bool { return n == old.name })
+		c.setMembers(next...)
+		waitUntil(t, old.name+" leaves", func() bool { return old.q.raft() == nil })
+		members = next
+	}
+	close(stop)
+	<-done
+	var confirmed []uint64
+	waitUntil(t, "every publish answered", func() bool {
+		pub.o.mu.Lock()
+		defer pub.o.mu.Unlock()
+		confirmed = confirmed[:0]
+		answered := 0
+		for _, a := range pub.o.acts {
+			switch a.Kind {
+			case queue.ActionSettled:
+				confirmed = append(confirmed, a.Seq)
+				answered++
+			case queue.ActionRejected:
+				answered++
+			}
+		}
+		return answered == int(pub.num)
+	})
+	leader := c.leader(members...)
+	leader.q.fsm.mu.Lock()
+	held := map[string]bool{}
+	for _, m := range leader.q.fsm.bodies.msgs[leader.q.fsm.bodies.head:] {
+		held[string(m.Body)] = true
+	}
+	leader.q.fsm.mu.Unlock()
+	for _, seq := range confirmed {
+		if !held[fmt.Sprint("p-", seq)] {
+			t.Fatalf("publish %d was confirmed but is not in the queue (%d confirmed of %d)", seq, len(confirmed), pub.num)
+		}
+	}
+	if len(confirmed) < int(pub.num)/2 {
+		t.Fatalf("only %d of %d publishes confirmed", len(confirmed), pub.num)
+	}
+}

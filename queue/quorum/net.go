@@ -394,9 +394,22 @@ func (k *link) answerLoop() {
 			res.err = a.err
 		default:
 			res = futureResult(a.f)
+			if lostLead(res.err) {
+				// Not failed: the peer proposes it again to the next
+				// leader, as a replica does its own (proposer.complete).
+				res.err = notLeaderError{}
+			}
 		}
 		k.send(frameResult, encodeResult(a.id, res))
 	}
+}
+
+// lostLead reports whether err is a proposal's that this replica took as
+// leader and then lost, or stopped before committing: the entry may yet
+// commit, or not, and proposing it again is safe.
+func lostLead(err error) bool {
+	return errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
+		errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, raft.ErrRaftShutdown)
 }
 
 // futureResult waits for f.

@@ -54,6 +54,13 @@ type proposer struct {
 	pending []request
 	wake    chan struct{}
 	stopped bool
+	// Batches reach the leader in order: one goes only while every
+	// batch in flight went to the same place and none came back to be
+	// retried, since a later Enqueue applied before an earlier one's
+	// retry would have that one judged Duplicate (take, answered).
+	sent   int    // batches in flight
+	to     string // where they went: a peer's address, "" this replica
+	behind bool   // one in flight is to be retried: wait until all are answered
 
 	futures chan inflight
 	stop    chan struct{}
@@ -136,17 +143,26 @@ func (p *proposer) loop() {
 	}
 }
 
-// waiting reports whether requests wait to be retried.
+// waiting reports whether requests wait to be sent: retries, or pending
+// ones held back (no leader known, or batches in flight to be answered
+// first).
 func (p *proposer) waiting() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.retry) > 0
+	return len(p.retry) > 0 || len(p.pending) > 0
 }
 
-// take removes the next batch: retries first, then pending.
-func (p *proposer) take() []request {
+// take removes the next batch for addr ("" this replica) and counts it
+// in flight: retries first, then pending; none while batches in flight
+// went elsewhere or one of them is to be retried. Checking and taking
+// under one lock keeps a batch from overtaking one that is being put
+// back for a retry.
+func (p *proposer) take(addr string) []request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.sent > 0 && (p.behind || p.to != addr) {
+		return nil
+	}
 	src := &p.retry
 	if len(p.retry) == 0 {
 		src = &p.pending
@@ -158,8 +174,13 @@ func (p *proposer) take() []request {
 		}
 		n++
 	}
+	if n == 0 {
+		return nil
+	}
 	batch := slices.Clone((*src)[:n])
 	*src = slices.Delete(*src, 0, n)
+	p.sent++
+	p.to = addr
 	return batch
 }
 
@@ -168,8 +189,14 @@ func (p *proposer) take() []request {
 func (p *proposer) flush() bool {
 	var buf []byte
 	for {
-		batch := p.take()
+		r, addr := p.route()
+		if r == nil && addr == "" {
+			p.expire()
+			return true
+		}
+		batch := p.take(addr)
 		if len(batch) == 0 {
+			p.expire()
 			return true
 		}
 		buf = binary.AppendUvarint(buf[:0], uint64(len(batch)))
@@ -177,18 +204,86 @@ func (p *proposer) flush() bool {
 			buf = appendCommand(buf, req.cmd, req.msg)
 		}
 		in := inflight{reqs: batch}
-		if r := p.q.raft(); r != nil && r.State() == raft.Leader {
+		if r != nil {
 			in.f = r.Apply(slices.Clone(buf), 0)
-		} else if addr := p.q.leaderAddr(); addr != "" && p.q.t.links != nil {
-			in.remote = p.q.t.links.get(addr).forward(p.q.group, slices.Clone(buf))
 		} else {
-			p.again(batch, true)
-			return true
+			in.remote = p.q.t.links.get(addr).forward(p.q.group, slices.Clone(buf))
 		}
 		select {
 		case p.futures <- in:
 		case <-p.stop:
 			return false
+		}
+	}
+}
+
+// expire fails the requests that waited longer than leaderWait to be
+// sent.
+func (p *proposer) expire() {
+	var old []request
+	keep := func(rs []request) []request {
+		return slices.DeleteFunc(rs, func(r request) bool {
+			if time.Since(r.since) > leaderWait {
+				old = append(old, r)
+				return true
+			}
+			return false
+		})
+	}
+	p.mu.Lock()
+	p.retry, p.pending = keep(p.retry), keep(p.pending)
+	p.mu.Unlock()
+	for _, r := range old {
+		p.fail(r, errNoLeader)
+	}
+}
+
+// route returns where the next batch goes: this replica's Raft when it
+// leads, else the address of the leader's node (as far as this node
+// knows), else neither.
+func (p *proposer) route() (*raft.Raft, string) {
+	if r := p.q.raft(); r != nil && r.State() == raft.Leader {
+		return r, ""
+	}
+	if p.q.t.links == nil {
+		return nil, ""
+	}
+	return nil, p.q.leaderAddr()
+}
+
+// answered counts a batch in flight answered, retried or not; once the
+// last batch in flight is answered, the retries may go, in order: at once
+// when that batch was applied, else when its retry is due (pokeSoon).
+func (p *proposer) answered(retried bool) {
+	p.mu.Lock()
+	p.sent--
+	p.behind = p.behind || retried
+	resume := p.sent == 0 && p.behind
+	if resume {
+		p.behind = false
+	}
+	p.mu.Unlock()
+	if resume && !retried {
+		p.poke()
+	}
+}
+
+// overtook is called for a batch applied while batches sent before it
+// wait to be retried (the leader's node refused them and took it, having
+// become leader in between): their enqueues are sent again without their
+// publisher's sequence, since it now falls below the one applied and
+// would be judged Duplicate. A message whose first send was applied after
+// all is then enqueued twice, never lost.
+func (p *proposer) overtook() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.behind {
+		return
+	}
+	for i := range p.retry {
+		if e, ok := p.retry[i].cmd.(fifo.Enqueue); ok {
+			e.From, e.Seq = queue.Publisher{}, 0
+			p.retry[i].cmd = e
 		}
 	}
 }
@@ -277,18 +372,22 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 	var nl notLeaderError
 	switch {
 	case res.err == nil:
+		p.overtook()
 	case errors.As(res.err, &nl):
 		p.q.setLeaderHint(nl.hint)
 		p.again(in.reqs, false)
+		p.answered(true) // after again: the retries are queued in order
 		p.pokeSoon(nl.hint != "")
 		return posts
 	case errors.Is(res.err, raft.ErrNotLeader), errors.Is(res.err, raft.ErrLeadershipLost),
 		errors.Is(res.err, raft.ErrLeadershipTransferInProgress), errors.Is(res.err, errLinkDown):
 		p.q.setLeaderHint("")
 		p.again(in.reqs, false)
+		p.answered(true)
 		p.pokeSoon(false)
 		return posts
 	}
+	p.answered(false)
 	for i, req := range in.reqs {
 		if req.done == nil {
 			continue
