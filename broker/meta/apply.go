@@ -245,7 +245,8 @@ func (a *applier) nodeDown(c NodeDown) {
 }
 
 // setQueueMembers sets a quorum queue's members, if the queue is still
-// the incarnation named; the same members change nothing.
+// the incarnation named and its members those the change was made from;
+// the same members change nothing.
 func (a *applier) setQueueMembers(c SetQueueMembers) {
 	v := a.vhost(c.Vhost)
 	if v == nil {
@@ -269,6 +270,10 @@ func (a *applier) setQueueMembers(c SetQueueMembers) {
 	}
 	a.res.Queue = q
 	if slices.Equal(q.Members, c.Members) {
+		return
+	}
+	if !slices.Equal(q.Members, c.Was) {
+		a.res.Err = MembersChanged(c.Vhost, c.Name)
 		return
 	}
 	q.Members = slices.Clone(c.Members)

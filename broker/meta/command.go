@@ -93,13 +93,17 @@ type (
 		UpTo uint64
 	}
 	// SetQueueMembers sets the members of a quorum queue (the nodes that
-	// hold its replicas), if the queue is still the incarnation named,
-	// as rabbitmq-queues add_member, delete_member and grow change them.
-	// Members must be distinct and at least one.
+	// hold its replicas) to Members, as rabbitmq-queues add_member,
+	// delete_member and grow change them, if the queue is still the
+	// incarnation named and its members are still Was, those the change
+	// was made from (so that two changes made at once from the same
+	// members cannot undo one another). Members must be distinct and at
+	// least one.
 	SetQueueMembers struct {
 		Vhost, Name string
 		Incarnation uint64
 		Members     []string
+		Was         []string
 	}
 )
 
@@ -222,6 +226,7 @@ func (c SetQueueMembers) encode(w *writer) {
 	w.Str(c.Name)
 	w.Uvarint(c.Incarnation)
 	w.strs(c.Members)
+	w.strs(c.Was)
 }
 
 func (c *SetQueueMembers) decode(r *reader) {
@@ -229,6 +234,7 @@ func (c *SetQueueMembers) decode(r *reader) {
 	c.Name = r.Str()
 	c.Incarnation = r.Uvarint()
 	c.Members = r.strs()
+	c.Was = r.strs()
 }
 
 // Encode returns cmd's encoding: Version, the op code, then the body.

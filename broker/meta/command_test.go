@@ -28,7 +28,8 @@ func everyCommand() []Command {
 		DeclareQueue{Vhost: "/", Queue: QueueDef{Name: "before-lives", Durable: true, Type: "classic", Incarnation: 7, Home: "warren@a"}},
 		DeleteQueue{Vhost: "/", Name: "q", Incarnation: 42},
 		NodeDown{Node: "warren@b", UpTo: 1 << 60},
-		SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 1<<63 + 9, Members: []string{"warren@b", "warren@a", "warren@c"}},
+		SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 1<<63 + 9, Members: []string{"warren@b", "warren@a", "warren@c"},
+			Was: []string{"warren@b", "warren@a"}},
 	}
 }
 

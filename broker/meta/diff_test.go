@@ -129,9 +129,10 @@ func randomCommand(r *rand.Rand, inc *uint64, last map[string]uint64) Command {
 		*inc++
 		last[vh+"qq"] = *inc
 		return DeclareQueue{Vhost: vh, Queue: QueueDef{Name: "qq", Durable: true, Type: "quorum", Incarnation: *inc,
-			Home: "a", Members: nodes[:1+r.IntN(3)]}}
+			Home: "a", Members: nodes[r.IntN(3):]}}
 	case 9:
-		return SetQueueMembers{Vhost: vh, Name: "qq", Incarnation: last[vh+"qq"], Members: nodes[r.IntN(3):]}
+		return SetQueueMembers{Vhost: vh, Name: "qq", Incarnation: last[vh+"qq"], Members: nodes[r.IntN(3):],
+			Was: nodes[r.IntN(3):]}
 	case 0:
 		return AddVhost{Name: vh}
 	case 1:

@@ -53,3 +53,10 @@ func BadMembers(vhost, name string) error {
 	return protocol.NewError(protocol.PreconditionFailed,
 		"the members of quorum queue '%s' in vhost '%s' must be distinct node names", name, vhost)
 }
+
+// MembersChanged is 406 for a change of a quorum queue's members made
+// from members that have changed since.
+func MembersChanged(vhost, name string) error {
+	return protocol.NewError(protocol.PreconditionFailed,
+		"the members of quorum queue '%s' in vhost '%s' changed meanwhile", name, vhost)
+}

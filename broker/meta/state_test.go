@@ -75,7 +75,8 @@ func scenario() []Command {
 		DeclareQueue{Vhost: "other", Queue: qdef("oq", 3)},
 		DeleteVhost{Name: "other"},
 		DeclareQueue{Vhost: "/", Queue: quorumDef("qq", 8, "warren@a", "warren@b")},
-		SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 8, Members: []string{"warren@a", "warren@b", "warren@c"}},
+		SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 8, Members: []string{"warren@a", "warren@b", "warren@c"},
+			Was: []string{"warren@a", "warren@b"}},
 	}
 }
 
@@ -440,32 +441,41 @@ func TestNodeDownSparesALaterLife(t *testing.T) {
 }
 
 // TestSetQueueMembers: a quorum queue's members change only for the
-// incarnation named, to a non-empty list of distinct nodes, with one
-// effect carrying the new definition; the same members change nothing,
-// and every refusal leaves the state as it was.
+// incarnation named and from the members the change was made from, to a
+// non-empty list of distinct nodes, with one effect carrying the new
+// definition; the same members change nothing, and every refusal leaves
+// the state as it was.
 func TestSetQueueMembers(t *testing.T) {
 	base := []Command{
 		AddVhost{Name: "/"},
 		DeclareQueue{Vhost: "/", Queue: quorumDef("qq", 5, "a", "b")},
 		DeclareQueue{Vhost: "/", Queue: qdef("classic", 6)},
 	}
+	was := []string{"a", "b"}
+	set := func(name string, inc uint64, members ...string) SetQueueMembers {
+		return SetQueueMembers{Vhost: "/", Name: name, Incarnation: inc, Members: members, Was: was}
+	}
 	grown := quorumDef("qq", 5, "a", "b", "c")
+	stale := set("qq", 5, "a", "c")
+	stale.Was = []string{"a", "c", "d"}
 	for _, tc := range []struct {
 		name    string
 		cmd     SetQueueMembers
 		code    uint16 // 0: accepted
 		changed bool
 	}{
-		{"add a member", SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 5, Members: []string{"a", "b", "c"}}, 0, true},
-		{"remove a member", SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 5, Members: []string{"b"}}, 0, true},
-		{"the same members", SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 5, Members: []string{"a", "b"}}, 0, false},
-		{"another incarnation", SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 4, Members: []string{"a"}}, protocol.NotFound, false},
-		{"a missing queue", SetQueueMembers{Vhost: "/", Name: "nope", Incarnation: 5, Members: []string{"a"}}, protocol.NotFound, false},
-		{"a missing vhost", SetQueueMembers{Vhost: "gone", Name: "qq", Incarnation: 5, Members: []string{"a"}}, protocol.NotFound, false},
-		{"a classic queue", SetQueueMembers{Vhost: "/", Name: "classic", Incarnation: 6, Members: []string{"a"}}, protocol.PreconditionFailed, false},
-		{"no members", SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 5}, protocol.PreconditionFailed, false},
-		{"a node twice", SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 5, Members: []string{"a", "b", "a"}}, protocol.PreconditionFailed, false},
-		{"an empty name", SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 5, Members: []string{"a", ""}}, protocol.PreconditionFailed, false},
+		{"add a member", set("qq", 5, "a", "b", "c"), 0, true},
+		{"remove a member", set("qq", 5, "b"), 0, true},
+		{"the same members", set("qq", 5, "a", "b"), 0, false},
+		{"members changed meanwhile", stale, protocol.PreconditionFailed, false},
+		{"another incarnation", set("qq", 4, "a"), protocol.NotFound, false},
+		{"a missing queue", set("nope", 5, "a"), protocol.NotFound, false},
+		{"a missing vhost", SetQueueMembers{Vhost: "gone", Name: "qq", Incarnation: 5, Members: []string{"a"}, Was: was},
+			protocol.NotFound, false},
+		{"a classic queue", set("classic", 6, "a"), protocol.PreconditionFailed, false},
+		{"no members", set("qq", 5), protocol.PreconditionFailed, false},
+		{"a node twice", set("qq", 5, "a", "b", "a"), protocol.PreconditionFailed, false},
+		{"an empty name", set("qq", 5, "a", ""), protocol.PreconditionFailed, false},
 	} {
 		s := NewState()
 		applyAll(s, base)
@@ -501,7 +511,7 @@ func TestSetQueueMembers(t *testing.T) {
 	s := NewState()
 	applyAll(s, base)
 	members := []string{"a", "b", "c"}
-	s.Apply(s.Applied()+1, SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 5, Members: members})
+	s.Apply(s.Applied()+1, SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 5, Members: members, Was: was})
 	members[0] = "z"
 	r, err := Restore(s.Snapshot())
 	if err != nil {
