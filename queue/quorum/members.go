@@ -33,7 +33,7 @@ import (
 //   - a replica whose node is no longer a member goes on serving the
 //     group until the configuration no longer counts it, since the others
 //     may need it for a majority until then: a leader removes itself
-//     (after which Raft steps it down and shuts it down), a follower waits
+//     (after which Raft steps it down), a follower waits
 //     until its configuration leaves it out. A follower that hears from
 //     no leader for leaveGrace while every other server of its
 //     configuration is up has been left out without hearing of it (Raft
@@ -308,8 +308,7 @@ func (q *Queue) dropReplica(r *raft.Raft) {
 
 // reconfigure, on the leader, makes the group's Raft configuration match
 // the members, removing this node last when it is no longer one (Raft
-// then steps it down and shuts its replica down). It reports whether the
-// configuration matches.
+// then steps it down). It reports whether the configuration matches.
 func (q *Queue) reconfigure(r *raft.Raft) bool {
 	f := r.GetConfiguration()
 	if f.Error() != nil {

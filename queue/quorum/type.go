@@ -206,6 +206,10 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 	c.SnapshotThreshold = 1 << 62
 	c.SnapshotInterval = 1 << 62
 	c.TrailingLogs = 1024
+	// A leader that removes itself steps down and is stopped by the
+	// member worker (members.go): shutting down at once could leave the
+	// removal's future unanswered.
+	c.ShutdownOnRemove = false
 	var trans raft.Transport
 	var boot []raft.Server
 	members := q.members()
