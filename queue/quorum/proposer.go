@@ -336,6 +336,7 @@ func (p *proposer) leaderElected() {
 	p.mu.Lock()
 	p.retry = append(reqs, p.retry...)
 	p.mu.Unlock()
+	p.q.syncMembersSoon() // the new leader reconciles the group's members (members.go)
 }
 
 // wait runs each request's done once the leader answered it, in order,

@@ -176,7 +176,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 	t.queues[g] = q
 	t.mu.Unlock()
 	q.prop = newProposer(q)
-	if err := t.startRaft(q); err != nil {
+	if err := t.startRaft(q, true); err != nil {
 		q.prop.close()
 		t.forget(q)
 		return nil, err
@@ -192,9 +192,10 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 
 // startRaft starts q's replica: a group of one on a single node; in a
 // cluster, a replica when this node is one of the queue's members
-// (bootstrapped, the first time, with all of them; every member
-// bootstraps the same configuration), none otherwise.
-func (t *Type) startRaft(q *Queue) error {
+// (bootstrapped, the first time, with all of them when bootstrap is set;
+// every member bootstraps the same configuration) or kept one's data
+// (to leave the group, members.go), none otherwise.
+func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(t.cfg.Node)
 	c.Logger = t.cfg.RaftLogger.Named(q.group)
@@ -205,9 +206,14 @@ func (t *Type) startRaft(q *Queue) error {
 	c.SnapshotThreshold = 1 << 62
 	c.SnapshotInterval = 1 << 62
 	c.TrailingLogs = 1024
+	// A leader that removes itself steps down and is stopped by the
+	// member worker (members.go): shutting down at once could leave the
+	// removal's future unanswered.
+	c.ShutdownOnRemove = false
 	var trans raft.Transport
 	var boot []raft.Server
-	if t.cfg.Net == nil || len(q.decl.Members) == 0 {
+	members := q.members()
+	if t.cfg.Net == nil || len(members) == 0 {
 		// A group of one elects itself at once.
 		c.HeartbeatTimeout = 50 * time.Millisecond
 		c.ElectionTimeout = 50 * time.Millisecond
@@ -215,8 +221,11 @@ func (t *Type) startRaft(q *Queue) error {
 		addr, inmem := raft.NewInmemTransport(raft.ServerAddress(t.cfg.Node))
 		trans, boot = inmem, []raft.Server{{ID: c.LocalID, Address: addr}}
 	} else {
-		if !slices.Contains(q.decl.Members, t.cfg.Node) {
-			return nil
+		if !slices.Contains(members, t.cfg.Node) {
+			if !t.keptReplica(q.group) {
+				return nil
+			}
+			defer q.syncMembersSoon()
 		}
 		c.HeartbeatTimeout = 300 * time.Millisecond
 		c.ElectionTimeout = 300 * time.Millisecond
@@ -228,6 +237,11 @@ func (t *Type) startRaft(q *Queue) error {
 		}
 		trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 			Stream: layer, MaxPool: 2, Timeout: 10 * time.Second, Logger: c.Logger})
+		defer func() {
+			if err != nil {
+				trans.(raft.WithClose).Close()
+			}
+		}()
 	}
 	logs, stable, snaps, err := t.storage(q.group)
 	if err != nil {
@@ -237,19 +251,15 @@ func (t *Type) startRaft(q *Queue) error {
 	if err != nil {
 		return err
 	}
-	if !has && boot == nil {
-		// A new replica in a cluster: every member bootstraps the same
-		// configuration. A replica with state (a restart, when peers'
-		// addresses may not be known yet) finds them in its log.
-		for _, m := range q.decl.Members {
-			addr := t.cfg.Net.NodeAddr(m)
-			if addr == "" {
-				return fmt.Errorf("quorum queue %s: member %s has no address", q.decl.Name, m)
+	if !has && bootstrap {
+		if boot == nil {
+			// Addresses are needed only here: a replica that restarts
+			// finds its peers in its own configuration, before its node
+			// has joined the cluster.
+			if boot, err = t.bootServers(q, members); err != nil {
+				return err
 			}
-			boot = append(boot, raft.Server{ID: raft.ServerID(m), Address: raft.ServerAddress(addr)})
 		}
-	}
-	if !has {
 		if err := raft.BootstrapCluster(c, logs, stable, snaps, trans, raft.Configuration{Servers: boot}); err != nil {
 			return err
 		}
@@ -262,6 +272,19 @@ func (t *Type) startRaft(q *Queue) error {
 	q.r.Store(r)
 	q.prop.poke()
 	return nil
+}
+
+// bootServers returns the first configuration of a group over members.
+func (t *Type) bootServers(q *Queue, members []string) ([]raft.Server, error) {
+	var boot []raft.Server
+	for _, m := range members {
+		addr := t.cfg.Net.NodeAddr(m)
+		if addr == "" {
+			return nil, fmt.Errorf("quorum queue %s: member %s has no address", q.decl.Name, m)
+		}
+		boot = append(boot, raft.Server{ID: raft.ServerID(m), Address: raft.ServerAddress(addr)})
+	}
+	return boot, nil
 }
 
 // storage returns the log, stable and snapshot stores of group.
