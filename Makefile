@@ -62,6 +62,10 @@ test-late: ## Run the broker's tests and the e2e suite again with classic queues
 test-short: ## Run the fast tests only.
 	$(GO) test -race -short -count=1 ./...
 
+.PHONY: quorum-kills
+quorum-kills: ## Kill a quorum queue's leader with kill -9 20 times on three nodes under load, then check that no confirmed message was lost (TestQuorumLeaderKills, -v).
+	WARREN_QUORUM_KILLS=20 $(GO) test -race -count=1 -timeout 20m -v -run '^TestQuorumLeaderKills$$' ./e2e
+
 .PHONY: bench
 bench: ## Run the Go benchmarks (codec, routing, queue, publish→consume) with allocations.
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...

@@ -104,6 +104,8 @@ type clusterNode struct {
 	mu       sync.Mutex
 	downSent map[string]bool // nodes whose NodeDown this leader proposed since they were last alive
 
+	quorumOps sync.Mutex // serializes the quorum queue member operations asked of this node (cluster_quorum_admin.go)
+
 	alarms *alarmGossip // this node's alarms to the others, theirs to this node (cluster_alarms.go)
 }
 

@@ -14,7 +14,8 @@ import (
 )
 
 // The cluster port's service "admin" answers the operations commands
-// (`warren cluster status`, `forget`, `set-disk-free-limit`), from the
+// (`warren cluster status`, `forget`, `set-disk-free-limit`, and the
+// quorum queue member operations of cluster_quorum_admin.go), from the
 // command line (AdminClient, over cluster.DialService with the cluster
 // secret) or from another node (a forget forwarded to the leader). One
 // stream carries one request and its reply, each
@@ -47,8 +48,13 @@ const (
 // adminRequest is one operation asked of a node.
 type adminRequest struct {
 	Op string `json:"op"`
-	// Node is the node to forget.
+	// Node is the node to forget, or to add to or delete from quorum
+	// queues.
 	Node string `json:"node,omitempty"`
+	// Vhost and Queue name the quorum queue whose member to add or
+	// delete.
+	Vhost string `json:"vhost,omitempty"`
+	Queue string `json:"queue,omitempty"`
 	// Limit is the disk free limit to set, in bytes; 0 disables it.
 	Limit int64 `json:"limit,omitempty"`
 	// Forwarded marks a forget a node sent on to the leader, which must
@@ -62,6 +68,10 @@ type adminReply struct {
 	Error  string         `json:"error,omitempty"`
 	Status *ClusterStatus `json:"status,omitempty"`
 	Forget *ForgetResult  `json:"forget,omitempty"`
+	// Members is what a quorum queue member operation did, Grow what a
+	// grow did.
+	Members *QuorumMembersResult `json:"members,omitempty"`
+	Grow    *QuorumGrowResult    `json:"grow,omitempty"`
 }
 
 // answerAdmin reads one request from nc and writes its reply.
@@ -76,7 +86,7 @@ func (s *Server) answerAdmin(ctx context.Context, nc net.Conn) {
 		return
 	}
 	s.log.Info("admin request", zap.String("op", req.Op), zap.String("node", req.Node),
-		zap.String("peer", nc.RemoteAddr().String()))
+		zap.String("vhost", req.Vhost), zap.String("queue", req.Queue), zap.String("peer", nc.RemoteAddr().String()))
 	reply := s.cluster.admin(ctx, req)
 	nc.SetWriteDeadline(time.Now().Add(adminIOTimeout))
 	if err := writeJSON(nc, reply); err != nil {
@@ -101,6 +111,8 @@ func (n *clusterNode) admin(ctx context.Context, req adminRequest) adminReply {
 	case adminSetDiskFreeLimit:
 		n.srv.setDiskFreeLimit(req.Limit)
 		return adminReply{}
+	case adminQuorumAddMember, adminQuorumDeleteMember, adminQuorumGrow:
+		return n.quorumAdmin(ctx, req)
 	}
 	return adminReply{Error: fmt.Sprintf("unknown operation %q", req.Op)}
 }

@@ -21,7 +21,9 @@ import (
 // connections' exclusive queues and its non-durable queues go), then
 // deletes the definitions of the classic queues homed on it, one
 // DeleteQueue each, as rabbit_amqqueue:forget_all_durable does; their
-// messages were on that node only. A node that is not the leader sends
+// messages were on that node only. It then removes the node from the
+// members of the quorum queues it was one of, as forget_cluster_node
+// shrinks them (cluster_quorum_admin.go). A node that is not the leader sends
 // the request on to the leader. A forgotten node that starts again with
 // its old data rejoins as a new voter, and takes the definitions, without
 // the deleted queues, from the cluster.
@@ -33,6 +35,9 @@ type ForgetResult struct {
 	// QueuesDeleted counts the queues homed on it whose definitions were
 	// deleted.
 	QueuesDeleted int `json:"queues_deleted"`
+	// QuorumQueuesShrunk counts the quorum queues it was removed from as
+	// a member.
+	QuorumQueuesShrunk int `json:"quorum_queues_shrunk"`
 }
 
 // forget forgets node through the leader.
@@ -107,7 +112,13 @@ func (n *clusterNode) forgetHere(ctx context.Context, node string) (ForgetResult
 		}
 		res.QueuesDeleted++
 	}
-	n.log.Info("node forgotten", zap.String("node", node), zap.Int("queues_deleted", res.QueuesDeleted))
+	shrunk, err := n.shrinkQuorumQueues(ctx, node)
+	res.QuorumQueuesShrunk = shrunk
+	if err != nil {
+		return res, fmt.Errorf("removing %s from the quorum queues: %w", node, err)
+	}
+	n.log.Info("node forgotten", zap.String("node", node), zap.Int("queues_deleted", res.QueuesDeleted),
+		zap.Int("quorum_queues_shrunk", shrunk))
 	return res, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/warrenmq/warren/cluster"
+	"github.com/warrenmq/warren/queue"
 )
 
 // ClusterStatus is one node's view of its cluster, as `warren cluster
@@ -66,6 +67,11 @@ type ClusterQueue struct {
 	// knows it, the one that leads ("" when none is known).
 	Members []string `json:"members,omitempty"`
 	Leader  string   `json:"leader,omitempty"`
+	// Voters are the voters of a quorum queue's Raft group as this node's
+	// replica knows them, sorted; none where this node holds no replica.
+	// They follow Members once the group's leader has carried out a
+	// change of members.
+	Voters []string `json:"voters,omitempty"`
 }
 
 // status gathers this node's view of the cluster: membership, the Raft
@@ -121,20 +127,28 @@ func (n *clusterNode) statusMembers(voters map[string]string) []ClusterMember {
 	return out
 }
 
-// statusQueues lists the queues of every vhost this node serves.
+// statusQueues lists the queues of every vhost this node serves. A
+// quorum queue's leader and voters are asked of it with no vhost lock
+// held, since its replica answers them through Raft.
 func (s *Server) statusQueues() []ClusterQueue {
 	out := []ClusterQueue{}
+	var qs []queue.Queue
 	for _, v := range s.vhostList() {
 		v.mu.RLock()
 		for _, e := range v.queues {
-			cq := ClusterQueue{Node: e.def.Home, Vhost: v.name, Name: e.def.Name, Type: e.def.Type,
-				Durable: e.def.Durable, Members: e.def.Members}
-			if l, ok := e.q.(interface{ Leader() string }); ok {
-				cq.Leader = l.Leader()
-			}
-			out = append(out, cq)
+			out = append(out, ClusterQueue{Node: e.def.Home, Vhost: v.name, Name: e.def.Name, Type: e.def.Type,
+				Durable: e.def.Durable, Members: slices.Clone(e.def.Members)})
+			qs = append(qs, e.q)
 		}
 		v.mu.RUnlock()
+	}
+	for i, q := range qs {
+		if l, ok := q.(interface{ Leader() string }); ok {
+			out[i].Leader = l.Leader()
+		}
+		if r, ok := q.(interface{ Voters() []string }); ok {
+			out[i].Voters = r.Voters()
+		}
 	}
 	slices.SortFunc(out, func(a, b ClusterQueue) int {
 		return cmpStrings(a.Node, b.Node, a.Vhost, b.Vhost, a.Name, b.Name)

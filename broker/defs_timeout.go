@@ -50,6 +50,8 @@ func describeChange(cmd meta.Command) string {
 		return fmt.Sprintf("delete queue '%s' in vhost '%s'", c.Name, c.Vhost)
 	case meta.NodeDown:
 		return fmt.Sprintf("remove the transient queues of node '%s'", c.Node)
+	case meta.SetQueueMembers:
+		return fmt.Sprintf("set the members of queue '%s' in vhost '%s'", c.Name, c.Vhost)
 	}
 	return fmt.Sprintf("change definitions (op %d)", cmd.Op())
 }

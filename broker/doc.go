@@ -305,9 +305,11 @@
 // (exists? equivalent redeclare? in use? another connection's exclusive
 // queue?) from the committed state alone and returns effects, which the
 // reconciler (vhost_meta.go) carries out here: start a queue through its
-// type, delete or close one of a given incarnation, add or remove
-// exchanges and bindings in the router, add or remove a vhost (closing its
-// connections with 320). A failed commit changes nothing and answers 541.
+// type, delete or close one of a given incarnation, tell a quorum queue
+// its new members (queue/quorum's SetMembers, which starts or drops this
+// node's replica and has the group's leader change its Raft
+// configuration), add or remove exchanges and bindings in the router, add
+// or remove a vhost (closing its connections with 320). A failed commit changes nothing and answers 541.
 // Every command is committed, transient ones included, since a cluster
 // must know them too; a redeclare of an existing queue or exchange is
 // checked against the local maps without a proposal.
@@ -331,7 +333,10 @@
 // cluster_queues.go), direct reply-to replies ("replies",
 // cluster_reply.go) and operations requests ("admin", cluster_admin.go:
 // status, forget, set_disk_free_limit, from `warren cluster` through
-// AdminClient; a forget is carried out by the leader, cluster_forget.go).
+// AdminClient; a forget is carried out by the leader, cluster_forget.go;
+// the quorum queue member operations add_member, delete_member and grow
+// by the node asked, as meta.SetQueueMembers commands made from the
+// members it has, cluster_quorum_admin.go).
 //
 // Alarms cross nodes (cluster_alarms.go): each node gossips its own
 // alarms in its membership metadata, and blocks its publishers while its

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/protocol"
@@ -161,7 +162,32 @@ func (s *Server) reconcile(effects []meta.Effect, a *applied) {
 			a.queue, a.startErr = q, err
 		case meta.QueueStopped:
 			v.stopQueue(e.Queue, e.DeleteData)
+		case meta.QueueMembersChanged:
+			v.setQueueMembers(e.Queue)
 		}
+	}
+}
+
+// memberSetter is a replicated queue whose members can change (a quorum
+// queue).
+type memberSetter interface {
+	SetMembers(members []string)
+}
+
+// setQueueMembers records the new members of the queue def names, if this
+// node runs that incarnation, and tells the queue, without the vhost lock
+// (it only starts work of its own).
+func (v *vhost) setQueueMembers(def queueDef) {
+	v.mu.Lock()
+	e := v.queues[def.Name]
+	if e == nil || e.def.Incarnation != def.Incarnation {
+		v.mu.Unlock()
+		return
+	}
+	e.def.Members = slices.Clone(def.Members)
+	v.mu.Unlock()
+	if q, ok := e.q.(memberSetter); ok {
+		q.SetMembers(def.Members)
 	}
 }
 

@@ -59,9 +59,9 @@ type clusterStatusJSON struct {
 		Alarms      []string `json:"alarms"`
 	} `json:"members"`
 	Queues []struct {
-		Node    string `json:"node"`
-		Vhost   string `json:"vhost"`
-		Name    string `json:"name"`
+		Node    string   `json:"node"`
+		Vhost   string   `json:"vhost"`
+		Name    string   `json:"name"`
 		Type    string   `json:"type"`
 		Durable bool     `json:"durable"`
 		Members []string `json:"members"`

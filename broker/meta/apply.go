@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/queue"
 )
 
 // applier applies one command, collecting its result and effects.
@@ -241,4 +242,42 @@ func (a *applier) nodeDown(c NodeDown) {
 			}
 		}
 	}
+}
+
+// setQueueMembers sets a quorum queue's members, if the queue is still
+// the incarnation named and its members those the change was made from;
+// the same members change nothing.
+func (a *applier) setQueueMembers(c SetQueueMembers) {
+	v := a.vhost(c.Vhost)
+	if v == nil {
+		return
+	}
+	q, ok := v.queues[c.Name]
+	switch {
+	case !ok || q.Incarnation != c.Incarnation:
+		a.res.Err = NoQueue(c.Vhost, c.Name)
+		return
+	case q.Type != queue.TypeQuorum:
+		a.res.Err = NotQuorum(c.Vhost, c.Name)
+		return
+	case len(c.Members) == 0:
+		a.res.Err = NoMembers(c.Vhost, c.Name)
+		return
+	}
+	if slices.Contains(c.Members, "") || len(slices.Compact(slices.Sorted(slices.Values(c.Members)))) != len(c.Members) {
+		a.res.Err = BadMembers(c.Vhost, c.Name)
+		return
+	}
+	a.res.Queue = q
+	if slices.Equal(q.Members, c.Members) {
+		return
+	}
+	if !slices.Equal(q.Members, c.Was) {
+		a.res.Err = MembersChanged(c.Vhost, c.Name)
+		return
+	}
+	q.Members = slices.Clone(c.Members)
+	v.queues[c.Name] = q
+	a.res.Changed, a.res.Queue = true, q
+	a.effect(Effect{Kind: QueueMembersChanged, Vhost: c.Vhost, Queue: q})
 }

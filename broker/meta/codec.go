@@ -54,6 +54,14 @@ func (w *writer) queue(q *QueueDef) {
 	}
 }
 
+// strs writes a count, then each string.
+func (w *writer) strs(ss []string) {
+	w.Uvarint(uint64(len(ss)))
+	for _, s := range ss {
+		w.Str(s)
+	}
+}
+
 func (w *writer) binding(b *exchange.Binding) {
 	w.Str(b.Source)
 	w.Flags(b.Destination.Exchange)
@@ -129,6 +137,16 @@ func (r *reader) queue() QueueDef {
 		}
 	}
 	return q
+}
+
+// strs reads what writer.strs wrote; none reads as nil.
+func (r *reader) strs() []string {
+	n := r.Count()
+	var out []string
+	for i := 0; i < n && r.Err == nil; i++ {
+		out = append(out, r.Str())
+	}
+	return out
 }
 
 func (r *reader) binding() exchange.Binding {

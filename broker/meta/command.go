@@ -25,6 +25,7 @@ const (
 	OpDeclareQueue    Op = 7
 	OpDeleteQueue     Op = 8
 	OpNodeDown        Op = 9
+	OpSetQueueMembers Op = 10
 )
 
 // Command is one change to the definitions. It holds plain values only,
@@ -91,6 +92,19 @@ type (
 		Node string
 		UpTo uint64
 	}
+	// SetQueueMembers sets the members of a quorum queue (the nodes that
+	// hold its replicas) to Members, as rabbitmq-queues add_member,
+	// delete_member and grow change them, if the queue is still the
+	// incarnation named and its members are still Was, those the change
+	// was made from (so that two changes made at once from the same
+	// members cannot undo one another). Members must be distinct and at
+	// least one.
+	SetQueueMembers struct {
+		Vhost, Name string
+		Incarnation uint64
+		Members     []string
+		Was         []string
+	}
 )
 
 // Op implements Command.
@@ -119,6 +133,9 @@ func (DeleteQueue) Op() Op { return OpDeleteQueue }
 
 // Op implements Command.
 func (NodeDown) Op() Op { return OpNodeDown }
+
+// Op implements Command.
+func (SetQueueMembers) Op() Op { return OpSetQueueMembers }
 
 func (c AddVhost) encode(w *writer)  { w.Str(c.Name) }
 func (c *AddVhost) decode(r *reader) { c.Name = r.Str() }
@@ -204,6 +221,22 @@ func (c *NodeDown) decode(r *reader) {
 	c.UpTo = r.Uvarint()
 }
 
+func (c SetQueueMembers) encode(w *writer) {
+	w.Str(c.Vhost)
+	w.Str(c.Name)
+	w.Uvarint(c.Incarnation)
+	w.strs(c.Members)
+	w.strs(c.Was)
+}
+
+func (c *SetQueueMembers) decode(r *reader) {
+	c.Vhost = r.Str()
+	c.Name = r.Str()
+	c.Incarnation = r.Uvarint()
+	c.Members = r.strs()
+	c.Was = r.strs()
+}
+
 // Encode returns cmd's encoding: Version, the op code, then the body.
 func Encode(cmd Command) []byte {
 	w := writer{fields.Writer{B: []byte{Version, byte(cmd.Op())}}}
@@ -239,6 +272,8 @@ func newCommand(op Op) decodable {
 		return &DeleteQueue{}
 	case OpNodeDown:
 		return &NodeDown{}
+	case OpSetQueueMembers:
+		return &SetQueueMembers{}
 	}
 	return nil
 }
@@ -285,6 +320,8 @@ func deref(c decodable) Command {
 	case *DeleteQueue:
 		return *c
 	case *NodeDown:
+		return *c
+	case *SetQueueMembers:
 		return *c
 	}
 	return c

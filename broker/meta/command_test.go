@@ -28,6 +28,8 @@ func everyCommand() []Command {
 		DeclareQueue{Vhost: "/", Queue: QueueDef{Name: "before-lives", Durable: true, Type: "classic", Incarnation: 7, Home: "warren@a"}},
 		DeleteQueue{Vhost: "/", Name: "q", Incarnation: 42},
 		NodeDown{Node: "warren@b", UpTo: 1 << 60},
+		SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 1<<63 + 9, Members: []string{"warren@b", "warren@a", "warren@c"},
+			Was: []string{"warren@b", "warren@a"}},
 	}
 }
 
@@ -52,7 +54,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		}
 		seen[c.Op()] = true
 	}
-	for op := OpAddVhost; op <= OpNodeDown; op++ {
+	for op := OpAddVhost; op <= OpSetQueueMembers; op++ {
 		if !seen[op] {
 			t.Errorf("op %d has no round-trip case", op)
 		}
@@ -74,6 +76,7 @@ func TestDecodeRefusesBadInput(t *testing.T) {
 		"trailing bytes":  append(append([]byte{}, good...), 0),
 		"flag bits":       append(append([]byte{}, good[:len(good)-1]...), 0x82),
 		"string too long": {Version, byte(OpAddVhost), 10, 'a'},
+		"count past end":  {Version, byte(OpSetQueueMembers), 1, '/', 1, 'q', 1, 200, 1, 'a'},
 	}
 	for name, b := range cases {
 		if c, err := Decode(b); !errors.Is(err, ErrCorrupt) {

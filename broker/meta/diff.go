@@ -14,8 +14,8 @@ import (
 // then the vhost), then additions (the vhost, exchanges, queues, then
 // bindings), each in name or canonical order, so that every effect finds
 // what it refers to. A queue whose incarnation changed is stopped (its
-// data deleted) and started anew; an exchange whose definition changed is
-// removed and added.
+// data deleted) and started anew, one whose members changed is told its
+// new members; an exchange whose definition changed is removed and added.
 func Diff(from, to *State) []Effect {
 	var effects []Effect
 	for _, vh := range from.Vhosts() {
@@ -72,6 +72,8 @@ func additions(vh string, old, now *vhostState) []Effect {
 	for _, n := range slices.Sorted(maps.Keys(now.queues)) {
 		if q, ok := old.queues[n]; !ok || q.Incarnation != now.queues[n].Incarnation {
 			out = append(out, Effect{Kind: QueueStarted, Vhost: vh, Queue: now.queues[n]})
+		} else if !slices.Equal(q.Members, now.queues[n].Members) {
+			out = append(out, Effect{Kind: QueueMembersChanged, Vhost: vh, Queue: now.queues[n]})
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(now.bindings)) {

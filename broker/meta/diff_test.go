@@ -12,18 +12,20 @@ import (
 )
 
 // node is what a node carries out of effects: its vhosts, exchanges,
-// running queues and router bindings. apply fails on an effect that finds
-// what it needs missing, or leaves something dangling.
+// running queues (with their members) and router bindings. apply fails on
+// an effect that finds what it needs missing, or leaves something
+// dangling.
 type node struct {
 	vhosts    map[string]bool
 	exchanges map[string]ExchangeDef      // vhost/name
 	queues    map[string]uint64           // vhost/name → incarnation
+	members   map[string][]string         // vhost/name → members
 	bindings  map[string]exchange.Binding // vhost/canonical key
 }
 
 func newNode() *node {
 	return &node{vhosts: map[string]bool{}, exchanges: map[string]ExchangeDef{},
-		queues: map[string]uint64{}, bindings: map[string]exchange.Binding{}}
+		queues: map[string]uint64{}, members: map[string][]string{}, bindings: map[string]exchange.Binding{}}
 }
 
 func (n *node) hasDest(vh string, d exchange.Destination) bool {
@@ -67,11 +69,18 @@ func (n *node) apply(e Effect) error {
 			return fmt.Errorf("queue %s started in missing vhost", e.Queue.Name)
 		}
 		n.queues[vh+"/"+e.Queue.Name] = e.Queue.Incarnation
+		n.members[vh+"/"+e.Queue.Name] = e.Queue.Members
 	case QueueStopped:
 		if err := n.unbound(vh, e.Queue.Name, false); err != nil {
 			return err
 		}
 		delete(n.queues, vh+"/"+e.Queue.Name)
+		delete(n.members, vh+"/"+e.Queue.Name)
+	case QueueMembersChanged:
+		if inc, ok := n.queues[vh+"/"+e.Queue.Name]; !ok || inc != e.Queue.Incarnation {
+			return fmt.Errorf("members of queue %s changed, incarnation %d not running", e.Queue.Name, e.Queue.Incarnation)
+		}
+		n.members[vh+"/"+e.Queue.Name] = e.Queue.Members
 	case BindingAdded:
 		if _, ok := n.exchanges[vh+"/"+e.Binding.Source]; !ok || !n.hasDest(vh, e.Binding.Destination) {
 			return fmt.Errorf("binding %+v added without its ends", e.Binding)
@@ -108,12 +117,22 @@ func (n *node) carry(t *testing.T, effects []Effect) {
 }
 
 // randomCommand is one of a small universe of commands, so that random
-// sequences declare, bind, delete and redeclare the same names.
+// sequences declare, bind, delete and redeclare the same names, and
+// change the members of the quorum queue qq.
 func randomCommand(r *rand.Rand, inc *uint64, last map[string]uint64) Command {
 	vh := []string{"/", "v"}[r.IntN(2)]
 	q := []string{"q1", "q2"}[r.IntN(2)]
 	x := []string{"x1", "x2"}[r.IntN(2)]
-	switch r.IntN(8) {
+	nodes := []string{"a", "b", "c"}
+	switch r.IntN(10) {
+	case 8:
+		*inc++
+		last[vh+"qq"] = *inc
+		return DeclareQueue{Vhost: vh, Queue: QueueDef{Name: "qq", Durable: true, Type: "quorum", Incarnation: *inc,
+			Home: "a", Members: nodes[r.IntN(3):]}}
+	case 9:
+		return SetQueueMembers{Vhost: vh, Name: "qq", Incarnation: last[vh+"qq"], Members: nodes[r.IntN(3):],
+			Was: nodes[r.IntN(3):]}
 	case 0:
 		return AddVhost{Name: vh}
 	case 1:

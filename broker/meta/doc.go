@@ -4,8 +4,8 @@
 // code and a binary body (Encode, Decode), and State.Apply applies one
 // committed command to the in-memory definitions, returning the Result to
 // answer the client with and the Effects a node turns into actions (start
-// or delete a local queue, add or remove an exchange or binding in the
-// router).
+// or delete a local queue, tell a quorum queue its new members, add or
+// remove an exchange or binding in the router).
 //
 // Apply is pure and deterministic: it reads and writes only the State, no
 // clock, no randomness (incarnation ids and server-generated names travel

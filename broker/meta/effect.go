@@ -29,6 +29,9 @@ const (
 	// still the incarnation Queue.Incarnation, delete it and its log
 	// (DeleteData) or only close it.
 	QueueStopped
+	// QueueMembersChanged: the quorum queue Queue, if this node runs
+	// that incarnation, now has the members Queue.Members.
+	QueueMembersChanged
 )
 
 // Effect is one thing a node does after a command is applied: plain data,
@@ -38,7 +41,7 @@ type Effect struct {
 	Vhost      string
 	Exchange   ExchangeDef      // ExchangeAdded, ExchangeRemoved
 	Binding    exchange.Binding // BindingAdded, BindingRemoved
-	Queue      QueueDef         // QueueStarted, QueueStopped
+	Queue      QueueDef         // QueueStarted, QueueStopped, QueueMembersChanged
 	DeleteData bool             // QueueStopped: delete the queue's messages and log
 }
 
@@ -49,10 +52,12 @@ type Result struct {
 	Err error
 	// Created: a declare or AddVhost made something new.
 	Created bool
-	// Changed: a bind or unbind changed the binding set.
+	// Changed: a bind or unbind changed the binding set, or
+	// SetQueueMembers the queue's members.
 	Changed bool
 	// Exchange is the exchange a declare created or found.
 	Exchange ExchangeDef
-	// Queue is the queue a declare created or found.
+	// Queue is the queue a declare created or found, or SetQueueMembers
+	// changed or found.
 	Queue QueueDef
 }

@@ -33,3 +33,30 @@ func Locked(vhost, name string) error {
 func ExchangeInUse(vhost, name string) error {
 	return protocol.NewError(protocol.PreconditionFailed, "exchange '%s' in vhost '%s' in use", name, vhost)
 }
+
+// NotQuorum is 406 for a change of members of a queue that is not a
+// quorum queue.
+func NotQuorum(vhost, name string) error {
+	return protocol.NewError(protocol.PreconditionFailed,
+		"queue '%s' in vhost '%s' is not a quorum queue", name, vhost)
+}
+
+// NoMembers is 406 for a quorum queue left without members: its last
+// member cannot be removed, as RabbitMQ refuses with last_node.
+func NoMembers(vhost, name string) error {
+	return protocol.NewError(protocol.PreconditionFailed,
+		"cannot remove the last member of quorum queue '%s' in vhost '%s'", name, vhost)
+}
+
+// BadMembers is 406 for members that name a node twice, or none.
+func BadMembers(vhost, name string) error {
+	return protocol.NewError(protocol.PreconditionFailed,
+		"the members of quorum queue '%s' in vhost '%s' must be distinct node names", name, vhost)
+}
+
+// MembersChanged is 406 for a change of a quorum queue's members made
+// from members that have changed since.
+func MembersChanged(vhost, name string) error {
+	return protocol.NewError(protocol.PreconditionFailed,
+		"the members of quorum queue '%s' in vhost '%s' changed meanwhile", name, vhost)
+}

@@ -62,17 +62,6 @@ func Restore(b []byte) (*State, error) {
 	return s, nil
 }
 
-// count reads a length, which cannot exceed the bytes left (every element
-// takes at least one).
-func (r *reader) count() uint64 {
-	n := r.Uvarint()
-	if n > uint64(len(r.B)) {
-		r.Fail("count past the end")
-		return 0
-	}
-	return n
-}
-
 func (r *reader) restoreVhost(v *vhostState) {
 	for n := r.Count(); n > 0 && r.Err == nil; n-- {
 		x := r.exchange()

@@ -129,6 +129,8 @@ func (s *State) Apply(index uint64, cmd Command) (Result, []Effect) {
 		a.deleteQueue(c)
 	case NodeDown:
 		a.nodeDown(c)
+	case SetQueueMembers:
+		a.setQueueMembers(c)
 	default:
 		a.res.Err = protocol.NewError(protocol.InternalError, "unknown definitions command %T", cmd)
 	}

@@ -74,7 +74,15 @@ func scenario() []Command {
 		DeleteQueue{Vhost: "/", Name: "q2", Incarnation: 2},                    // cascades to ad
 		DeclareQueue{Vhost: "other", Queue: qdef("oq", 3)},
 		DeleteVhost{Name: "other"},
+		DeclareQueue{Vhost: "/", Queue: quorumDef("qq", 8, "warren@a", "warren@b")},
+		SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 8, Members: []string{"warren@a", "warren@b", "warren@c"},
+			Was: []string{"warren@a", "warren@b"}},
 	}
+}
+
+// quorumDef is a quorum queue's definition with members.
+func quorumDef(name string, inc uint64, members ...string) QueueDef {
+	return QueueDef{Name: name, Durable: true, Type: "quorum", Incarnation: inc, Home: "warren@a", Members: members}
 }
 
 // TestApplyIsDeterministic: the same commands applied to two fresh states,
@@ -429,5 +437,87 @@ func TestNodeDownSparesALaterLife(t *testing.T) {
 	}
 	if !reflect.DeepEqual(left, []string{"new"}) {
 		t.Fatalf("queues left: %v, want only the new life's", left)
+	}
+}
+
+// TestSetQueueMembers: a quorum queue's members change only for the
+// incarnation named and from the members the change was made from, to a
+// non-empty list of distinct nodes, with one effect carrying the new
+// definition; the same members change nothing, and every refusal leaves
+// the state as it was.
+func TestSetQueueMembers(t *testing.T) {
+	base := []Command{
+		AddVhost{Name: "/"},
+		DeclareQueue{Vhost: "/", Queue: quorumDef("qq", 5, "a", "b")},
+		DeclareQueue{Vhost: "/", Queue: qdef("classic", 6)},
+	}
+	was := []string{"a", "b"}
+	set := func(name string, inc uint64, members ...string) SetQueueMembers {
+		return SetQueueMembers{Vhost: "/", Name: name, Incarnation: inc, Members: members, Was: was}
+	}
+	grown := quorumDef("qq", 5, "a", "b", "c")
+	stale := set("qq", 5, "a", "c")
+	stale.Was = []string{"a", "c", "d"}
+	for _, tc := range []struct {
+		name    string
+		cmd     SetQueueMembers
+		code    uint16 // 0: accepted
+		changed bool
+	}{
+		{"add a member", set("qq", 5, "a", "b", "c"), 0, true},
+		{"remove a member", set("qq", 5, "b"), 0, true},
+		{"the same members", set("qq", 5, "a", "b"), 0, false},
+		{"members changed meanwhile", stale, protocol.PreconditionFailed, false},
+		{"another incarnation", set("qq", 4, "a"), protocol.NotFound, false},
+		{"a missing queue", set("nope", 5, "a"), protocol.NotFound, false},
+		{"a missing vhost", SetQueueMembers{Vhost: "gone", Name: "qq", Incarnation: 5, Members: []string{"a"}, Was: was},
+			protocol.NotFound, false},
+		{"a classic queue", set("classic", 6, "a"), protocol.PreconditionFailed, false},
+		{"no members", set("qq", 5), protocol.PreconditionFailed, false},
+		{"a node twice", set("qq", 5, "a", "b", "a"), protocol.PreconditionFailed, false},
+		{"an empty name", set("qq", 5, "a", ""), protocol.PreconditionFailed, false},
+	} {
+		s := NewState()
+		applyAll(s, base)
+		before := body(s)
+		r, effects := s.Apply(s.Applied()+1, tc.cmd)
+		if tc.code != 0 {
+			var pe *protocol.Error
+			if !errors.As(r.Err, &pe) || pe.Code != tc.code {
+				t.Errorf("%s: error %v, want code %d", tc.name, r.Err, tc.code)
+			}
+			if len(effects) != 0 || !bytes.Equal(before, body(s)) {
+				t.Errorf("%s: a refusal changed the state (effects %+v)", tc.name, effects)
+			}
+			continue
+		}
+		if r.Err != nil || r.Changed != tc.changed || !reflect.DeepEqual(r.Queue.Members, tc.cmd.Members) {
+			t.Errorf("%s: result %+v", tc.name, r)
+		}
+		got := s.Queues("/")[1]
+		if !reflect.DeepEqual(got.Members, tc.cmd.Members) {
+			t.Errorf("%s: members %v, want %v", tc.name, got.Members, tc.cmd.Members)
+		}
+		var want []Effect
+		if tc.changed {
+			want = []Effect{{Kind: QueueMembersChanged, Vhost: "/", Queue: got}}
+		}
+		if !reflect.DeepEqual(effects, want) {
+			t.Errorf("%s: effects\n got %+v\nwant %+v", tc.name, effects, want)
+		}
+	}
+	// The new members outlive a snapshot, and the command's slice is not
+	// shared with the state.
+	s := NewState()
+	applyAll(s, base)
+	members := []string{"a", "b", "c"}
+	s.Apply(s.Applied()+1, SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 5, Members: members, Was: was})
+	members[0] = "z"
+	r, err := Restore(s.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Queues("/")[1]; !reflect.DeepEqual(got, grown) {
+		t.Fatalf("restored queue %+v, want %+v", got, grown)
 	}
 }

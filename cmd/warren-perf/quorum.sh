@@ -245,7 +245,12 @@ leader_of() {
 			node_by_port "$LEADER_URL"
 			return
 		fi
-		name=$(warren_status 1 | jq -r --arg q "$q" '.queues[]? | select(.name == $q and .vhost == "/") | .leader // empty' 2>/dev/null || true)
+		# A new queue elects its leader within a second or so.
+		for _ in $(seq 1 50); do
+			name=$(warren_status 1 | jq -r --arg q "$q" '.queues[]? | select(.name == $q and .vhost == "/") | .leader // empty' 2>/dev/null || true)
+			[ -n "$name" ] && break
+			sleep 0.2
+		done
 		;;
 	esac
 	for i in "${!node_names[@]}"; do

@@ -21,21 +21,34 @@ import (
 //	warren cluster status [--cluster-addr ADDR] [--json]
 //	warren cluster forget [--cluster-addr ADDR] NODE
 //	warren cluster set-disk-free-limit [--cluster-addr ADDR] LIMIT
+//	warren cluster quorum-add-member [--cluster-addr ADDR] VHOST QUEUE NODE
+//	warren cluster quorum-delete-member [--cluster-addr ADDR] VHOST QUEUE NODE
+//	warren cluster quorum-grow [--cluster-addr ADDR] NODE
 
 // clusterUsage is printed for a missing or unknown subcommand.
-const clusterUsage = `usage: warren cluster SUBCOMMAND [flags] [ARG]
+const clusterUsage = `usage: warren cluster SUBCOMMAND [flags] [ARG...]
 
 Asks a running node over its cluster port, with the cluster secret
-(WARREN_CLUSTER_SECRET or --cluster-secret). Flags come before ARG.
+(WARREN_CLUSTER_SECRET or --cluster-secret). Flags come before the ARGs.
 
   status [--json]           the members and their state, the definitions' Raft
                             leader and voters, and each node's queues
   forget NODE               remove a node that is gone for good (it must be
-                            stopped), deleting the classic queues homed on it,
-                            as rabbitmqctl forget_cluster_node
+                            stopped), deleting the classic queues homed on it
+                            and its quorum queue replicas, as rabbitmqctl
+                            forget_cluster_node
   set-disk-free-limit LIMIT set the node's disk free limit until it stops
                             (bytes or 50MB, 1GB, 2GiB ...; 0 disables), as
                             rabbitmqctl set_disk_free_limit
+  quorum-add-member VHOST QUEUE NODE
+                            add a replica of a quorum queue on NODE, which
+                            must be running, as rabbitmq-queues add_member
+  quorum-delete-member VHOST QUEUE NODE
+                            remove the replica of a quorum queue on NODE (not
+                            its last), as rabbitmq-queues delete_member
+  quorum-grow NODE          add a replica on NODE to every quorum queue that
+                            has none there and fewer than three members, as
+                            after a node was forgotten and replaced
 `
 
 // clusterTimeout bounds one command; a forget waits for commits.
@@ -90,6 +103,16 @@ func runCluster(args []string, env func(string) (string, bool), stdout, stderr i
 		err = wantArgs(fs, 1)
 		if err == nil {
 			err = clusterSetDiskFreeLimit(ctx, admin, fs.Arg(0), stdout)
+		}
+	case "quorum-add-member", "quorum-delete-member":
+		err = wantArgs(fs, 3)
+		if err == nil {
+			err = clusterQuorumMember(ctx, admin, sub == "quorum-add-member", fs.Arg(0), fs.Arg(1), fs.Arg(2), stdout)
+		}
+	case "quorum-grow":
+		err = wantArgs(fs, 1)
+		if err == nil {
+			err = clusterQuorumGrow(ctx, admin, fs.Arg(0), stdout)
 		}
 	default:
 		fmt.Fprintf(stderr, "warren cluster: unknown subcommand %q\n\n%s", sub, clusterUsage)
@@ -182,7 +205,8 @@ func clusterForget(ctx context.Context, admin broker.AdminClient, node string, o
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "node %s forgotten; %d queue(s) homed on it deleted\n", res.Node, res.QueuesDeleted)
+	fmt.Fprintf(out, "node %s forgotten; %d queue(s) homed on it deleted; removed from %d quorum queue(s)\n",
+		res.Node, res.QueuesDeleted, res.QuorumQueuesShrunk)
 	return nil
 }
 
@@ -200,5 +224,55 @@ func clusterSetDiskFreeLimit(ctx context.Context, admin broker.AdminClient, limi
 		return nil
 	}
 	fmt.Fprintf(out, "disk free limit of %s set to %d bytes\n", admin.Addr, n)
+	return nil
+}
+
+// clusterQuorumMember adds node to, or deletes it from, the members of
+// the quorum queue vhost/queue, and says what the members are.
+func clusterQuorumMember(ctx context.Context, admin broker.AdminClient, add bool, vhost, queue, node string, out io.Writer) error {
+	call, done, nothing := admin.QuorumDeleteMember, "deleted from", "is not a member of"
+	if add {
+		call, done, nothing = admin.QuorumAddMember, "added to", "is a member already of"
+	}
+	res, err := call(ctx, vhost, queue, node)
+	if err != nil {
+		return err
+	}
+	what := done
+	if !res.Changed {
+		what = nothing
+	}
+	fmt.Fprintf(out, "node %s %s quorum queue '%s' in vhost '%s'; members: %s\n",
+		node, what, queue, vhost, strings.Join(res.Members, ", "))
+	return nil
+}
+
+// clusterQuorumGrow adds node to the quorum queues that need it and
+// lists them; a queue it could not be added to fails the command.
+func clusterQuorumGrow(ctx context.Context, admin broker.AdminClient, node string, out io.Writer) error {
+	res, err := admin.QuorumGrow(ctx, node)
+	if err != nil {
+		return err
+	}
+	if len(res.Queues) == 0 {
+		fmt.Fprintf(out, "no quorum queue to grow onto node %s\n", node)
+		return nil
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "VHOST\tNAME\tMEMBERS\tRESULT\n")
+	failed := 0
+	for _, q := range res.Queues {
+		result := "ok"
+		if q.Error != "" {
+			result, failed = "error: "+q.Error, failed+1
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", q.Vhost, q.Queue, strings.Join(q.Members, ","), result)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("node %s was not added to %d of %d quorum queue(s)", node, failed, len(res.Queues))
+	}
 	return nil
 }

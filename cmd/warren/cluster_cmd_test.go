@@ -23,6 +23,9 @@ func TestClusterCommandUsage(t *testing.T) {
 		{[]string{"status", "extra"}, 2, "want 0 argument(s)"},
 		{[]string{"status", "--no-such-flag"}, 2, "flag provided but not defined"},
 		{[]string{"set-disk-free-limit", "lots"}, 2, `invalid size "lots"`},
+		{[]string{"quorum-add-member", "/", "qq"}, 2, "want 3 argument(s)"},
+		{[]string{"quorum-delete-member", "/", "qq", "n1@h", "n2@h"}, 2, "want 3 argument(s)"},
+		{[]string{"quorum-grow"}, 2, "want 1 argument(s)"},
 	} {
 		var out, errOut bytes.Buffer
 		env := func(string) (string, bool) { return "", false }

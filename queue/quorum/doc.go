@@ -5,7 +5,13 @@
 // appended. On a single node a queue is a group of one; in a cluster its
 // members are recorded in its definition (three nodes by default), every
 // node runs the queue, members with a replica, and any node's channels
-// use it.
+// use it. The members change through SetMembers (members.go, when the
+// definition changes): a new member starts a replica that the leader adds
+// to the group and sends the queue; the leader reconciles the group's
+// Raft configuration with the members whenever they change and whenever
+// it is elected; a replica whose node is no longer a member serves until
+// the group no longer counts it, then deletes its data, and its node goes
+// on as a non-member.
 //
 // # How a command travels
 //
@@ -24,7 +30,12 @@
 // disk. A batch whose leader was lost, or that reached a node that no
 // longer leads, is proposed again ahead of what came after it; every
 // command is safe to repeat (an Enqueue names its publisher and sequence,
-// so a resend is answered Duplicate and not enqueued twice).
+// so a resend is answered Duplicate and not enqueued twice). So that no
+// batch overtakes one that will be retried (its enqueues would then be
+// judged Duplicate), a batch is sent only while every batch in flight went
+// to the same leader and none came back to be retried; one that overtook
+// anyway (a node refused a batch, then led and took the next) has the
+// retried enqueues sent without their sequence, at worst enqueued twice.
 //
 // # Effects and sessions
 //
@@ -70,11 +81,12 @@
 //
 // Per queue: Raft's own (hashicorp/raft runs several per group), the
 // proposer's loop and waiter, a snapshot request while one runs, the
-// x-expires hook's, a timer's callback, and one per Raft RPC a peer sent
-// while the replica serves it. Per node: the links' accept loop and, per
-// link, a writer, a reader and an answerer (the dialled ones a dialler
-// first); while any replica runs, the Raft transport's accept loop and a
-// reader and a writer per stream, and one per snapshot install received.
+// member worker while the members or the leader change, the x-expires
+// hook's, a timer's callback, and one per Raft RPC a peer sent while the
+// replica serves it. Per node: the links' accept loop and, per link, a
+// writer, a reader and an answerer (the dialled ones a dialler first);
+// while any replica runs, the Raft transport's accept loop and a reader
+// and a writer per stream, and one per snapshot install received.
 // Queue.Close and Delete stop Raft, the proposer and what they started
 // (the last replica's transport stops the node's and joins it);
 // Type.Close ends the links and closes the WAL once every queue is
@@ -87,8 +99,11 @@
 // session's mu, never after. fsm.mu guards the state and the bodies; it is
 // held only while applying or reading them, never while effects are
 // carried out, so an effect may call into sessions and the broker. A
-// link's mu guards its outbox and its pending forwarded proposals. In the
-// Raft transport, raftNet.mu (its groups and run) and raftRun.mu (peers,
+// link's mu guards its outbox and its pending forwarded proposals.
+// memberState.replica is held while the member worker starts or drops
+// the replica and by Queue.stop before it stops it (so no replica starts
+// after); memberState.mu, a leaf, guards the worker's flags. In the Raft
+// transport, raftNet.mu (its groups and run) and raftRun.mu (peers,
 // streams) are never held together nor while taking another; a
 // raftPeer's mu (its stream and dial) is taken before its stream's
 // (outbox, pending calls), and a group's mu (heartbeat handler, requests

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/warrenmq/warren/protocol/fields"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum/fifo"
@@ -52,6 +54,13 @@ func encodeResult(id uint64, res remoteResult) []byte {
 	w.Uvarint(id)
 	var nl notLeaderError
 	switch {
+	case errors.Is(res.err, raft.ErrNotLeader), errors.Is(res.err, raft.ErrLeadershipLost),
+		errors.Is(res.err, raft.ErrLeadershipTransferInProgress):
+		// Lost leadership before the entry committed: the proposer
+		// retries with whoever leads next.
+		w.Byte(statusNotLeader)
+		w.Str("")
+		return w.B
 	case errors.As(res.err, &nl):
 		w.Byte(statusNotLeader)
 		w.Str(nl.hint)

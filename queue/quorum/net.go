@@ -423,10 +423,15 @@ func (k *link) forward(group string, entry []byte) <-chan remoteResult {
 	k.pending[id] = ch
 	k.mu.Unlock()
 	if !k.send(framePropose, encodePropose(id, group, entry)) {
+		// The link broke: fail answered every pending proposal, this
+		// one too unless it broke before the proposal was recorded.
 		k.mu.Lock()
+		_, mine := k.pending[id]
 		delete(k.pending, id)
 		k.mu.Unlock()
-		ch <- remoteResult{err: errLinkDown}
+		if mine {
+			ch <- remoteResult{err: errLinkDown}
+		}
 	}
 	return ch
 }

@@ -18,6 +18,17 @@ import (
 // before it fails.
 const leaderWait = 10 * time.Second
 
+// maxForwarded is how many entries a node keeps in flight to a leader on
+// another node. Raft's leader takes one entry per round (a log write), so
+// entries sent faster would only queue on the link; holding the next
+// batch back until an answer comes lets it grow, as a local leader's
+// blocking raft.Apply does.
+const maxForwarded = 2
+
+// forwardTimeout is how long a node waits for a leader on another node to
+// answer a forwarded entry before it retries it.
+const forwardTimeout = 3 * time.Second
+
 // retryEvery is how often the proposer retries what waits for a leader.
 const retryEvery = 50 * time.Millisecond
 
@@ -50,15 +61,19 @@ var errNoLeader = errors.New("quorum queue has no leader")
 type proposer struct {
 	q *Queue
 
-	mu      sync.Mutex
-	retry   []request // failed batches, oldest first, sent before pending
-	pending []request
-	wake    chan struct{}
-	stopped bool
+	mu       sync.Mutex
+	retry    []request // failed batches, oldest first, sent before pending
+	pending  []request
+	wake     chan struct{}
+	stopped  bool
+	inflight int    // batches handed to a leader and not answered
+	target   string // where they went: "" this replica, else the leader's address
+	failed   bool   // one of them failed: nothing new goes until all are answered
 
 	futures chan inflight
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	slots   chan struct{} // one per entry forwarded and not yet answered
 
 	// local holds, by the address of an entry's data, the commands of the
 	// entries this replica handed to Raft as leader, so that its fsm
@@ -95,7 +110,7 @@ func (p *proposer) takeLocal(data []byte) ([]decoded, bool) {
 
 func newProposer(q *Queue) *proposer {
 	p := &proposer{q: q, wake: make(chan struct{}, 1), futures: make(chan inflight, 4096),
-		stop: make(chan struct{}), local: map[*byte][]decoded{}}
+		stop: make(chan struct{}), local: map[*byte][]decoded{}, slots: make(chan struct{}, maxForwarded)}
 	p.wg.Add(2)
 	go p.loop()
 	go p.wait()
@@ -161,40 +176,82 @@ func (p *proposer) loop() {
 	}
 }
 
-// waiting reports whether requests wait to be retried.
+// waiting reports whether requests wait for a leader or a retry.
 func (p *proposer) waiting() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.retry) > 0
+	return len(p.retry)+len(p.pending) > 0
 }
 
-// take removes the next batch: retries first, then pending.
-func (p *proposer) take() []request {
+// takeFor removes the next batch for target, if a batch may go there now
+// (see flush), and records it in flight: retries first, then pending, up
+// to maxBatch commands or maxBatchBytes of bodies. The decision and the
+// taking are one step under mu, so a batch failing meanwhile cannot be
+// overtaken.
+func (p *proposer) takeFor(target string) []request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	src := &p.retry
-	if len(p.retry) == 0 {
-		src = &p.pending
+	if p.inflight > 0 && (p.target != target || p.failed) {
+		return nil
 	}
-	n, size := 0, 0
-	for n < len(*src) && n < maxBatch && size < maxBatchBytes {
-		if m := (*src)[n].msg; m != nil {
-			size += len(m.Body)
+	var batch []request
+	size := 0
+	for _, src := range []*[]request{&p.retry, &p.pending} {
+		n := 0
+		for n < len(*src) && len(batch) < maxBatch && size < maxBatchBytes {
+			if m := (*src)[n].msg; m != nil {
+				size += len(m.Body)
+			}
+			batch = append(batch, (*src)[n])
+			n++
 		}
-		n++
+		*src = slices.Delete(*src, 0, n)
 	}
-	batch := slices.Clone((*src)[:n])
-	*src = slices.Delete(*src, 0, n)
+	if len(batch) > 0 {
+		p.inflight++
+		p.target = target
+	}
 	return batch
 }
 
 // flush hands everything pending to the leader, one entry per batch. It
 // returns false once the proposer stops.
+//
+// Batches go to one leader at a time, in order: while any is in flight to
+// one target (this replica, or a leader's address) nothing goes to
+// another, and after a batch failed nothing new goes anywhere until every
+// batch in flight is answered and the failed ones are sent again first.
+// Raft keeps a leader's entries in order (a later one committed means the
+// earlier ones are), so a resend is judged a duplicate only if its
+// original was enqueued: an enqueue is deduplicated by its publisher's
+// sequence (at or below the last seen), which a later publish overtaking
+// an earlier, lost one would defeat.
 func (p *proposer) flush() bool {
 	var buf []byte
 	for {
-		batch := p.take()
+		r, addr := p.q.raft(), ""
+		self := r != nil && r.State() == raft.Leader
+		if !self {
+			if addr = p.q.leaderAddr(); addr == "" || p.q.t.links == nil {
+				p.expire()
+				return true
+			}
+		}
+		if !self {
+			select {
+			case p.slots <- struct{}{}:
+			default:
+				// Enough in flight: pending commands wait, and gather
+				// into one batch, until an answer frees a slot (complete
+				// pokes the loop).
+				return true
+			}
+		}
+		batch := p.takeFor(addr) // "" is this replica
 		if len(batch) == 0 {
+			if !self {
+				<-p.slots
+			}
 			return true
 		}
 		buf = binary.AppendUvarint(buf[:0], uint64(len(batch)))
@@ -202,7 +259,7 @@ func (p *proposer) flush() bool {
 			buf = appendCommand(buf, req.cmd, req.msg)
 		}
 		in := inflight{reqs: batch}
-		if r := p.q.raft(); r != nil && r.State() == raft.Leader {
+		if self {
 			data := slices.Clone(buf)
 			ds := make([]decoded, len(batch))
 			for i, req := range batch {
@@ -213,17 +270,58 @@ func (p *proposer) flush() bool {
 			p.local[in.data] = ds
 			p.lmu.Unlock()
 			in.f = r.Apply(data, 0)
-		} else if addr := p.q.leaderAddr(); addr != "" && p.q.t.links != nil {
-			in.remote = p.q.t.links.get(addr).forward(p.q.group, slices.Clone(buf))
 		} else {
-			p.again(batch, true)
-			return true
+			in.remote = p.q.t.links.get(addr).forward(p.q.group, slices.Clone(buf))
 		}
 		select {
 		case p.futures <- in:
 		case <-p.stop:
 			return false
 		}
+	}
+}
+
+// answered records that an in-flight batch was answered; a failed one
+// (not taken by the leader) goes back behind the retries, in the same
+// step, so that nothing taken meanwhile overtakes it.
+func (p *proposer) answered(failed []request) {
+	p.mu.Lock()
+	p.inflight--
+	if failed != nil {
+		p.failed = true
+		if !p.stopped {
+			p.retry = append(p.retry, failed...)
+			failed = nil
+		}
+	}
+	if p.inflight == 0 {
+		p.failed = false
+	}
+	p.mu.Unlock()
+	for _, r := range failed {
+		p.fail(r, raft.ErrRaftShutdown)
+	}
+}
+
+// expire fails what waited too long for a leader.
+func (p *proposer) expire() {
+	p.mu.Lock()
+	var late []request
+	for _, src := range []*[]request{&p.retry, &p.pending} {
+		keep := (*src)[:0]
+		for _, r := range *src {
+			if time.Since(r.since) > leaderWait {
+				late = append(late, r)
+			} else {
+				keep = append(keep, r)
+			}
+		}
+		clear((*src)[len(keep):])
+		*src = keep
+	}
+	p.mu.Unlock()
+	for _, r := range late {
+		p.fail(r, errNoLeader)
 	}
 }
 
@@ -238,32 +336,7 @@ func (p *proposer) leaderElected() {
 	p.mu.Lock()
 	p.retry = append(reqs, p.retry...)
 	p.mu.Unlock()
-}
-
-// again puts a batch that found no leader back, ahead of the retries
-// (front) or behind them, failing the requests that waited too long.
-func (p *proposer) again(rs []request, front bool) {
-	keep := rs[:0:0]
-	for _, r := range rs {
-		if time.Since(r.since) > leaderWait {
-			p.fail(r, errNoLeader)
-			continue
-		}
-		keep = append(keep, r)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopped {
-		for _, r := range keep {
-			defer p.fail(r, raft.ErrRaftShutdown)
-		}
-		return
-	}
-	if front {
-		p.retry = append(keep, p.retry...)
-	} else {
-		p.retry = append(p.retry, keep...)
-	}
+	p.q.syncMembersSoon() // the new leader reconciles the group's members (members.go)
 }
 
 // wait runs each request's done once the leader answered it, in order,
@@ -310,23 +383,34 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 		delete(p.local, in.data)
 		p.lmu.Unlock()
 	} else {
-		res = <-in.remote
+		// A leader cut off (not killed) may never answer: after
+		// forwardTimeout the batch is retried, with whoever leads then.
+		timer := time.NewTimer(forwardTimeout)
+		select {
+		case res = <-in.remote:
+		case <-timer.C:
+			res.err = errLinkDown
+		}
+		timer.Stop()
+		<-p.slots
+		p.poke()
 	}
 	var nl notLeaderError
 	switch {
 	case res.err == nil:
 	case errors.As(res.err, &nl):
 		p.q.setLeaderHint(nl.hint)
-		p.again(in.reqs, false)
+		p.answered(in.reqs)
 		p.pokeSoon(nl.hint != "")
 		return posts
 	case errors.Is(res.err, raft.ErrNotLeader), errors.Is(res.err, raft.ErrLeadershipLost),
 		errors.Is(res.err, raft.ErrLeadershipTransferInProgress), errors.Is(res.err, errLinkDown):
 		p.q.setLeaderHint("")
-		p.again(in.reqs, false)
+		p.answered(in.reqs)
 		p.pokeSoon(false)
 		return posts
 	}
+	p.answered(nil)
 	for i, req := range in.reqs {
 		if req.done == nil {
 			continue

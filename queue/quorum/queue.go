@@ -39,6 +39,8 @@ type Queue struct {
 	wg       sync.WaitGroup // snapshots and a stopping replica
 	expiring bool           // the Expired hook was called
 	expiry   sync.WaitGroup // the Expired hook's goroutine
+
+	mem memberState // the members and their worker (members.go)
 }
 
 var _ queue.Queue = (*Queue)(nil)
@@ -62,16 +64,20 @@ func (q *Queue) raftOrNil() *raft.Raft {
 // member's, which answers with the leader if it is not it.
 func (q *Queue) leaderAddr() string {
 	if r := q.raft(); r != nil {
-		addr, _ := r.LeaderWithID()
-		return string(addr)
+		// A replica leaving the group (members.go) may hear from no
+		// leader: it asks as a non-member does.
+		if addr, _ := r.LeaderWithID(); addr != "" || q.member() {
+			return string(addr)
+		}
 	}
 	if h, _ := q.hint.Load().(string); h != "" {
 		return h
 	}
-	if q.t.cfg.Net == nil || len(q.decl.Members) == 0 {
+	members := q.members()
+	if q.t.cfg.Net == nil || len(members) == 0 {
 		return ""
 	}
-	m := q.decl.Members[int(time.Now().UnixNano()/int64(retryEvery))%len(q.decl.Members)]
+	m := members[int(time.Now().UnixNano()/int64(retryEvery))%len(members)]
 	return q.t.cfg.Net.NodeAddr(m)
 }
 
@@ -121,7 +127,7 @@ func now() int64 { return time.Now().UnixMilli() }
 // NewSession implements queue.Queue.
 func (q *Queue) NewSession(o queue.SessionOwner) queue.Session {
 	s := &session{q: q, owner: o, ch: *o.Publisher(), consumers: make(map[string]*consumer),
-		held: make(map[uint64]held)}
+		held: make(map[uint64]held), pubBase: sessionBase.Add(1 << 32)}
 	q.mu.Lock()
 	if q.done {
 		s.closed = true
@@ -253,6 +259,7 @@ func (q *Queue) endLocked() []*session {
 
 // stop shuts the replica down and joins what it started.
 func (q *Queue) stop() {
+	q.stopMembers()
 	if r := q.raft(); r != nil {
 		if err := r.Shutdown().Error(); err != nil {
 			q.log.Warn("quorum queue raft shutdown", zap.String("queue", q.decl.Name), zap.Error(err))

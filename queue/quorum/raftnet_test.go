@@ -23,12 +23,6 @@ import (
 // These tests run Raft groups over the shared transport between nodes in
 // this process, each node a cluster.Transport on loopback TCP.
 
-// testNet is a node's Network over its cluster port.
-type testNet struct{ *cluster.Transport }
-
-// NodeAddr implements Network; the transport needs only addresses.
-func (testNet) NodeAddr(string) string { return "" }
-
 // raftNode is one node: its cluster port and its Raft transport.
 type raftNode struct {
 	tr  *cluster.Transport
@@ -46,7 +40,7 @@ func newRaftNodes(t *testing.T, n int) []*raftNode {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { tr.Close() })
-		nodes[i] = &raftNode{tr: tr, net: testNet{tr}, rn: &raftNet{}}
+		nodes[i] = &raftNode{tr: tr, net: testNet{Transport: tr, book: &addrBook{}}, rn: &raftNet{}}
 	}
 	return nodes
 }

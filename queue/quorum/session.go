@@ -3,6 +3,8 @@ package quorum
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
@@ -21,6 +23,13 @@ type session struct {
 	q     *Queue
 	owner queue.SessionOwner
 	ch    queue.Publisher
+
+	// A publish through the session is numbered pubBase plus its number
+	// in the session: a channel id is reused once its channel closes, so
+	// a later session of the same (node, connection, channel) must not
+	// number from 1 again, or its publishes would pass for resends of the
+	// earlier one's (sessionBase). Used by the owner's goroutine only.
+	pubBase, pubN uint64
 
 	mu        sync.Mutex
 	closed    bool
@@ -49,6 +58,14 @@ var (
 	_ queue.TimeoutCanceller = (*session)(nil)
 )
 
+// sessionBase hands each session the base of its publish numbers, above
+// every earlier session's of this process: room for 2^32 publishes each,
+// from the start time, so that a restarted process (whose connections
+// have new ids anyway) starts above too.
+var sessionBase atomic.Uint64
+
+func init() { sessionBase.Store(uint64(time.Now().UnixNano())) }
+
 // consumerID names a consumer of this session; basic.get uses the empty
 // tag, which basic.consume never does.
 func (s *session) consumerID(tag string) fifo.ConsumerID {
@@ -59,10 +76,13 @@ func (s *session) consumerID(tag string) fifo.ConsumerID {
 // committed: on a majority's disk.
 func (s *session) Publish(m *queue.Message, c queue.Confirm, out []queue.Action) []queue.Action {
 	var from queue.Publisher
+	var seq uint64
 	if c.From != nil {
-		from = *c.From
+		from = s.ch
+		s.pubN++
+		seq = s.pubBase + s.pubN
 	}
-	s.q.propose(enqueueOf(m, from, c.Num), m, s.owner, func(a applied) []queue.Action {
+	s.q.propose(enqueueOf(m, from, seq), m, s.owner, func(a applied) []queue.Action {
 		if c.To == nil {
 			return nil
 		}

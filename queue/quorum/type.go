@@ -177,7 +177,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 	t.queues[g] = q
 	t.mu.Unlock()
 	q.prop = newProposer(q)
-	if err := t.startRaft(q); err != nil {
+	if err := t.startRaft(q, true); err != nil {
 		q.prop.close()
 		t.forget(q)
 		return nil, err
@@ -193,9 +193,10 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 
 // startRaft starts q's replica: a group of one on a single node; in a
 // cluster, a replica when this node is one of the queue's members
-// (bootstrapped, the first time, with all of them; every member
-// bootstraps the same configuration), none otherwise.
-func (t *Type) startRaft(q *Queue) (err error) {
+// (bootstrapped, the first time, with all of them when bootstrap is set;
+// every member bootstraps the same configuration) or kept one's data
+// (to leave the group, members.go), none otherwise.
+func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(t.cfg.Node)
 	c.Logger = t.cfg.RaftLogger.Named(q.group)
@@ -206,9 +207,14 @@ func (t *Type) startRaft(q *Queue) (err error) {
 	c.SnapshotThreshold = 1 << 62
 	c.SnapshotInterval = 1 << 62
 	c.TrailingLogs = 1024
+	// A leader that removes itself steps down and is stopped by the
+	// member worker (members.go): shutting down at once could leave the
+	// removal's future unanswered.
+	c.ShutdownOnRemove = false
 	var trans raft.Transport
 	var boot []raft.Server
-	if t.cfg.Net == nil || len(q.decl.Members) == 0 {
+	members := q.members()
+	if t.cfg.Net == nil || len(members) == 0 {
 		// A group of one elects itself at once.
 		c.HeartbeatTimeout = 50 * time.Millisecond
 		c.ElectionTimeout = 50 * time.Millisecond
@@ -216,12 +222,15 @@ func (t *Type) startRaft(q *Queue) (err error) {
 		addr, inmem := raft.NewInmemTransport(raft.ServerAddress(t.cfg.Node))
 		trans, boot = inmem, []raft.Server{{ID: c.LocalID, Address: addr}}
 	} else {
-		if !slices.Contains(q.decl.Members, t.cfg.Node) {
-			return nil
+		if !slices.Contains(members, t.cfg.Node) {
+			if !t.keptReplica(q.group) {
+				return nil
+			}
+			defer q.syncMembersSoon()
 		}
 		c.HeartbeatTimeout = 300 * time.Millisecond
 		c.ElectionTimeout = 300 * time.Millisecond
-		c.LeaderLeaseTimeout = 150 * time.Millisecond
+		c.LeaderLeaseTimeout = 300 * time.Millisecond
 		c.CommitTimeout = 10 * time.Millisecond
 		g, gerr := t.raftNet.open(t.cfg.Net, t.log, q.group)
 		if gerr != nil {
@@ -233,13 +242,6 @@ func (t *Type) startRaft(q *Queue) (err error) {
 				g.Close()
 			}
 		}()
-		for _, m := range q.decl.Members {
-			addr := t.cfg.Net.NodeAddr(m)
-			if addr == "" {
-				return fmt.Errorf("quorum queue %s: member %s has no address", q.decl.Name, m)
-			}
-			boot = append(boot, raft.Server{ID: raft.ServerID(m), Address: raft.ServerAddress(addr)})
-		}
 	}
 	logs, stable, snaps, err := t.storage(q.group)
 	if err != nil {
@@ -249,7 +251,15 @@ func (t *Type) startRaft(q *Queue) (err error) {
 	if err != nil {
 		return err
 	}
-	if !has {
+	if !has && bootstrap {
+		if boot == nil {
+			// Addresses are needed only here: a replica that restarts
+			// finds its peers in its own configuration, before its node
+			// has joined the cluster.
+			if boot, err = t.bootServers(q, members); err != nil {
+				return err
+			}
+		}
 		if err := raft.BootstrapCluster(c, logs, stable, snaps, trans, raft.Configuration{Servers: boot}); err != nil {
 			return err
 		}
@@ -262,6 +272,19 @@ func (t *Type) startRaft(q *Queue) (err error) {
 	q.r.Store(r)
 	q.prop.poke()
 	return nil
+}
+
+// bootServers returns the first configuration of a group over members.
+func (t *Type) bootServers(q *Queue, members []string) ([]raft.Server, error) {
+	var boot []raft.Server
+	for _, m := range members {
+		addr := t.cfg.Net.NodeAddr(m)
+		if addr == "" {
+			return nil, fmt.Errorf("quorum queue %s: member %s has no address", q.decl.Name, m)
+		}
+		boot = append(boot, raft.Server{ID: raft.ServerID(m), Address: raft.ServerAddress(addr)})
+	}
+	return boot, nil
 }
 
 // storage returns the log, stable and snapshot stores of group.
