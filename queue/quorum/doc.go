@@ -67,15 +67,30 @@
 // a snapshot's cost is O(1) per entry applied. Known limit: the bodies of
 // a backlog are in memory on every replica.
 //
+// # Raft transport
+//
+// In a cluster every group's replica talks to its peers through the
+// node's one Raft transport (raftnet.go): one stream per peer node and
+// direction (the "quorum-raft" service) carries the RPCs of all groups,
+// each tagged with its group and a request id, encoded by hand
+// (raftnet_codec.go); a snapshot install takes a stream of its own
+// (raftnet_snapshot.go). An RPC fails after 10 s without an answer, or at
+// once when its stream breaks; the next RPC dials again.
+//
 // # Goroutines
 //
-// Per queue: Raft's own (hashicorp/raft runs several per group, and its
-// network transport more per peer), the proposer's loop and waiter, a
-// snapshot request while one runs, the member worker while the members
-// or the leader change, the x-expires hook's, and a timer's callback. Per node: the links' accept loop and, per link, a writer, a
-// reader and an answerer (the dialled ones a dialler first). Queue.Close
-// and Delete stop Raft, the proposer and what they started; Type.Close
-// ends the links and closes the WAL once every queue is closed.
+// Per queue: Raft's own (hashicorp/raft runs several per group), the
+// proposer's loop and waiter, a snapshot request while one runs, the
+// member worker while the members or the leader change, the x-expires
+// hook's, a timer's callback, and one per Raft RPC a peer sent while the
+// replica serves it. Per node: the links' accept loop and, per link, a
+// writer, a reader and an answerer (the dialled ones a dialler first);
+// while any replica runs, the Raft transport's accept loop and a reader
+// and a writer per stream, and one per snapshot install received.
+// Queue.Close and Delete stop Raft, the proposer and what they started
+// (the last replica's transport stops the node's and joins it);
+// Type.Close ends the links and closes the WAL once every queue is
+// closed.
 //
 // # Locks
 //
@@ -87,7 +102,12 @@
 // link's mu guards its outbox and its pending forwarded proposals.
 // memberState.replica is held while the member worker starts or drops
 // the replica and by Queue.stop before it stops it (so no replica starts
-// after); memberState.mu, a leaf, guards the worker's flags.
+// after); memberState.mu, a leaf, guards the worker's flags. In the Raft
+// transport, raftNet.mu (its groups and run) and raftRun.mu (peers,
+// streams) are never held together nor while taking another; a
+// raftPeer's mu (its stream and dial) is taken before its stream's
+// (outbox, pending calls), and a group's mu (heartbeat handler, requests
+// in hand) is a leaf.
 // Nothing here holds a lock while waiting for Raft or the network, and
 // Raft's FSM goroutine, which Raft waits for, never waits for Raft.
 package quorum

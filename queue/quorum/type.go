@@ -45,7 +45,8 @@ type Type struct {
 	log *zap.Logger
 	wal *wal.WAL // nil in memory
 
-	links *links // nil on a single node
+	links   *links  // nil on a single node
+	raftNet raftNet // the groups' Raft transport in a cluster (raftnet.go)
 
 	mu     sync.Mutex
 	queues map[string]*Queue // by group name
@@ -231,15 +232,14 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 		c.ElectionTimeout = 300 * time.Millisecond
 		c.LeaderLeaseTimeout = 300 * time.Millisecond
 		c.CommitTimeout = 10 * time.Millisecond
-		layer, err := t.cfg.Net.RaftLayer("raft/q/" + hashName(q.group))
-		if err != nil {
-			return err
+		g, gerr := t.raftNet.open(t.cfg.Net, t.log, q.group)
+		if gerr != nil {
+			return gerr
 		}
-		trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-			Stream: layer, MaxPool: 2, Timeout: 10 * time.Second, Logger: c.Logger})
+		trans = g
 		defer func() {
 			if err != nil {
-				trans.(raft.WithClose).Close()
+				g.Close()
 			}
 		}()
 	}
