@@ -231,7 +231,11 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 		c.HeartbeatTimeout = 300 * time.Millisecond
 		c.ElectionTimeout = 300 * time.Millisecond
 		c.LeaderLeaseTimeout = 300 * time.Millisecond
-		c.CommitTimeout = 10 * time.Millisecond
+		// An idle leader sends each follower an append carrying its
+		// commit index every CommitTimeout; under load every entry
+		// carries it anyway, so a long one costs nothing but spares idle
+		// groups most of their traffic.
+		c.CommitTimeout = 500 * time.Millisecond
 		g, gerr := t.raftNet.open(t.cfg.Net, t.log, q.group)
 		if gerr != nil {
 			return gerr
