@@ -24,7 +24,18 @@
 // disk. A batch whose leader was lost, or that reached a node that no
 // longer leads, is proposed again ahead of what came after it; every
 // command is safe to repeat (an Enqueue names its publisher and sequence,
-// so a resend is answered Duplicate and not enqueued twice).
+// so a resend is answered Duplicate and not enqueued twice). A follower's
+// proposer hears of a new leader from Raft's leader observation and sends
+// what waits to it at once.
+//
+// # A leader's node lost
+//
+// Each replica keeps a link to its leader's node; when that link closes,
+// as it does at once when the node's process is killed, the replica has
+// Raft check for its leader's heartbeat at the earliest instant the check
+// can succeed, the survivors one after the other (failover.go), rather
+// than on Raft's randomised timer: a new leader is elected about a
+// heartbeat timeout (300 ms) after the last contact.
 //
 // # Effects and sessions
 //
@@ -61,16 +72,17 @@
 // Per queue: Raft's own (hashicorp/raft runs several per group, and its
 // network transport more per peer), the proposer's loop and waiter, a
 // snapshot request while one runs, the x-expires hook's, and a timer's
-// callback. Per node: the links' accept loop and, per link, a writer, a
-// reader and an answerer (the dialled ones a dialler first). Queue.Close
+// callback (the failover check's, failover.go, is joined by Close). Per
+// node: the links' accept loop and, per link, a writer, a reader and an
+// answerer (the dialled ones a dialler first). Queue.Close
 // and Delete stop Raft, the proposer and what they started; Type.Close
 // ends the links and closes the WAL once every queue is closed.
 //
 // # Locks
 //
 // Type.mu guards the queue map and the nodes reported down. Queue.mu
-// guards the sessions, timers and the done flag; it is taken before a
-// session's mu, never after. fsm.mu guards the state and the bodies; it is
+// guards the sessions, timers (the failover check's too) and the done
+// flag; it is taken before a session's mu, never after. fsm.mu guards the state and the bodies; it is
 // held only while applying or reading them, never while effects are
 // carried out, so an effect may call into sessions and the broker. A
 // link's mu guards its outbox and its pending forwarded proposals.

@@ -24,6 +24,10 @@ type Queue struct {
 	hooks  queue.Hooks
 	log    *zap.Logger
 	notify chan bool
+	// observed has a value when the replica's leader changed (in a
+	// cluster; observer registered it with Raft).
+	observed chan raft.Observation
+	observer *raft.Observer
 
 	r     atomic.Pointer[raft.Raft] // nil on a node that holds no replica
 	trans raft.Transport            // the replica's, closed after Raft
@@ -39,6 +43,9 @@ type Queue struct {
 	wg       sync.WaitGroup // snapshots and a stopping replica
 	expiring bool           // the Expired hook was called
 	expiry   sync.WaitGroup // the Expired hook's goroutine
+
+	// standTimer runs stand (failover.go) once the leader's link closed.
+	standTimer *time.Timer
 }
 
 var _ queue.Queue = (*Queue)(nil)
@@ -248,12 +255,18 @@ func (q *Queue) endLocked() []*session {
 			t.Stop()
 		}
 	}
+	if q.standTimer != nil {
+		q.standTimer.Stop()
+	}
 	return out
 }
 
 // stop shuts the replica down and joins what it started.
 func (q *Queue) stop() {
 	if r := q.raft(); r != nil {
+		if q.observer != nil {
+			r.DeregisterObserver(q.observer)
+		}
 		if err := r.Shutdown().Error(); err != nil {
 			q.log.Warn("quorum queue raft shutdown", zap.String("queue", q.decl.Name), zap.Error(err))
 		}

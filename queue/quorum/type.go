@@ -162,7 +162,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 	}
 	g := groupName(d.VHost, d.Name)
 	q := &Queue{t: t, decl: d, group: g, hooks: h, log: t.log, notify: make(chan bool, 1),
-		sessions: map[queue.Publisher]*session{}}
+		observed: make(chan raft.Observation, 1), sessions: map[queue.Publisher]*session{}}
 	q.fsm = &fsm{q: q, state: fifo.NewState(fifo.ConfigFromArgs(d.Args, d.Args.DeadLetterStrategy, 0))}
 	t.mu.Lock()
 	if t.closed {
@@ -218,9 +218,10 @@ func (t *Type) startRaft(q *Queue) error {
 		if !slices.Contains(q.decl.Members, t.cfg.Node) {
 			return nil
 		}
-		c.HeartbeatTimeout = 300 * time.Millisecond
-		c.ElectionTimeout = 300 * time.Millisecond
-		c.LeaderLeaseTimeout = 300 * time.Millisecond
+		c.HeartbeatTimeout = heartbeat
+		c.ElectionTimeout = heartbeat
+		// At or below what kick lowers the heartbeat timeout to.
+		c.LeaderLeaseTimeout = heartbeat - kickStep
 		c.CommitTimeout = 10 * time.Millisecond
 		layer, err := t.cfg.Net.RaftLayer("raft/q/" + hashName(q.group))
 		if err != nil {
@@ -259,6 +260,13 @@ func (t *Type) startRaft(q *Queue) error {
 		return err
 	}
 	q.trans = trans
+	if t.cfg.Net != nil {
+		q.observer = raft.NewObserver(q.observed, false, func(o *raft.Observation) bool {
+			_, ok := o.Data.(raft.LeaderObservation)
+			return ok
+		})
+		r.RegisterObserver(q.observer)
+	}
 	q.r.Store(r)
 	q.prop.poke()
 	return nil
