@@ -32,10 +32,10 @@
 //
 // Each replica keeps a link to its leader's node; when that link closes,
 // as it does at once when the node's process is killed, the replica has
-// Raft check for its leader's heartbeat at the earliest instant the check
-// can succeed, the survivors one after the other (failover.go), rather
-// than on Raft's randomised timer: a new leader is elected about a
-// heartbeat timeout (300 ms) after the last contact.
+// Raft check for its leader's heartbeat a heartbeat timeout (300 ms)
+// later, the survivors one after the other (failover.go), rather than on
+// Raft's randomised timer: a new leader is elected about a heartbeat
+// timeout after the kill.
 //
 // # Effects and sessions
 //

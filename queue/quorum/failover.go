@@ -15,13 +15,15 @@ import (
 // leader. But the link to a killed node's process closes at once: each
 // replica keeps a link to its leader's node (followLeader), and when one
 // that was up closes (Type.peerLost), every replica following a leader
-// there has Raft check its leader at the earliest instant the check can
-// succeed, a heartbeat timeout after its last contact. The survivors
+// there has Raft check its leader a heartbeat timeout later, when the
+// check can succeed, since the last contact came before. The survivors
 // check one after the other, standStagger apart in the order of their
 // names, so that the first stands while the second still has a leader
 // (its pre-vote is refused) and the second, a moment later, finds the
 // first without one and wins its vote at once; two standing together
-// could split the vote and wait an election timeout more. The check is
+// could split the vote and wait an election timeout more. (When the
+// second's log is the shorter, the first refuses it and wins when its
+// own election timeout runs out, 1× to 2× heartbeat later.) The check is
 // Raft's own: a leader still heard from (the link closed but Raft's
 // traffic flows) keeps its followers.
 
@@ -33,8 +35,11 @@ const (
 	kickStep = time.Millisecond
 	// standStagger separates the survivors' checks.
 	standStagger = 30 * time.Millisecond
-	// standMargin is how long after the earliest instant the check runs.
+	// standMargin is added to the heartbeat timeout the check waits.
 	standMargin = 2 * time.Millisecond
+	// standPatience bounds how long after its link closed a leader may
+	// still be heard from for the check to wait for it to fall silent.
+	standPatience = 3 * heartbeat
 )
 
 // followLeader makes sure this node has a link to the node of its
@@ -65,16 +70,27 @@ func (t *Type) peerLost(addr string) {
 			continue
 		}
 		if leader, id := r.LeaderWithID(); string(leader) == addr {
-			q.standSoon(r, id)
+			q.standSoon(id)
 		}
 	}
 }
 
-// standSoon arms the check of leader dead: a heartbeat timeout after the
-// replica's last contact, plus its turn among the survivors.
-func (q *Queue) standSoon(r *raft.Raft, dead raft.ServerID) {
-	wait := time.Until(r.LastContact().Add(heartbeat)) + standMargin +
+// standSoon arms the check of leader dead a heartbeat timeout from now,
+// plus the replica's turn among the survivors. The last contact was
+// before the link closed, so the check can succeed then; and the
+// survivors count from the same instant (the link's closing, which each
+// sees within a millisecond or two), not from their last contacts, which
+// may be tens of milliseconds apart under load.
+func (q *Queue) standSoon(dead raft.ServerID) {
+	lost := time.Now()
+	wait := heartbeat + standMargin +
 		time.Duration(standRank(q.decl.Members, string(dead), q.t.cfg.Node))*standStagger
+	q.armStand(wait, func() { q.stand(dead, lost) })
+}
+
+// armStand runs f after wait, in place of any check armed before, unless
+// the queue is done.
+func (q *Queue) armStand(wait time.Duration, f func()) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.done {
@@ -83,7 +99,7 @@ func (q *Queue) standSoon(r *raft.Raft, dead raft.ServerID) {
 	if q.standTimer != nil {
 		q.standTimer.Stop()
 	}
-	q.standTimer = time.AfterFunc(max(wait, 0), func() { q.stand(dead) })
+	q.standTimer = time.AfterFunc(wait, f)
 }
 
 // standRank is self's place among members other than dead, in name
@@ -99,8 +115,14 @@ func standRank(members []string, dead, self string) int {
 	return max(slices.Index(others, self), 0)
 }
 
-// stand has Raft check its leader now, if the replica still follows dead.
-func (q *Queue) stand(dead raft.ServerID) {
+// stand has Raft check its leader now, if the replica still follows dead
+// (whose link closed at lost). A replica that was busy (catching up
+// after a restart) may have taken its leader's last messages from its
+// queue after the link closed, so its last contact is later: the check
+// then waits a heartbeat timeout after that, for as long as contacts
+// stop within a few heartbeat timeouts of the link's closing; a leader
+// still heard from after that is alive.
+func (q *Queue) stand(dead raft.ServerID, lost time.Time) {
 	q.mu.Lock()
 	if q.done {
 		q.mu.Unlock()
@@ -114,6 +136,13 @@ func (q *Queue) stand(dead raft.ServerID) {
 		return
 	}
 	if _, id := r.LeaderWithID(); id != dead {
+		return
+	}
+	last := r.LastContact()
+	if due := last.Add(heartbeat + standMargin); time.Until(due) > 0 {
+		if last.Sub(lost) < standPatience {
+			q.armStand(time.Until(due), func() { q.stand(dead, lost) })
+		}
 		return
 	}
 	kick(r)

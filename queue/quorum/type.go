@@ -268,6 +268,13 @@ func (t *Type) startRaft(q *Queue) error {
 		r.RegisterObserver(q.observer)
 	}
 	q.r.Store(r)
+	if t.cfg.Net != nil {
+		// A leader Raft found before the observer was registered.
+		select {
+		case q.observed <- raft.Observation{}:
+		default:
+		}
+	}
 	q.prop.poke()
 	return nil
 }
