@@ -184,8 +184,9 @@ func TestPeerLostKeepsAHeardLeader(t *testing.T) {
 			rp.q.t.peerLost(string(old.trans.LocalAddr()))
 		}
 	}
-	// Past the instant the survivors check their leader, and then some.
-	deadline := time.Now().Add(heartbeat + 2*standStagger + 200*time.Millisecond)
+	// Past the last instant a survivor may check its leader (stand waits
+	// for contacts to stop for up to standPatience), and then some.
+	deadline := time.Now().Add(standPatience + heartbeat + 2*standStagger + 100*time.Millisecond)
 	for time.Now().Before(deadline) {
 		if old.r.State() != raft.Leader {
 			t.Fatalf("%s stopped leading after its links closed, though heard from", old.id)
