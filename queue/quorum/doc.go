@@ -36,6 +36,17 @@
 // to the same leader and none came back to be retried; one that overtook
 // anyway (a node refused a batch, then led and took the next) has the
 // retried enqueues sent without their sequence, at worst enqueued twice.
+// A follower's proposer hears of a new leader from Raft's leader
+// observation and sends what waits to it at once.
+//
+// # A leader's node lost
+//
+// Each replica keeps a link to its leader's node; when that link closes,
+// as it does at once when the node's process is killed, the replica has
+// Raft check for its leader's heartbeat a heartbeat timeout (300 ms)
+// later, the survivors one after the other (failover.go), rather than on
+// Raft's randomised timer: a new leader is elected about a heartbeat
+// timeout after the kill.
 //
 // # Effects and sessions
 //
@@ -82,7 +93,8 @@
 // Per queue: Raft's own (hashicorp/raft runs several per group), the
 // proposer's loop and waiter, a snapshot request while one runs, the
 // member worker while the members or the leader change, the x-expires
-// hook's, a timer's callback, and one per Raft RPC a peer sent while the
+// hook's, a timer's callback (the failover check's, failover.go, is
+// joined by Close), and one per Raft RPC a peer sent while the
 // replica serves it. Per node: the links' accept loop and, per link, a
 // writer, a reader and an answerer (the dialled ones a dialler first);
 // while any replica runs, the Raft transport's accept loop and a reader
@@ -95,8 +107,8 @@
 // # Locks
 //
 // Type.mu guards the queue map and the nodes reported down. Queue.mu
-// guards the sessions, timers and the done flag; it is taken before a
-// session's mu, never after. fsm.mu guards the state and the bodies; it is
+// guards the sessions, timers (the failover check's too) and the done
+// flag; it is taken before a session's mu, never after. fsm.mu guards the state and the bodies; it is
 // held only while applying or reading them, never while effects are
 // carried out, so an effect may call into sessions and the broker. A
 // link's mu guards its outbox and its pending forwarded proposals.

@@ -160,14 +160,15 @@ func (k *link) dial() {
 	k.fail()
 }
 
-// drop forgets a broken link.
-func (l *links) drop(k *link) {
+// drop forgets a broken link; it reports whether the links are closing.
+func (l *links) drop(k *link) bool {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if k.addr != "" && l.byAddr[k.addr] == k {
 		delete(l.byAddr, k.addr)
 	}
 	delete(l.all, k)
-	l.mu.Unlock()
+	return l.closed
 }
 
 // close ends every link and joins their goroutines.
@@ -282,9 +283,13 @@ func (k *link) fail() {
 	}
 	close(k.wake)
 	close(k.answers)
-	k.l.drop(k)
+	closing := k.l.drop(k)
 	for _, ch := range pending {
 		ch <- remoteResult{err: errLinkDown}
+	}
+	if conn != nil && k.addr != "" && !closing {
+		// A dialled link that was up: its peer's process may be gone.
+		k.l.t.peerLost(k.addr)
 	}
 }
 

@@ -165,6 +165,9 @@ func (p *proposer) loop() {
 			if leader {
 				p.leaderElected()
 			}
+		case <-p.q.observed:
+			// A new leader is known: what waits goes to it now.
+			p.q.followLeader()
 		}
 		if !p.flush() {
 			return

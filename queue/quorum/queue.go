@@ -24,6 +24,10 @@ type Queue struct {
 	hooks  queue.Hooks
 	log    *zap.Logger
 	notify chan bool
+	// observed has a value when the replica's leader changed (in a
+	// cluster; observer registered it with Raft).
+	observed chan raft.Observation
+	observer *raft.Observer
 
 	r     atomic.Pointer[raft.Raft] // nil on a node that holds no replica
 	trans raft.Transport            // the replica's, closed after Raft
@@ -41,6 +45,9 @@ type Queue struct {
 	expiry   sync.WaitGroup // the Expired hook's goroutine
 
 	mem memberState // the members and their worker (members.go)
+
+	// standTimer runs stand (failover.go) once the leader's link closed.
+	standTimer *time.Timer
 }
 
 var _ queue.Queue = (*Queue)(nil)
@@ -254,6 +261,9 @@ func (q *Queue) endLocked() []*session {
 			t.Stop()
 		}
 	}
+	if q.standTimer != nil {
+		q.standTimer.Stop()
+	}
 	return out
 }
 
@@ -261,6 +271,9 @@ func (q *Queue) endLocked() []*session {
 func (q *Queue) stop() {
 	q.stopMembers()
 	if r := q.raft(); r != nil {
+		if q.observer != nil {
+			r.DeregisterObserver(q.observer)
+		}
 		if err := r.Shutdown().Error(); err != nil {
 			q.log.Warn("quorum queue raft shutdown", zap.String("queue", q.decl.Name), zap.Error(err))
 		}

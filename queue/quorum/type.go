@@ -163,7 +163,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 	}
 	g := groupName(d.VHost, d.Name)
 	q := &Queue{t: t, decl: d, group: g, hooks: h, log: t.log, notify: make(chan bool, 1),
-		sessions: map[queue.Publisher]*session{}}
+		observed: make(chan raft.Observation, 1), sessions: map[queue.Publisher]*session{}}
 	q.fsm = &fsm{q: q, state: fifo.NewState(fifo.ConfigFromArgs(d.Args, d.Args.DeadLetterStrategy, 0))}
 	t.mu.Lock()
 	if t.closed {
@@ -228,9 +228,10 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 			}
 			defer q.syncMembersSoon()
 		}
-		c.HeartbeatTimeout = 300 * time.Millisecond
-		c.ElectionTimeout = 300 * time.Millisecond
-		c.LeaderLeaseTimeout = 300 * time.Millisecond
+		c.HeartbeatTimeout = heartbeat
+		c.ElectionTimeout = heartbeat
+		// At or below what kick lowers the heartbeat timeout to.
+		c.LeaderLeaseTimeout = heartbeat - kickStep
 		// An idle leader sends each follower an append carrying its
 		// commit index every CommitTimeout; under load every entry
 		// carries it anyway, so a long one costs nothing but spares idle
@@ -273,7 +274,21 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 		return err
 	}
 	q.trans = trans
+	if t.cfg.Net != nil {
+		q.observer = raft.NewObserver(q.observed, false, func(o *raft.Observation) bool {
+			_, ok := o.Data.(raft.LeaderObservation)
+			return ok
+		})
+		r.RegisterObserver(q.observer)
+	}
 	q.r.Store(r)
+	if t.cfg.Net != nil {
+		// A leader Raft found before the observer was registered.
+		select {
+		case q.observed <- raft.Observation{}:
+		default:
+		}
+	}
 	q.prop.poke()
 	return nil
 }
