@@ -57,7 +57,13 @@
 // x-expires, whose firing proposes a Tick. A new leader proposes
 // LeaderElected first, which re-issues every unsettled delivery; the
 // session drops a delivery whose consumer id it has seen, so no consumer
-// sees a message twice because the leader changed. The session numbers
+// sees a message twice because the leader changed. A consumer's ids
+// follow one another, so a delivery past a gap shows the session that
+// the ones in between were lost (a leader died before sending them, and
+// the new one applied later entries before its LeaderElected, or a link
+// broke): it proposes Resend for them, as rabbit_fifo_client asks the
+// leader for missing deliveries, and takes them once when they come
+// (session.go). The session numbers
 // the deliveries it posts itself and settles by those numbers, sorted per
 // consumer so that requeued messages keep their order. Consume-ok is
 // posted once the Checkout is committed, and deliveries that came first

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum/fifo"
@@ -16,9 +18,11 @@ import (
 // commands, and the leader's deliveries into actions for the channel. It
 // numbers the deliveries it posts itself (the channel settles by those
 // numbers) and drops a delivery whose consumer id it has seen, as a new
-// leader re-issues every unsettled delivery. Everything it posts, it posts
-// under mu, so the channel sees consume-ok before the consumer's first
-// delivery.
+// leader re-issues every unsettled delivery. A consumer's ids follow one
+// another, so a delivery past a gap tells it that the ones in between
+// never came: it asks the leader to resend them (fifo.Resend) and takes
+// them when they come. Everything it posts, it posts under mu, so the
+// channel sees consume-ok before the consumer's first delivery.
 type session struct {
 	q     *Queue
 	owner queue.SessionOwner
@@ -45,7 +49,16 @@ type consumer struct {
 	early []queue.Action // deliveries that came before consume-ok
 	seen  bool
 	last  uint64 // the highest delivery id seen from the queue
+	// missing are the ids below last that never came, oldest first.
+	missing []span
 }
+
+// span is a range of a consumer's delivery ids, both ends included.
+type span struct{ from, to uint64 }
+
+// maxMissing bounds a consumer's missing spans: past it the oldest, long
+// asked for, is forgotten.
+const maxMissing = 64
 
 // held is an unsettled delivery: its consumer's tag and the queue's id.
 type held struct {
@@ -256,8 +269,9 @@ func (s *session) down() {
 }
 
 // deliver posts the leader's deliveries to consumer tag, dropping those
-// seen before. Deliveries to a consumer the session no longer has go
-// back to the queue.
+// seen before, and asks the leader again for those it finds missing.
+// Deliveries to a consumer the session no longer has go back to the
+// queue.
 func (s *session) deliver(tag string, ds []fifo.Delivery, msgs []*queue.Message) {
 	s.mu.Lock()
 	k := s.consumers[tag]
@@ -270,11 +284,15 @@ func (s *session) deliver(tag string, ds []fifo.Delivery, msgs []*queue.Message)
 		return
 	}
 	acts := make([]queue.Action, 0, len(ds))
+	var gaps []span
 	for i, d := range ds {
-		if k.seen && d.ID <= k.last {
+		fresh, gap := k.admit(d.ID)
+		if !fresh {
 			continue
 		}
-		k.seen, k.last = true, d.ID
+		if gap != nil && !d.Settled {
+			gaps = append(gaps, *gap)
+		}
 		if msgs[i] == nil {
 			s.q.log.Error("quorum queue delivery without a body")
 			continue
@@ -292,6 +310,59 @@ func (s *session) deliver(tag string, ds []fifo.Delivery, msgs []*queue.Message)
 		s.owner.Post(acts)
 	}
 	s.mu.Unlock()
+	for _, g := range gaps {
+		s.q.log.Debug("quorum queue deliveries missing, asking the leader again",
+			zap.String("consumer", tag), zap.Uint64("from", g.from), zap.Uint64("to", g.to))
+		s.q.propose(fifo.Resend{Consumer: s.consumerID(tag), From: g.from, To: g.to, Now: now()}, nil, nil, nil)
+	}
+}
+
+// admit reports whether delivery id is new to the consumer, and notes it
+// seen: an id above the highest seen, or one of the missing ones (asked
+// for again, or re-issued by a new leader). An id more than one above the
+// highest seen leaves a gap, which it returns: those deliveries were lost
+// on the way (an old leader that died before sending them, and a new one
+// that applied later entries first, or a link that broke).
+func (k *consumer) admit(id uint64) (fresh bool, gap *span) {
+	switch {
+	case !k.seen:
+		k.seen, k.last = true, id
+		return true, nil
+	case id <= k.last:
+		return k.takeMissing(id), nil
+	}
+	if id > k.last+1 {
+		gap = &span{k.last + 1, id - 1}
+		if len(k.missing) == maxMissing {
+			k.missing = slices.Delete(k.missing, 0, 1)
+		}
+		k.missing = append(k.missing, *gap)
+	}
+	k.last = id
+	return true, gap
+}
+
+// takeMissing removes id from the missing ids; it reports whether it was
+// one of them.
+func (k *consumer) takeMissing(id uint64) bool {
+	for i, g := range k.missing {
+		if id < g.from || id > g.to {
+			continue
+		}
+		switch {
+		case g.from == g.to:
+			k.missing = slices.Delete(k.missing, i, i+1)
+		case id == g.from:
+			k.missing[i].from++
+		case id == g.to:
+			k.missing[i].to--
+		default:
+			k.missing = slices.Insert(k.missing, i+1, span{id + 1, g.to})
+			k.missing[i].to = id - 1
+		}
+		return true
+	}
+	return false
 }
 
 // notHeldLocked returns the ids of the unsettled deliveries in ds that

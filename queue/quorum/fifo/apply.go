@@ -42,6 +42,8 @@ func (s *State) Apply(index uint64, cmd Command) (Result, []Effect) {
 		delete(s.publishers, c.From)
 	case Touch:
 		s.lastActive = s.now
+	case Resend:
+		s.resend(c)
 	}
 	s.serve()
 	s.timers()

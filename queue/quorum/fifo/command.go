@@ -32,10 +32,11 @@ const (
 	OpLeaderElected     Op = 14
 	OpPublisherGone     Op = 15
 	OpTouch             Op = 16
+	OpResend            Op = 17
 )
 
 // lastOp is the highest op code; tests check every one round-trips.
-const lastOp = OpTouch
+const lastOp = OpResend
 
 // ConsumerID names a consumer: the channel it lives on (node, connection,
 // channel, as queue.Publisher names a publishing channel) and its tag,
@@ -171,6 +172,15 @@ type (
 	}
 	// Touch renews the queue's x-expires lease, as a redeclare does.
 	Touch struct{ Now int64 }
+	// Resend re-issues, as effects, the deliveries with ids From to To
+	// (inclusive) that Consumer still holds unsettled: its session saw a
+	// gap in the ids, so those never reached it (RabbitMQ's
+	// rabbit_fifo_client asks the leader for them likewise).
+	Resend struct {
+		Consumer ConsumerID
+		From, To uint64
+		Now      int64
+	}
 )
 
 // Op implements Command.
@@ -221,6 +231,9 @@ func (PublisherGone) Op() Op { return OpPublisherGone }
 // Op implements Command.
 func (Touch) Op() Op { return OpTouch }
 
+// Op implements Command.
+func (Resend) Op() Op { return OpResend }
+
 // Time implements Command.
 func (c Enqueue) Time() int64 { return c.Now }
 
@@ -268,6 +281,9 @@ func (c PublisherGone) Time() int64 { return c.Now }
 
 // Time implements Command.
 func (c Touch) Time() int64 { return c.Now }
+
+// Time implements Command.
+func (c Resend) Time() int64 { return c.Now }
 
 // Enqueue: the publisher and its sequence are written only when tracked
 // (flag bit 0).
@@ -433,6 +449,20 @@ func (c *PublisherGone) decode(r *reader) {
 func (c Touch) encode(w *writer)  { w.Varint(c.Now) }
 func (c *Touch) decode(r *reader) { c.Now = r.Varint() }
 
+func (c Resend) encode(w *writer) {
+	w.consumer(c.Consumer)
+	w.Uvarint(c.From)
+	w.Uvarint(c.To)
+	w.Varint(c.Now)
+}
+
+func (c *Resend) decode(r *reader) {
+	c.Consumer = r.consumer()
+	c.From = r.Uvarint()
+	c.To = r.Uvarint()
+	c.Now = r.Varint()
+}
+
 // Encode returns cmd's encoding: Version, the op code, then the body.
 func Encode(cmd Command) []byte {
 	return AppendCommand(make([]byte, 0, 32), cmd)
@@ -487,6 +517,8 @@ func newCommand(op Op) decodable {
 		return &PublisherGone{}
 	case OpTouch:
 		return &Touch{}
+	case OpResend:
+		return &Resend{}
 	}
 	return nil
 }
@@ -547,6 +579,8 @@ func deref(c decodable) Command {
 	case *PublisherGone:
 		return *c
 	case *Touch:
+		return *c
+	case *Resend:
 		return *c
 	}
 	return c

@@ -30,6 +30,7 @@ func everyCommand() []Command {
 		LeaderElected{Node: "warren@c", Now: 14},
 		PublisherGone{From: ch, Now: 15},
 		Touch{Now: 16},
+		Resend{Consumer: id, From: 3, To: 1 << 40, Now: 17},
 	}
 }
 

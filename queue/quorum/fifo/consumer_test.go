@@ -339,3 +339,44 @@ func TestGet(t *testing.T) {
 		t.Errorf("last get: %+v", res)
 	}
 }
+
+// TestResend: a session that saw a gap in its consumer's delivery ids
+// gets again exactly the deliveries in the range the consumer still
+// holds, in order and with their message indexes; nothing for ids
+// settled, out of range, or a consumer that is gone.
+func TestResend(t *testing.T) {
+	q := newQ(t, defaultCfg())
+	c := cid(chA, "c")
+	q.do(Checkout{Consumer: c, Prefetch: 10, Now: 1})
+	var idx []uint64
+	for range 4 {
+		idx = append(idx, q.put(1, 1))
+	}
+	q.do(Settle{Consumer: c, IDs: []uint64{1}, Now: 2})
+	tests := []struct {
+		name    string
+		cmd     Resend
+		ids     []uint64
+		indexes []uint64
+	}{
+		{"gap of two, one settled", Resend{Consumer: c, From: 0, To: 2, Now: 3}, []uint64{0, 2}, []uint64{idx[0], idx[2]}},
+		{"one id", Resend{Consumer: c, From: 3, To: 3, Now: 3}, []uint64{3}, []uint64{idx[3]}},
+		{"beyond what was delivered", Resend{Consumer: c, From: 4, To: 9, Now: 3}, nil, nil},
+		{"unknown consumer", Resend{Consumer: cid(chB, "c"), From: 0, To: 9, Now: 3}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, effs := q.do(tt.cmd)
+			var got []Delivery
+			for _, e := range kinds(effs, EffectDeliver) {
+				got = append(got, e.Deliveries...)
+			}
+			if !slices.Equal(ids(got), tt.ids) || !slices.Equal(indexes(got), tt.indexes) {
+				t.Errorf("resent ids %v indexes %v, want %v %v", ids(got), indexes(got), tt.ids, tt.indexes)
+			}
+		})
+	}
+	if n := q.s.CheckedOut(); n != 3 {
+		t.Errorf("%d checked out after the resends, want 3: a resend changes nothing", n)
+	}
+}

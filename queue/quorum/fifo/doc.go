@@ -66,6 +66,8 @@
 // per replica. A new leader proposes LeaderElected first, whose effects
 // re-issue everything pending (unsettled deliveries, pending
 // dead-letters, timers): the old leader may have died before acting.
+// Resend re-issues the deliveries a consumer's session found missing
+// from its ids (a gap), the ones it still holds.
 // Apply reads no clock, draws no random number and never lets map order
 // show (consumers are kept in arrival order, sets are sorted before they
 // are walked).

@@ -25,3 +25,21 @@ func (s *State) leaderElected() {
 	// Forgetting the timers asked for makes Apply ask for them again.
 	s.expiryTimer, s.queueTimer = never, 0
 }
+
+// resend re-issues the unsettled deliveries of a consumer with ids in
+// cmd's range, in order; a consumer gone, or ids settled or returned
+// meanwhile, re-issue nothing.
+func (s *State) resend(cmd Resend) {
+	c, ok := s.consumers[cmd.Consumer]
+	if !ok || c.oneShot {
+		return
+	}
+	for _, id := range c.sortedIDs() {
+		if id < cmd.From || id > cmd.To {
+			continue
+		}
+		m := c.checked[id]
+		s.addDelivery(c, Delivery{ID: id, Index: m.index, Size: m.size, DeliveryCount: m.count,
+			Redelivered: m.acquired > 0})
+	}
+}
