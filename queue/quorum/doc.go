@@ -52,9 +52,12 @@
 // oldest unacked message is: disk stays bounded by the live messages and
 // the entries since the last snapshot. Snapshots are asked for by the
 // state machine, not by Raft's threshold: once as many entries were
-// applied since the last one as bodies are live (and at least 16,384), so
-// a snapshot's cost is O(1) per entry applied. Known limit: the bodies of
-// a backlog are in memory on every replica.
+// applied since the last one as bodies are live, now or at the last
+// snapshot, whichever is fewer (and at least 16,384), so a snapshot's
+// cost is O(1) per entry applied and a queue that only grows snapshots
+// each time it doubles: a restart after a crash replays at most about
+// half of it. Known limit: the bodies of a backlog are in memory on every
+// replica.
 //
 // # Goroutines
 //

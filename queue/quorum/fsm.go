@@ -16,8 +16,13 @@ import (
 
 // snapshotEvery is the fewest entries applied between two snapshots. A
 // snapshot writes every live body, so one is taken only once at least as
-// many entries were applied since the last as there are live bodies: the
-// cost stays O(1) per entry however long the queue.
+// many entries were applied since the last as there are live bodies, now
+// or at the last snapshot, whichever is fewer: a snapshot of L bodies
+// then follows at least L/2 entries, so the cost stays O(1) per entry
+// however long the queue, and a queue that only grows (no consumer)
+// snapshots each time it doubles, so a restart replays at most half of
+// it. (Counting the bodies live now only, a growing queue would never
+// snapshot again: the entries since the last one are always fewer.)
 const snapshotEvery = 16384
 
 // sweepEvery is how many entries are applied between two drops of the
@@ -43,6 +48,7 @@ type fsm struct {
 	state     *fifo.State
 	bodies    bodies
 	sinceSnap uint64
+	snapLive  int // bodies live at the last snapshot
 	sinceDrop int
 	broken    error
 	batch     []decoded // decoding buffer
@@ -97,7 +103,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.bodies.dropBelow(f.state.LiveFrom())
 		f.sinceDrop = 0
 	}
-	snap := f.sinceSnap >= max(snapshotEvery, uint64(f.bodies.len()))
+	snap := f.sinceSnap >= max(f.q.t.snapshotEvery, uint64(min(f.snapLive, f.bodies.len())))
 	f.mu.Unlock()
 	f.q.carryOut(todo)
 	if snap {
@@ -152,7 +158,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	defer f.mu.Unlock()
 	f.bodies.dropBelow(f.state.LiveFrom())
 	idx, msgs := f.bodies.from(0)
-	f.sinceSnap = 0
+	f.sinceSnap, f.snapLive = 0, len(idx)
 	return &snapshot{state: f.state.Snapshot(), index: idx, msgs: msgs}, nil
 }
 
@@ -164,7 +170,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.mu.Lock()
-	f.state, f.bodies, f.sinceSnap, f.broken = st, b, 0, nil
+	f.state, f.bodies, f.sinceSnap, f.snapLive, f.broken = st, b, 0, b.len(), nil
 	f.mu.Unlock()
 	return nil
 }
