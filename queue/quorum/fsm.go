@@ -103,13 +103,25 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.bodies.dropBelow(f.state.LiveFrom())
 		f.sinceDrop = 0
 	}
-	snap := f.sinceSnap >= max(f.q.t.snapshotEvery, uint64(min(f.snapLive, f.bodies.len())))
+	snap := f.snapshotDueLocked()
 	f.mu.Unlock()
 	f.q.carryOut(todo)
 	if snap {
 		f.q.snapshotSoon()
 	}
 	return out
+}
+
+// snapshotDue reports whether enough entries were applied since the last
+// snapshot for the next (see snapshotEvery).
+func (f *fsm) snapshotDue() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.snapshotDueLocked()
+}
+
+func (f *fsm) snapshotDueLocked() bool {
+	return f.sinceSnap >= max(f.q.t.snapshotEvery, uint64(min(f.snapLive, f.bodies.len())))
 }
 
 // work is one effect with the messages it needs, resolved under f.mu.

@@ -294,19 +294,37 @@ func (q *Queue) goTracked(f func()) {
 }
 
 // snapshotSoon takes a snapshot on a goroutine of its own, unless one is
-// being taken.
+// being taken; that one takes another when it ends if one is due by then,
+// so a snapshot asked for while another runs is not lost when no entry
+// follows to ask again.
 func (q *Queue) snapshotSoon() {
 	if !q.snap.CompareAndSwap(false, true) {
 		return
 	}
 	q.goTracked(func() {
-		defer q.snap.Store(false)
-		if r := q.raft(); r != nil {
-			if err := r.Snapshot().Error(); err != nil && err != raft.ErrNothingNewToSnapshot {
-				q.log.Debug("quorum queue snapshot", zap.String("queue", q.decl.Name), zap.Error(err))
+		for {
+			ok := q.takeSnapshot()
+			q.snap.Store(false)
+			if !ok || !q.fsm.snapshotDue() || !q.snap.CompareAndSwap(false, true) {
+				return
 			}
 		}
 	})
+}
+
+// takeSnapshot has Raft take a snapshot and reports whether it did.
+func (q *Queue) takeSnapshot() bool {
+	r := q.raft()
+	if r == nil {
+		return false
+	}
+	if err := r.Snapshot().Error(); err != nil {
+		if err != raft.ErrNothingNewToSnapshot {
+			q.log.Debug("quorum queue snapshot", zap.String("queue", q.decl.Name), zap.Error(err))
+		}
+		return false
+	}
+	return true
 }
 
 // unavailable turns a failed proposal into the exception a client sees.

@@ -47,14 +47,15 @@ func fill(t *testing.T, q *Queue, n int) {
 	}
 	waitReady(t, q, n)
 	// Once a later command is applied, every Apply of the fill has
-	// returned, so a snapshot any of them asked for is under way.
+	// returned, so a snapshot any of them asked for is under way or was
+	// taken; none is due once the last one ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := q.call(ctx, fifo.Touch{Now: now()}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for q.snap.Load() {
+	for q.snap.Load() || q.fsm.snapshotDue() {
 		if time.Now().After(deadline) {
 			t.Fatal("snapshot still running after 10s")
 		}
