@@ -25,6 +25,12 @@ import (
 // snapshot again: the entries since the last one are always fewer.)
 const snapshotEvery = 16384
 
+// closeSnapshotMin is the fewest entries applied since the last snapshot
+// for which a graceful stop takes one, so that the next start restores it
+// rather than replaying them; fewer replay in no time, and an idle queue
+// writes nothing when its node stops.
+const closeSnapshotMin = 1024
+
 // sweepEvery is how many entries are applied between two drops of the
 // bodies below the state's LiveFrom.
 const sweepEvery = 256
@@ -160,6 +166,14 @@ func (f *fsm) counts() queue.Stats {
 	defer f.mu.Unlock()
 	return queue.Stats{Ready: uint32(f.state.Ready()), Unacked: uint32(f.state.CheckedOut()),
 		Consumers: uint32(f.state.Consumers())}
+}
+
+// appliedSinceSnapshot returns how many entries were applied since the
+// last snapshot (or the start).
+func (f *fsm) appliedSinceSnapshot() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sinceSnap
 }
 
 // Snapshot captures the state and the live bodies; Persist writes them on

@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,9 +232,27 @@ func (q *Queue) Close() error {
 	for _, s := range sessions {
 		s.close(false)
 	}
+	q.snapshotOnStop()
 	q.stop()
 	q.expiry.Wait()
 	return nil
+}
+
+// snapshotOnStop takes a snapshot before the replica stops gracefully
+// when enough entries were applied since the last one (closeSnapshotMin),
+// so that the next start restores the queue from it instead of replaying
+// those entries, which a queue serves only once it has applied them.
+func (q *Queue) snapshotOnStop() {
+	r := q.raft()
+	if r == nil || q.t.wal == nil || q.fsm.appliedSinceSnapshot() < closeSnapshotMin {
+		return
+	}
+	err := r.Snapshot().Error()
+	switch {
+	case err == nil, errors.Is(err, raft.ErrNothingNewToSnapshot), errors.Is(err, raft.ErrRaftShutdown):
+	default:
+		q.log.Warn("quorum queue snapshot at stop", zap.String("queue", q.decl.Name), zap.String("vhost", q.decl.VHost), zap.Error(err))
+	}
 }
 
 // endLocked marks the queue done and returns its sessions.

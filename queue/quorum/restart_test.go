@@ -88,6 +88,29 @@ func checkHead(t *testing.T, q *Queue) {
 	}
 }
 
+// A queue stopped gracefully comes back from the snapshot taken as it
+// stopped: once its declare returns it holds every message, with nothing
+// left to replay before it serves.
+func TestRestartAfterCloseRestoresSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	typ := openDiskType(t, dir)
+	q := declareQueue(t, typ)
+	const n = 3000 // above closeSnapshotMin, below snapshotEvery
+	fill(t, q, n)
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := typ.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	q = declareQueue(t, openDiskType(t, dir))
+	if got := q.Stats(context.Background()).Ready; got != n {
+		t.Fatalf("declared after a graceful stop: %d ready, want all %d restored", got, n)
+	}
+	checkHead(t, q)
+}
+
 // A queue that only grows snapshots each time it doubles, so after a
 // crash (a copy of its files, as kill -9 leaves them) it restores at least
 // half its messages from a snapshot and replays the rest, never the whole
