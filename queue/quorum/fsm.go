@@ -249,6 +249,11 @@ func (s *snapshot) Release() {}
 // damaged one cannot make Restore allocate without limit.
 const maxSnapshotField = 1 << 30
 
+// maxSnapshotPrealloc bounds the bodies Restore makes room for ahead of
+// reading them (16 bytes each), whatever count a damaged snapshot claims;
+// past it the slices grow as bodies are read.
+const maxSnapshotPrealloc = 1 << 20
+
 // readSnapshot reads what snapshot.write wrote.
 func readSnapshot(r io.Reader) (*fifo.State, bodies, error) {
 	br := byteReader{r: bufio.NewReaderSize(r, 64*1024)}
@@ -262,9 +267,14 @@ func readSnapshot(r io.Reader) (*fifo.State, bodies, error) {
 		return nil, b, err
 	}
 	n := br.uvarint()
+	if br.err == nil {
+		b.index = make([]uint64, 0, min(n, maxSnapshotPrealloc))
+		b.msgs = make([]*queue.Message, 0, min(n, maxSnapshotPrealloc))
+	}
+	var data []byte // reused: DecodeMessage copies what it keeps
 	for i := uint64(0); i < n && br.err == nil; i++ {
 		idx := br.uvarint()
-		data := br.field()
+		data = br.fieldInto(data)
 		if br.err != nil {
 			break
 		}
@@ -299,16 +309,23 @@ func (b *byteReader) uvarint() uint64 {
 	return v
 }
 
-func (b *byteReader) field() []byte {
+func (b *byteReader) field() []byte { return b.fieldInto(nil) }
+
+// fieldInto reads a length-prefixed field into buf's storage when it is
+// large enough, else into a new slice, and returns it.
+func (b *byteReader) fieldInto(buf []byte) []byte {
 	n := b.uvarint()
 	if b.err != nil {
-		return nil
+		return buf[:0]
 	}
 	if n > maxSnapshotField {
 		b.err = fmt.Errorf("field of %d bytes", n)
-		return nil
+		return buf[:0]
 	}
-	out := make([]byte, n)
-	_, b.err = io.ReadFull(b.r, out)
-	return out
+	if uint64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, b.err = io.ReadFull(b.r, buf)
+	return buf
 }
