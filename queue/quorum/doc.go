@@ -80,9 +80,16 @@
 // oldest unacked message is: disk stays bounded by the live messages and
 // the entries since the last snapshot. Snapshots are asked for by the
 // state machine, not by Raft's threshold: once as many entries were
-// applied since the last one as bodies are live (and at least 16,384), so
-// a snapshot's cost is O(1) per entry applied. Known limit: the bodies of
-// a backlog are in memory on every replica.
+// applied since the last one as bodies are live, now or at the last
+// snapshot, whichever is fewer (and at least 16,384), so a snapshot's
+// cost is O(1) per entry applied and a queue that only grows snapshots
+// each time it doubles: a restart after a crash replays at most about
+// half of it. A replica that stops gracefully (Queue.Close, as its node
+// stops) takes a snapshot first when at least 1,024 entries were applied
+// since the last, so the next start restores it and replays nothing: Raft
+// applies entries after a restart only once the group has a leader, and
+// the queue serves only what it applied. Known limit: the bodies of a
+// backlog are in memory on every replica.
 //
 // # Raft transport
 //

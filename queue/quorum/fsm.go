@@ -16,9 +16,20 @@ import (
 
 // snapshotEvery is the fewest entries applied between two snapshots. A
 // snapshot writes every live body, so one is taken only once at least as
-// many entries were applied since the last as there are live bodies: the
-// cost stays O(1) per entry however long the queue.
+// many entries were applied since the last as there are live bodies, now
+// or at the last snapshot, whichever is fewer: a snapshot of L bodies
+// then follows at least L/2 entries, so the cost stays O(1) per entry
+// however long the queue, and a queue that only grows (no consumer)
+// snapshots each time it doubles, so a restart replays at most half of
+// it. (Counting the bodies live now only, a growing queue would never
+// snapshot again: the entries since the last one are always fewer.)
 const snapshotEvery = 16384
+
+// closeSnapshotMin is the fewest entries applied since the last snapshot
+// for which a graceful stop takes one, so that the next start restores it
+// rather than replaying them; fewer replay in no time, and an idle queue
+// writes nothing when its node stops.
+const closeSnapshotMin = 1024
 
 // sweepEvery is how many entries are applied between two drops of the
 // bodies below the state's LiveFrom.
@@ -43,6 +54,7 @@ type fsm struct {
 	state     *fifo.State
 	bodies    bodies
 	sinceSnap uint64
+	snapLive  int // bodies live at the last snapshot
 	sinceDrop int
 	broken    error
 	batch     []decoded // decoding buffer
@@ -97,13 +109,25 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.bodies.dropBelow(f.state.LiveFrom())
 		f.sinceDrop = 0
 	}
-	snap := f.sinceSnap >= max(snapshotEvery, uint64(f.bodies.len()))
+	snap := f.snapshotDueLocked()
 	f.mu.Unlock()
 	f.q.carryOut(todo)
 	if snap {
 		f.q.snapshotSoon()
 	}
 	return out
+}
+
+// snapshotDue reports whether enough entries were applied since the last
+// snapshot for the next (see snapshotEvery).
+func (f *fsm) snapshotDue() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.snapshotDueLocked()
+}
+
+func (f *fsm) snapshotDueLocked() bool {
+	return f.sinceSnap >= max(f.q.t.snapshotEvery, uint64(min(f.snapLive, f.bodies.len())))
 }
 
 // work is one effect with the messages it needs, resolved under f.mu.
@@ -144,6 +168,14 @@ func (f *fsm) counts() queue.Stats {
 		Consumers: uint32(f.state.Consumers())}
 }
 
+// appliedSinceSnapshot returns how many entries were applied since the
+// last snapshot (or the start).
+func (f *fsm) appliedSinceSnapshot() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sinceSnap
+}
+
 // Snapshot captures the state and the live bodies; Persist writes them on
 // Raft's snapshot goroutine. Messages are immutable, so sharing them is
 // safe.
@@ -152,7 +184,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	defer f.mu.Unlock()
 	f.bodies.dropBelow(f.state.LiveFrom())
 	idx, msgs := f.bodies.from(0)
-	f.sinceSnap = 0
+	f.sinceSnap, f.snapLive = 0, len(idx)
 	return &snapshot{state: f.state.Snapshot(), index: idx, msgs: msgs}, nil
 }
 
@@ -164,7 +196,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.mu.Lock()
-	f.state, f.bodies, f.sinceSnap, f.broken = st, b, 0, nil
+	f.state, f.bodies, f.sinceSnap, f.snapLive, f.broken = st, b, 0, b.len(), nil
 	f.mu.Unlock()
 	return nil
 }
@@ -217,6 +249,11 @@ func (s *snapshot) Release() {}
 // damaged one cannot make Restore allocate without limit.
 const maxSnapshotField = 1 << 30
 
+// maxSnapshotPrealloc bounds the bodies Restore makes room for ahead of
+// reading them (16 bytes each), whatever count a damaged snapshot claims;
+// past it the slices grow as bodies are read.
+const maxSnapshotPrealloc = 1 << 20
+
 // readSnapshot reads what snapshot.write wrote.
 func readSnapshot(r io.Reader) (*fifo.State, bodies, error) {
 	br := byteReader{r: bufio.NewReaderSize(r, 64*1024)}
@@ -230,9 +267,14 @@ func readSnapshot(r io.Reader) (*fifo.State, bodies, error) {
 		return nil, b, err
 	}
 	n := br.uvarint()
+	if br.err == nil {
+		b.index = make([]uint64, 0, min(n, maxSnapshotPrealloc))
+		b.msgs = make([]*queue.Message, 0, min(n, maxSnapshotPrealloc))
+	}
+	var data []byte // reused: DecodeMessage copies what it keeps
 	for i := uint64(0); i < n && br.err == nil; i++ {
 		idx := br.uvarint()
-		data := br.field()
+		data = br.fieldInto(data)
 		if br.err != nil {
 			break
 		}
@@ -267,16 +309,23 @@ func (b *byteReader) uvarint() uint64 {
 	return v
 }
 
-func (b *byteReader) field() []byte {
+func (b *byteReader) field() []byte { return b.fieldInto(nil) }
+
+// fieldInto reads a length-prefixed field into buf's storage when it is
+// large enough, else into a new slice, and returns it.
+func (b *byteReader) fieldInto(buf []byte) []byte {
 	n := b.uvarint()
 	if b.err != nil {
-		return nil
+		return buf[:0]
 	}
 	if n > maxSnapshotField {
 		b.err = fmt.Errorf("field of %d bytes", n)
-		return nil
+		return buf[:0]
 	}
-	out := make([]byte, n)
-	_, b.err = io.ReadFull(b.r, out)
-	return out
+	if uint64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, b.err = io.ReadFull(b.r, buf)
+	return buf
 }

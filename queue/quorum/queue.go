@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -244,9 +245,27 @@ func (q *Queue) Close() error {
 	for _, s := range sessions {
 		s.close(false)
 	}
+	q.snapshotOnStop()
 	q.stop()
 	q.expiry.Wait()
 	return nil
+}
+
+// snapshotOnStop takes a snapshot before the replica stops gracefully
+// when enough entries were applied since the last one (closeSnapshotMin),
+// so that the next start restores the queue from it instead of replaying
+// those entries, which a queue serves only once it has applied them.
+func (q *Queue) snapshotOnStop() {
+	r := q.raft()
+	if r == nil || q.t.wal == nil || q.fsm.appliedSinceSnapshot() < closeSnapshotMin {
+		return
+	}
+	err := r.Snapshot().Error()
+	switch {
+	case err == nil, errors.Is(err, raft.ErrNothingNewToSnapshot), errors.Is(err, raft.ErrRaftShutdown):
+	default:
+		q.log.Warn("quorum queue snapshot at stop", zap.String("queue", q.decl.Name), zap.String("vhost", q.decl.VHost), zap.Error(err))
+	}
 }
 
 // endLocked marks the queue done and returns its sessions.
@@ -314,19 +333,37 @@ func (q *Queue) goTracked(f func()) {
 }
 
 // snapshotSoon takes a snapshot on a goroutine of its own, unless one is
-// being taken.
+// being taken; that one takes another when it ends if one is due by then,
+// so a snapshot asked for while another runs is not lost when no entry
+// follows to ask again.
 func (q *Queue) snapshotSoon() {
 	if !q.snap.CompareAndSwap(false, true) {
 		return
 	}
 	q.goTracked(func() {
-		defer q.snap.Store(false)
-		if r := q.raft(); r != nil {
-			if err := r.Snapshot().Error(); err != nil && err != raft.ErrNothingNewToSnapshot {
-				q.log.Debug("quorum queue snapshot", zap.String("queue", q.decl.Name), zap.Error(err))
+		for {
+			ok := q.takeSnapshot()
+			q.snap.Store(false)
+			if !ok || !q.fsm.snapshotDue() || !q.snap.CompareAndSwap(false, true) {
+				return
 			}
 		}
 	})
+}
+
+// takeSnapshot has Raft take a snapshot and reports whether it did.
+func (q *Queue) takeSnapshot() bool {
+	r := q.raft()
+	if r == nil {
+		return false
+	}
+	if err := r.Snapshot().Error(); err != nil {
+		if err != raft.ErrNothingNewToSnapshot {
+			q.log.Debug("quorum queue snapshot", zap.String("queue", q.decl.Name), zap.Error(err))
+		}
+		return false
+	}
+	return true
 }
 
 // unavailable turns a failed proposal into the exception a client sees.

@@ -48,6 +48,10 @@ type Type struct {
 	links   *links  // nil on a single node
 	raftNet raftNet // the groups' Raft transport in a cluster (raftnet.go)
 
+	// snapshotEvery is the fewest entries between two snapshots of a
+	// queue (snapshotEvery; tests lower it).
+	snapshotEvery uint64
+
 	mu     sync.Mutex
 	queues map[string]*Queue // by group name
 	down   map[string]bool   // nodes reported down
@@ -64,7 +68,8 @@ func OpenType(cfg Config) (*Type, error) {
 	if cfg.RaftLogger == nil {
 		cfg.RaftLogger = hclog.NewNullLogger()
 	}
-	t := &Type{cfg: cfg, log: cfg.Logger, queues: map[string]*Queue{}, down: map[string]bool{}}
+	t := &Type{cfg: cfg, log: cfg.Logger, queues: map[string]*Queue{}, down: map[string]bool{},
+		snapshotEvery: snapshotEvery}
 	if cfg.Dir != "" {
 		w, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Options{Logger: cfg.Logger})
 		if err != nil {

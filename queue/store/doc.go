@@ -63,7 +63,10 @@
 // index; nothing for the paged-out middle of a queue: 10 million messages
 // cost about 1.3 MB. Bodies are read back on demand by a Reader, which
 // streams a log in sequence order through one 256 KiB buffer and skips
-// settled records. The queue decides which bodies it keeps in memory.
+// settled records. The queue decides which bodies it keeps in memory. A
+// segment found sealed at open is not scanned, so its index is empty
+// until a Reader passes through it in order, which fills it in: until
+// then a Reader starting inside it scans from the segment's start.
 //
 // # Space
 //

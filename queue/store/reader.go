@@ -107,6 +107,9 @@ func (r *Reader) Next() (Record, error) {
 			}
 			continue // for the active segment: look again at the limits
 		case readOK:
+			if rec.kind == kindEnqueue {
+				r.noteOffset(seg, rec.seq, rec.off)
+			}
 			switch {
 			case rec.kind == kindSeal:
 				if rec.seq+1 > r.next {
@@ -160,6 +163,24 @@ func (r *Reader) Next() (Record, error) {
 			r.next = upTo
 		}
 	}
+}
+
+// noteOffset fills in seg's sparse index with the offset of record seq
+// as the reader passes it. A segment recovered sealed has no index (its
+// records were not scanned at open), so without this every read that
+// starts inside it would scan from the segment's start; reading it once
+// in order, as a recovery does, indexes it. Only every indexEvery-th
+// record takes the lock, and a file replaced by compaction meanwhile is
+// not indexed from the old one.
+func (r *Reader) noteOffset(seg *segment, seq uint64, off int64) {
+	if seq < seg.first || (seq-seg.first)%indexEvery != 0 {
+		return
+	}
+	r.l.mu.Lock()
+	if seg.gen == r.gen {
+		seg.noteOffset(seq, off)
+	}
+	r.l.mu.Unlock()
 }
 
 // open switches the reader to seg; l.mu is held.

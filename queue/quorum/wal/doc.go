@@ -50,7 +50,13 @@
 // bytes per entry; Raft's snapshots keep the log short), its stable keys,
 // and its most recent entries decoded (Options.CacheEntries, 16 by
 // default), so that replication and applying rarely read the file. Any
-// other entry is read back with a store.Reader from its record. An idle
+// other entry is read back with a store.Reader from its record; the group
+// keeps that reader open while reads go forward in index order (Raft's
+// replay after a restart reads every entry since its snapshot twice, a
+// lagging follower is sent them in order), so such a run reads the file
+// once, in order, rather than seeking and scanning for each entry; the
+// reader is closed once a read reaches the last entry or comes from the
+// cache, and when the group or the WAL is closed. An idle
 // group with a few entries and Raft's three stable keys costs about 2.8 KiB
 // of heap, most of it that cache (TestIdleGroupMemory).
 //
@@ -123,5 +129,7 @@
 // GroupStore.mu is held while a group appends its records to the store log
 // (which takes the log's own lock inside), so a group's records are in the
 // order of its indexes; it is not held while waiting for the disk or
-// reading the file. WAL.dmu, a leaf, collects the store's damage reports.
+// reading the file. GroupStore.rmu guards the group's kept reader and is
+// held while reading with it; it may be taken before GroupStore.mu, never
+// while holding it. WAL.dmu, a leaf, collects the store's damage reports.
 package wal

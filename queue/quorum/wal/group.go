@@ -6,9 +6,12 @@ import (
 	"slices"
 
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/queue/store"
 )
 
 // GroupStore is the storage of one Raft group in the node's WAL: a
@@ -32,7 +35,19 @@ type GroupStore struct {
 	buf    []byte
 
 	breaks []uint64 // during recovery: prevs that are not the record seen before
+
+	// rmu guards rd, the reader of entries not in the cache, kept open
+	// between reads so that reading entries in index order (Raft's replay
+	// after a restart, a follower catching up) reads the file once in
+	// order; rdOpen says whether rd is set.
+	rmu    sync.Mutex
+	rd     *store.Reader
+	rdOpen atomic.Bool
 }
+
+// readAhead is how many records past its position the kept reader reads
+// forward to reach an entry; farther, a new reader starts at the entry.
+const readAhead = 1024
 
 type stableRec struct {
 	seq uint64
@@ -127,12 +142,17 @@ func (g *GroupStore) GetLog(index uint64, out *raft.Log) error {
 		if c := &g.cache[index%uint64(n)]; c.ok && c.log.Index == index {
 			*out = c.log
 			g.mu.Unlock()
+			g.closeReader() // caught up: reads come from the cache now
 			return nil
 		}
 	}
+	last := index == g.first+uint64(len(g.seqs))-1
 	g.mu.Unlock()
 	err := g.read(seq, index, out)
 	if err == nil {
+		if last {
+			g.closeReader() // nothing further to read in order
+		}
 		return nil
 	}
 	g.mu.Lock()
@@ -194,12 +214,34 @@ func (g *GroupStore) seqLocked(index uint64) (uint64, bool) {
 	return g.seqs[index-g.first], true
 }
 
-// read reads the entry at index from its record seq in the WAL's file.
+// read reads the entry at index from its record seq in the WAL's file,
+// with the kept reader when seq is a little ahead of it.
 func (g *GroupStore) read(seq, index uint64, out *raft.Log) error {
-	r := g.w.log.NewReader(seq)
-	defer r.Close()
+	g.rmu.Lock()
+	defer g.rmu.Unlock()
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if closed {
+		return ErrClosed // no reader is opened after closeReader
+	}
+	r := g.rd
+	if r == nil || r.Position() > seq || seq-r.Position() > readAhead {
+		if r != nil {
+			r.Close()
+		}
+		r = g.w.log.NewReader(seq)
+		g.rd = r
+		g.rdOpen.Store(true)
+	}
 	rec, err := r.Next()
+	for err == nil && rec.Seq < seq {
+		rec, err = r.Next() // other groups' records, or settled ones
+	}
 	if err != nil {
+		r.Close()
+		g.rd = nil
+		g.rdOpen.Store(false)
 		return fmt.Errorf("%w: reading entry %d: %v", ErrCorrupt, index, err)
 	}
 	if rec.Seq != seq || rec.Flags != flagEntry {
@@ -219,6 +261,20 @@ func (g *GroupStore) read(seq, index uint64, out *raft.Log) error {
 		return fmt.Errorf("%w: entry %d (record %d): %v", ErrCorrupt, index, seq, err)
 	}
 	return nil
+}
+
+// closeReader closes the kept reader, if any, releasing its file.
+func (g *GroupStore) closeReader() {
+	if !g.rdOpen.Load() {
+		return
+	}
+	g.rmu.Lock()
+	if g.rd != nil {
+		g.rd.Close()
+		g.rd = nil
+	}
+	g.rdOpen.Store(false)
+	g.rmu.Unlock()
 }
 
 // StoreLog implements raft.LogStore.

@@ -223,6 +223,7 @@ func (w *WAL) deleteGroups(drop func(id uint64) bool) error {
 		seqs = append(seqs, g.liveSeqsLocked()...)
 		g.closed = true
 		g.mu.Unlock()
+		g.closeReader()
 	}
 	slices.Sort(seqs)
 	return w.settleDurably(seqs)
@@ -272,6 +273,7 @@ func (w *WAL) Close() error {
 		g.mu.Lock()
 		g.closed = true
 		g.mu.Unlock()
+		g.closeReader()
 	}
 	var errs []error
 	if w.log != nil {
