@@ -286,9 +286,13 @@ func (q *Queue) endLocked() []*session {
 	return out
 }
 
-// stop shuts the replica down and joins what it started.
+// stop shuts the replica down and joins what it started. The proposer
+// stops first, while Raft still answers what it has in hand: Raft may
+// drop, without an answer, a committed entry it had not yet applied when
+// it shuts down, and the proposer's waiter would wait for it for ever.
 func (q *Queue) stop() {
 	q.stopMembers()
+	q.prop.close()
 	if r := q.raft(); r != nil {
 		if q.observer != nil {
 			r.DeregisterObserver(q.observer)
@@ -300,7 +304,6 @@ func (q *Queue) stop() {
 			c.Close()
 		}
 	}
-	q.prop.close()
 	q.wg.Wait()
 	q.t.forget(q)
 }
