@@ -108,8 +108,14 @@ func (p *proposer) takeLocal(data []byte) ([]decoded, bool) {
 	return ds, ok
 }
 
+// maxInflight bounds the batches handed to Raft (or a link) whose answer
+// the waiter has not taken yet; the loop waits for room beyond it. Every
+// queue of every node holds a buffer of this many, so it stays small:
+// Raft itself takes at most MaxAppendEntries entries per write.
+const maxInflight = 256
+
 func newProposer(q *Queue) *proposer {
-	p := &proposer{q: q, wake: make(chan struct{}, 1), futures: make(chan inflight, 4096),
+	p := &proposer{q: q, wake: make(chan struct{}, 1), futures: make(chan inflight, maxInflight),
 		stop: make(chan struct{}), local: map[*byte][]decoded{}, slots: make(chan struct{}, maxForwarded)}
 	p.wg.Add(2)
 	go p.loop()
