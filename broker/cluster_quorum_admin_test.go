@@ -82,6 +82,19 @@ func TestClusterQuorumMembers(t *testing.T) {
 	}
 	confirms := pch.NotifyPublish(make(chan amqp.Confirmation, 16))
 	publishConfirmed(t, pch, confirms, "qq", 10)
+	// Node 3 applies the definitions a moment after node 1 answered
+	// the declarations: the queue's first leader, elected at once, may
+	// confirm the publishes before that.
+	eventually(t, "node 3 lists both queues", func() bool {
+		st, err := nodes[2].admin(testSecret).Status(ctxFor(t, 5*time.Second))
+		n := 0
+		for _, q := range st.Queues {
+			if q.Name == "qq" || q.Name == "classic-q" {
+				n++
+			}
+		}
+		return err == nil && n == 2
+	})
 	if q := queueStatus(t, nodes[2], "qq"); !slices.Equal(q.Members, []string{n1, n2}) || q.Voters != nil {
 		t.Fatalf("before: %+v, want members n1 and n2, and no replica on n3", q)
 	}

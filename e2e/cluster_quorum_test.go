@@ -55,6 +55,17 @@ func TestClusterQuorumQueue(t *testing.T) {
 	pubNode, conNode := (leader+1)%3, (leader+2)%3
 	confirmed := publishConfirmedOn(t, c, pubNode, q, 0, 100)
 
+	// The consumer's node applies the declaration a moment after the
+	// declaring node answered it; the queue's leader, elected at once,
+	// may confirm the publishes before that.
+	eventually(t, "the consumer's node knows the queue", func() bool {
+		for _, sq := range c.status(t, conNode).Queues {
+			if sq.Name == q {
+				return true
+			}
+		}
+		return false
+	})
 	con := c.channel(t, conNode)
 	mustOK(t, con.Qos(10, 0, false), "qos")
 	d, err := con.Consume(q, "", false, false, false, false, nil)
