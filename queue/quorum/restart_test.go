@@ -3,14 +3,12 @@ package quorum
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum/fifo"
+	"github.com/warrenmq/warren/queue/quorum/internal/crashcopy"
 )
 
 // restartDecl is the queue the restart tests fill.
@@ -123,7 +121,7 @@ func TestGrowingQueueSnapshotsAsItDoubles(t *testing.T) {
 	const n = 5000
 	fill(t, q, n)
 	crashed := t.TempDir()
-	copyTree(t, dir, crashed)
+	crashcopy.Copy(t, dir, crashed)
 
 	typ = openDiskType(t, crashed)
 	typ.snapshotEvery = 256
@@ -133,42 +131,4 @@ func TestGrowingQueueSnapshotsAsItDoubles(t *testing.T) {
 	}
 	waitReady(t, q, n)
 	checkHead(t, q)
-}
-
-// copyTree copies the files under src to dst.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
-		if os.IsNotExist(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if fi.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		in, err := os.Open(p)
-		if os.IsNotExist(err) {
-			return nil // removed since the listing (the store's compactor)
-		}
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.Create(target)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

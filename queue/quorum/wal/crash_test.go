@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/warrenmq/warren/queue/quorum/internal/crashcopy"
 )
 
 // segFiles lists the WAL's segment files in order.
@@ -82,7 +83,7 @@ func TestKillKeepsAcknowledgedEntries(t *testing.T) {
 		before[gi] = acked[gi].Load()
 	}
 	killed := t.TempDir()
-	copyDir(t, dir, killed) // writers still running: what kill -9 leaves
+	crashcopy.Copy(t, dir, killed) // writers still running: what kill -9 leaves
 	close(stop)
 	wg.Wait()
 	if before[groups-1] < 300 {

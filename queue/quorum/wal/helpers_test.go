@@ -2,9 +2,6 @@ package wal
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -81,46 +78,6 @@ func checkEntries(t testing.TB, g *GroupStore, name string, first, last, term ui
 		if got.Index != i || got.Term != term || string(got.Data) != string(want.Data) || !got.AppendedAt.Equal(want.AppendedAt) {
 			t.Fatalf("%s: GetLog(%d) = %+v, want %+v", name, i, got, want)
 		}
-	}
-}
-
-// copyDir copies a directory tree: a copy of a live WAL's directory, taken
-// while nothing writes, is what a kill -9 would leave on disk (the page
-// cache survives a process kill).
-func copyDir(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
-		if os.IsNotExist(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if fi.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		in, err := os.Open(p)
-		if os.IsNotExist(err) {
-			return nil // removed since the listing (the store's compactor)
-		}
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.Create(target)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+	"github.com/warrenmq/warren/queue/quorum/internal/crashcopy"
 	"pgregory.net/rapid"
 )
 
@@ -169,7 +170,7 @@ func (s *walMachine) deleteGroup(rt *rapid.T) {
 // kill -9 leaves it: every acknowledged write must be there.
 func (s *walMachine) crash(rt *rapid.T) {
 	dir := s.t.TempDir()
-	copyDir(s.t, s.dir, dir)
+	crashcopy.Copy(s.t, s.dir, dir)
 	if err := s.w.Close(); err != nil {
 		rt.Fatalf("Close: %v", err)
 	}
