@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/warrenmq/warren/cluster"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum"
@@ -57,11 +55,6 @@ func (q quorumNet) NodeAddr(node string) string {
 		}
 	}
 	return ""
-}
-
-// RaftLayer implements quorum.Network.
-func (q quorumNet) RaftLayer(service string) (raft.StreamLayer, error) {
-	return q.n.port.RaftLayer(service)
 }
 
 // Dial implements quorum.Network.

@@ -25,9 +25,6 @@ type Network interface {
 	Addr() string
 	// NodeAddr returns the cluster address of node, or "" if unknown.
 	NodeAddr(node string) string
-	// RaftLayer returns the stream layer of one Raft group's traffic,
-	// the service named.
-	RaftLayer(service string) (raft.StreamLayer, error)
 	// Dial opens a stream to the service of the node at addr.
 	Dial(ctx context.Context, addr, service string) (net.Conn, error)
 	// Listen accepts the streams of service.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/warrenmq/warren/protocol/fields"
 )
 
 // The Raft RPCs of the node's shared transport (raftnet.go) are encoded by
@@ -215,75 +216,40 @@ func appendResponse(b []byte, resp any) (out []byte, ok bool) {
 	return b, true
 }
 
-// wire decodes a frame's fields. The first failure sticks: every later
-// read returns zero values, and err says what was wrong. Lengths are
-// checked against what is left before anything is allocated.
-type wire struct {
-	b   []byte
-	err error
-}
+// wire decodes a frame's fields: a fields.Reader whose failures wrap
+// errBadRaftFrame, with the reads of this codec on top. The first failure
+// sticks: every later read returns zero values. Lengths are checked
+// against what is left before anything is allocated.
+type wire struct{ fields.Reader }
 
-func (w *wire) fail(what string) {
-	if w.err == nil {
-		w.err = fmt.Errorf("%w: %s", errBadRaftFrame, what)
-	}
-	w.b = nil
-}
-
-func (w *wire) uvarint() uint64 {
-	v, n := binary.Uvarint(w.b)
-	if n <= 0 {
-		w.fail("truncated integer")
-		return 0
-	}
-	w.b = w.b[n:]
-	return v
-}
-
-func (w *wire) varint() int64 {
-	v, n := binary.Varint(w.b)
-	if n <= 0 {
-		w.fail("truncated integer")
-		return 0
-	}
-	w.b = w.b[n:]
-	return v
-}
-
-func (w *wire) byte() byte {
-	if len(w.b) == 0 {
-		w.fail("truncated")
-		return 0
-	}
-	c := w.b[0]
-	w.b = w.b[1:]
-	return c
+func newWire(b []byte) *wire {
+	return &wire{fields.Reader{B: b, Corrupt: errBadRaftFrame}}
 }
 
 func (w *wire) bool() bool {
-	switch w.byte() {
+	switch w.Byte() {
 	case 0:
 		return false
 	case 1:
 		return true
 	}
-	w.fail("bad boolean")
+	w.Fail("bad boolean")
 	return false
 }
 
 // field returns the next length-prefixed field, a slice of the frame
 // (nil when empty).
 func (w *wire) field() []byte {
-	n := w.uvarint()
-	if n > uint64(len(w.b)) {
-		w.fail("field longer than the frame")
+	n := w.Uvarint()
+	if n > uint64(len(w.B)) {
+		w.Fail("field longer than the frame")
 		return nil
 	}
 	if n == 0 {
 		return nil
 	}
-	f := w.b[:n:n]
-	w.b = w.b[n:]
+	f := w.B[:n:n]
+	w.B = w.B[n:]
 	return f
 }
 
@@ -298,27 +264,27 @@ func (w *wire) ownField() []byte {
 
 // peer decodes appendPeer's encoding.
 func (w *wire) peer(addr []byte) []byte {
-	n := w.uvarint()
+	n := w.Uvarint()
 	if n == 0 {
 		return addr
 	}
-	if n-1 > uint64(len(w.b)) {
-		w.fail("field longer than the frame")
+	if n-1 > uint64(len(w.B)) {
+		w.Fail("field longer than the frame")
 		return nil
 	}
 	if n == 1 {
 		return nil
 	}
-	f := w.b[: n-1 : n-1]
-	w.b = w.b[n-1:]
+	f := w.B[: n-1 : n-1]
+	w.B = w.B[n-1:]
 	return f
 }
 
 // int decodes a non-negative int field.
 func (w *wire) int() int {
-	v := w.uvarint()
+	v := w.Uvarint()
 	if v > 1<<31 {
-		w.fail("integer out of range")
+		w.Fail("integer out of range")
 		return 0
 	}
 	return int(v)
@@ -330,40 +296,40 @@ func (w *wire) header() raft.RPCHeader {
 
 // end fails the frame if bytes are left over, and returns the error.
 func (w *wire) end() error {
-	if w.err == nil && len(w.b) != 0 {
-		w.fail("bytes after the end")
+	if w.Err == nil && len(w.B) != 0 {
+		w.Fail("bytes after the end")
 	}
-	return w.err
+	return w.Err
 }
 
 // decodeRequest decodes the RPC of a request frame of kind; the result
 // may share the frame's bytes, except for log entries' data, which are
 // copied so that an entry raft keeps does not pin the whole frame.
 func decodeRequest(kind byte, body []byte) (any, error) {
-	w := &wire{b: body}
+	w := newWire(body)
 	var cmd any
 	switch kind {
 	case kindAppendEntries:
 		cmd = w.appendEntries()
 	case kindRequestVote:
-		r := &raft.RequestVoteRequest{RPCHeader: w.header(), Term: w.uvarint()}
-		r.LastLogIndex, r.LastLogTerm = w.uvarint(), w.uvarint()
+		r := &raft.RequestVoteRequest{RPCHeader: w.header(), Term: w.Uvarint()}
+		r.LastLogIndex, r.LastLogTerm = w.Uvarint(), w.Uvarint()
 		r.LeadershipTransfer = w.bool()
 		cmd = r
 	case kindRequestPreVote:
-		cmd = &raft.RequestPreVoteRequest{RPCHeader: w.header(), Term: w.uvarint(),
-			LastLogIndex: w.uvarint(), LastLogTerm: w.uvarint()}
+		cmd = &raft.RequestPreVoteRequest{RPCHeader: w.header(), Term: w.Uvarint(),
+			LastLogIndex: w.Uvarint(), LastLogTerm: w.Uvarint()}
 	case kindTimeoutNow:
 		cmd = &raft.TimeoutNowRequest{RPCHeader: w.header()}
 	case kindInstallSnapshot:
 		r := &raft.InstallSnapshotRequest{RPCHeader: w.header(), SnapshotVersion: raft.SnapshotVersion(w.int()),
-			Term: w.uvarint()}
+			Term: w.Uvarint()}
 		r.Leader = w.peer(r.Addr)
-		r.LastLogIndex, r.LastLogTerm = w.uvarint(), w.uvarint()
+		r.LastLogIndex, r.LastLogTerm = w.Uvarint(), w.Uvarint()
 		r.Peers, r.Configuration = w.field(), w.field()
-		r.ConfigurationIndex = w.uvarint()
-		if size := w.uvarint(); size > 1<<62 {
-			w.fail("snapshot size out of range")
+		r.ConfigurationIndex = w.Uvarint()
+		if size := w.Uvarint(); size > 1<<62 {
+			w.Fail("snapshot size out of range")
 		} else {
 			r.Size = int64(size)
 		}
@@ -381,11 +347,11 @@ func decodeRequest(kind byte, body []byte) (any, error) {
 // checked against the bytes left (each entry takes at least 6) before
 // the slice is made.
 func (w *wire) appendEntries() *raft.AppendEntriesRequest {
-	r := &raft.AppendEntriesRequest{RPCHeader: w.header(), Term: w.uvarint()}
-	r.PrevLogEntry, r.PrevLogTerm, r.LeaderCommitIndex = w.uvarint(), w.uvarint(), w.uvarint()
-	n := w.uvarint()
-	if n > uint64(len(w.b)/6) {
-		w.fail("more entries than bytes")
+	r := &raft.AppendEntriesRequest{RPCHeader: w.header(), Term: w.Uvarint()}
+	r.PrevLogEntry, r.PrevLogTerm, r.LeaderCommitIndex = w.Uvarint(), w.Uvarint(), w.Uvarint()
+	n := w.Uvarint()
+	if n > uint64(len(w.B)/6) {
+		w.Fail("more entries than bytes")
 		return r
 	}
 	if n == 0 {
@@ -395,9 +361,9 @@ func (w *wire) appendEntries() *raft.AppendEntriesRequest {
 	r.Entries = make([]*raft.Log, n)
 	for i := range logs {
 		e := &logs[i]
-		e.Index, e.Term, e.Type = w.uvarint(), w.uvarint(), raft.LogType(w.byte())
+		e.Index, e.Term, e.Type = w.Uvarint(), w.Uvarint(), raft.LogType(w.Byte())
 		e.Data, e.Extensions = w.ownField(), w.ownField()
-		if at := w.varint(); at != 0 {
+		if at := w.Varint(); at != 0 {
 			e.AppendedAt = time.Unix(0, at)
 		}
 		r.Entries[i] = e
@@ -409,8 +375,8 @@ func (w *wire) appendEntries() *raft.AppendEntriesRequest {
 // the raft response struct the caller passed; a response that carries an
 // error returns it.
 func decodeResponse(body []byte, resp any) error {
-	w := &wire{b: body}
-	switch status := w.byte(); status {
+	w := newWire(body)
+	switch status := w.Byte(); status {
 	case respOK:
 	case respError:
 		text := w.field()
@@ -424,19 +390,19 @@ func decodeResponse(body []byte, resp any) error {
 	switch r := resp.(type) {
 	case *raft.AppendEntriesResponse:
 		r.RPCHeader = w.ownHeader(r.RPCHeader)
-		r.Term, r.LastLog = w.uvarint(), w.uvarint()
+		r.Term, r.LastLog = w.Uvarint(), w.Uvarint()
 		r.Success, r.NoRetryBackoff = w.bool(), w.bool()
 	case *raft.RequestVoteResponse:
 		r.RPCHeader = w.ownHeader(r.RPCHeader)
-		r.Term, r.Peers, r.Granted = w.uvarint(), w.ownField(), w.bool()
+		r.Term, r.Peers, r.Granted = w.Uvarint(), w.ownField(), w.bool()
 	case *raft.RequestPreVoteResponse:
 		r.RPCHeader = w.ownHeader(r.RPCHeader)
-		r.Term, r.Granted = w.uvarint(), w.bool()
+		r.Term, r.Granted = w.Uvarint(), w.bool()
 	case *raft.TimeoutNowResponse:
 		r.RPCHeader = w.ownHeader(r.RPCHeader)
 	case *raft.InstallSnapshotResponse:
 		r.RPCHeader = w.ownHeader(r.RPCHeader)
-		r.Term, r.Success = w.uvarint(), w.bool()
+		r.Term, r.Success = w.Uvarint(), w.bool()
 	default:
 		panic(fmt.Sprintf("quorum raft transport: no decoding for %T", resp))
 	}

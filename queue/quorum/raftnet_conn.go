@@ -205,11 +205,11 @@ func (c *raftConn) handle(kind byte, id uint64, body []byte) error {
 	if kind == kindResponse || kind == kindInstallSnapshot {
 		return fmt.Errorf("%w: kind %d on an accepted stream", errBadRaftFrame, kind)
 	}
-	w := &wire{b: body}
+	w := newWire(body)
 	name := w.field()
-	body = w.b
-	if w.err != nil {
-		return w.err
+	body = w.B
+	if w.Err != nil {
+		return w.Err
 	}
 	cmd, err := decodeRequest(kind, body)
 	if err != nil {

@@ -81,11 +81,11 @@ func (run *raftRun) installSnapshot(group, target string, args *raft.InstallSnap
 // the request, was read: the replica reads the snapshot's bytes from r.
 func (run *raftRun) serveSnapshot(c net.Conn, r *bufio.Reader, id uint64, body []byte) {
 	defer c.Close()
-	w := &wire{b: body}
+	w := newWire(body)
 	name := w.field()
-	cmd, err := decodeRequest(kindInstallSnapshot, w.b)
-	if w.err != nil {
-		err = w.err
+	cmd, err := decodeRequest(kindInstallSnapshot, w.B)
+	if w.Err != nil {
+		err = w.Err
 	}
 	if err != nil {
 		run.log.Warn("quorum raft transport: bad snapshot request", zap.String("peer", c.RemoteAddr().String()), zap.Error(err))
