@@ -40,13 +40,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 		c.nodes = append(c.nodes, p)
 		c.names = append(c.names, name)
 	}
-	for _, p := range c.nodes {
-		p.launch(t)
-	}
-	for _, p := range c.nodes {
-		p.waitReady(t)
-	}
-	t.Cleanup(func() {
+	t.Cleanup(func() { // registered first, so that a node that never started shows its log too
 		if t.Failed() {
 			for i, p := range c.nodes {
 				if p.out != nil {
@@ -55,6 +49,12 @@ func startCluster(t *testing.T, n int) *testCluster {
 			}
 		}
 	})
+	for _, p := range c.nodes {
+		p.launch(t)
+	}
+	for _, p := range c.nodes {
+		p.waitReady(t)
+	}
 	return c
 }
 
