@@ -69,7 +69,7 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer, signa
 	defer log.Sync()
 
 	srv, err := broker.NewServer(broker.Config{
-		Listen: o.listen, DataDir: o.dataDir, NodeName: o.nodeName, Logger: log, DiskFreeLimit: o.diskFreeLimit,
+		Listen: []string{o.listen}, DataDir: o.dataDir, NodeName: o.nodeName, Logger: log, DiskFreeLimit: o.diskFreeLimit,
 		DefaultUser: o.user, DefaultPass: o.pass, Cluster: o.cluster,
 	})
 	if err != nil {
