@@ -28,12 +28,12 @@ func (externalAuth) Response() string  { return "" }
 // gives it a plain and a TLS listener, verify_peer with
 // fail_if_no_peer_cert, and EXTERNAL by common name.
 type tlsNode struct {
-	proc             *warrenProc
-	tlsAddr          string
-	ca               *testpki.CA // signs the server's and the clients' certificates
-	caFile           string
-	certFile, keyDir string
-	server           *testpki.Pair
+	proc    *warrenProc
+	tlsAddr string
+	ca      *testpki.CA // signs the server's and the clients' certificates
+	caFile  string
+	keyDir  string // holds the certificates and keys
+	server  *testpki.Pair
 }
 
 func startTLSNode(t *testing.T) *tlsNode {
