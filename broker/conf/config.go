@@ -51,7 +51,7 @@ type Config struct {
 	// LoadDefinitions is load_definitions, a file or directory path.
 	LoadDefinitions string
 
-	// SSL holds ssl_options.* and the EXTERNAL mechanism's settings.
+	// TLS holds ssl_options.* and the EXTERNAL mechanism's settings.
 	TLS TLS
 
 	// AuthMechanisms are auth_mechanisms.N in file order.
