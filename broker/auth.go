@@ -49,9 +49,3 @@ func (s *Server) authenticate(user, pass string) bool {
 	p := subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.DefaultPass))
 	return u&p == 1
 }
-
-// loopbackOnly reports whether the user may only connect from a loopback
-// address (RabbitMQ's loopback_users, which holds guest by default).
-func loopbackOnly(user string) bool {
-	return user == "guest"
-}

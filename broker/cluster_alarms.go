@@ -138,8 +138,10 @@ func (g *alarmGossip) run(n *clusterNode) {
 
 // localMeta is what this node tells the others about itself now.
 func (n *clusterNode) localMeta() cluster.NodeMeta {
-	meta := cluster.NodeMeta{AMQPAddr: n.srv.cfg.Listen,
-		Tags: map[string]string{lifeTag: strconv.FormatUint(n.srv.life, 10)}}
+	meta := cluster.NodeMeta{Tags: map[string]string{lifeTag: strconv.FormatUint(n.srv.life, 10)}}
+	if len(n.srv.cfg.Listen) > 0 {
+		meta.AMQPAddr = n.srv.cfg.Listen[0]
+	}
 	if a := n.srv.Addr(); a != nil {
 		meta.AMQPAddr = a.String()
 	}

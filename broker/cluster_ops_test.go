@@ -47,7 +47,7 @@ func startTestCluster(t *testing.T, n int) []*testNode {
 		if seed != "" {
 			cc.Join = []string{seed}
 		}
-		s, err := NewServer(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, NodeName: tn.name,
+		s, err := NewServer(Config{Listen: []string{"127.0.0.1:0"}, DataDir: t.TempDir(), Logger: log, NodeName: tn.name,
 			Cluster: cc, DiskFreeLimit: 50_000_000,
 			DiskFree: func(string) (uint64, error) { return uint64(tn.free.Load()), nil }})
 		if err != nil {

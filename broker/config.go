@@ -39,11 +39,42 @@ const (
 )
 
 // Config configures a Server. The zero value of every field but Listen,
-// DataDir and InMemory means RabbitMQ's default.
+// ListenTLS, DataDir and InMemory means RabbitMQ's default.
 type Config struct {
-	// Listen is the TCP address for AMQP clients, such as "127.0.0.1:5672"
-	// or "127.0.0.1:0" for a free port.
-	Listen string
+	// Listen are the TCP addresses for AMQP clients, such as
+	// "127.0.0.1:5672", "[::1]:5672" or "127.0.0.1:0" for a free port
+	// (RabbitMQ's listeners.tcp).
+	Listen []string
+	// ListenTLS are the addresses for AMQPS clients (RabbitMQ's
+	// listeners.ssl, port 5671 by default); they need TLS. Start fails
+	// when Listen and ListenTLS are both empty.
+	ListenTLS []string
+	// TLS configures the ListenTLS listeners (RabbitMQ's ssl_options,
+	// tls.go); nil when there are none.
+	TLS *TLSConfig
+	// AuthMechanisms are the SASL mechanisms offered, in RabbitMQ's
+	// auth_mechanisms: PLAIN, AMQPLAIN and EXTERNAL (offered on TLS
+	// connections only, auth_external.go). Nil means PLAIN and AMQPLAIN.
+	AuthMechanisms []string
+	// LoopbackUsers may connect only from a loopback address (RabbitMQ's
+	// loopback_users). Nil means guest; an empty, non-nil list means
+	// nobody.
+	LoopbackUsers []string
+	// DefaultVhost is the vhost a new data dir (or a new cluster) starts
+	// with, RabbitMQ's default_vhost; empty means "/".
+	DefaultVhost string
+	// DefaultPermissions (configure, read, write) and DefaultUserTags are
+	// RabbitMQ's default_permissions and default_user_tags for the default
+	// user, kept for the user database; the broker does not check
+	// permissions yet.
+	DefaultPermissions [3]string
+	DefaultUserTags    []string
+	// LoadDefinitions is RabbitMQ's load_definitions: a definitions file
+	// (or folder) to import at start.
+	LoadDefinitions string
+	// ManagementListen is where the HTTP management API listens
+	// (management.tcp.ip and .port); empty when not configured.
+	ManagementListen string
 	// DataDir holds the node's durable state: definitions.db (vhosts,
 	// durable exchanges, queues and bindings) and queues/ (the messages of
 	// durable queues), and transient/, where queues page out transient
@@ -146,6 +177,15 @@ func (c Config) withDefaults() Config {
 	if c.DefaultUser == "" {
 		c.DefaultUser, c.DefaultPass = "guest", "guest"
 	}
+	if c.DefaultVhost == "" {
+		c.DefaultVhost = "/"
+	}
+	if c.AuthMechanisms == nil {
+		c.AuthMechanisms = strings.Fields(authMechanisms)
+	}
+	if c.LoopbackUsers == nil {
+		c.LoopbackUsers = []string{"guest"}
+	}
 	if c.MemoryHighWatermark == 0 {
 		c.MemoryHighWatermark = int64(float64(memoryLimit("/")) * defaultWatermarkFraction)
 	} else if c.MemoryHighWatermark < 0 {
@@ -163,6 +203,12 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// MemoryLimit returns the memory the node may use in bytes: the machine's,
+// or its container's (cgroup v1 or v2) limit when lower; 0 when unknown.
+// Relative limits (vm_memory_high_watermark.relative,
+// disk_free_limit.relative) are fractions of it.
+func MemoryLimit() uint64 { return memoryLimit("/") }
 
 // NodeName returns the node name Config.NodeName = name gives a server:
 // name completed as RabbitMQ completes a node name (warren@<short

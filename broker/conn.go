@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,9 @@ type conn struct {
 	peer     string
 	loopback bool
 	started  time.Time
+	// tls is the state of a TLS connection once its handshake is done,
+	// nil for a plain one (set before the AMQP handshake, then read-only).
+	tls *tls.ConnectionState
 
 	// Set by the read loop during the handshake and read-only once
 	// channels exist.
@@ -144,7 +148,11 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.loopback = ta.IP.IsLoopback()
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
+	raw := nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	if tc, ok := raw.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
 	return c
@@ -160,6 +168,10 @@ func (c *conn) owner() owner {
 // the connection ends. It is the connection's read goroutine.
 func (c *conn) serve() {
 	defer c.srv.removeConn(c)
+	if !c.tlsHandshake() {
+		c.nc.Close()
+		return
+	}
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
 	if err := protocol.ReadProtocolHeader(c.nc); err != nil {
 		if errors.Is(err, protocol.ErrBadProtocolHeader) {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/warrenmq/warren/protocol"
@@ -38,7 +39,7 @@ func (c *conn) sendStart() {
 		VersionMajor:     0,
 		VersionMinor:     9,
 		ServerProperties: c.serverProperties(),
-		Mechanisms:       authMechanisms,
+		Mechanisms:       strings.Join(c.mechanisms(), " "),
 		Locales:          "en_US",
 	})
 }
@@ -73,21 +74,12 @@ func (c *conn) startOk(m *protocol.ConnectionStartOk) error {
 	if name, ok := m.ClientProperties["connection_name"].(string); ok {
 		c.clientName = name
 	}
-	switch m.Mechanism {
-	case "PLAIN", "AMQPLAIN":
-	default:
-		return protocol.NewError(protocol.CommandInvalid, "unknown authentication mechanism '%s'", m.Mechanism).For(m)
+	if text, ok := c.checkMechanism(m.Mechanism); !ok {
+		return protocol.NewError(protocol.CommandInvalid, "%s", text).For(m)
 	}
-	user, pass, ok := credentials(m.Mechanism, []byte(m.Response))
-	if !ok {
-		return protocol.NewError(protocol.SyntaxError, "%s: malformed response", m.Mechanism).For(m)
-	}
-	var reason string
-	switch {
-	case !c.srv.authenticate(user, pass):
-		reason = "user '" + user + "' - invalid credentials"
-	case loopbackOnly(user) && !c.loopback:
-		reason = "user '" + user + "' can only connect via localhost"
+	user, reason, err := c.login(m)
+	if err != nil {
+		return err
 	}
 	if reason != "" {
 		return c.refuseLogin(m.Mechanism, user, reason)
@@ -101,6 +93,37 @@ func (c *conn) startOk(m *protocol.ConnectionStartOk) error {
 		Heartbeat:  uint16(cfg.Heartbeat / time.Second),
 	})
 	return nil
+}
+
+// login checks the credentials of a start-ok whose mechanism was
+// offered: it returns the user, and why the login is refused (empty when
+// it is not), or a protocol error for a malformed response.
+func (c *conn) login(m *protocol.ConnectionStartOk) (user, refusal string, err error) {
+	if m.Mechanism == "EXTERNAL" {
+		if user, refusal = c.externalUser(); refusal == "" && !c.srv.userExists(user) {
+			refusal = "user '" + user + "' - invalid credentials"
+		}
+	} else {
+		pass, ok := "", false
+		if user, pass, ok = credentials(m.Mechanism, []byte(m.Response)); !ok {
+			return "", "", protocol.NewError(protocol.SyntaxError, "%s: malformed response", m.Mechanism).For(m)
+		}
+		if !c.srv.authenticate(user, pass) {
+			refusal = "user '" + user + "' - invalid credentials"
+		}
+	}
+	if refusal == "" {
+		refusal = c.loopbackRefusal(user)
+	}
+	return user, refusal, nil
+}
+
+// loopbackRefusal refuses a loopback-only user connecting from elsewhere.
+func (c *conn) loopbackRefusal(user string) string {
+	if c.srv.loopbackOnly(user) && !c.loopback {
+		return "user '" + user + "' can only connect via localhost"
+	}
+	return ""
 }
 
 func (c *conn) tuneOk(m *protocol.ConnectionTuneOk) error {

@@ -232,7 +232,7 @@ func TestCorruptLogEntryStopsStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			d.Close()
-			s, err = NewServer(Config{Listen: "127.0.0.1:0", DataDir: dir})
+			s, err = NewServer(Config{Listen: []string{"127.0.0.1:0"}, DataDir: dir})
 			if err == nil {
 				s.Close()
 				t.Fatal("the node started")

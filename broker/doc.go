@@ -6,7 +6,7 @@
 // # Goroutines
 //
 // The server starts its goroutines through Server.goTracked, and
-// Server.Close waits for all of them: the accept loop, a coarse clock
+// Server.Close waits for all of them: an accept loop per listener, a coarse clock
 // (which also samples memory and disk for the alarms and logs the
 // summaries of failed logins), and exactly two per connection:
 //
@@ -22,6 +22,11 @@
 //     heartbeat intervals and checks consumer timeouts. As in RabbitMQ,
 //     any octet received counts as life (the read loop's liveReader marks
 //     each read), so a peer sending one large frame slowly is not dropped.
+//
+// A TLS connection's handshake runs on its read loop (conn.tlsHandshake,
+// listen.go) within TLSConfig.HandshakeTimeout, before the AMQP
+// handshake's own timeout starts, so a client that never finishes it
+// holds up neither the accept loop nor anyone else.
 //
 // Two other owners start goroutines or timers that the server does not
 // track:
@@ -51,6 +56,29 @@
 // publisher's read loop, a consumer's ack, a queue timer, a limiter
 // resuming it) and delivers by calling consumer.Deliver, which appends
 // frames to the consumer's connection's output buffer.
+//
+// # Listeners, TLS and logins
+//
+// Config.Listen and Config.ListenTLS are lists (RabbitMQ's listeners.tcp
+// and listeners.ssl): Start binds them all, plain and TLS, IPv4 and IPv6,
+// or none (listen.go); Addr and TLSAddr name the first of each kind. The
+// TLS listeners take their tls.Config from the certStore (tls.go) at every
+// handshake (GetConfigForClient): it stats the certificate, key and CA
+// files at most every TLSConfig.ReloadCheck (a second) and loads them
+// again when their modification time or size changed, keeping the
+// previous certificate, and logging an error, when the new files do not
+// load. certStore.mu is a leaf.
+//
+// connection.start offers Config.AuthMechanisms (PLAIN and AMQPLAIN by
+// default), EXTERNAL only on a TLS connection (auth_external.go, as
+// RabbitMQ's rabbitmq_auth_mechanism_ssl): its user is named by the
+// client's verified certificate (TLSConfig.LoginFrom, the distinguished
+// name by default) and must exist (Server.userExists). A mechanism Warren
+// does not know is answered 503 "unknown authentication mechanism", one
+// it did not offer 503 "invalid authentication mechanism". Every refused
+// login, EXTERNAL's included, goes through refuseLogin (403 to clients
+// with authentication_failure_close), and Config.LoopbackUsers may log in
+// from loopback only.
 //
 // # Sessions and actions
 //

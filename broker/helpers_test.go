@@ -23,7 +23,7 @@ func startServer(t testing.TB, mod ...func(*Config)) *Server {
 	} else {
 		log = zap.NewNop()
 	}
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log}
+	cfg := Config{Listen: []string{"127.0.0.1:0"}, DataDir: t.TempDir(), Logger: log}
 	if lateClassic {
 		cfg.WrapClassic = wrapLate
 	}

@@ -66,7 +66,7 @@ func (s *Server) openStorage() error {
 		s.defs = newLocalLog(s.log, store, fsm)
 	}
 	if fresh && s.cluster == nil {
-		if _, err := s.defs.Propose(context.Background(), meta.AddVhost{Name: "/"}); err != nil {
+		if _, err := s.defs.Propose(context.Background(), meta.AddVhost{Name: s.cfg.DefaultVhost}); err != nil {
 			return fmt.Errorf("broker: saving the default vhost: %w", err)
 		}
 	}

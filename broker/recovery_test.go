@@ -38,7 +38,7 @@ func TestNewServerRefusesUnusableDataDir(t *testing.T) {
 			if fi, err := os.Stat(tc.cfg.DataDir); tc.readOnly && (err != nil || !fi.IsDir()) {
 				t.Skip("no /proc/self directory on this system")
 			}
-			tc.cfg.Listen = "127.0.0.1:0"
+			tc.cfg.Listen = []string{"127.0.0.1:0"}
 			s, err := NewServer(tc.cfg)
 			if err == nil {
 				s.Close()
@@ -55,7 +55,7 @@ func TestNewServerRefusesUnusableDataDir(t *testing.T) {
 // that nothing survives.
 func TestInMemoryServer(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
-	s, err := NewServer(Config{Listen: "127.0.0.1:0", InMemory: true, Logger: zap.New(core)})
+	s, err := NewServer(Config{Listen: []string{"127.0.0.1:0"}, InMemory: true, Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}

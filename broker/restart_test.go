@@ -19,7 +19,7 @@ import (
 // it too, which is harmless after Close).
 func startAt(t *testing.T, dir string, mod ...func(*Config)) *Server {
 	t.Helper()
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: zap.NewNop()}
+	cfg := Config{Listen: []string{"127.0.0.1:0"}, DataDir: dir, Logger: zap.NewNop()}
 	for _, m := range mod {
 		m(&cfg)
 	}

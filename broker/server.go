@@ -26,8 +26,8 @@ type Server struct {
 
 	wg sync.WaitGroup // every goroutine started through goTracked
 
-	mu      sync.Mutex // guards ln, conns, closing, alarms, ownAlarms, remoteAlarms, unblocked
-	ln      net.Listener
+	mu      sync.Mutex // guards lns, conns, closing, alarms, ownAlarms, remoteAlarms, unblocked
+	lns     []listener // plain and TLS, in Config order (listen.go)
 	conns   map[*conn]struct{}
 	closing bool
 
@@ -62,6 +62,7 @@ type Server struct {
 	memRelease memReleaser
 
 	logins *loginFailures // failed logins per source (auth_throttle.go)
+	certs  *certStore     // the TLS listeners' certificates (tls.go); nil without them
 
 	diskProbeFailed atomic.Bool  // the last disk probe failed: logged once
 	clock           atomic.Int64 // milliseconds since the epoch, updated every clockTick
@@ -116,6 +117,15 @@ func NewServer(cfg Config) (*Server, error) {
 		stop:  make(chan struct{}),
 	}
 	s.logins = newLoginFailures()
+	if len(cfg.ListenTLS) > 0 {
+		if cfg.TLS == nil {
+			return nil, errors.New("broker: TLS listeners without a TLS configuration")
+		}
+		var err error
+		if s.certs, err = newCertStore(*cfg.TLS, s.log); err != nil {
+			return nil, err
+		}
+	}
 	s.life = uint64(time.Now().UnixNano())
 	s.connSeq.Store(s.life)
 	s.clock.Store(time.Now().UnixMilli())
@@ -175,38 +185,34 @@ func prepareDataDir(dir string) error {
 	return nil
 }
 
-// Start listens on Config.Listen and accepts connections in the background.
-// The listener is bound when Start returns.
+// Start listens on Config.Listen and Config.ListenTLS and accepts
+// connections in the background. The listeners are bound when Start
+// returns.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	lns, err := s.listen()
 	if err != nil {
-		return fmt.Errorf("broker: listen: %w", err)
+		return err
 	}
 	s.mu.Lock()
-	if s.closing || s.ln != nil {
+	if s.closing || s.lns != nil {
 		s.mu.Unlock()
-		ln.Close()
+		closeListeners(lns)
 		return errors.New("broker: server already started or closed")
 	}
-	s.ln = ln
+	s.lns = lns
 	s.mu.Unlock()
 	// Alarms are known before the first client arrives.
 	s.checkMemory()
 	s.checkDisk()
-	s.log.Info("listening for AMQP 0-9-1 clients", zap.String("addr", ln.Addr().String()), zap.String("node", s.cfg.NodeName))
-	s.goTracked(s.runClock)
-	s.goTracked(func() { s.acceptLoop(ln) })
-	return nil
-}
-
-// Addr returns the address the server listens on, or nil before Start.
-func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln == nil {
-		return nil
+	for _, l := range lns {
+		s.log.Info("listening for AMQP 0-9-1 clients", zap.String("addr", l.Addr().String()), zap.Bool("tls", l.tls),
+			zap.String("node", s.cfg.NodeName))
 	}
-	return s.ln.Addr()
+	s.goTracked(s.runClock)
+	for _, l := range lns {
+		s.goTracked(func() { s.acceptLoop(l.Listener) })
+	}
+	return nil
 }
 
 // Close stops accepting, tells every client the broker is shutting down
@@ -220,16 +226,13 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closing = true
-	ln := s.ln
+	lns := s.lns
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	var err error
-	if ln != nil {
-		err = ln.Close()
-	}
+	err := closeListeners(lns)
 	for _, c := range conns {
 		c.shutdown()
 	}

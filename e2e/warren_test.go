@@ -39,7 +39,7 @@ func init() {
 		}
 		srv, err := broker.NewServer(broker.Config{
 			WrapClassic:         wrap,
-			Listen:              "127.0.0.1:0",
+			Listen:              []string{"127.0.0.1:0"},
 			DataDir:             dir,
 			Logger:              zap.NewNop(),
 			Heartbeat:           opts.Heartbeat,

@@ -49,7 +49,7 @@ func closedPort(t *testing.T) string {
 // startBroker starts an in-process node and returns its address.
 func startBroker(t *testing.T) string {
 	t.Helper()
-	srv, err := broker.NewServer(broker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: zap.NewNop()})
+	srv, err := broker.NewServer(broker.Config{Listen: []string{"127.0.0.1:0"}, DataDir: t.TempDir(), Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,11 @@
 // Command warren runs a Warren broker node: an AMQP 0-9-1 message broker
 // that behaves as RabbitMQ does.
 //
-// Flags win over the environment variables WARREN_LISTEN, WARREN_DATA_DIR,
+// Settings come from flags, which win over the environment variables,
+// which win over a configuration file in rabbitmq.conf's format (--config
+// or WARREN_CONFIG_FILE, config_file.go; it also holds the settings that
+// have no flag: TLS listeners, protocol limits, mechanisms …), which wins
+// over the defaults. The variables are WARREN_LISTEN, WARREN_DATA_DIR,
 // WARREN_DISK_FREE_LIMIT, WARREN_NODE_NAME, WARREN_DEFAULT_USER,
 // WARREN_DEFAULT_PASS, WARREN_LOG_LEVEL, WARREN_LOG_FORMAT and, for a
 // cluster node, WARREN_CLUSTER_LISTEN, WARREN_CLUSTER_ADVERTISE,
@@ -63,15 +67,16 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer, signa
 		return err
 	}
 	if o.healthCheck {
-		return healthCheck(o.listen, healthCheckTimeout)
+		if len(o.listen) == 0 {
+			return errors.New("health check: no plain AMQP listener to check (--listen none)")
+		}
+		return healthCheck(o.listen[0], healthCheckTimeout)
 	}
 	log := newLogger(o.logLevel, o.logFormat, stderr)
 	defer log.Sync()
+	o.logFile(log)
 
-	srv, err := broker.NewServer(broker.Config{
-		Listen: o.listen, DataDir: o.dataDir, NodeName: o.nodeName, Logger: log, DiskFreeLimit: o.diskFreeLimit,
-		DefaultUser: o.user, DefaultPass: o.pass, Cluster: o.cluster,
-	})
+	srv, err := broker.NewServer(o.brokerConfig(log))
 	if err != nil {
 		return err
 	}

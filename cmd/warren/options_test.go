@@ -41,7 +41,7 @@ func TestOptions(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(o options) bool {
-			return o.listen == "127.0.0.1:5672" && o.dataDir == "./data" && o.user == "guest" && o.pass == "guest" &&
+			return strings.Join(o.listen, ",") == "127.0.0.1:5672" && o.dataDir == "./data" && o.user == "guest" && o.pass == "guest" &&
 				o.diskFreeLimit == 50_000_000 && o.logLevel == zapcore.InfoLevel && o.logFormat == "console" && !o.healthCheck &&
 				o.nodeName == "warren@"+host
 		}},
@@ -98,7 +98,7 @@ func TestOptions(t *testing.T) {
 		{name: "bad size", args: []string{"--disk-free-limit", "lots"}, wantErr: "--disk-free-limit: invalid size"},
 		{name: "argument", args: []string{"serve"}, wantErr: `unexpected argument "serve"`},
 		{name: "health check ignores the node's settings", env: []string{"WARREN_DATA_DIR=", "WARREN_LOG_LEVEL=x"},
-			args: []string{"--health-check"}, check: func(o options) bool { return o.healthCheck && o.listen == "127.0.0.1:5672" }},
+			args: []string{"--health-check"}, check: func(o options) bool { return o.healthCheck && strings.Join(o.listen, ",") == "127.0.0.1:5672" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o, err := parseOptions(tc.args, envOf(tc.env...), io.Discard)

@@ -25,7 +25,7 @@ import (
 // returns its AMQP URL.
 func startWarren(t *testing.T) string {
 	t.Helper()
-	srv, err := broker.NewServer(broker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: zap.NewNop()})
+	srv, err := broker.NewServer(broker.Config{Listen: []string{"127.0.0.1:0"}, DataDir: t.TempDir(), Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
