@@ -2,7 +2,6 @@ package broker
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/binary"
 
 	"github.com/warrenmq/warren/protocol"
@@ -40,18 +39,4 @@ func credentials(mechanism string, response []byte) (user, pass string, ok bool)
 		return u, p, true
 	}
 	return "", "", false
-}
-
-// authenticate checks a user name and password against the configured
-// user.
-func (s *Server) authenticate(user, pass string) bool {
-	u := subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.DefaultUser))
-	p := subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.DefaultPass))
-	return u&p == 1
-}
-
-// loopbackOnly reports whether the user may only connect from a loopback
-// address (RabbitMQ's loopback_users, which holds guest by default).
-func loopbackOnly(user string) bool {
-	return user == "guest"
 }

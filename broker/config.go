@@ -73,10 +73,22 @@ type Config struct {
 	MaxMessageSize int
 	// HandshakeTimeout bounds the AMQP handshake after accept.
 	HandshakeTimeout time.Duration
-	// DefaultUser and DefaultPass are the one user's credentials
-	// (guest/guest by default). Like RabbitMQ's loopback_users, the user
-	// named guest may only connect from a loopback address.
+	// DefaultUser and DefaultPass are the user a node seeds when its
+	// definitions were never seeded (guest/guest by default), with the
+	// tags DefaultUserTags (administrator) and DefaultPermissions (".*"
+	// ".*" ".*") on DefaultVhost ("/"), as RabbitMQ's default_user,
+	// default_pass, default_user_tags, default_permissions and
+	// default_vhost. Nothing is seeded when LoadDefinitions is set.
 	DefaultUser, DefaultPass string
+	DefaultVhost             string
+	DefaultUserTags          []string
+	DefaultPermissions       Permission
+	// LoopbackUsers may connect only from a loopback address (RabbitMQ's
+	// loopback_users); nil means ["guest"], an empty slice nobody.
+	LoopbackUsers []string
+	// LoadDefinitions is a RabbitMQ definitions file (JSON) imported at
+	// every start, as RabbitMQ's load_definitions; "" for none.
+	LoadDefinitions string
 	// MemoryHighWatermark is the heap size in bytes past which publishing
 	// connections are blocked (RabbitMQ's vm_memory_high_watermark). Zero
 	// means 40% of the machine's or cgroup's memory; negative disables it.
@@ -145,6 +157,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DefaultUser == "" {
 		c.DefaultUser, c.DefaultPass = "guest", "guest"
+	}
+	if c.DefaultVhost == "" {
+		c.DefaultVhost = "/"
+	}
+	if c.DefaultUserTags == nil {
+		c.DefaultUserTags = []string{"administrator"}
+	}
+	if c.DefaultPermissions == (Permission{}) {
+		c.DefaultPermissions = Permission{Configure: ".*", Write: ".*", Read: ".*"}
 	}
 	if c.MemoryHighWatermark == 0 {
 		c.MemoryHighWatermark = int64(float64(memoryLimit("/")) * defaultWatermarkFraction)

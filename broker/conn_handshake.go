@@ -82,11 +82,8 @@ func (c *conn) startOk(m *protocol.ConnectionStartOk) error {
 	if !ok {
 		return protocol.NewError(protocol.SyntaxError, "%s: malformed response", m.Mechanism).For(m)
 	}
-	var reason string
-	switch {
-	case !c.srv.authenticate(user, pass):
-		reason = "user '" + user + "' - invalid credentials"
-	case loopbackOnly(user) && !c.loopback:
+	reason := c.srv.authenticate(user, pass)
+	if reason == "" && c.srv.loopbackOnly(user) && !c.loopback {
 		reason = "user '" + user + "' can only connect via localhost"
 	}
 	if reason != "" {
@@ -146,6 +143,9 @@ func (c *conn) open(m *protocol.ConnectionOpen) error {
 	vh := c.srv.vhost(m.VirtualHost)
 	if vh == nil {
 		return protocol.NewError(protocol.NotAllowed, "vhost %s not found", m.VirtualHost).For(m)
+	}
+	if err := c.srv.admit(vh, c.user); err != nil {
+		return err.For(m)
 	}
 	c.vh = vh
 	c.state = stateRunning

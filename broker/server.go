@@ -35,6 +35,7 @@ type Server struct {
 	vhosts   map[string]*vhost // the vhosts this node serves, changed by the definitions' effects
 
 	defs    proposer        // commits and applies definitions (defs.go)
+	fsm     *defsFSM        // the definitions state machine, read for exports (definitions_export.go)
 	cluster *clusterNode    // this node's part in its cluster; nil for a single node (cluster.go)
 	types   *queue.Registry // the queue types this node runs (queue_types.go)
 	damaged atomic.Uint64
@@ -62,6 +63,7 @@ type Server struct {
 	memRelease memReleaser
 
 	logins *loginFailures // failed logins per source (auth_throttle.go)
+	access accessControl  // users and permissions, compiled (access.go)
 
 	diskProbeFailed atomic.Bool  // the last disk probe failed: logged once
 	clock           atomic.Int64 // milliseconds since the epoch, updated every clockTick
