@@ -130,3 +130,10 @@ func (ch *channel) checkTopic(x *exchangeDef, perm permKind, key string) error {
 	pc.ntopic++
 	return nil
 }
+
+// impersonator reports whether the channel's user has the impersonator
+// tag, which lets it publish with another user_id (rabbit_access_control's
+// check_user_id).
+func (ch *channel) impersonator() bool {
+	return ch.c.srv.access.load().user(ch.c.user).hasTag("impersonator")
+}
