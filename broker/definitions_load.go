@@ -1,4 +1,0 @@
-package broker
-
-// loadDefinitionsFile is a placeholder replaced below.
-func (s *Server) loadDefinitionsFile() error { return nil }
