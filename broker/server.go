@@ -198,6 +198,7 @@ func (s *Server) Start() error {
 	s.log.Info("listening for AMQP 0-9-1 clients", zap.String("addr", ln.Addr().String()), zap.String("node", s.cfg.NodeName))
 	s.goTracked(s.runClock)
 	s.goTracked(func() { s.acceptLoop(ln) })
+	s.startAdminSocket()
 	return nil
 }
 

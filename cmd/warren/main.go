@@ -38,6 +38,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "cluster" {
 		os.Exit(runCluster(os.Args[2:], os.LookupEnv, os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "definitions" {
+		os.Exit(runDefinitions(os.Args[2:], os.LookupEnv, os.Stdout, os.Stderr))
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	err := run(os.Args[1:], os.LookupEnv, os.Stderr, sig)
@@ -70,7 +73,7 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer, signa
 
 	srv, err := broker.NewServer(broker.Config{
 		Listen: o.listen, DataDir: o.dataDir, NodeName: o.nodeName, Logger: log, DiskFreeLimit: o.diskFreeLimit,
-		DefaultUser: o.user, DefaultPass: o.pass, Cluster: o.cluster,
+		DefaultUser: o.user, DefaultPass: o.pass, Cluster: o.cluster, LoadDefinitions: o.loadDefinitions,
 	})
 	if err != nil {
 		return err

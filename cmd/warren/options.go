@@ -23,6 +23,7 @@ type options struct {
 	logFormat                   string
 	healthCheck                 bool
 	cluster                     *broker.ClusterConfig // nil: a single node
+	loadDefinitions             string                // a definitions file imported at start
 }
 
 // usageError is a command-line error the flag package has already
@@ -72,6 +73,8 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		"secret shared by the cluster's nodes, as RabbitMQ's Erlang cookie; prefer the environment variable (env WARREN_CLUSTER_SECRET)")
 	defsTimeout := fs.String("definitions-timeout", get("WARREN_DEFINITIONS_TIMEOUT", "15s"),
 		"how long a cluster node waits for the cluster to commit a definitions change (a declare, bind or delete) before refusing it with 541, such as 15s or 3s (env WARREN_DEFINITIONS_TIMEOUT)")
+	loadDefs := fs.String("load-definitions", get("WARREN_LOAD_DEFINITIONS", ""),
+		"a RabbitMQ definitions file (JSON) imported at every start, as RabbitMQ's load_definitions; the default user and vhost are then not created (env WARREN_LOAD_DEFINITIONS)")
 	health := fs.Bool("health-check", false,
 		"instead of running a node, check that one answers AMQP on --listen (a wildcard host is checked on loopback); exit 0 if it does, 1 if not")
 	if err := fs.Parse(args); err != nil {
@@ -81,7 +84,7 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		return options{}, fmt.Errorf("unexpected argument %q: warren takes flags only (see --help)", fs.Arg(0))
 	}
 	o := options{listen: *listen, dataDir: *dataDir, user: *user, pass: *pass, nodeName: *node,
-		logFormat: *format, healthCheck: *health}
+		logFormat: *format, healthCheck: *health, loadDefinitions: *loadDefs}
 	if o.listen == "" {
 		return options{}, errors.New("--listen (WARREN_LISTEN) is empty: give an address such as 127.0.0.1:5672")
 	}
