@@ -226,5 +226,3 @@ func FuzzImportDefinitions(f *testing.F) {
 		}
 	})
 }
-
-
