@@ -21,18 +21,9 @@ func (ch *channel) queueName(name string) (string, error) {
 	return ch.lastQueue, nil
 }
 
-// lookupQueue finds the queue a method names ("" for the channel's last
-// declared one) that this connection may use.
-func (ch *channel) lookupQueue(name string) (*queueEntry, error) {
-	name, err := ch.queueName(name)
-	if err != nil {
-		return nil, err
-	}
-	return ch.c.vh.queueFor(name, ch.c)
-}
-
-// readableQueue is lookupQueue for a method that reads the queue (purge,
-// get): the user's read permission is checked first, as rabbit_channel
+// readableQueue finds the queue a method that reads it names (purge,
+// get; "" for the channel's last declared one) that this connection may
+// use; the user's read permission is checked first, as rabbit_channel
 // checks it before looking the queue up.
 func (ch *channel) readableQueue(name string) (*queueEntry, error) {
 	name, err := ch.queueName(name)

@@ -217,7 +217,7 @@ func (s *Server) importParameters(ctx context.Context, d *Definitions) error {
 func (s *Server) importVhost(name string) (*vhost, error) {
 	v := s.vhost(name)
 	if v == nil {
-		return nil, fmt.Errorf("Please create virtual host \"%s\" prior to importing definitions.", name)
+		return nil, fmt.Errorf("please create virtual host \"%s\" prior to importing definitions", name)
 	}
 	return v, nil
 }
