@@ -448,8 +448,9 @@
 // classic type deletes the logs of queues that no longer exist), runs the
 // reconciler's effects for everything loaded: each vhost, its exchanges,
 // its durable queues (Type.Declare recovers their messages, every one
-// redelivered) and its bindings; a new data dir gets "/" from an AddVhost
-// command. It logs the data dir, what it recreated, the applied index,
+// redelivered), its bindings, then the users and vhost metadata;
+// definitions never seeded get the default vhost, user and permissions
+// from a Seed command (seed.go), and Config.LoadDefinitions is imported. It logs the data dir, what it recreated, the applied index,
 // how many damaged records the store dropped and how long recovery took. Close closes every queue (which stops its timers and
 // syncs what is pending), then the queue types and the definitions.
 //
