@@ -2,7 +2,6 @@ package broker
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/binary"
 
 	"github.com/warrenmq/warren/protocol"
@@ -40,12 +39,4 @@ func credentials(mechanism string, response []byte) (user, pass string, ok bool)
 		return u, p, true
 	}
 	return "", "", false
-}
-
-// authenticate checks a user name and password against the configured
-// user.
-func (s *Server) authenticate(user, pass string) bool {
-	u := subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.DefaultUser))
-	p := subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.DefaultPass))
-	return u&p == 1
 }

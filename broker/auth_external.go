@@ -66,12 +66,6 @@ func (c *conn) externalUser() (user, refusal string) {
 	return name, ""
 }
 
-// userExists reports whether a user of that name exists: the one
-// configured user for now.
-func (s *Server) userExists(name string) bool {
-	return name == s.cfg.DefaultUser
-}
-
 // certUserName is the user name in cert as RabbitMQ's ssl_cert_login_from
 // takes it: the subject's distinguished name, its common name(s) joined
 // with commas, or the index-th subject alternative name of a type.

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -85,7 +86,22 @@ func benchPublishConsume(b *testing.B, size int) {
 // over two raw sockets (one publishing, one consuming with no-ack), so
 // that the allocations reported are the broker's own.
 func BenchmarkBrokerRawPublishConsume(b *testing.B) {
-	s := startServer(b)
+	benchRawPublishConsume(b)
+}
+
+// BenchmarkBrokerRawPublishRegexPermissions is
+// BenchmarkBrokerRawPublishConsume with a user whose permissions are
+// anchored regular expressions rather than ".*": what a permission check
+// costs a publish (write on amq.default) once the channel has cached it.
+func BenchmarkBrokerRawPublishRegexPermissions(b *testing.B) {
+	benchRawPublishConsume(b, func(c *Config) {
+		c.DefaultPermissions = Permission{Configure: "^raw$", Write: "^(amq\\.default|raw)$", Read: "^r[a-z]w$"}
+		c.DefaultUserTags = []string{}
+	})
+}
+
+func benchRawPublishConsume(b *testing.B, mod ...func(*Config)) {
+	s := startServer(b, mod...)
 	pub := rawOpen(b, s.Addr().String())
 	defer pub.Close()
 	con := rawOpen(b, s.Addr().String())
@@ -161,4 +177,37 @@ func BenchmarkDeclareDeleteExclusive(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCheckAccess is the permission check of a publish to one
+// exchange (write on amq.default, a regular expression) as a channel
+// makes it: cached after the first, and uncached (every decision made
+// under a new authz, as after each permission change).
+func BenchmarkCheckAccess(b *testing.B) {
+	s := startServer(b, func(c *Config) {
+		c.DefaultPermissions = Permission{Configure: "^raw$", Write: "^(amq\\.default|raw)$", Read: "^raw$"}
+	})
+	p1, p2 := net.Pipe()
+	defer p1.Close()
+	defer p2.Close()
+	c := newConn(s, p1)
+	c.user, c.vh = "guest", s.vhost("/")
+	ch := &channel{c: c}
+	b.Run("cached", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			if err := ch.checkAccess(resExchange, permWrite, ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("uncached", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			ch.perms = nil
+			if err := ch.checkAccess(resExchange, permWrite, ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

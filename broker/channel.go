@@ -41,9 +41,10 @@ type channel struct {
 	lastQueue string // the most recently declared queue, for "" shortcuts
 	tx        *txState
 	confirm   bool
-	inBatch   bool   // registered in conn.confirmDirty
-	replyTo   string // routable reply_to of the direct reply-to consumer; written under mu
-	replyTag  string // its consumer tag; written under mu
+	inBatch   bool       // registered in conn.confirmDirty
+	replyTo   string     // routable reply_to of the direct reply-to consumer; written under mu
+	replyTag  string     // its consumer tag; written under mu
+	perms     *permCache // decisions that allowed, made at first check (access_cache.go)
 
 	// The channel's sessions with its queues (session.go), the one used
 	// last, and the buffer their operations return actions in (read loop

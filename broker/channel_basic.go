@@ -42,6 +42,9 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 	if name == directReplyTo {
 		return ch.consumeReplyTo(m)
 	}
+	if err := ch.checkAccess(resQueue, permRead, name); err != nil {
+		return err
+	}
 	e, err := vh.queueFor(name, ch.c)
 	if err != nil {
 		return err
@@ -167,7 +170,7 @@ func (ch *channel) basicCancel(m *protocol.BasicCancel) error {
 }
 
 func (ch *channel) basicGet(m *protocol.BasicGet) error {
-	e, err := ch.lookupQueue(m.Queue)
+	e, err := ch.readableQueue(m.Queue)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,9 @@ func (ch *channel) exchangeDeclare(m *protocol.ExchangeDeclare) error {
 		if m.Exchange == "" {
 			return defaultExchangeRefused()
 		}
+		if err := ch.checkAnyAccess(resExchange, m.Exchange); err != nil {
+			return err
+		}
 		if vh.exchange(m.Exchange) == nil {
 			return vh.noExchange(m.Exchange)
 		}
@@ -31,6 +34,9 @@ func (ch *channel) exchangeDeclare(m *protocol.ExchangeDeclare) error {
 	}
 	if m.Exchange == "" {
 		return defaultExchangeRefused()
+	}
+	if err := ch.checkAccess(resExchange, permConfigure, m.Exchange); err != nil {
+		return err
 	}
 	// A redeclare is checked here, without a commit; Apply checks again if
 	// the exchange appeared meanwhile.
@@ -47,6 +53,16 @@ func (ch *channel) exchangeDeclare(m *protocol.ExchangeDeclare) error {
 		}
 		if def.Alternate, err = exchange.AlternateArg(vh.name, m.Exchange, m.Arguments); err != nil {
 			return err
+		}
+		if def.Alternate != "" {
+			// As rabbit_channel: read on the new exchange, write on its
+			// alternate.
+			if err := ch.checkAccess(resExchange, permRead, m.Exchange); err != nil {
+				return err
+			}
+			if err := ch.checkAccess(resExchange, permWrite, def.Alternate); err != nil {
+				return err
+			}
 		}
 		var reply protocol.Method
 		if !m.NoWait {
@@ -69,6 +85,9 @@ func (ch *channel) exchangeDelete(m *protocol.ExchangeDelete) error {
 	if reservedName(m.Exchange) {
 		return protocol.NewError(protocol.AccessRefused, "deletion of system exchange '%s' in vhost '%s' not allowed",
 			m.Exchange, vh.name)
+	}
+	if err := ch.checkAccess(resExchange, permConfigure, m.Exchange); err != nil {
+		return err
 	}
 	var reply protocol.Method
 	if !m.NoWait {
@@ -107,8 +126,14 @@ func (ch *channel) exchangeUnbind(m *protocol.ExchangeUnbind) error {
 // bindExchanges checks an exchange-to-exchange binding and returns the
 // command that adds or removes it.
 func (ch *channel) bindExchanges(src, dst, key string, args protocol.Table, bind bool) (meta.Command, error) {
+	if err := ch.checkAccess(resExchange, permWrite, dst); err != nil {
+		return nil, err
+	}
 	if src == "" || dst == "" {
 		return nil, defaultExchangeRefused()
+	}
+	if err := ch.checkBindSource(src, key); err != nil {
+		return nil, err
 	}
 	vh := ch.c.vh
 	b := exchange.Binding{Source: src, Destination: exchange.Destination{Name: dst, Exchange: true}, Key: key, Args: args}
@@ -123,4 +148,14 @@ func (ch *channel) bindExchanges(src, dst, key string, args protocol.Table, bind
 		return nil, vh.noExchange(dst)
 	}
 	return meta.Bind{Vhost: vh.name, Binding: b, By: ch.c.owner().meta()}, nil
+}
+
+// checkBindSource checks, as rabbit_channel's binding_action_with_checks
+// after write on the destination: read on the source exchange, then the
+// topic read permission of the key if the source is a topic exchange.
+func (ch *channel) checkBindSource(src, key string) error {
+	if err := ch.checkAccess(resExchange, permRead, src); err != nil {
+		return err
+	}
+	return ch.checkTopic(ch.c.vh.exchange(src), permRead, key)
 }

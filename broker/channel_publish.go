@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 )
@@ -82,9 +83,12 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 		return protocol.NewError(protocol.NotImplemented, "immediate=true")
 	}
 	vh := ch.c.vh
+	if err := ch.checkAccess(resExchange, permWrite, m.Exchange); err != nil {
+		return err
+	}
+	var x *exchangeDef
 	if m.Exchange != "" {
-		x := vh.exchange(m.Exchange)
-		if x == nil {
+		if x = vh.exchange(m.Exchange); x == nil {
 			return vh.noExchange(m.Exchange)
 		}
 		if x.Internal {
@@ -106,8 +110,8 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 		msg.RawProps = nil
 	}
 	// RabbitMQ's order: user_id, expiration, the CC and BCC headers, then
-	// delivery_mode.
-	if p.Flags&protocol.FlagUserID != 0 && p.UserID != ch.c.user {
+	// delivery_mode. An impersonator may set any user_id.
+	if p.Flags&protocol.FlagUserID != 0 && p.UserID != ch.c.user && !ch.impersonator() {
 		return protocol.NewError(protocol.PreconditionFailed,
 			"user_id property set to '%s' but authenticated user was '%s'", p.UserID, ch.c.user)
 	}
@@ -136,6 +140,13 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 		}
 	}
 	ch.routeBuf = keys[:0]
+	if x != nil && x.Kind == exchange.Topic {
+		for _, k := range keys {
+			if err := ch.checkTopic(x, permWrite, k); err != nil {
+				return err
+			}
+		}
+	}
 	if p.Flags&protocol.FlagDeliveryMode != 0 && p.DeliveryMode != 1 && p.DeliveryMode != 2 {
 		return protocol.NewError(protocol.PreconditionFailed, "invalid message: {delivery_mode_unknown,%d}", p.DeliveryMode)
 	}

@@ -21,11 +21,16 @@ func (ch *channel) queueName(name string) (string, error) {
 	return ch.lastQueue, nil
 }
 
-// lookupQueue finds the queue a method names ("" for the channel's last
-// declared one) that this connection may use.
-func (ch *channel) lookupQueue(name string) (*queueEntry, error) {
+// readableQueue finds the queue a method that reads it names (purge,
+// get; "" for the channel's last declared one) that this connection may
+// use; the user's read permission is checked first, as rabbit_channel
+// checks it before looking the queue up.
+func (ch *channel) readableQueue(name string) (*queueEntry, error) {
 	name, err := ch.queueName(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := ch.checkAccess(resQueue, permRead, name); err != nil {
 		return nil, err
 	}
 	return ch.c.vh.queueFor(name, ch.c)
@@ -46,6 +51,9 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		return nil
 	}
 	if m.Passive {
+		if err := ch.checkAnyAccess(resQueue, m.Queue); err != nil {
+			return err
+		}
 		e, err := vh.queueFor(m.Queue, c)
 		if err != nil {
 			return err
@@ -58,6 +66,9 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		name = randomName("amq.gen-")
 	} else if reservedName(name) {
 		return protocol.NewError(protocol.AccessRefused, "queue name '%s' contains reserved prefix 'amq.*'", name)
+	}
+	if err := ch.checkAccess(resQueue, permConfigure, name); err != nil {
+		return err
 	}
 	args, err := vh.srv.parseQueueArgs(m.Arguments, name, vh.name)
 	if err != nil {
@@ -89,6 +100,16 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	}
 	if err := checkDeclarable(vh.srv.types.Lookup(args.Type), args.Type, def, vh.name); err != nil {
 		return err
+	}
+	if dlx, ok := m.Arguments["x-dead-letter-exchange"].(string); ok {
+		// As rabbit_channel for a new queue: read on it, write on its
+		// dead-letter exchange.
+		if err := ch.checkAccess(resQueue, permRead, name); err != nil {
+			return err
+		}
+		if err := ch.checkAccess(resExchange, permWrite, dlx); err != nil {
+			return err
+		}
 	}
 	def.Incarnation = newIncarnation()
 	noWait := m.NoWait
@@ -204,8 +225,14 @@ func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind boo
 	if name == directReplyTo || isReplyKey(name) {
 		return nil, protocol.NewError(protocol.AccessRefused, "cannot bind or unbind to a volatile (direct reply-to) queue")
 	}
+	if err := ch.checkAccess(resQueue, permWrite, name); err != nil {
+		return nil, err
+	}
 	if x == "" {
 		return nil, defaultExchangeRefused()
+	}
+	if err := ch.checkBindSource(x, key); err != nil {
+		return nil, err
 	}
 	b := exchange.Binding{Source: x, Destination: exchange.Destination{Name: name}, Key: key, Args: args}
 	if !bind {
@@ -224,7 +251,7 @@ func (ch *channel) bindQueue(qname, x, key string, args protocol.Table, bind boo
 }
 
 func (ch *channel) queuePurge(m *protocol.QueuePurge) error {
-	e, err := ch.lookupQueue(m.Queue)
+	e, err := ch.readableQueue(m.Queue)
 	if err != nil {
 		return err
 	}
@@ -246,6 +273,9 @@ func (ch *channel) queueDelete(m *protocol.QueueDelete) error {
 	vh := ch.c.vh
 	name, err := ch.queueName(m.Queue)
 	if err != nil {
+		return err
+	}
+	if err := ch.checkAccess(resQueue, permConfigure, name); err != nil {
 		return err
 	}
 	vh.mu.RLock()

@@ -72,6 +72,8 @@ type adminReply struct {
 	// grow did.
 	Members *QuorumMembersResult `json:"members,omitempty"`
 	Grow    *QuorumGrowResult    `json:"grow,omitempty"`
+	// Definitions is the node's definitions document (admin_socket.go).
+	Definitions json.RawMessage `json:"definitions,omitempty"`
 }
 
 // answerAdmin reads one request from nc and writes its reply.
@@ -113,6 +115,8 @@ func (n *clusterNode) admin(ctx context.Context, req adminRequest) adminReply {
 		return adminReply{}
 	case adminQuorumAddMember, adminQuorumDeleteMember, adminQuorumGrow:
 		return n.quorumAdmin(ctx, req)
+	case adminExportDefinitions:
+		return n.srv.exportReply()
 	}
 	return adminReply{Error: fmt.Sprintf("unknown operation %q", req.Op)}
 }

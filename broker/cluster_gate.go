@@ -14,8 +14,8 @@ import (
 // that commit, the node's own definitions changes wait (gatedDefs): a
 // queue declared on it before would be deleted by a NodeDown committed
 // after it. Everything the node proposes on its clients' behalf goes
-// through the gate; the cluster loop's own NodeDown and AddVhost
-// proposals go to raftDefs directly.
+// through the gate; the cluster loop's own NodeDown and Seed proposals
+// go to raftDefs directly.
 //
 // The loop learns of a new leader from a Raft observer (leaderEvents), so
 // the NodeDown, and whatever waits for it, does not wait for the loop's

@@ -49,14 +49,14 @@ func (n *clusterNode) commitEventually(cmd meta.Command, what string) {
 	})
 }
 
-// addDefaultVhost commits the default vhost (Config.DefaultVhost, "/" by
-// default) that every new cluster has. Each forming node proposes it, and
-// adding a vhost that exists changes nothing. The first proposals can
-// outlast the commit timeout while the new cluster elects its first
-// leader, and a cluster without it would refuse every client, so it is
-// committed eventually.
+// addDefaultVhost commits the default data every new cluster has (the
+// default vhost, user and permissions, seed.go). Each forming node
+// proposes it, and only the first Seed applied does anything. The first
+// proposals can outlast the commit timeout while the new cluster elects
+// its first leader, and a cluster without them would refuse every
+// client, so it is committed eventually.
 func (n *clusterNode) addDefaultVhost() {
-	n.commitEventually(meta.AddVhost{Name: n.srv.cfg.DefaultVhost}, "adding the default vhost")
+	n.commitEventually(n.srv.seedCommand(), "seeding the default vhost and user")
 }
 
 // deleteDefinitionLater commits the delete of a queue's definition that

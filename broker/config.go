@@ -56,22 +56,6 @@ type Config struct {
 	// auth_mechanisms: PLAIN, AMQPLAIN and EXTERNAL (offered on TLS
 	// connections only, auth_external.go). Nil means PLAIN and AMQPLAIN.
 	AuthMechanisms []string
-	// LoopbackUsers may connect only from a loopback address (RabbitMQ's
-	// loopback_users). Nil means guest; an empty, non-nil list means
-	// nobody.
-	LoopbackUsers []string
-	// DefaultVhost is the vhost a new data dir (or a new cluster) starts
-	// with, RabbitMQ's default_vhost; empty means "/".
-	DefaultVhost string
-	// DefaultPermissions (configure, read, write) and DefaultUserTags are
-	// RabbitMQ's default_permissions and default_user_tags for the default
-	// user, kept for the user database; the broker does not check
-	// permissions yet.
-	DefaultPermissions [3]string
-	DefaultUserTags    []string
-	// LoadDefinitions is RabbitMQ's load_definitions: a definitions file
-	// (or folder) to import at start.
-	LoadDefinitions string
 	// ManagementListen is where the HTTP management API listens
 	// (management.tcp.ip and .port); empty when not configured.
 	ManagementListen string
@@ -104,10 +88,22 @@ type Config struct {
 	MaxMessageSize int
 	// HandshakeTimeout bounds the AMQP handshake after accept.
 	HandshakeTimeout time.Duration
-	// DefaultUser and DefaultPass are the one user's credentials
-	// (guest/guest by default). Like RabbitMQ's loopback_users, the user
-	// named guest may only connect from a loopback address.
+	// DefaultUser and DefaultPass are the user a node seeds when its
+	// definitions were never seeded (guest/guest by default), with the
+	// tags DefaultUserTags (administrator) and DefaultPermissions (".*"
+	// ".*" ".*") on DefaultVhost ("/"), as RabbitMQ's default_user,
+	// default_pass, default_user_tags, default_permissions and
+	// default_vhost. Nothing is seeded when LoadDefinitions is set.
 	DefaultUser, DefaultPass string
+	DefaultVhost             string
+	DefaultUserTags          []string
+	DefaultPermissions       Permission
+	// LoopbackUsers may connect only from a loopback address (RabbitMQ's
+	// loopback_users); nil means ["guest"], an empty slice nobody.
+	LoopbackUsers []string
+	// LoadDefinitions is a RabbitMQ definitions file (JSON) imported at
+	// every start, as RabbitMQ's load_definitions; "" for none.
+	LoadDefinitions string
 	// MemoryHighWatermark is the heap size in bytes past which publishing
 	// connections are blocked (RabbitMQ's vm_memory_high_watermark). Zero
 	// means 40% of the machine's or cgroup's memory; negative disables it.
@@ -185,6 +181,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LoopbackUsers == nil {
 		c.LoopbackUsers = []string{"guest"}
+	}
+	if c.DefaultUserTags == nil {
+		c.DefaultUserTags = []string{"administrator"}
+	}
+	if c.DefaultPermissions == (Permission{}) {
+		c.DefaultPermissions = Permission{Configure: ".*", Write: ".*", Read: ".*"}
 	}
 	if c.MemoryHighWatermark == 0 {
 		c.MemoryHighWatermark = int64(float64(memoryLimit("/")) * defaultWatermarkFraction)

@@ -516,6 +516,9 @@ func (c *conn) openChannel(id uint16) error {
 			"number of channels opened (%d) has reached the negotiated channel_max (%d)",
 			len(c.channels), c.channelMax)
 	}
+	if err := c.channelLimit(); err != nil {
+		return err
+	}
 	ch := newChannel(c, id)
 	c.chMu.Lock()
 	c.channels[id] = ch

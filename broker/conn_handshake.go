@@ -108,9 +108,7 @@ func (c *conn) login(m *protocol.ConnectionStartOk) (user, refusal string, err e
 		if user, pass, ok = credentials(m.Mechanism, []byte(m.Response)); !ok {
 			return "", "", protocol.NewError(protocol.SyntaxError, "%s: malformed response", m.Mechanism).For(m)
 		}
-		if !c.srv.authenticate(user, pass) {
-			refusal = "user '" + user + "' - invalid credentials"
-		}
+		refusal = c.srv.authenticate(user, pass)
 	}
 	if refusal == "" {
 		refusal = c.loopbackRefusal(user)
@@ -169,6 +167,9 @@ func (c *conn) open(m *protocol.ConnectionOpen) error {
 	vh := c.srv.vhost(m.VirtualHost)
 	if vh == nil {
 		return protocol.NewError(protocol.NotAllowed, "vhost %s not found", m.VirtualHost).For(m)
+	}
+	if err := c.srv.admit(vh, c.user); err != nil {
+		return err.For(m)
 	}
 	c.vh = vh
 	c.state = stateRunning

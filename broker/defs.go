@@ -43,17 +43,29 @@ type applied struct {
 // it touches, and the server whose vhosts the effects update. apply runs
 // one command at a time, in commit order (its caller serializes).
 type defsFSM struct {
-	srv   *Server
+	srv *Server
+	// mu guards state against readers other than the applier (read):
+	// apply and a restore's swap hold it for writing.
+	mu    sync.RWMutex
 	state *meta.State
 }
 
 // apply applies the command committed at index and carries out its
 // effects on this node.
 func (f *defsFSM) apply(index uint64, cmd meta.Command) applied {
+	f.mu.Lock()
 	r, effects := f.state.Apply(index, cmd)
+	f.mu.Unlock()
 	a := applied{Result: r}
 	f.srv.reconcile(effects, &a)
 	return a
+}
+
+// read calls fn with the state, which it must not keep or change.
+func (f *defsFSM) read(fn func(*meta.State)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fn(f.state)
 }
 
 // defsStore makes committed commands durable: Append writes one entry

@@ -182,7 +182,9 @@ func (f *raftFSM) Restore(rc io.ReadCloser) error {
 	f.log.Info("definitions restored from the cluster's snapshot",
 		zap.Uint64("from_index", f.fsm.state.Applied()), zap.Uint64("to_index", next.Applied()))
 	effects := meta.Diff(f.fsm.state, next)
+	f.fsm.mu.Lock()
 	f.fsm.state = next
+	f.fsm.mu.Unlock()
 	f.fsm.srv.reconcile(effects, &applied{})
 	f.saveSnapshot()
 	f.advance(next.Applied(), nil)

@@ -153,6 +153,37 @@
 // the channel over under the lock, rather than posting the completion
 // back to the read loop, is what lets the reply go out at once.
 //
+// # Users and permissions
+//
+// Users, permissions, topic permissions, vhost metadata and limits and
+// parameters are definitions (meta's access commands), changed through
+// the Go API of users.go and vhosts.go or a definitions import
+// (definitions.go, definitions_import.go: RabbitMQ's JSON, a sequence of
+// commands in rabbit_definitions' order) and exported by
+// definitions_export.go, which reads the state under defsFSM.mu. A node
+// whose definitions were never seeded proposes meta.Seed (seed.go).
+// Config.LoadDefinitions is imported at every start (on a cluster node,
+// on a tracked goroutine trying until it commits).
+//
+// The reconciler keeps the node's compiled copy, accessControl
+// (access.go): each UserChanged effect publishes a new immutable authz
+// with that user's regular expressions compiled (copy on write, under
+// accessControl.mu, a leaf), UserDeleted also closes the user's
+// connections with 320, VhostMetaChanged stores a vhost's metadata and
+// limits in vhost.meta (an atomic pointer). Logins hash the password
+// with the user's salt and compare in constant time (password.go);
+// connection.open and channel.open check limits and vhost access
+// (access_limits.go), counting this node's connections under Server.mu.
+// A channel checks each operation's permission where rabbit_channel
+// does (access_cache.go) and keeps, on the read loop, the last twelve
+// decisions of each kind (resources, topics) that allowed, valid while
+// the authz they were made under is current.
+//
+// A single node serves `warren definitions export` on DataDir/admin.sock
+// (admin_socket.go, mode 0600): its accept loop, one goroutine per
+// request and one that closes the listener when the server stops, all
+// through goTracked.
+//
 // # Identities
 //
 // A node is named by Config.NodeName (warren@<short hostname> by default,
@@ -173,8 +204,11 @@
 //
 //	conn.hmu  →  defs turn  →  vhost.mu  →  queue (inside queue.Queue)  →  channel.mu  →  confirmTracker.mu  →  conn.outMu
 //
-// conn.chMu (the channel table, for the writer's consumer-timeout scan) is
-// taken before channel.mu; vhost.replyMu (direct reply-to keys),
+// conn.chMu (the channel table, for the writer's consumer-timeout scan,
+// and for counting a user's channels) is taken before channel.mu, and
+// never while Server.mu is held; accessControl.mu and defsFSM.mu (held
+// only around meta.State.Apply, a snapshot swap, or an export's read)
+// are leaves; vhost.replyMu (direct reply-to keys),
 // Server.vhostsMu (the vhost map, which connection.open reads) and a
 // channel's queue.Limiter lock are leaves. A classic session's lock is
 // taken before its queue's. Actions are carried out holding no lock (but
@@ -442,8 +476,9 @@
 // classic type deletes the logs of queues that no longer exist), runs the
 // reconciler's effects for everything loaded: each vhost, its exchanges,
 // its durable queues (Type.Declare recovers their messages, every one
-// redelivered) and its bindings; a new data dir gets "/" from an AddVhost
-// command. It logs the data dir, what it recreated, the applied index,
+// redelivered), its bindings, then the users and vhost metadata;
+// definitions never seeded get the default vhost, user and permissions
+// from a Seed command (seed.go), and Config.LoadDefinitions is imported. It logs the data dir, what it recreated, the applied index,
 // how many damaged records the store dropped and how long recovery took. Close closes every queue (which stops its timers and
 // syncs what is pending), then the queue types and the definitions.
 //

@@ -19,8 +19,10 @@ import (
 // saves that as the new snapshot, lets each queue type drop what belongs
 // to no saved queue (queue_types.go), then runs the reconciler's effects
 // for everything in the state: vhosts, exchanges, every durable queue
-// (each recovering its messages) and bindings. A new data dir gets the
-// default vhost "/" through the same AddVhost command as any other.
+// (each recovering its messages), bindings, users and vhost metadata.
+// Definitions never seeded (a new data dir, or one from before users
+// existed) get RabbitMQ's default vhost, user and permissions through a
+// meta.Seed command (seed.go), unless definitions are loaded at boot.
 // NewServer runs it before the listener opens.
 
 // Paths inside Config.DataDir.
@@ -48,6 +50,7 @@ func (s *Server) openStorage() error {
 		store = d
 	}
 	fsm := &defsFSM{srv: s, state: state}
+	s.fsm = fsm
 	if err := s.recoverQueueTypes(state); err != nil {
 		if store != nil {
 			store.Close()
@@ -65,10 +68,11 @@ func (s *Server) openStorage() error {
 	} else {
 		s.defs = newLocalLog(s.log, store, fsm)
 	}
-	if fresh && s.cluster == nil {
-		if _, err := s.defs.Propose(context.Background(), meta.AddVhost{Name: s.cfg.DefaultVhost}); err != nil {
-			return fmt.Errorf("broker: saving the default vhost: %w", err)
-		}
+	if err := s.seedDefaults(state, fresh); err != nil {
+		return err
+	}
+	if err := s.loadDefinitionsFile(); err != nil {
+		return err
 	}
 	if s.cfg.InMemory {
 		return nil
@@ -238,6 +242,7 @@ func (s *Server) recreate(state *meta.State) recoveryCounts {
 		s.reconcile(bindings, &applied{})
 		n.bindings += len(bindings)
 	}
+	s.reconcile(state.AccessEffects(), &applied{})
 	return n
 }
 

@@ -35,6 +35,7 @@ type Server struct {
 	vhosts   map[string]*vhost // the vhosts this node serves, changed by the definitions' effects
 
 	defs    proposer        // commits and applies definitions (defs.go)
+	fsm     *defsFSM        // the definitions state machine, read for exports (definitions_export.go)
 	cluster *clusterNode    // this node's part in its cluster; nil for a single node (cluster.go)
 	types   *queue.Registry // the queue types this node runs (queue_types.go)
 	damaged atomic.Uint64
@@ -63,6 +64,7 @@ type Server struct {
 
 	logins *loginFailures // failed logins per source (auth_throttle.go)
 	certs  *certStore     // the TLS listeners' certificates (tls.go); nil without them
+	access accessControl  // users and permissions, compiled (access.go)
 
 	diskProbeFailed atomic.Bool  // the last disk probe failed: logged once
 	clock           atomic.Int64 // milliseconds since the epoch, updated every clockTick
@@ -212,6 +214,7 @@ func (s *Server) Start() error {
 	for _, l := range lns {
 		s.goTracked(func() { s.acceptLoop(l.Listener) })
 	}
+	s.startAdminSocket()
 	return nil
 }
 

@@ -69,6 +69,8 @@ type vhost struct {
 
 	replyMu sync.RWMutex
 	replies map[string]*channel // direct reply-to keys
+
+	meta atomic.Pointer[meta.VhostMeta] // metadata and limits; nil for none (access_limits.go)
 }
 
 // newVhost returns an empty vhost; the effects of the AddVhost command that

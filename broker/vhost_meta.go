@@ -133,6 +133,15 @@ func (s *Server) reconcile(effects []meta.Effect, a *applied) {
 		case meta.VhostDeleted:
 			s.removeVhost(e.Vhost)
 			continue
+		case meta.UserChanged:
+			s.userChanged(e.Access)
+			continue
+		case meta.UserDeleted:
+			s.userDeleted(e.Access.User.Name)
+			continue
+		case meta.VhostMetaChanged:
+			s.vhostMetaChanged(e.Vhost, e.VhostMeta)
+			continue
 		}
 		v := s.vhost(e.Vhost)
 		if v == nil {

@@ -6,6 +6,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,12 @@ func TestVhostAddDelete(t *testing.T) {
 	}
 	if err := s.AddVhost(ctx, "v2"); err != nil {
 		t.Fatalf("adding it again: %v", err)
+	}
+	if _, err := amqp.Dial(vhostURL(s, "v2")); err == nil || !strings.Contains(err.Error(), "access to vhost 'v2' refused for user 'guest'") {
+		t.Fatalf("opened a vhost without permissions in it: %v", err)
+	}
+	if err := s.SetPermissions(ctx, "guest", "v2", Permission{Configure: ".*", Write: ".*", Read: ".*"}); err != nil {
+		t.Fatal(err)
 	}
 	c2, err := amqp.Dial(vhostURL(s, "v2"))
 	if err != nil {
@@ -121,6 +128,10 @@ func TestVhostAddDelete(t *testing.T) {
 		t.Fatal("the deleted vhost came back")
 	}
 	if err := s.AddVhost(ctx, "v2"); err != nil {
+		t.Fatal(err)
+	}
+	// Its permissions went with the deleted vhost, as in RabbitMQ.
+	if err := s.SetPermissions(ctx, "guest", "v2", Permission{Configure: ".*", Write: ".*", Read: ".*"}); err != nil {
 		t.Fatal(err)
 	}
 	c2, err = amqp.Dial(vhostURL(s, "v2"))

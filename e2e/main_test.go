@@ -52,6 +52,13 @@ type warrenOptions struct {
 	// DataDir, when set, is used (and kept) instead of a fresh temporary
 	// folder, so a test can restart a broker on the same data.
 	DataDir string
+	// LoadDefinitions is a definitions file the broker imports at start
+	// (RabbitMQ's load_definitions).
+	LoadDefinitions string
+	// Started, when set, is handed the in-process broker (a
+	// *broker.Server) once it listens, for tests that change what no
+	// AMQP method changes (permissions, vhosts).
+	Started func(srv any)
 }
 
 // startWarren starts an in-process Warren and returns its address and a

@@ -46,6 +46,7 @@ func init() {
 			ConsumerTimeout:     opts.ConsumerTimeout,
 			HandshakeTimeout:    opts.HandshakeTimeout,
 			MemoryHighWatermark: opts.MemoryHighWatermark,
+			LoadDefinitions:     opts.LoadDefinitions,
 		})
 		if err != nil {
 			remove()
@@ -54,6 +55,9 @@ func init() {
 		if err := srv.Start(); err != nil {
 			remove()
 			return "", nil, err
+		}
+		if opts.Started != nil {
+			opts.Started(srv)
 		}
 		stop := func() {
 			_ = srv.Close()

@@ -18,7 +18,7 @@ type Config struct {
 	// default_pass and default_vhost.
 	DefaultUser, DefaultPass, DefaultVhost string
 	// DefaultPermissions are default_permissions.configure, .read and
-	// .write (regular expressions).
+	// .write (regular expressions), each ".*" unless set.
 	DefaultPermissions Permissions
 	// DefaultUserTags are the default_user_tags.NAME set to true.
 	DefaultUserTags []string
@@ -149,6 +149,7 @@ func newConfig() *Config {
 		lines:               make(map[string]int),
 		MemoryHighWatermark: Limit{Absolute: -1},
 		DiskFreeLimit:       Limit{Absolute: -1},
+		DefaultPermissions:  Permissions{Configure: ".*", Read: ".*", Write: ".*"},
 	}
 }
 

@@ -51,6 +51,7 @@ func (a *applier) deleteVhost(name string) {
 	for _, n := range slices.Sorted(maps.Keys(v.queues)) {
 		a.effect(Effect{Kind: QueueStopped, Vhost: name, Queue: v.queues[n], DeleteData: true})
 	}
+	a.dropVhostAccess(name)
 	delete(a.s.vhosts, name)
 	a.effect(Effect{Kind: VhostDeleted, Vhost: name})
 }
@@ -200,6 +201,10 @@ func (a *applier) declareQueue(c DeclareQueue) {
 			return
 		}
 		a.res.Queue = cur
+		return
+	}
+	if err := a.queueLimit(c.Vhost, v, c.Queue.Name); err != nil {
+		a.res.Err = err
 		return
 	}
 	v.queues[c.Queue.Name] = c.Queue

@@ -275,7 +275,7 @@ func newCommand(op Op) decodable {
 	case OpSetQueueMembers:
 		return &SetQueueMembers{}
 	}
-	return nil
+	return newAccessCommand(op)
 }
 
 // Decode decodes one encoded command, returning the command value (not a
@@ -323,6 +323,9 @@ func deref(c decodable) Command {
 		return *c
 	case *SetQueueMembers:
 		return *c
+	}
+	if a := derefAccess(c); a != nil {
+		return a
 	}
 	return c
 }

@@ -30,6 +30,23 @@ func everyCommand() []Command {
 		NodeDown{Node: "warren@b", UpTo: 1 << 60},
 		SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 1<<63 + 9, Members: []string{"warren@b", "warren@a", "warren@c"},
 			Was: []string{"warren@b", "warren@a"}},
+		PutUser{User: UserDef{Name: "alice", PasswordHash: []byte{1, 2, 3, 4, 5, 6}, Hashing: HashSHA256,
+			Tags: []string{"administrator", "custom"}, Limits: Limits{"max-channels": 10, "max-connections": -1}}, Create: true},
+		DeleteUser{Name: "alice"},
+		SetPermissions{User: "alice", Vhost: "/", Perm: Permission{Configure: "^a", Write: ".*", Read: ""}},
+		ClearPermissions{User: "alice", Vhost: "/"},
+		SetTopicPermissions{User: "alice", Vhost: "/", Perm: TopicPermission{Exchange: "amq.topic", Write: "^{username}", Read: "x"}},
+		ClearTopicPermissions{User: "alice", Vhost: "/", Exchange: "amq.topic"},
+		PutVhost{Name: "v2", Meta: VhostMeta{Description: "d", Tags: []string{"a", "b"}, DefaultQueueType: "quorum"}},
+		SetVhostLimits{Vhost: "v2", Limits: Limits{"max-queues": 0, "max-connections": 5}},
+		SetUserLimits{User: "alice", Limits: Limits{"max-connections": 2}},
+		SetParameter{Vhost: "/", Component: "policy", Name: "p", Value: []byte(`{"pattern":"^q"}`)},
+		ClearParameter{Vhost: "/", Component: "policy", Name: "p"},
+		SetGlobalParameter{Name: "cluster_name", Value: []byte(`"c"`)},
+		ClearGlobalParameter{Name: "cluster_name"},
+		Seed{Vhost: "/", Meta: VhostMeta{Description: "Default virtual host"},
+			User: UserDef{Name: "guest", PasswordHash: []byte{9, 9, 9, 9, 1}, Hashing: HashSHA256, Tags: []string{"administrator"}},
+			Perm: Permission{Configure: ".*", Write: ".*", Read: ".*"}},
 	}
 }
 
@@ -53,6 +70,11 @@ func TestCommandRoundTrip(t *testing.T) {
 			t.Errorf("%T: re-encoding differs", c)
 		}
 		seen[c.Op()] = true
+	}
+	for op := OpPutUser; op <= OpSeed; op++ {
+		if !seen[op] {
+			t.Errorf("op %d has no round-trip case", op)
+		}
 	}
 	for op := OpAddVhost; op <= OpSetQueueMembers; op++ {
 		if !seen[op] {

@@ -24,7 +24,32 @@ func Diff(from, to *State) []Effect {
 	for _, vh := range to.Vhosts() {
 		effects = append(effects, additions(vh, from.vhosts[vh], to.vhosts[vh])...)
 	}
-	return effects
+	return append(effects, accessDiff(from, to)...)
+}
+
+// accessDiff returns the effects taking a node from from's users and
+// vhost metadata to to's: each vhost whose metadata changed, then each
+// user deleted, then each user changed, in name order.
+func accessDiff(from, to *State) []Effect {
+	var out []Effect
+	for _, vh := range to.Vhosts() {
+		if !reflect.DeepEqual(from.access.vmeta[vh], to.access.vmeta[vh]) {
+			out = append(out, Effect{Kind: VhostMetaChanged, Vhost: vh, VhostMeta: to.access.vmeta[vh]})
+		}
+	}
+	for _, u := range slices.Sorted(maps.Keys(from.access.users)) {
+		if _, ok := to.access.users[u]; !ok {
+			out = append(out, Effect{Kind: UserDeleted, Access: UserAccess{User: UserDef{Name: u}}})
+		}
+	}
+	for _, u := range slices.Sorted(maps.Keys(to.access.users)) {
+		was, _ := from.UserAccess(u)
+		now, _ := to.UserAccess(u)
+		if !reflect.DeepEqual(was, now) {
+			out = append(out, Effect{Kind: UserChanged, Access: now})
+		}
+	}
+	return out
 }
 
 // removals are the effects removing what of old (vhost vh) is not in

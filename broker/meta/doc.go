@@ -1,5 +1,8 @@
 // Package meta is a node's definitions (virtual hosts, exchanges, queues,
-// bindings) as a replicated state machine, in the shape of hashicorp/raft's
+// bindings, and, as RabbitMQ keeps them, internal users with their password
+// hashes, tags and limits, permissions and topic permissions, virtual host
+// metadata and limits, runtime and global parameters, policies among them)
+// as a replicated state machine, in the shape of hashicorp/raft's
 // FSM: every change is a Command, encoded as a version byte, a one-byte op
 // code and a binary body (Encode, Decode), and State.Apply applies one
 // committed command to the in-memory definitions, returning the Result to
@@ -15,6 +18,16 @@
 // an exchange in use, is a queue another connection's) is decided in Apply,
 // so every replica reaches the same answer. Snapshot encodes the whole
 // state deterministically and Restore builds a new State from it.
+//
+// Users and the rest of access control are commands of their own
+// (access.go, op codes 11 to 30), applied by access_apply.go and kept in
+// a section of the snapshot after the virtual hosts (access_snapshot.go;
+// a snapshot of the first version, written before users existed, still
+// restores, as never seeded). A password is hashed before its command is
+// proposed, so the salt travels in the command. Seed inserts RabbitMQ's
+// default vhost, user and permissions once in the definitions' life,
+// whichever node proposes it first. A vhost's max-queues limit is
+// checked by Apply, so that it holds across a cluster.
 //
 // The package knows nothing of the broker: it does no I/O and imports only
 // the protocol codec, the exchange package (kinds, bindings) and the queue

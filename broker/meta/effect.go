@@ -32,6 +32,14 @@ const (
 	// QueueMembersChanged: the quorum queue Queue, if this node runs
 	// that incarnation, now has the members Queue.Members.
 	QueueMembersChanged
+	// UserChanged: the user Access.User.Name was created or changed, or
+	// its permissions or limits were; Access is all of it now.
+	UserChanged
+	// UserDeleted: the user Access.User.Name is gone; close its
+	// connections.
+	UserDeleted
+	// VhostMetaChanged: Vhost's metadata or limits are now VhostMeta.
+	VhostMetaChanged
 )
 
 // Effect is one thing a node does after a command is applied: plain data,
@@ -43,6 +51,8 @@ type Effect struct {
 	Binding    exchange.Binding // BindingAdded, BindingRemoved
 	Queue      QueueDef         // QueueStarted, QueueStopped, QueueMembersChanged
 	DeleteData bool             // QueueStopped: delete the queue's messages and log
+	Access     UserAccess       // UserChanged, UserDeleted (only the name)
+	VhostMeta  VhostMeta        // VhostMetaChanged
 }
 
 // Result is what an applied command answers.

@@ -60,3 +60,25 @@ func MembersChanged(vhost, name string) error {
 	return protocol.NewError(protocol.PreconditionFailed,
 		"the members of quorum queue '%s' in vhost '%s' changed meanwhile", name, vhost)
 }
+
+// NoUser is 404 for a command naming a user that does not exist.
+func NoUser(name string) error {
+	return protocol.NewError(protocol.NotFound, "user '%s' does not exist", name)
+}
+
+// UserExists is 406 for creating a user that exists.
+func UserExists(name string) error {
+	return protocol.NewError(protocol.PreconditionFailed, "user '%s' already exists", name)
+}
+
+// BadUser is 406 for a user definition that cannot be kept.
+func BadUser(why string) error {
+	return protocol.NewError(protocol.PreconditionFailed, "%s", why)
+}
+
+// QueueLimit is 406 for a new queue in a virtual host at its max-queues
+// limit, worded as rabbit_queue_type's.
+func QueueLimit(vhost, name string, limit int64) error {
+	return protocol.NewError(protocol.PreconditionFailed,
+		"cannot declare queue '%s': queue limit in vhost '%s' (%d) is reached", name, vhost, limit)
+}

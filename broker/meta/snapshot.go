@@ -8,11 +8,18 @@ import (
 	"github.com/warrenmq/warren/protocol/fields"
 )
 
+// snapshotVersion is the first byte of a snapshot with the access
+// section (users, permissions, vhost metadata, parameters) after the
+// virtual hosts. Restore still reads snapshots of Version, written
+// before, which end after the vhosts: they restore as never seeded,
+// with none of those.
+const snapshotVersion = 2
+
 // Snapshot encodes the whole state, with the index of the last command
 // applied, deterministically: equal states encode to equal bytes. It does
 // no I/O; writing the bytes (Persist, in Raft's terms) is the store's.
 func (s *State) Snapshot() []byte {
-	w := writer{fields.Writer{B: []byte{Version}}}
+	w := writer{fields.Writer{B: []byte{snapshotVersion}}}
 	w.Uvarint(s.applied)
 	w.Uvarint(uint64(len(s.vhosts)))
 	for _, name := range s.Vhosts() {
@@ -34,6 +41,7 @@ func (s *State) Snapshot() []byte {
 			w.binding(&b)
 		}
 	}
+	w.writeAccess(s)
 	return w.B
 }
 
@@ -41,7 +49,7 @@ func (s *State) Snapshot() []byte {
 // in for the old one; a snapshot that cannot be decoded, or that names a
 // thing twice or binds something missing, is ErrCorrupt.
 func Restore(b []byte) (*State, error) {
-	if len(b) == 0 || b[0] != Version {
+	if len(b) == 0 || (b[0] != Version && b[0] != snapshotVersion) {
 		return nil, fmt.Errorf("%w: snapshot version", ErrCorrupt)
 	}
 	r := newReader(b[1:])
@@ -55,6 +63,9 @@ func Restore(b []byte) (*State, error) {
 		v := newVhostState()
 		s.vhosts[name] = v
 		r.restoreVhost(v)
+	}
+	if b[0] == snapshotVersion {
+		r.restoreAccess(s)
 	}
 	if err := r.End(); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 type State struct {
 	applied uint64
 	vhosts  map[string]*vhostState
+	access  accessState // users, permissions, vhost metadata, parameters (access_state.go)
 }
 
 // vhostState is one virtual host's definitions. Bindings are kept by their
@@ -28,7 +29,7 @@ type vhostState struct {
 
 // NewState returns an empty state: no virtual hosts, nothing applied.
 func NewState() *State {
-	return &State{vhosts: make(map[string]*vhostState)}
+	return &State{vhosts: make(map[string]*vhostState), access: newAccessState()}
 }
 
 func newVhostState() *vhostState {
@@ -132,6 +133,9 @@ func (s *State) Apply(index uint64, cmd Command) (Result, []Effect) {
 	case SetQueueMembers:
 		a.setQueueMembers(c)
 	default:
+		if a.applyAccess(cmd) {
+			break
+		}
 		a.res.Err = protocol.NewError(protocol.InternalError, "unknown definitions command %T", cmd)
 	}
 	return a.res, a.effects

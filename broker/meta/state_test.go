@@ -77,6 +77,22 @@ func scenario() []Command {
 		DeclareQueue{Vhost: "/", Queue: quorumDef("qq", 8, "warren@a", "warren@b")},
 		SetQueueMembers{Vhost: "/", Name: "qq", Incarnation: 8, Members: []string{"warren@a", "warren@b", "warren@c"},
 			Was: []string{"warren@a", "warren@b"}},
+		Seed{Vhost: "/", User: UserDef{Name: "guest", PasswordHash: []byte("salt-hash"), Hashing: HashSHA256,
+			Tags: []string{"administrator"}}, Perm: Permission{Configure: ".*", Write: ".*", Read: ".*"}},
+		PutUser{User: UserDef{Name: "bob", Hashing: HashSHA256, Limits: Limits{LimitMaxChannels: 3}}},
+		PutUser{User: UserDef{Name: "bob"}, Create: true}, // exists
+		PutVhost{Name: "app", Meta: VhostMeta{Description: "the app", DefaultQueueType: "quorum"}},
+		SetVhostLimits{Vhost: "app", Limits: Limits{LimitMaxQueues: 1}},
+		SetPermissions{User: "bob", Vhost: "app", Perm: Permission{Configure: "^bob", Write: ".*", Read: ""}},
+		SetPermissions{User: "nobody", Vhost: "app"}, // 404
+		SetTopicPermissions{User: "bob", Vhost: "app", Perm: TopicPermission{Exchange: "amq.topic", Write: "^{username}\\."}},
+		SetParameter{Vhost: "app", Component: "policy", Name: "ha", Value: []byte(`{"pattern":".*"}`)},
+		SetGlobalParameter{Name: "cluster_name", Value: []byte(`"prod"`)},
+		DeclareQueue{Vhost: "app", Queue: qdef("a1", 20)},
+		DeclareQueue{Vhost: "app", Queue: qdef("a2", 21)}, // over max-queues
+		PutVhost{Name: "gone"},
+		SetPermissions{User: "bob", Vhost: "gone", Perm: Permission{Read: ".*"}},
+		DeleteVhost{Name: "gone"},
 	}
 }
 

@@ -117,10 +117,11 @@ func (o *options) brokerConfig(log *zap.Logger) broker.Config {
 	cfg := broker.Config{
 		Listen: o.listen, ListenTLS: f.SSL.Addrs, DataDir: o.dataDir, NodeName: o.nodeName, Logger: log,
 		DiskFreeLimit: o.diskFreeLimit, DefaultUser: o.user, DefaultPass: o.pass, Cluster: o.cluster,
-		DefaultVhost: f.DefaultVhost, DefaultUserTags: f.DefaultUserTags, LoadDefinitions: f.LoadDefinitions,
+		DefaultVhost: f.DefaultVhost, DefaultUserTags: f.DefaultUserTags, LoadDefinitions: o.loadDefinitions,
 		ClusterName: f.ClusterName, FrameMax: f.FrameMax, ConsumerTimeout: f.ConsumerTimeout,
 		MaxMessageSize: f.MaxMessageSize, HandshakeTimeout: f.HandshakeTimeout, AuthMechanisms: f.AuthMechanisms,
-		DefaultPermissions: [3]string{f.DefaultPermissions.Configure, f.DefaultPermissions.Read, f.DefaultPermissions.Write},
+		DefaultPermissions: broker.Permission{Configure: f.DefaultPermissions.Configure, Read: f.DefaultPermissions.Read,
+			Write: f.DefaultPermissions.Write},
 	}
 	if f.Has("heartbeat") {
 		cfg.Heartbeat = f.Heartbeat

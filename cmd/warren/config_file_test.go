@@ -13,6 +13,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/warrenmq/warren/broker"
 )
 
 // writeConf writes a configuration file and returns its path.
@@ -104,6 +106,8 @@ frame_max = 65536
 consumer_timeout = 60000
 vm_memory_high_watermark.absolute = 1GiB
 default_vhost = prod
+default_permissions.write = ^app\.
+default_user_tags.monitoring = true
 load_definitions = /etc/warren/definitions.json
 management.tcp.port = 15673
 cluster_name = east
@@ -130,6 +134,9 @@ num_acceptors.tcp = 10
 	case c.MemoryHighWatermark != 1<<30 || c.DefaultVhost != "prod" || c.LoadDefinitions != "/etc/warren/definitions.json" ||
 		c.ManagementListen != ":15673" || c.ClusterName != "east":
 		t.Errorf("config %+v", c)
+	case c.DefaultPermissions != (broker.Permission{Configure: ".*", Read: ".*", Write: `^app\.`}) ||
+		!reflect.DeepEqual(c.DefaultUserTags, []string{"monitoring"}):
+		t.Errorf("default permissions %+v, tags %v", c.DefaultPermissions, c.DefaultUserTags)
 	}
 }
 

@@ -42,6 +42,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "cluster" {
 		os.Exit(runCluster(os.Args[2:], os.LookupEnv, os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "definitions" {
+		os.Exit(runDefinitions(os.Args[2:], os.LookupEnv, os.Stdout, os.Stderr))
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	err := run(os.Args[1:], os.LookupEnv, os.Stderr, sig)

@@ -31,6 +31,7 @@ type options struct {
 	explicit            map[string]bool // flags given on the command line
 	env                 func(string) (string, bool)
 	diskLimit, level    string
+	loadDefinitions     string // a definitions file imported at start
 }
 
 // usageError is a command-line error the flag package has already
@@ -92,6 +93,8 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		"secret shared by the cluster's nodes, as RabbitMQ's Erlang cookie; prefer the environment variable (env WARREN_CLUSTER_SECRET)")
 	defsTimeout := fs.String("definitions-timeout", get("WARREN_DEFINITIONS_TIMEOUT", fileDuration(f.Warren.DefinitionsTimeout, "15s")),
 		"how long a cluster node waits for the cluster to commit a definitions change (a declare, bind or delete) before refusing it with 541, such as 15s or 3s (env WARREN_DEFINITIONS_TIMEOUT)")
+	loadDefs := fs.String("load-definitions", get("WARREN_LOAD_DEFINITIONS", f.LoadDefinitions),
+		"a RabbitMQ definitions file (JSON) imported at every start, as RabbitMQ's load_definitions; the default user and vhost are then not created (env WARREN_LOAD_DEFINITIONS)")
 	health := fs.Bool("health-check", false,
 		"instead of running a node, check that one answers AMQP on the first --listen address (a wildcard host is checked on loopback); exit 0 if it does, 1 if not")
 	if err := fs.Parse(args); err != nil {
@@ -103,7 +106,7 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 	o.explicit = make(map[string]bool)
 	fs.Visit(func(fl *flag.Flag) { o.explicit[fl.Name] = true })
 	o.dataDir, o.user, o.pass, o.nodeName, o.logFormat, o.healthCheck = *dataDir, *user, *pass, *node, *format, *health
-	o.diskLimit, o.level = *diskLimit, *level
+	o.diskLimit, o.level, o.loadDefinitions = *diskLimit, *level, *loadDefs
 	if *listen == "" {
 		return options{}, errors.New("--listen (WARREN_LISTEN) is empty: give an address such as 127.0.0.1:5672, or none")
 	}
