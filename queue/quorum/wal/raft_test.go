@@ -72,9 +72,12 @@ func (listSnapshot) Release() {}
 func raftConfig(id string) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(id)
-	c.HeartbeatTimeout = 50 * time.Millisecond
-	c.ElectionTimeout = 50 * time.Millisecond
-	c.LeaderLeaseTimeout = 50 * time.Millisecond
+	// Timeouts long enough that a loaded machine running the race
+	// detector does not lose the leader in the middle of a test (50 ms
+	// did, once), short enough that the first election is quick.
+	c.HeartbeatTimeout = 500 * time.Millisecond
+	c.ElectionTimeout = 500 * time.Millisecond
+	c.LeaderLeaseTimeout = 500 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.SnapshotThreshold = 1 << 30
 	c.Logger = hclog.NewNullLogger()
