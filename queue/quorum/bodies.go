@@ -144,11 +144,16 @@ func (b *bodies) drop(indexes []uint64) {
 }
 
 // refill reads paged bodies back into the window until it is full or the
-// log holds none, then writes the settles gathered since the last call.
+// log holds none, writing the settles gathered since the last call first
+// (the forward Reader must not find the records of bodies dropped since)
+// and those of the records it read after.
 func (b *bodies) refill() {
 	pl := b.pl
 	if pl == nil {
 		return
+	}
+	if err := pl.flush(); err != nil {
+		b.fail("cannot settle paged quorum queue bodies; bodies stay in memory", err)
 	}
 	for pl.paged > 0 && !b.full() {
 		index, m, err := pl.next()

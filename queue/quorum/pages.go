@@ -15,9 +15,13 @@ import (
 // its replicas (bodies.go).
 const pagesDir = "pages"
 
+// pageSegmentSize is the page logs' segment size; zero is the store's
+// default (64 MiB). Tests lower it to see space come back sooner.
+var pageSegmentSize int64
+
 // openPages opens the node's page store under dir.
 func openPages(dir string) (*store.Store, error) {
-	return store.Open(filepath.Join(dir, pagesDir), store.Options{Volatile: true})
+	return store.Open(filepath.Join(dir, pagesDir), store.Options{Volatile: true, SegmentSize: pageSegmentSize})
 }
 
 // openPageLog opens an empty page log for a replica of group. Each gets a
