@@ -11,8 +11,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/queue"
-	"github.com/warrenmq/warren/queue/store"
 	"github.com/warrenmq/warren/queue/quorum/internal/crashcopy"
+	"github.com/warrenmq/warren/queue/store"
 )
 
 // testWindow is the window the paging tests give a replica.
