@@ -71,14 +71,41 @@
 //
 // # Bodies and snapshots
 //
-// The state machine holds headers only and names a message by the index
-// of the command that enqueued it (the entry's Raft index shifted left by
-// ten bits, plus the command's position). Each replica keeps the bodies of
-// the messages it holds in memory, in index order (bodies.go), dropping
-// those below fifo.State.LiveFrom. A snapshot is the state plus the live
-// bodies, so the Raft log can be truncated right behind it however old the
-// oldest unacked message is: disk stays bounded by the live messages and
-// the entries since the last snapshot. Snapshots are asked for by the
+// The state machine holds headers only (12 bytes a plain message, in
+// fifo's chunked deques) and names a message by the index of the command
+// that enqueued it (the entry's Raft index shifted left by ten bits, plus
+// the command's position). Each replica keeps the bodies of the messages
+// it holds (bodies.go): a window of at most 16,384 bodies or 32 MiB in
+// memory, the rest in the replica's page log, a log of the node's
+// volatile store under pages/ beside the WAL (queue/store with
+// Options.Volatile: emptied at every start, never synced; pages.go).
+// While the window is full, or the log holds bodies not read back, an
+// enqueue's body is appended to the log; as the window drains, one
+// Reader moving forward reads the log's bodies back into it and settles
+// their records, so the log holds only the paged region, in enqueue
+// order. A body is dropped as its message leaves the queue
+// (fifo.State.Left), from memory or from the log, so one old unacked
+// message pins nothing but its own body. A delivery whose body is not in
+// the window (a high-priority message, a Resend, a basic.get past the
+// window) reads it from the log on Raft's FSM goroutine, through runs
+// that map indexes to records (16 bytes per entry's enqueues) and a
+// Reader that moves forward: one record's read when such deliveries come
+// in order, up to 1,024 (the store's sparse index) otherwise. The log is
+// a cache, never the record: a restarted replica rebuilds it from its
+// snapshot and Raft log.
+//
+// A snapshot is the state plus every live body, so the Raft log can be
+// truncated right behind it however old the oldest unacked message is,
+// and a new or lagging member receives the queue whole: disk stays
+// bounded by the live messages and the entries since the last snapshot.
+// Snapshot (on the FSM goroutine) streams the state into a spool, an
+// unlinked file beside the page logs, and shares the window's messages;
+// Persist (on Raft's snapshot goroutine) writes the state, the window and
+// the paged bodies, read from the page log, in index order. From
+// Snapshot until Release the page log holds its settles back (the forward
+// Reader skips the records of bodies gone meanwhile), so no body the
+// snapshot needs is reclaimed. Restore puts the first bodies in memory
+// and the rest in a fresh page log. Snapshots are asked for by the
 // state machine, not by Raft's threshold: once as many entries were
 // applied since the last one as bodies are live, now or at the last
 // snapshot, whichever is fewer (and at least 16,384), so a snapshot's
@@ -88,8 +115,12 @@
 // stops) takes a snapshot first when at least 1,024 entries were applied
 // since the last, so the next start restores it and replays nothing: Raft
 // applies entries after a restart only once the group has a leader, and
-// the queue serves only what it applied. Known limit: the bodies of a
-// backlog are in memory on every replica.
+// the queue serves only what it applied. Memory per replica is the
+// window, 12 bytes of header and up to 16 bytes of runs per paged
+// message; a backlog's bodies take their size twice on each replica's
+// disk at worst (the last snapshot and the page log). Known limit: a
+// delivery past the window costs a read from the page log on the FSM
+// goroutine, which holds up the queue while it reads.
 //
 // # Raft transport
 //
@@ -108,20 +139,24 @@
 // member worker while the members or the leader change, the x-expires
 // hook's, a timer's callback (the failover check's, failover.go, is
 // joined by Close), and one per Raft RPC a peer sent while the
-// replica serves it. Per node: the links' accept loop and, per link, a
+// replica serves it; page log reads happen on Raft's FSM and snapshot
+// goroutines. Per node: the page store's sync loop and compactor
+// (queue/store), the links' accept loop and, per link, a
 // writer, a reader and an answerer (the dialled ones a dialler first);
 // while any replica runs, the Raft transport's accept loop and a reader
 // and a writer per stream, and one per snapshot install received.
 // Queue.Close and Delete stop Raft, the proposer and what they started
 // (the last replica's transport stops the node's and joins it);
-// Type.Close ends the links and closes the WAL once every queue is
-// closed.
+// Type.Close ends the links and closes the WAL and the page store once
+// every queue is closed.
 //
 // # Locks
 //
 // Type.mu guards the queue map and the nodes reported down. Queue.mu
 // guards the sessions, timers (the failover check's too) and the done
-// flag; it is taken before a session's mu, never after. fsm.mu guards the state and the bodies; it is
+// flag; it is taken before a session's mu, never after. fsm.mu guards the state and the bodies
+// (pageLog.mu, a leaf, guards the holds a snapshot takes on its page
+// log, shared with Raft's snapshot goroutine); it is
 // held only while applying or reading them, never while effects are
 // carried out, so an effect may call into sessions and the broker. A
 // link's mu guards its outbox and its pending forwarded proposals.

@@ -5,13 +5,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sync"
 
 	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum/fifo"
+	"github.com/warrenmq/warren/queue/store"
 )
 
 // snapshotEvery is the fewest entries applied between two snapshots. A
@@ -31,10 +34,6 @@ const snapshotEvery = 16384
 // writes nothing when its node stops.
 const closeSnapshotMin = 1024
 
-// sweepEvery is how many entries are applied between two drops of the
-// bodies below the state's LiveFrom.
-const sweepEvery = 256
-
 // applied is the answer to one proposed command (fsm.Apply answers an
 // entry with one per command, as its future's Response).
 type applied struct {
@@ -52,12 +51,31 @@ type fsm struct {
 
 	mu        sync.Mutex
 	state     *fifo.State
-	bodies    bodies
+	bodies    *bodies
 	sinceSnap uint64
 	snapLive  int // bodies live at the last snapshot
-	sinceDrop int
 	broken    error
 	batch     []decoded // decoding buffer
+}
+
+// newFSM returns the replica of q with state st and no bodies.
+func newFSM(q *Queue, st *fifo.State) *fsm {
+	f := &fsm{q: q, state: st}
+	f.bodies = f.newBodies()
+	return f
+}
+
+// newBodies returns an empty body store, paging to a log of the node's
+// page store when it has one.
+func (f *fsm) newBodies() *bodies {
+	b := newBodies(nil, f.q.log.With(zap.String("queue", f.q.decl.Name), zap.String("vhost", f.q.decl.VHost)))
+	if f.q.t.pages != nil {
+		b.open = func() (*store.Log, error) { return f.q.t.openPageLog(f.q.group) }
+	}
+	if f.q.t.window > 0 {
+		b.maxMsgs = f.q.t.window
+	}
+	return b
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -90,25 +108,22 @@ func (f *fsm) Apply(l *raft.Log) any {
 	var todo []work
 	for i, d := range f.batch {
 		index := commandIndex(l.Index, i)
-		if d.msg != nil {
-			f.bodies.put(index, d.msg)
-		}
 		res, effects := f.state.Apply(index, d.cmd)
 		out[i].res = res
-		if _, isGet := d.cmd.(fifo.Get); isGet && res.Outcome == fifo.OK {
+		if _, isEnq := d.cmd.(fifo.Enqueue); isEnq && d.msg != nil && res.Outcome == fifo.OK {
+			f.bodies.put(index, d.msg)
+		}
+		if _, isGet := d.cmd.(fifo.Get); isGet && res.Outcome == fifo.OK && leading {
 			out[i].get = f.bodies.get(res.Get.Index)
 		}
 		if len(effects) > 0 && leading {
 			todo = f.resolve(todo, effects)
 		}
-		f.sinceDrop++
+		f.bodies.drop(f.state.Left())
 		f.sinceSnap++
 	}
 	clear(f.batch)
-	if f.sinceDrop >= sweepEvery {
-		f.bodies.dropBelow(f.state.LiveFrom())
-		f.sinceDrop = 0
-	}
+	f.bodies.refill()
 	snap := f.snapshotDueLocked()
 	f.mu.Unlock()
 	f.q.carryOut(todo)
@@ -177,38 +192,100 @@ func (f *fsm) appliedSinceSnapshot() uint64 {
 }
 
 // Snapshot captures the state and the live bodies; Persist writes them on
-// Raft's snapshot goroutine. Messages are immutable, so sharing them is
-// safe.
+// Raft's snapshot goroutine. The state is encoded now, into a spool (an
+// unlinked file beside the page logs, or memory without a data dir); the
+// window's messages are shared (messages are immutable); the paged bodies
+// are read from the page log by Persist, which holds the log's settles
+// back until Release so that none of them goes meanwhile.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.bodies.dropBelow(f.state.LiveFrom())
-	idx, msgs := f.bodies.from(0)
-	f.sinceSnap, f.snapLive = 0, len(idx)
-	return &snapshot{state: f.state.Snapshot(), index: idx, msgs: msgs}, nil
+	sp, err := f.q.t.newSpool()
+	if err != nil {
+		return nil, err
+	}
+	n, err := f.state.WriteSnapshot(sp)
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	s := &snapshot{state: sp, stateLen: n}
+	s.index, s.msgs = f.bodies.window()
+	if pl := f.bodies.pl; pl != nil && pl.paged > 0 {
+		s.paged = &pagedView{pl: pl, from: pl.fwd.Position(), end: pl.end, n: pl.paged, skip: pl.hold()}
+	}
+	f.sinceSnap, f.snapLive = 0, s.count()
+	return s, nil
 }
 
-// Restore replaces the replica with a snapshot's.
+// Restore replaces the replica with a snapshot's: the state, the first
+// bodies into memory and the rest into a fresh page log.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	st, b, err := readSnapshot(rc)
+	b := f.newBodies()
+	st, err := readSnapshot(rc, b)
 	if err != nil {
+		b.close()
 		return err
 	}
 	f.mu.Lock()
+	old := f.bodies
 	f.state, f.bodies, f.sinceSnap, f.snapLive, f.broken = st, b, 0, b.len(), nil
 	f.mu.Unlock()
+	old.close()
 	return nil
+}
+
+// closeBodies drops the replica's bodies and deletes its page log: the
+// replica stopped.
+func (f *fsm) closeBodies() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bodies.close()
+	f.bodies = f.newBodies()
+}
+
+// bodyStats returns the bodies the replica holds in memory (count and
+// bytes), how many are paged, and the bytes its page log takes on disk.
+func (f *fsm) bodyStats() (mem int, memBytes int64, paged int, disk int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.bodies
+	if b.pl != nil {
+		paged, disk = b.pl.paged, b.pl.diskSize()
+	}
+	return len(b.mem), b.memBytes, paged, disk
 }
 
 // snapshot is a replica's state at one index and the bodies it refers to:
 // the encoded fifo state (uvarint length, bytes), the number of bodies
 // (uvarint), then each body's index (uvarint), length (uvarint) and
-// encoded message.
+// encoded message, in index order.
 type snapshot struct {
-	state []byte
+	state    spool
+	stateLen int64
+	// the window's bodies, by index
 	index []uint64
 	msgs  []*queue.Message
+	paged *pagedView // nil when none is paged
+}
+
+// pagedView is the paged bodies of a snapshot: the records of pl from
+// from to end, less those settled and those in skip, n of them.
+type pagedView struct {
+	pl        *pageLog
+	from, end uint64
+	n         int
+	skip      seqSet
+}
+
+// count returns how many bodies the snapshot holds.
+func (s *snapshot) count() int {
+	n := len(s.index)
+	if s.paged != nil {
+		n += s.paged.n
+	}
+	return n
 }
 
 // Persist writes the snapshot to sink.
@@ -222,56 +299,83 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *snapshot) write(w io.Writer) error {
-	buf := binary.AppendUvarint(make([]byte, 0, 64*1024), uint64(len(s.state)))
-	buf = append(buf, s.state...)
-	buf = binary.AppendUvarint(buf, uint64(len(s.index)))
+	bw := bufio.NewWriterSize(w, 64*1024)
+	var scratch [binary.MaxVarintLen64]byte
+	bw.Write(binary.AppendUvarint(scratch[:0], uint64(s.stateLen)))
+	if _, err := s.state.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if n, err := io.Copy(bw, s.state); err != nil || n != s.stateLen {
+		return fmt.Errorf("snapshot state: %d of %d bytes copied: %v", n, s.stateLen, err)
+	}
+	bw.Write(binary.AppendUvarint(scratch[:0], uint64(s.count())))
 	var m []byte
-	for i, idx := range s.index {
-		m = queue.AppendMessage(m[:0], s.msgs[i])
-		buf = binary.AppendUvarint(buf, idx)
-		buf = binary.AppendUvarint(buf, uint64(len(m)))
-		buf = append(buf, m...)
-		if len(buf) >= 64*1024 {
-			if _, err := w.Write(buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
+	body := func(idx uint64, enc []byte) {
+		bw.Write(binary.AppendUvarint(scratch[:0], idx))
+		bw.Write(binary.AppendUvarint(scratch[:0], uint64(len(enc))))
+		bw.Write(enc)
+	}
+	i := 0
+	window := func(below uint64) {
+		for ; i < len(s.index) && s.index[i] < below; i++ {
+			m = queue.AppendMessage(m[:0], s.msgs[i])
+			body(s.index[i], m)
 		}
 	}
-	_, err := w.Write(buf)
-	return err
+	if p := s.paged; p != nil {
+		r := p.pl.log.NewReader(p.from)
+		defer r.Close()
+		for left := p.n; left > 0; {
+			rec, err := r.Next()
+			if err == nil && rec.Seq >= p.end {
+				err = io.EOF
+			}
+			if err != nil {
+				return fmt.Errorf("snapshot: %d paged bodies unread: %w", left, err)
+			}
+			if p.skip.has(rec.Seq) {
+				continue
+			}
+			if len(rec.Data) < 8 {
+				return fmt.Errorf("snapshot: short page log record %d", rec.Seq)
+			}
+			idx := binary.BigEndian.Uint64(rec.Data)
+			window(idx)
+			body(idx, rec.Data[8:])
+			left--
+		}
+	}
+	window(math.MaxUint64)
+	return bw.Flush()
 }
 
-// Release implements raft.FSMSnapshot.
-func (s *snapshot) Release() {}
+// Release implements raft.FSMSnapshot: it closes the spool and ends the
+// hold on the page log.
+func (s *snapshot) Release() {
+	s.state.Close()
+	if s.paged != nil {
+		s.paged.pl.release()
+	}
+}
 
 // maxSnapshotField bounds one length read from a snapshot, so that a
 // damaged one cannot make Restore allocate without limit.
 const maxSnapshotField = 1 << 30
 
-// maxSnapshotPrealloc bounds the bodies Restore makes room for ahead of
-// reading them (16 bytes each), whatever count a damaged snapshot claims;
-// past it the slices grow as bodies are read.
-const maxSnapshotPrealloc = 1 << 20
-
-// readSnapshot reads what snapshot.write wrote.
-func readSnapshot(r io.Reader) (*fifo.State, bodies, error) {
+// readSnapshot reads what snapshot.write wrote, putting the bodies in b.
+func readSnapshot(r io.Reader, b *bodies) (*fifo.State, error) {
 	br := byteReader{r: bufio.NewReaderSize(r, 64*1024)}
-	var b bodies
 	raw := br.field()
 	if br.err != nil {
-		return nil, b, br.err
+		return nil, br.err
 	}
 	st, err := fifo.Restore(raw)
 	if err != nil {
-		return nil, b, err
+		return nil, err
 	}
 	n := br.uvarint()
-	if br.err == nil {
-		b.index = make([]uint64, 0, min(n, maxSnapshotPrealloc))
-		b.msgs = make([]*queue.Message, 0, min(n, maxSnapshotPrealloc))
-	}
 	var data []byte // reused: DecodeMessage copies what it keeps
+	var last uint64
 	for i := uint64(0); i < n && br.err == nil; i++ {
 		idx := br.uvarint()
 		data = br.fieldInto(data)
@@ -280,17 +384,19 @@ func readSnapshot(r io.Reader) (*fifo.State, bodies, error) {
 		}
 		m, err := queue.DecodeMessage(data)
 		if err != nil {
-			return nil, b, fmt.Errorf("%w: snapshot body %d: %v", fifo.ErrCorrupt, idx, err)
+			return nil, fmt.Errorf("%w: snapshot body %d: %v", fifo.ErrCorrupt, idx, err)
 		}
-		if b.len() > 0 && idx <= b.index[len(b.index)-1] {
-			return nil, b, fmt.Errorf("%w: snapshot bodies out of order", fifo.ErrCorrupt)
+		if i > 0 && idx <= last {
+			return nil, fmt.Errorf("%w: snapshot bodies out of order", fifo.ErrCorrupt)
 		}
+		last = idx
 		b.put(idx, m)
 	}
 	if br.err != nil {
-		return nil, b, fmt.Errorf("%w: snapshot: %v", fifo.ErrCorrupt, br.err)
+		return nil, fmt.Errorf("%w: snapshot: %v", fifo.ErrCorrupt, br.err)
 	}
-	return st, b, nil
+	b.refill() // writes the settles the puts gathered; reads nothing
+	return st, nil
 }
 
 // byteReader reads uvarints and length-prefixed fields, keeping the first

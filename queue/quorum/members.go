@@ -385,9 +385,10 @@ func (q *Queue) change(f raft.IndexFuture, what, node string) bool {
 // reset replaces the replica's state with st and forgets its bodies: the
 // replica stopped, and a later one starts from nothing.
 func (f *fsm) reset(st *fifo.State) {
+	f.closeBodies()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.state, f.bodies, f.sinceSnap, f.sinceDrop, f.broken = st, bodies{}, 0, 0, nil
+	f.state, f.sinceSnap, f.broken = st, 0, nil
 }
 
 // keptReplica reports whether the node kept a replica's data for group

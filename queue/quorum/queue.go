@@ -305,6 +305,7 @@ func (q *Queue) stop() {
 		}
 	}
 	q.wg.Wait()
+	q.fsm.closeBodies()
 	q.t.forget(q)
 }
 

@@ -44,6 +44,13 @@ func fill(t *testing.T, q *Queue, n int) {
 		q.Publish(&queue.Message{Body: fmt.Appendf(nil, "m%d", i)}, queue.Confirm{})
 	}
 	waitReady(t, q, n)
+	waitSnapshots(t, q)
+}
+
+// waitSnapshots waits until any snapshot the commands applied so far
+// asked for is written.
+func waitSnapshots(t *testing.T, q *Queue) {
+	t.Helper()
 	// Once a later command is applied, every Apply of the fill has
 	// returned, so a snapshot any of them asked for is under way or was
 	// taken; none is due once the last one ends.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum/fifo"
 )
@@ -16,8 +18,9 @@ import (
 // the restore rather than allocating what it claims.
 func TestSnapshotBodiesRoundTrip(t *testing.T) {
 	st := fifo.NewState(fifo.Config{})
-	var s snapshot
-	s.state = st.Snapshot()
+	state := st.Snapshot()
+	s := snapshot{state: &memSpool{}, stateLen: int64(len(state))}
+	s.state.Write(state)
 	for i, size := range []int{3000, 10, 0, 70000, 5} {
 		s.index = append(s.index, uint64(i+1)<<10)
 		s.msgs = append(s.msgs, &queue.Message{Exchange: "x", RoutingKey: fmt.Sprint(i),
@@ -27,7 +30,8 @@ func TestSnapshotBodiesRoundTrip(t *testing.T) {
 	if err := s.write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	_, b, err := readSnapshot(bytes.NewReader(buf.Bytes()))
+	b := newBodies(nil, zap.NewNop())
+	_, err := readSnapshot(bytes.NewReader(buf.Bytes()), b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +46,10 @@ func TestSnapshotBodiesRoundTrip(t *testing.T) {
 	}
 
 	// The same state claiming 2^60 bodies, and holding none.
-	bad := binary.AppendUvarint(nil, uint64(len(s.state)))
-	bad = append(bad, s.state...)
+	bad := binary.AppendUvarint(nil, uint64(len(state)))
+	bad = append(bad, state...)
 	bad = binary.AppendUvarint(bad, 1<<60)
-	if _, _, err := readSnapshot(bytes.NewReader(bad)); !errors.Is(err, fifo.ErrCorrupt) {
+	if _, err := readSnapshot(bytes.NewReader(bad), newBodies(nil, zap.NewNop())); !errors.Is(err, fifo.ErrCorrupt) {
 		t.Fatalf("snapshot claiming 2^60 bodies: %v, want ErrCorrupt", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,6 +21,7 @@ import (
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum/fifo"
 	"github.com/warrenmq/warren/queue/quorum/wal"
+	"github.com/warrenmq/warren/queue/store"
 )
 
 // Config configures the quorum queue type of a node.
@@ -44,6 +46,10 @@ type Type struct {
 	cfg Config
 	log *zap.Logger
 	wal *wal.WAL // nil in memory
+	// pages holds the replicas' page logs (pages.go); nil in memory,
+	// where bodies are never paged.
+	pages    *store.Store
+	pageLogs atomic.Uint64 // page logs opened, for their names
 
 	links   *links  // nil on a single node
 	raftNet raftNet // the groups' Raft transport in a cluster (raftnet.go)
@@ -51,6 +57,8 @@ type Type struct {
 	// snapshotEvery is the fewest entries between two snapshots of a
 	// queue (snapshotEvery; tests lower it).
 	snapshotEvery uint64
+	// window, when above zero, replaces windowMessages (tests).
+	window int
 
 	mu     sync.Mutex
 	queues map[string]*Queue // by group name
@@ -76,12 +84,19 @@ func OpenType(cfg Config) (*Type, error) {
 			return nil, err
 		}
 		t.wal = w
+		p, err := openPages(cfg.Dir)
+		if err != nil {
+			w.Close()
+			return nil, err
+		}
+		t.pages = p
 	}
 	if cfg.Net != nil {
 		l, err := newLinks(t, cfg.Net)
 		if err != nil {
 			if t.wal != nil {
 				t.wal.Close()
+				t.pages.Close()
 			}
 			return nil, err
 		}
@@ -169,7 +184,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 	g := groupName(d.VHost, d.Name)
 	q := &Queue{t: t, decl: d, group: g, hooks: h, log: t.log, notify: make(chan bool, 1),
 		observed: make(chan raft.Observation, 1), sessions: map[queue.Publisher]*session{}}
-	q.fsm = &fsm{q: q, state: fifo.NewState(fifo.ConfigFromArgs(d.Args, d.Args.DeadLetterStrategy, 0))}
+	q.fsm = newFSM(q, fifo.NewState(fifo.ConfigFromArgs(d.Args, d.Args.DeadLetterStrategy, 0)))
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -184,6 +199,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 	q.prop = newProposer(q)
 	if err := t.startRaft(q, true); err != nil {
 		q.prop.close()
+		q.fsm.closeBodies()
 		t.forget(q)
 		return nil, err
 	}
@@ -368,8 +384,8 @@ func (t *Type) Recover(_ context.Context, saved []queue.Ref) error {
 	return err
 }
 
-// Close implements queue.Type: it closes the WAL once every queue is
-// closed.
+// Close implements queue.Type: it closes the WAL and the page store once
+// every queue is closed.
 func (t *Type) Close() error {
 	t.mu.Lock()
 	t.closed = true
@@ -380,5 +396,5 @@ func (t *Type) Close() error {
 	if t.wal == nil {
 		return nil
 	}
-	return t.wal.Close()
+	return errors.Join(t.wal.Close(), t.pages.Close())
 }

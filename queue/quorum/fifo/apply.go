@@ -62,6 +62,7 @@ func (s *State) begin(index uint64, now int64) {
 	s.effects = s.effects[:0]
 	s.deliveries = s.deliveries[:0]
 	s.dead = s.dead[:0]
+	s.left = s.left[:0]
 }
 
 // finish points the effects' slices into the buffers they were built in.

@@ -165,6 +165,7 @@ func (s *State) handOut(c *consumer, m msg) Delivery {
 	d := Delivery{ID: id, Index: m.index, Size: m.size, DeliveryCount: m.count, Redelivered: m.acquired > 0}
 	if c.autoSettle {
 		d.Settled = true
+		s.left = append(s.left, m.index)
 	} else {
 		c.checked[id] = m
 	}

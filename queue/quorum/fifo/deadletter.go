@@ -21,7 +21,9 @@ func (s *State) deadLetter(reason queue.Reason, m msg) {
 		s.dlx[d.Index] = d
 		s.dlxBytes += uint64(d.Size)
 		s.addDead(d, true)
+		return
 	}
+	s.left = append(s.left, m.index)
 }
 
 // deadLetterSettled drops the at-least-once dead-letters at indexes.
@@ -30,6 +32,7 @@ func (s *State) deadLetterSettled(indexes []uint64) {
 		if d, ok := s.dlx[idx]; ok {
 			delete(s.dlx, idx)
 			s.dlxBytes -= uint64(d.Size)
+			s.left = append(s.left, idx)
 		}
 	}
 }

@@ -97,6 +97,11 @@ func (s *State) takeNext() msg {
 // purge drops every ready message and returns how many.
 func (s *State) purge() uint64 {
 	n := uint64(s.Ready())
+	for _, d := range []*deque{&s.returns, &s.high, &s.normal} {
+		for i := range d.len() {
+			s.left = append(s.left, d.at(i).index)
+		}
+	}
 	s.returns.clear()
 	s.high.clear()
 	s.normal.clear()

@@ -225,6 +225,9 @@ func checkStep(t *rapid.T, before, after map[uint64]location, s *State, idx uint
 			gone[i] = true
 		}
 	}
+	if left, want := slices.Sorted(slices.Values(s.Left())), slices.Sorted(maps.Keys(gone)); !slices.Equal(left, want) {
+		t.Fatalf("Left says %v left after %#v; %v did", left, cmd, want)
+	}
 	explain := func(i uint64) {
 		if !gone[i] {
 			t.Fatalf("message %d reported gone but is %v", i, after[i])
@@ -352,6 +355,10 @@ func TestPropertyInvariants(t *testing.T) {
 			snap := a.Snapshot()
 			if !bytes.Equal(snap, b.Snapshot()) {
 				t.Fatalf("replica snapshots differ after %#v", cmd)
+			}
+			var streamed bytes.Buffer
+			if n, err := b.WriteSnapshot(&streamed); err != nil || n != int64(len(snap)) || !bytes.Equal(streamed.Bytes(), snap) {
+				t.Fatalf("WriteSnapshot wrote %d bytes (%v), not Snapshot's %d", n, err, len(snap))
 			}
 			if restored != nil {
 				resR, effR := apply(restored, idx, cmd)

@@ -24,7 +24,7 @@ func (s *State) settled(id ConsumerID, ids []uint64, done func(msg)) Result {
 
 // settle acknowledges deliveries: the messages go.
 func (s *State) settle(id ConsumerID, ids []uint64) Result {
-	return s.settled(id, ids, func(msg) {})
+	return s.settled(id, ids, func(m msg) { s.left = append(s.left, m.index) })
 }
 
 // giveBack returns deliveries as failed: each goes back to the front with

@@ -3,6 +3,7 @@ package fifo
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 
@@ -17,6 +18,41 @@ import (
 // body: bodies stay in the log from LiveFrom on. It does no I/O.
 func (s *State) Snapshot() []byte {
 	w := writer{fields.Writer{B: make([]byte, 0, 64+16*(s.Ready()+s.CheckedOut()+len(s.dlx)))}}
+	s.encode(&w, nil)
+	return w.B
+}
+
+// snapshotChunk is how many bytes WriteSnapshot encodes before it writes
+// them out.
+const snapshotChunk = 64 << 10
+
+// WriteSnapshot writes the bytes Snapshot returns to out, a buffer of
+// about 64 KiB at a time, and returns how many it wrote: a state of
+// millions of messages is encoded without holding its encoding in memory.
+func (s *State) WriteSnapshot(out io.Writer) (int64, error) {
+	w := writer{fields.Writer{B: make([]byte, 0, 2*snapshotChunk)}}
+	var n int64
+	var err error
+	flush := func(final bool) {
+		if err != nil || (!final && len(w.B) < snapshotChunk) {
+			return
+		}
+		var k int
+		k, err = out.Write(w.B)
+		n += int64(k)
+		w.B = w.B[:0]
+	}
+	s.encode(&w, flush)
+	flush(true)
+	return n, err
+}
+
+// encode appends the snapshot's bytes to w, calling flush, when not nil,
+// after each message header and each consumer, where w may be emptied.
+func (s *State) encode(w *writer, flush func(final bool)) {
+	if flush == nil {
+		flush = func(bool) {}
+	}
 	w.Byte(Version)
 	w.Uvarint(s.applied)
 	w.config(&s.cfg)
@@ -34,12 +70,15 @@ func (s *State) Snapshot() []byte {
 	for _, d := range []*deque{&s.returns, &s.high, &s.normal} {
 		w.Uvarint(uint64(d.len()))
 		for i := range d.len() {
-			w.msg(d.at(i))
+			m := d.at(i)
+			w.msg(&m)
+			flush(false)
 		}
 	}
 	w.Uvarint(uint64(len(s.order)))
 	for _, c := range s.order {
 		w.consumerState(c)
+		flush(false)
 	}
 	w.Uvarint(uint64(len(s.dlx)))
 	for _, idx := range s.dlxIndexes() {
@@ -48,8 +87,8 @@ func (s *State) Snapshot() []byte {
 		w.Uvarint(uint64(d.Size))
 		w.Uvarint(uint64(d.DeliveryCount))
 		w.Byte(byte(d.Reason))
+		flush(false)
 	}
-	return w.B
 }
 
 func comparePublishers(a, b queue.Publisher) int {

@@ -77,6 +77,7 @@ type State struct {
 	effects    []Effect
 	deliveries []Delivery
 	dead       []DeadMessage
+	left       []uint64
 }
 
 // NewState returns the empty queue of configuration cfg.
@@ -112,6 +113,14 @@ func (s *State) CheckedOut() int {
 	}
 	return n
 }
+
+// Left returns the indexes of the messages that left the queue in the
+// last Apply: settled, delivered to a consumer that settles on delivery,
+// dead-lettered (at least once: once DeadLetterSettled), dropped or
+// purged; a message enqueued and gone in the same Apply included. Their
+// bodies are no longer needed once the Apply's effects are carried out.
+// The slice is valid until the next Apply.
+func (s *State) Left() []uint64 { return s.left }
 
 // DeadLetterPending returns how many at-least-once dead-lettered messages
 // wait for DeadLetterSettled.
