@@ -8,6 +8,10 @@
 #   DURATION     each scenario's window (default 10s)
 #   WARREN_PORT  Warren's AMQP port (default 5680)
 #   RABBIT_PORT  RabbitMQ's AMQP port (default 5673)
+#   PERF_USER    run as this user (password the same) instead of guest,
+#                made on both brokers with regular-expression permissions
+#                that admit only the suite's names, so that each publish,
+#                declare and consume goes through a permission check
 # If RabbitMQ cannot be started (no rabbitmq-server and no way to install
 # it), the suite runs against Warren alone.
 set -euo pipefail
@@ -20,6 +24,12 @@ shift || true
 duration=${DURATION:-10s}
 warren_port=${WARREN_PORT:-5680}
 rabbit_port=${RABBIT_PORT:-5673}
+user=${PERF_USER:-guest}
+# The suite's queues and exchanges are named warren-perf-...; it publishes
+# to them and to the default exchange.
+perm_configure='^warren-perf-.*'
+perm_write='^(warren-perf-.*|amq\.default)$'
+perm_read='^warren-perf-.*'
 
 tmp=$(mktemp -d /tmp/warren-compare.XXXXXX)
 warren_pid=""
@@ -45,13 +55,33 @@ if started=$(RABBIT_PORT=$rabbit_port e2e/rabbitmq/start.sh); then
 	rabbit_pid=$(sed -n 's/^RABBIT_PID=//p' <<<"$started")
 	rabbit_dir=$(sed -n 's/^RABBIT_DIR=//p' <<<"$started")
 	version=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null | cut -d- -f1 || true)
-	compare=(--compare "amqp://guest:guest@127.0.0.1:$rabbit_port/" --compare-label "RabbitMQ ${version:-}"
+	if [ "$user" != guest ]; then
+		(
+			# shellcheck disable=SC1091
+			. "$rabbit_dir/env"
+			ctl=/usr/lib/rabbitmq/bin/rabbitmqctl
+			"$ctl" -q add_user "$user" "$user" >/dev/null
+			"$ctl" -q set_permissions -p / "$user" "$perm_configure" "$perm_write" "$perm_read" >/dev/null
+		)
+	fi
+	compare=(--compare "amqp://$user:$user@127.0.0.1:$rabbit_port/" --compare-label "RabbitMQ ${version:-}"
 		--compare-pid "$rabbit_pid")
 else
 	echo "compare.sh: RabbitMQ did not start; measuring Warren alone" >&2
 fi
 
-"$tmp/warren" --listen "127.0.0.1:$warren_port" --data-dir "$tmp/data" >"$tmp/warren.log" 2>&1 &
+warren_flags=(--listen "127.0.0.1:$warren_port" --data-dir "$tmp/data")
+if [ "$user" != guest ]; then
+	cat >"$tmp/warren.conf" <<CONF
+default_user = $user
+default_pass = $user
+default_permissions.configure = $perm_configure
+default_permissions.write = $perm_write
+default_permissions.read = $perm_read
+CONF
+	warren_flags+=(--config "$tmp/warren.conf")
+fi
+"$tmp/warren" "${warren_flags[@]}" >"$tmp/warren.log" 2>&1 &
 warren_pid=$!
 for _ in $(seq 1 100); do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$warren_port") 2>/dev/null; then break; fi
@@ -65,6 +95,6 @@ done
 
 mkdir -p "$out"
 "$tmp/warren-perf" suite \
-	--uri "amqp://guest:guest@127.0.0.1:$warren_port/" --label Warren --broker-pid "$warren_pid" \
+	--uri "amqp://$user:$user@127.0.0.1:$warren_port/" --label Warren --broker-pid "$warren_pid" \
 	"${compare[@]}" --out "$out" --duration "$duration" \
-	--command "DURATION=$duration cmd/warren-perf/compare.sh${args:+ $args}" "$@"
+	--command "${PERF_USER:+PERF_USER=$PERF_USER }DURATION=$duration cmd/warren-perf/compare.sh${args:+ $args}" "$@"
