@@ -10,13 +10,12 @@ import (
 // auth): the same password check as connection.start-ok's, and the same
 // loopback_users rule, decided on the address the request came from.
 
-// Errors of Authenticate, with the reasons RabbitMQ's management plugin
-// gives.
+// Errors of Authenticate.
 var (
 	// ErrLoginFailed is a wrong user name or password.
-	ErrLoginFailed = errors.New("Login failed")
+	ErrLoginFailed = errors.New("login failed")
 	// ErrLoopbackOnly is a loopback_users user logging in from elsewhere.
-	ErrLoopbackOnly = errors.New("User can only log in via localhost")
+	ErrLoopbackOnly = errors.New("user can only log in via localhost")
 )
 
 // UserInfo is a logged-in user: its name and tags.

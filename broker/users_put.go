@@ -19,17 +19,17 @@ type UserSpec struct {
 	Tags         []string
 }
 
-// PutUser creates a user or changes its password and tags, as the
-// management API's user PUT does: a user that exists keeps its password
-// unless a password or a hash is given, and keeps its limits. An empty
-// hash makes a user that cannot log in with a password.
+// PutUser creates a user or replaces its password and tags, as the
+// management API's user PUT does: without a password or a hash (or with
+// an empty one) the user cannot log in with a password. A user that
+// exists keeps its limits.
 func (s *Server) PutUser(ctx context.Context, spec UserSpec) error {
 	u := meta.UserDef{Name: spec.Name, Hashing: meta.HashSHA256, Tags: spec.Tags}
 	var old meta.UserDef
 	var exists bool
 	s.fsm.read(func(st *meta.State) { old, exists = st.User(spec.Name) })
 	if exists {
-		u.PasswordHash, u.Hashing, u.Limits = old.PasswordHash, old.Hashing, old.Limits
+		u.Limits = old.Limits
 	}
 	switch {
 	case spec.Password != nil:
