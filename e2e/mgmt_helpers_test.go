@@ -62,6 +62,21 @@ func (c *apiClient) as(user, pass string) *apiClient {
 // JSON) and returns the status, headers and body.
 func (c *apiClient) do(method, path string, body any) (int, http.Header, []byte) {
 	c.t.Helper()
+	return c.doWith(method, path, nil, body)
+}
+
+// doWith is do with extra request headers.
+func (c *apiClient) doWith(method, path string, headers map[string]string, body ...any) (int, http.Header, []byte) {
+	c.t.Helper()
+	var b any
+	if len(body) > 0 {
+		b = body[0]
+	}
+	return c.send(method, path, headers, b)
+}
+
+func (c *apiClient) send(method, path string, headers map[string]string, body any) (int, http.Header, []byte) {
+	c.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -83,6 +98,9 @@ func (c *apiClient) do(method, path string, body any) (int, http.Header, []byte)
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	cl := &http.Client{Timeout: 20 * time.Second}
 	resp, err := cl.Do(req)

@@ -92,7 +92,7 @@ func (s *Server) postDefinitions(r *request) (reply, *apiError) {
 	}
 	d, err := broker.ParseDefinitions(body)
 	if err != nil {
-		return reply{}, badRequest("not_json")
+		return reply{}, badRequest("failed_to_parse_json")
 	}
 	if vh := r.path("vhost"); vh != "" {
 		if !hasVhost(s.b.Snapshot(), vh) {

@@ -77,8 +77,12 @@ func pagination(pageS, sizeS string, hasSize bool) (page, *apiError) {
 		return page{}, &apiError{status: http.StatusBadRequest, kind: "bad_request", reason: "Pagination parameters are invalid"}
 	}
 	if n <= 0 || size <= 0 || size > maxPageSize {
+		sizeText := "undefined"
+		if hasSize {
+			sizeText = strconv.Itoa(size)
+		}
 		return page{}, &apiError{status: http.StatusBadRequest, kind: "invalid_pagination_parameters",
-			reason: fmt.Sprintf("Invalid pagination parameters: page number %d, page size %d", n, size)}
+			reason: fmt.Sprintf("Invalid pagination parameters: page number %d, page size %s", n, sizeText)}
 	}
 	return page{Page: n, PageSize: size}, nil
 }
