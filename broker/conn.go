@@ -62,6 +62,7 @@ type conn struct {
 	user         string
 	vh           *vhost
 	clientName   string
+	clientProps  protocol.Table // the client's properties, for listings (inspect.go)
 	capabilities protocol.Table
 	cancelNotify bool // the client has consumer_cancel_notify
 

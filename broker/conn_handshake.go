@@ -67,6 +67,7 @@ func (c *conn) handshake(m protocol.Method) error {
 }
 
 func (c *conn) startOk(m *protocol.ConnectionStartOk) error {
+	c.clientProps = m.ClientProperties
 	if caps, ok := m.ClientProperties["capabilities"].(protocol.Table); ok {
 		c.capabilities = caps
 		c.cancelNotify, _ = caps["consumer_cancel_notify"].(bool)

@@ -184,6 +184,23 @@
 // request and one that closes the listener when the server stops, all
 // through goTracked.
 //
+// # Inspection
+//
+// The management API (broker/mgmt, which the broker does not import)
+// reads the node through exported methods: Connections, Channels and
+// Consumers (inspect.go) copy the connection set under Server.mu, then
+// take each connection's chMu and each channel's mu in turn, briefly, in
+// the lock order below; Queues, Exchanges, Bindings and Snapshot
+// (inspect_objects.go) copy the definitions under defsFSM.mu and ask
+// each queue for its Stats with no lock held. CloseConnection closes a
+// listed connection with 320. Authenticate (auth_basic.go) is an AMQP
+// login's password and loopback_users check for other interfaces; PutUser
+// and the parameter setters (users_put.go) are definitions commands like
+// the others. ServeConn serves a connection the caller made (an
+// in-process pipe) on a tracked goroutine like an accepted one; a net.Conn
+// with a DirectConnection method returning true is left out of the
+// listings.
+//
 // # Identities
 //
 // A node is named by Config.NodeName (warren@<short hostname> by default,

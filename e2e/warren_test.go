@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/broker/mgmt"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/queuetest"
 )
@@ -56,10 +57,18 @@ func init() {
 			remove()
 			return "", nil, err
 		}
+		api := mgmt.New(mgmt.Config{Broker: srv, Logger: zap.NewNop()})
+		if err := api.Start("127.0.0.1:0"); err != nil {
+			_ = srv.Close()
+			remove()
+			return "", nil, err
+		}
+		mgmtURLs.Store(srv.Addr().String(), "http://"+api.Addr().String())
 		if opts.Started != nil {
 			opts.Started(srv)
 		}
 		stop := func() {
+			_ = api.Close()
 			_ = srv.Close()
 			remove()
 		}

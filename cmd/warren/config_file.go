@@ -12,6 +12,7 @@ import (
 
 	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/broker/conf"
+	"github.com/warrenmq/warren/broker/mgmt"
 )
 
 // readFile reads the configuration file named by --config (found in args
@@ -110,6 +111,46 @@ func fileDuration(d time.Duration, def string) string {
 	return d.String()
 }
 
+// fileManagementListen is --management-listen's default from the file:
+// management.tcp.ip and .port (RabbitMQ's port 15672, every interface,
+// when only one of them is set); "" when the file sets neither.
+func fileManagementListen(f *conf.Config) string {
+	if !f.Has("management.tcp.port") && !f.Has("management.tcp.ip") {
+		return ""
+	}
+	port := f.ManagementPort
+	if !f.Has("management.tcp.port") {
+		port = 15672
+	}
+	return net.JoinHostPort(f.ManagementIP, strconv.Itoa(port))
+}
+
+// defaultManagementListen is where the API listens unless told: beside
+// the first plain AMQP listener, on its host and its port + 10000, as
+// RabbitMQ's 15672 is 5672's (so 127.0.0.1:15672 by default, and nodes
+// sharing a host on 5672, 5673 … get 15672, 15673 …); port 0 stays 0 (a
+// free port, logged); mgmt.DefaultListen without a plain listener.
+func defaultManagementListen(listen []string) string {
+	if len(listen) == 0 {
+		return mgmt.DefaultListen
+	}
+	host, port, err := net.SplitHostPort(listen[0])
+	if err != nil {
+		return mgmt.DefaultListen
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return mgmt.DefaultListen
+	}
+	if p != 0 {
+		p += 10000
+	}
+	if p > 65535 {
+		p = 0
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p))
+}
+
 // brokerConfig is the broker's configuration: the flags' settings and the
 // settings only the file has.
 func (o *options) brokerConfig(log *zap.Logger) broker.Config {
@@ -144,13 +185,7 @@ func (o *options) brokerConfig(log *zap.Logger) broker.Config {
 	case m.Relative > 0:
 		cfg.MemoryHighWatermark = max(int64(m.Relative*float64(broker.MemoryLimit())), 1)
 	}
-	if f.Has("management.tcp.port") || f.Has("management.tcp.ip") {
-		port := f.ManagementPort
-		if !f.Has("management.tcp.port") {
-			port = 15672
-		}
-		cfg.ManagementListen = net.JoinHostPort(f.ManagementIP, strconv.Itoa(port))
-	}
+	cfg.ManagementListen = o.mgmtListen
 	if len(f.SSL.Addrs) > 0 {
 		t := f.TLS
 		cfg.TLS = &broker.TLSConfig{CertFile: t.CertFile, KeyFile: t.KeyFile, CACertFile: t.CACertFile,

@@ -36,6 +36,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/broker/mgmt"
 )
 
 func main() {
@@ -87,7 +88,24 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer, signa
 		srv.Close()
 		return err
 	}
+	var api *mgmt.Server
+	if o.mgmtListen != "" {
+		api = mgmt.New(mgmt.Config{Broker: srv, Logger: log.Named("mgmt")})
+		if err := api.Start(o.mgmtListen); err != nil {
+			if !o.mgmtDefault {
+				srv.Close()
+				return fmt.Errorf("management API: %w", err)
+			}
+			// Not asked for: the node runs on without it.
+			log.Warn("HTTP management API not started: its default address is taken; set --management-listen",
+				zap.String("addr", o.mgmtListen), zap.Error(err))
+			api = nil
+		}
+	}
 	s := <-signals
 	log.Info("shutting down", zap.String("signal", s.String()))
+	if api != nil {
+		api.Close()
+	}
 	return srv.Close()
 }

@@ -32,6 +32,8 @@ type options struct {
 	env                 func(string) (string, bool)
 	diskLimit, level    string
 	loadDefinitions     string // a definitions file imported at start
+	mgmtListen          string // the HTTP management API's address; empty with --management-listen none
+	mgmtDefault         bool   // mgmtListen is the default, not asked for: failing to bind it is not fatal
 }
 
 // usageError is a command-line error the flag package has already
@@ -95,6 +97,8 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		"how long a cluster node waits for the cluster to commit a definitions change (a declare, bind or delete) before refusing it with 541, such as 15s or 3s (env WARREN_DEFINITIONS_TIMEOUT)")
 	loadDefs := fs.String("load-definitions", get("WARREN_LOAD_DEFINITIONS", f.LoadDefinitions),
 		"a RabbitMQ definitions file (JSON) imported at every start, as RabbitMQ's load_definitions; the default user and vhost are then not created (env WARREN_LOAD_DEFINITIONS)")
+	mgmtListen := fs.String("management-listen", get("WARREN_MANAGEMENT_LISTEN", fileManagementListen(f)),
+		"the HTTP management API's address (RabbitMQ's management.tcp.ip and .port), or none; default: the first AMQP listener's host, its port + 10000 (127.0.0.1:15672) (env WARREN_MANAGEMENT_LISTEN)")
 	health := fs.Bool("health-check", false,
 		"instead of running a node, check that one answers AMQP on the first --listen address (a wildcard host is checked on loopback); exit 0 if it does, 1 if not")
 	if err := fs.Parse(args); err != nil {
@@ -112,6 +116,13 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 	}
 	if *listen != "none" {
 		o.listen = splitList(*listen)
+	}
+	switch *mgmtListen {
+	case "none":
+	case "":
+		o.mgmtListen, o.mgmtDefault = defaultManagementListen(o.listen), true
+	default:
+		o.mgmtListen = *mgmtListen
 	}
 	if o.healthCheck {
 		return o, nil // nothing else matters to the check

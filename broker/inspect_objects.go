@@ -1,0 +1,164 @@
+package broker
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/warrenmq/warren/broker/meta"
+	"github.com/warrenmq/warren/exchange"
+	"github.com/warrenmq/warren/protocol"
+	"github.com/warrenmq/warren/queue"
+)
+
+// The inspection API of a vhost's objects: its exchanges, queues (with
+// their depths) and bindings as the node's definitions hold them, and the
+// whole definitions as a RabbitMQ document. Reads take defsFSM.mu (a
+// leaf) to copy the definitions and ask each queue for its counters with
+// no lock held.
+
+// ExchangeInfo is an exchange of a vhost, the default and amq.* ones
+// included.
+type ExchangeInfo struct {
+	Vhost, Name, Type             string
+	Durable, AutoDelete, Internal bool
+	Args                          protocol.Table
+}
+
+// QueueInfo is a queue of a vhost with its counters.
+type QueueInfo struct {
+	Vhost, Name, Type              string
+	Durable, AutoDelete, Exclusive bool
+	Args                           protocol.Table
+	// Node is the queue's home node (a quorum queue's: the node that
+	// declared it); Members a quorum queue's replicas.
+	Node    string
+	Members []string
+	// OwnerPeer is, for an exclusive queue, the node and connection id
+	// of its owner.
+	OwnerNode string
+	// Stats are the queue's counters; Running is false when it is not
+	// running on this node and could not be asked.
+	Stats   queue.Stats
+	Running bool
+}
+
+// BindingInfo is a binding of a vhost. Source "" is the default
+// exchange, whose bindings (one per queue, keyed by its name) are listed
+// as RabbitMQ lists them.
+type BindingInfo struct {
+	Vhost, Source, Destination, DestinationType, RoutingKey string
+	Args                                                    protocol.Table
+}
+
+// Vhosts returns the names of the vhosts, sorted.
+func (s *Server) Vhosts() []string {
+	var out []string
+	s.fsm.read(func(st *meta.State) { out = st.Vhosts() })
+	slices.Sort(out)
+	return out
+}
+
+// VhostExists reports whether the vhost exists.
+func (s *Server) VhostExists(name string) bool {
+	return slices.Contains(s.Vhosts(), name)
+}
+
+// Exchanges lists the exchanges of a vhost, sorted by name; nil for a
+// vhost that does not exist.
+func (s *Server) Exchanges(vhost string) []ExchangeInfo {
+	var out []ExchangeInfo
+	s.fsm.read(func(st *meta.State) {
+		for _, x := range st.Exchanges(vhost) {
+			out = append(out, ExchangeInfo{Vhost: vhost, Name: x.Name, Type: x.Kind.String(),
+				Durable: x.Durable, AutoDelete: x.AutoDelete, Internal: x.Internal, Args: x.Args})
+		}
+	})
+	slices.SortFunc(out, func(a, b ExchangeInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Queues lists the queues of a vhost, sorted by name, with the counters
+// of each (asked of the queue with ctx, which bounds the wait for queues
+// on other nodes).
+func (s *Server) Queues(ctx context.Context, vhost string) []QueueInfo {
+	var defs []meta.QueueDef
+	s.fsm.read(func(st *meta.State) { defs = st.Queues(vhost) })
+	slices.SortFunc(defs, func(a, b meta.QueueDef) int { return strings.Compare(a.Name, b.Name) })
+	v := s.vhost(vhost)
+	out := make([]QueueInfo, 0, len(defs))
+	for _, d := range defs {
+		qi := QueueInfo{Vhost: vhost, Name: d.Name, Type: d.Type, Durable: d.Durable, AutoDelete: d.AutoDelete,
+			Exclusive: d.Exclusive, Args: d.Args, Node: d.Home, Members: d.Members, OwnerNode: d.Owner.Node}
+		if qi.Type == "" {
+			qi.Type = "classic"
+		}
+		if qi.Node == "" {
+			qi.Node = s.cfg.NodeName
+		}
+		if q := v.queueNamed(d.Name); q != nil {
+			qi.Stats, qi.Running = q.Stats(ctx), true
+		}
+		out = append(out, qi)
+	}
+	return out
+}
+
+// queueNamed returns the running queue of that name, or nil (v may be
+// nil).
+func (v *vhost) queueNamed(name string) queue.Queue {
+	if v == nil {
+		return nil
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if e := v.queues[name]; e != nil {
+		return e.q
+	}
+	return nil
+}
+
+// Bindings lists the bindings of a vhost: first the default exchange's
+// implicit one per queue, then the others sorted by source, destination
+// and key.
+func (s *Server) Bindings(vhost string) []BindingInfo {
+	var out []BindingInfo
+	s.fsm.read(func(st *meta.State) {
+		qs := st.Queues(vhost)
+		slices.SortFunc(qs, func(a, b meta.QueueDef) int { return strings.Compare(a.Name, b.Name) })
+		for _, q := range qs {
+			out = append(out, BindingInfo{Vhost: vhost, Destination: q.Name, DestinationType: "queue",
+				RoutingKey: q.Name, Args: protocol.Table{}})
+		}
+		var bs []BindingInfo
+		for _, b := range st.Bindings(vhost) {
+			bs = append(bs, BindingInfo{Vhost: vhost, Source: b.Source, Destination: b.Destination.Name,
+				DestinationType: destinationType(b.Destination), RoutingKey: b.Key, Args: b.Args})
+		}
+		slices.SortFunc(bs, func(a, b BindingInfo) int {
+			return strings.Compare(a.Source+"\x00"+a.Destination+"\x00"+a.RoutingKey,
+				b.Source+"\x00"+b.Destination+"\x00"+b.RoutingKey)
+		})
+		out = append(out, bs...)
+	})
+	return out
+}
+
+// destinationType is RabbitMQ's name for a binding's destination kind.
+func destinationType(d exchange.Destination) string {
+	if d.Exchange {
+		return "exchange"
+	}
+	return "queue"
+}
+
+// Snapshot returns the node's definitions as a RabbitMQ definitions
+// document, as ExportDefinitions writes it: users (with their password
+// hashes), vhosts, permissions, topic permissions, parameters, global
+// parameters and policies, and the exchanges, queues and bindings
+// clients declared.
+func (s *Server) Snapshot() *Definitions {
+	var d *Definitions
+	s.fsm.read(func(st *meta.State) { d = exportState(st) })
+	return d
+}

@@ -1,0 +1,194 @@
+package mgmt
+
+import (
+	"net"
+	"strconv"
+
+	"github.com/warrenmq/warren/broker"
+)
+
+// The node's overview, nodes, health checks and extensions:
+// rabbit_mgmt_wm_overview, rabbit_mgmt_wm_nodes,
+// rabbit_mgmt_wm_health_check_*, rabbit_mgmt_wm_extensions.
+
+// rabbitVersion is the RabbitMQ version whose management API Warren
+// answers as, reported as management_version; rabbitmq_version is
+// Warren's.
+const rabbitVersion = "3.10.8"
+
+func (s *Server) overviewRoutes() {
+	s.on("GET", "/api/overview", anyUser, s.overview)
+	s.on("GET", "/api/extensions", anyUser, func(*request) (reply, *apiError) { return ok([]item{}) })
+	s.on("GET", "/api/nodes", monitor, s.listNodes)
+	s.on("GET", "/api/nodes/{node}", monitor, s.getNode)
+	s.on("GET", "/api/health/checks/alarms", anyUser, s.healthAlarms(false))
+	s.on("GET", "/api/health/checks/local-alarms", anyUser, s.healthAlarms(true))
+	s.on("GET", "/api/health/checks/port-listener/{port}", anyUser, s.healthPort)
+	s.on("GET", "/api/health/checks/protocol-listener/{protocol}", anyUser, s.healthProtocol)
+	s.on("GET", "/api/health/checks/virtual-hosts", anyUser, s.healthVhosts)
+}
+
+// listeners are the node's listeners as RabbitMQ lists them.
+func (s *Server) listeners() []item {
+	var out []item
+	for _, l := range s.b.Listeners() {
+		proto := "amqp"
+		if l.TLS {
+			proto = "amqp/ssl"
+		}
+		out = append(out, listenerItem(s.b.NodeName(), proto, l.Addr))
+	}
+	if a := s.Addr(); a != nil {
+		out = append(out, listenerItem(s.b.NodeName(), "http", a))
+	}
+	return out
+}
+
+func listenerItem(node, proto string, a net.Addr) item {
+	host, port := "", 0
+	if ta, ok := a.(*net.TCPAddr); ok {
+		host, port = ta.IP.String(), ta.Port
+	}
+	return item{"node": node, "protocol": proto, "ip_address": host, "port": port,
+		"socket_opts": item{}}
+}
+
+func (s *Server) overview(r *request) (reply, *apiError) {
+	vhosts := s.loginVhosts(r.user, true)
+	var queues, ready, unacked, exchanges, consumers int
+	for _, v := range vhosts {
+		qs := s.b.Queues(r.Context(), v)
+		queues += len(qs)
+		for _, q := range qs {
+			ready += int(q.Stats.Ready)
+			unacked += int(q.Stats.Unacked)
+			consumers += int(q.Stats.Consumers)
+		}
+		exchanges += len(s.b.Exchanges(v))
+	}
+	conns := s.visibleConnections(r.user)
+	chans := 0
+	for _, c := range conns {
+		chans += c.Channels
+	}
+	node := s.b.NodeName()
+	return ok(item{
+		"management_version": rabbitVersion,
+		"rates_mode":         "none",
+		"exchange_types": []item{
+			{"name": "direct", "description": "AMQP direct exchange, as per the AMQP specification", "enabled": true},
+			{"name": "fanout", "description": "AMQP fanout exchange, as per the AMQP specification", "enabled": true},
+			{"name": "headers", "description": "AMQP headers exchange, as per the AMQP specification", "enabled": true},
+			{"name": "topic", "description": "AMQP topic exchange, as per the AMQP specification", "enabled": true},
+		},
+		"product_version":           broker.Version,
+		"product_name":              "Warren",
+		"rabbitmq_version":          rabbitVersion,
+		"cluster_name":              s.b.ClusterName(),
+		"erlang_version":            "",
+		"erlang_full_version":       "",
+		"disable_stats":             false,
+		"enable_queue_totals":       true,
+		"message_stats":             item{},
+		"churn_rates":               item{},
+		"queue_totals":              item{"messages": ready + unacked, "messages_ready": ready, "messages_unacknowledged": unacked},
+		"object_totals":             item{"channels": chans, "connections": len(conns), "consumers": consumers, "exchanges": exchanges, "queues": queues},
+		"statistics_db_event_queue": 0,
+		"node":                      node,
+		"listeners":                 s.listeners(),
+		"contexts":                  []item{{"node": node, "description": "RabbitMQ Management", "path": "/", "port": s.httpPort()}},
+	})
+}
+
+// httpPort is the API's port as a string, as RabbitMQ's contexts carry it.
+func (s *Server) httpPort() string {
+	if ta, ok := s.Addr().(*net.TCPAddr); ok {
+		return strconv.Itoa(ta.Port)
+	}
+	return ""
+}
+
+// nodeItem is this node as /api/nodes lists it.
+func (s *Server) nodeItem() item {
+	_, all := s.b.Alarms()
+	mem, disk := false, false
+	for _, a := range all {
+		mem = mem || a == "memory"
+		disk = disk || a == "disk"
+	}
+	return item{
+		"name": s.b.NodeName(), "type": "disc", "running": true, "being_drained": false,
+		"mem_limit": s.b.MemoryHighWatermark(), "mem_alarm": mem,
+		"disk_free_limit": s.b.DiskFreeLimit(), "disk_free_alarm": disk,
+		"partitions": []string{}, "applications": []item{}, "enabled_plugins": []string{"rabbitmq_management"},
+		"exchange_types": []item{}, "auth_mechanisms": []item{}, "contexts": []item{},
+	}
+}
+
+func (s *Server) listNodes(r *request) (reply, *apiError) {
+	return list(r, []item{s.nodeItem()}, "name")
+}
+
+func (s *Server) getNode(r *request) (reply, *apiError) {
+	if r.path("node") != s.b.NodeName() {
+		return reply{}, notFound()
+	}
+	return ok(s.nodeItem())
+}
+
+// healthAlarms answers /health/checks/alarms (every node's) and
+// local-alarms (this node's): 200 {"status":"ok"}, or 503 naming them.
+func (s *Server) healthAlarms(local bool) handlerFunc {
+	return func(r *request) (reply, *apiError) {
+		own, all := s.b.Alarms()
+		set := all
+		if local {
+			set = own
+		}
+		if len(set) == 0 {
+			return ok(item{"status": "ok"})
+		}
+		var alarms []item
+		for _, a := range set {
+			res := "memory"
+			if a == "disk" {
+				res = "disk"
+			}
+			alarms = append(alarms, item{"node": s.b.NodeName(), "resource": res})
+		}
+		return reply{status: 503, body: item{"status": "failed", "reason": "resource alarm(s) in effect in the cluster", "alarms": alarms}}, nil
+	}
+}
+
+func (s *Server) healthPort(r *request) (reply, *apiError) {
+	port, err := strconv.Atoi(r.path("port"))
+	if err != nil {
+		return reply{}, badRequest(r.path("port") + " is not a valid port number")
+	}
+	var ports []int
+	for _, l := range s.listeners() {
+		p := l["port"].(int)
+		if p == port {
+			return ok(item{"status": "ok", "port": port})
+		}
+		ports = append(ports, p)
+	}
+	return reply{status: 503, body: item{"status": "failed", "reason": "No active listener", "missing": port, "ports": ports}}, nil
+}
+
+func (s *Server) healthProtocol(r *request) (reply, *apiError) {
+	want := r.path("protocol")
+	var protos []string
+	for _, l := range s.listeners() {
+		p := l["protocol"].(string)
+		if p == want || (want == "amqp091" && p == "amqp") || (want == "amqp0-9-1" && p == "amqp") {
+			return ok(item{"status": "ok", "protocol": want})
+		}
+		protos = append(protos, p)
+	}
+	return reply{status: 503, body: item{"status": "failed", "reason": "No active listener", "missing": want, "protocols": protos}}, nil
+}
+
+func (s *Server) healthVhosts(r *request) (reply, *apiError) {
+	return ok(item{"status": "ok"})
+}

@@ -1,0 +1,14 @@
+package mgmt
+
+// routes registers every endpoint, grouped by the file that answers it.
+func (s *Server) routes() {
+	s.userRoutes()
+	s.permissionRoutes()
+	s.vhostRoutes()
+	s.limitRoutes()
+	s.parameterRoutes()
+	s.definitionRoutes()
+	s.overviewRoutes()
+	s.objectRoutes()
+	s.connectionRoutes()
+}

@@ -1,0 +1,156 @@
+package mgmt
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// DefaultListen is where the API listens unless told otherwise:
+// RabbitMQ's management port, on loopback like the default AMQP listener.
+const DefaultListen = "127.0.0.1:15672"
+
+// maxBody bounds a request body, as RabbitMQ's max_http_body_size
+// (20 MiB by default).
+const maxBody = 20 << 20
+
+// requestTimeout bounds the work of one request (a definitions commit, a
+// queue's counters).
+const requestTimeout = 30 * time.Second
+
+// Config configures a Server.
+type Config struct {
+	// Broker is the node the API serves.
+	Broker Broker
+	// Listen is the TCP address, such as DefaultListen or "127.0.0.1:0".
+	Listen string
+	// Logger receives the API's logs; nil means none.
+	Logger *zap.Logger
+}
+
+// Server is the HTTP management API of one node.
+type Server struct {
+	b   Broker
+	log *zap.Logger
+	rt  router
+	hs  *http.Server
+
+	mu     sync.Mutex
+	ln     net.Listener
+	closed bool
+	done   chan struct{} // closed when the serve goroutine returns
+}
+
+// New returns a server for cfg; Start makes it listen.
+func New(cfg Config) *Server {
+	s := &Server{b: cfg.Broker, log: cfg.Logger}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	s.routes()
+	s.hs = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+	}
+	return s
+}
+
+// Start listens on addr and serves in the background; the listener is
+// bound when Start returns.
+func (s *Server) Start(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed || s.ln != nil {
+		s.mu.Unlock()
+		ln.Close()
+		return errors.New("mgmt: server already started or closed")
+	}
+	s.ln, s.done = ln, make(chan struct{})
+	s.mu.Unlock()
+	s.log.Info("listening for HTTP management API clients", zap.String("addr", ln.Addr().String()))
+	go func() {
+		defer close(s.done)
+		if err := s.hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("management API listener stopped", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// Addr returns the listener's address, or nil before Start.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Close stops listening, ends the requests under way (waiting up to five
+// seconds for them) and returns once every goroutine of the server has
+// ended.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	done := s.done
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.hs.Shutdown(ctx)
+	if err != nil {
+		err = s.hs.Close()
+	}
+	if done != nil {
+		<-done
+	}
+	return err
+}
+
+// ServeHTTP routes a request, checks who sends it and runs its handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	segs, ok := splitPath(r.URL.EscapedPath())
+	if !ok {
+		writeError(w, notFound())
+		return
+	}
+	h, vals, allowed := s.rt.match(r.Method, segs)
+	if h == nil {
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", joinMethods(allowed))
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		writeError(w, notFound())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	r = r.WithContext(context.WithValue(ctx, pathKey{}, vals))
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	h.ServeHTTP(w, r)
+}
+
+type pathKey struct{}
+
+func joinMethods(ms []string) string {
+	out := ""
+	for i, m := range ms {
+		if i > 0 {
+			out += ", "
+		}
+		out += m
+	}
+	return out
+}
