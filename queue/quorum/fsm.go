@@ -88,6 +88,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	leading := f.q.leading()
 	out := make([]applied, len(f.batch))
 	var todo []work
+	elected := false
 	for i, d := range f.batch {
 		index := commandIndex(l.Index, i)
 		if d.msg != nil {
@@ -101,6 +102,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 		if len(effects) > 0 && leading {
 			todo = f.resolve(todo, effects)
 		}
+		if _, ok := d.cmd.(fifo.LeaderElected); ok && leading {
+			elected = true
+		}
 		f.sinceDrop++
 		f.sinceSnap++
 	}
@@ -110,7 +114,13 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.sinceDrop = 0
 	}
 	snap := f.snapshotDueLocked()
+	reconfigure := elected && !fifo.SameConfig(f.state.Config(), f.q.config())
 	f.mu.Unlock()
+	if reconfigure {
+		// A policy changed while the group could not commit, or this
+		// replica restarted with arguments its log predates.
+		f.q.proposeConfig()
+	}
 	f.q.carryOut(todo)
 	if snap {
 		f.q.snapshotSoon()
