@@ -280,7 +280,7 @@ func (a *applier) seed(c Seed) {
 func (a *applier) dropVhostAccess(vhost string) {
 	delete(a.s.access.vmeta, vhost)
 	delete(a.s.access.params, vhost)
-	delete(a.s.access.policySets, vhost)
+	delete(a.s.access.polsets, vhost)
 	var changed []string
 	for u, byVhost := range a.s.access.perms {
 		if _, ok := byVhost[vhost]; ok {

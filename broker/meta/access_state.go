@@ -22,9 +22,9 @@ type accessState struct {
 	// params are by virtual host, then paramKey(component, name).
 	params  map[string]map[string]Parameter
 	globals map[string][]byte
-	// policySets are the compiled policies and operator policies of each
+	// polsets are the compiled policies and operator policies of each
 	// vhost that has any, derived from params (policy.go).
-	policySets map[string]*policy.Set
+	polsets map[string]*policy.Set
 }
 
 // Parameter is a runtime parameter of a virtual host, its value JSON as
@@ -36,13 +36,13 @@ type Parameter struct {
 
 func newAccessState() accessState {
 	return accessState{
-		users:      make(map[string]UserDef),
-		perms:      make(map[string]map[string]Permission),
-		topics:     make(map[string]map[string]map[string]TopicPermission),
-		vmeta:      make(map[string]VhostMeta),
-		params:     make(map[string]map[string]Parameter),
-		globals:    make(map[string][]byte),
-		policySets: make(map[string]*policy.Set),
+		users:   make(map[string]UserDef),
+		perms:   make(map[string]map[string]Permission),
+		topics:  make(map[string]map[string]map[string]TopicPermission),
+		vmeta:   make(map[string]VhostMeta),
+		params:  make(map[string]map[string]Parameter),
+		globals: make(map[string][]byte),
+		polsets: make(map[string]*policy.Set),
 	}
 }
 

@@ -181,9 +181,9 @@ func (a *applier) applyPolicy(cmd Command) bool {
 // exchange of it whose effective policy changed, queues first, in name
 // order.
 func (a *applier) policiesChanged(vhost string) {
-	old := a.s.access.policySets[vhost]
+	old := a.s.access.polsets[vhost]
 	a.s.rebuildPolicies(vhost)
-	now := a.s.access.policySets[vhost]
+	now := a.s.access.polsets[vhost]
 	v := a.s.vhosts[vhost]
 	if v == nil {
 		return
@@ -233,10 +233,10 @@ func (s *State) rebuildPolicies(vhost string) {
 		}
 	}
 	if len(user) == 0 && len(op) == 0 {
-		delete(s.access.policySets, vhost)
+		delete(s.access.polsets, vhost)
 		return
 	}
-	s.access.policySets[vhost] = policy.NewSet(user, op)
+	s.access.polsets[vhost] = policy.NewSet(user, op)
 }
 
 // rebuildAllPolicies compiles every vhost's policies, after a restore.
@@ -248,13 +248,13 @@ func (s *State) rebuildAllPolicies() {
 
 // QueuePolicy returns the policy in force on the queue q of vhost.
 func (s *State) QueuePolicy(vhost string, q *QueueDef) policy.Effective {
-	return s.access.policySets[vhost].For(queueTarget(q))
+	return s.access.polsets[vhost].For(queueTarget(q))
 }
 
 // ExchangePolicy returns the policy in force on the exchange name of
 // vhost.
 func (s *State) ExchangePolicy(vhost, name string) policy.Effective {
-	return s.access.policySets[vhost].For(exchangeTarget(name))
+	return s.access.polsets[vhost].For(exchangeTarget(name))
 }
 
 // VhostPolicy is a policy with its virtual host.
