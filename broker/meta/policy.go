@@ -68,6 +68,11 @@ func (c *SetPolicy) decode(r *reader) {
 		r.Fail("policy definition: " + err.Error())
 		return
 	}
+	if string(d.JSON()) != raw {
+		// Encode writes it canonical; anything else was not written by it.
+		r.Fail("policy definition not in canonical form")
+		return
+	}
 	c.Policy.Definition = d
 }
 
