@@ -19,9 +19,10 @@ import (
 // node's own OS user only: whoever may read the data dir may read the
 // definitions anyway. It speaks the admin service's protocol
 // (cluster_admin.go: one length-prefixed JSON request and reply per
-// connection) and answers export_definitions only; a cluster node
-// answers it on its cluster port's admin service instead, behind the
-// cluster secret. The socket's accept loop and each request run on
+// connection) and answers export_definitions and the policy operations
+// of `warren set_policy` and its siblings (admin_policy.go); a cluster
+// node answers them on its cluster port's admin service instead, behind
+// the cluster secret. The socket's accept loop and each request run on
 // goroutines the server tracks; Close closes the listener.
 
 // adminSocketFile is the socket's name in the data dir.
@@ -79,8 +80,11 @@ func (s *Server) answerSocket(ctx context.Context, nc net.Conn) {
 		return
 	}
 	reply := adminReply{Error: fmt.Sprintf("unknown operation %q", req.Op)}
-	if req.Op == adminExportDefinitions {
+	switch req.Op {
+	case adminExportDefinitions:
 		reply = s.exportReply()
+	case string(PolicySet), string(PolicyClear), string(PolicyList):
+		reply = s.policyAdmin(ctx, req)
 	}
 	if err := writeJSON(nc, reply); err != nil {
 		s.log.Debug("admin reply not sent", zap.Error(err))

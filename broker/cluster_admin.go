@@ -60,6 +60,8 @@ type adminRequest struct {
 	// Forwarded marks a forget a node sent on to the leader, which must
 	// not send it on again.
 	Forwarded bool `json:"forwarded,omitempty"`
+	// Policy is the policy to set, clear or list (admin_policy.go).
+	Policy *PolicyRequest `json:"policy,omitempty"`
 }
 
 // adminReply is a node's answer: an error's text, or the operation's
@@ -74,6 +76,8 @@ type adminReply struct {
 	Grow    *QuorumGrowResult    `json:"grow,omitempty"`
 	// Definitions is the node's definitions document (admin_socket.go).
 	Definitions json.RawMessage `json:"definitions,omitempty"`
+	// Policies are the policies a list_policies asked for.
+	Policies []PolicyInfo `json:"policies,omitempty"`
 }
 
 // answerAdmin reads one request from nc and writes its reply.
@@ -117,6 +121,8 @@ func (n *clusterNode) admin(ctx context.Context, req adminRequest) adminReply {
 		return n.quorumAdmin(ctx, req)
 	case adminExportDefinitions:
 		return n.srv.exportReply()
+	case string(PolicySet), string(PolicyClear), string(PolicyList):
+		return n.srv.policyAdmin(ctx, req)
 	}
 	return adminReply{Error: fmt.Sprintf("unknown operation %q", req.Op)}
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/broker/meta"
+	"github.com/warrenmq/warren/broker/policy"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
@@ -151,7 +152,7 @@ func (s *Server) importGlobalParameters(ctx context.Context, d *Definitions) err
 }
 
 // policyComponent is the component RabbitMQ keeps policies under.
-const policyComponent = "policy"
+const policyComponent = meta.ComponentPolicy
 
 // policyValue is a policy as kept in its parameter.
 type policyValue struct {
@@ -166,18 +167,34 @@ func (s *Server) importPolicies(ctx context.Context, d *Definitions) error {
 		if p.Name == "" {
 			return fmt.Errorf("policy in virtual host '%s' has undefined name", p.Vhost)
 		}
-		def, err := rawValue(p.Definition, fmt.Sprintf("policy '%s' in vhost '%s'", p.Name, p.Vhost))
-		if err != nil {
+		v, _ := json.Marshal(policyValue{Pattern: p.Pattern, ApplyTo: p.ApplyTo, Definition: p.Definition, Priority: p.Priority})
+		if err := s.importPolicy(ctx, p.Vhost, p.Name, v, false); err != nil {
 			return err
 		}
-		applyTo := p.ApplyTo
-		if applyTo == "" {
-			applyTo = "all"
-		}
-		v, _ := json.Marshal(policyValue{Pattern: p.Pattern, ApplyTo: applyTo, Definition: def, Priority: p.Priority})
-		if err := s.propose(ctx, meta.SetParameter{Vhost: p.Vhost, Component: policyComponent, Name: p.Name, Value: v}); err != nil {
-			return fmt.Errorf("policy '%s' in vhost '%s': %w", p.Name, p.Vhost, err)
-		}
+	}
+	return nil
+}
+
+// importPolicy validates and sets the policy (or operator policy) name of
+// vhost from its parameter value, whose definition may be an object or,
+// as RabbitMQ 3.x exports operator policies, a list of [key, value]
+// pairs.
+func (s *Server) importPolicy(ctx context.Context, vhost, name string, value []byte, operator bool) error {
+	what := fmt.Sprintf("policy '%s' in vhost '%s'", name, vhost)
+	if operator {
+		what = "operator " + what
+	}
+	var pv policyValue
+	if err := json.Unmarshal(value, &pv); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	def, err := policy.ParseDefinition(pv.Definition)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	p := policy.Policy{Name: name, Pattern: pv.Pattern, ApplyTo: pv.ApplyTo, Priority: pv.Priority, Definition: def}
+	if err := s.setPolicy(ctx, vhost, p, operator); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
@@ -205,6 +222,12 @@ func (s *Server) importParameters(ctx context.Context, d *Definitions) error {
 		}
 		if p.Component == "" || p.Name == "" {
 			return fmt.Errorf("%s: a parameter needs a component and a name", what)
+		}
+		if p.Component == meta.ComponentPolicy || p.Component == meta.ComponentOperatorPolicy {
+			if err := s.importPolicy(ctx, p.Vhost, p.Name, v, p.Component == meta.ComponentOperatorPolicy); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := s.propose(ctx, meta.SetParameter{Vhost: p.Vhost, Component: p.Component, Name: p.Name, Value: v}); err != nil {
 			return fmt.Errorf("%s: %w", what, err)

@@ -93,8 +93,9 @@ func TestImportRabbitMQ310(t *testing.T) {
 }
 
 // TestExportRoundTrip: an export imported into a new node exports the
-// same document, and keeps everything the 3.10 file had that Warren
-// does not act on (policies, operator policies, global parameters).
+// same document, and keeps everything the 3.10 file had: its policy and
+// operator policy (real ones on both nodes, applied to the queues they
+// match), global parameters.
 func TestExportRoundTrip(t *testing.T) {
 	a := startServer(t)
 	ctx := context.Background()
@@ -115,6 +116,18 @@ func TestExportRoundTrip(t *testing.T) {
 	again, _ := b.ExportDefinitions()
 	if !bytes.Equal(exported, again) {
 		t.Fatalf("round trip differs:\n%s\n---\n%s", exported, again)
+	}
+	for _, srv := range []*Server{a, b} {
+		ps, ops := srv.Policies("orders"), srv.OperatorPolicies("")
+		if len(ps) != 1 || ps[0].Name != "ttl-policy" || ps[0].ApplyTo != "queues" || ps[0].Definition["message-ttl"] != int64(60000) {
+			t.Errorf("policies: %+v", ps)
+		}
+		if len(ops) != 1 || ops[0].Name != "op-cap" || ops[0].Vhost != "orders" || ops[0].Definition["max-length"] != int64(100000) {
+			t.Errorf("operator policies: %+v", ops)
+		}
+		if e, ok := srv.QueuePolicy("orders", "orders"); !ok || e.Policy != "" || e.Operator != "op-cap" {
+			t.Errorf("policy of queue orders: %+v %v", e, ok)
+		}
 	}
 	d, _ := ParseDefinitions(exported)
 	if len(d.Policies) != 1 || d.Policies[0].Name != "ttl-policy" || d.Policies[0].Priority != 1 {

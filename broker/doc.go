@@ -464,6 +464,25 @@
 // before it closes the queues. alarmGossip.mu (the alarms last seen of
 // each other node) is a leaf, released before Server.mu is taken.
 
+// # Policies
+//
+// Policies and operator policies (policies.go: Server.SetPolicy,
+// ClearPolicy, SetOperatorPolicy, ClearOperatorPolicy, Policies,
+// OperatorPolicies, QueuePolicy, ExchangePolicy) are validated with
+// RabbitMQ's texts (package policy) before their meta.SetPolicy or
+// meta.ClearPolicy is proposed. The definitions compute the policy in
+// force on each queue and exchange; the reconciler (vhost_policy.go)
+// starts a queue with its declared arguments under that policy
+// (policy.QueueArgs, kept in queueEntry.eff under vhost.mu), gives a
+// running one the new arguments through queue.Queue.UpdateArgs when a
+// policy change alters them (on every node: a classic queue's home
+// applies it, a quorum queue's nodes each propose it), and sets an
+// exchange's alternate exchange in the router. queueEntry.args, read by
+// channels without the lock, stays as declared. The definitions import
+// sets policies and operator policies (3.x's operator policies come as
+// parameters, their definitions as [key, value] pairs); the export writes
+// them as RabbitMQ does.
+//
 // # Queue types
 //
 // Queues are reached through queue.Type and queue.Queue only. NewServer

@@ -214,7 +214,8 @@ func (s *Server) recreate(state *meta.State) recoveryCounts {
 	for _, vh := range state.Vhosts() {
 		effects := []meta.Effect{{Kind: meta.VhostAdded, Vhost: vh}}
 		for _, x := range state.Exchanges(vh) {
-			effects = append(effects, meta.Effect{Kind: meta.ExchangeAdded, Vhost: vh, Exchange: x})
+			effects = append(effects, meta.Effect{Kind: meta.ExchangeAdded, Vhost: vh, Exchange: x,
+				Policy: state.ExchangePolicy(vh, x.Name)})
 			if x.Name != "" && !reservedName(x.Name) {
 				n.exchanges++
 			}
@@ -222,7 +223,7 @@ func (s *Server) recreate(state *meta.State) recoveryCounts {
 		s.reconcile(effects, &applied{})
 		for _, q := range state.Queues(vh) {
 			var a applied
-			s.reconcile([]meta.Effect{{Kind: meta.QueueStarted, Vhost: vh, Queue: q}}, &a)
+			s.reconcile([]meta.Effect{{Kind: meta.QueueStarted, Vhost: vh, Queue: q, Policy: state.QueuePolicy(vh, &q)}}, &a)
 			if a.queue != nil && a.queue.remote {
 				continue // counted by its home node
 			}

@@ -71,6 +71,7 @@ func (q *lateQueue) Publish(m *queue.Message, _ queue.Confirm) {
 	q.mu.Unlock()
 }
 func (q *lateQueue) Touch()                                {}
+func (q *lateQueue) UpdateArgs(queue.Args)                 {}
 func (q *lateQueue) Purge(context.Context) (uint32, error) { return 0, nil }
 func (q *lateQueue) Stats(context.Context) queue.Stats     { return queue.Stats{} }
 func (q *lateQueue) Close() error                          { return nil }

@@ -41,6 +41,9 @@ type queueEntry struct {
 	args  queue.Args
 	owner owner // the exclusive owner, zero for shared queues
 	q     queue.Queue
+	// eff is args with the policy in force (policy.QueueArgs), guarded
+	// by vhost.mu: what the queue was given last.
+	eff queue.Args
 	// remote: q is the proxy of a queue homed on another node
 	// (cluster_queues.go), which this node never deletes itself.
 	remote bool

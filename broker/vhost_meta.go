@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/warrenmq/warren/broker/meta"
+	"github.com/warrenmq/warren/broker/policy"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 	"go.uber.org/zap"
@@ -150,7 +151,11 @@ func (s *Server) reconcile(effects []meta.Effect, a *applied) {
 		}
 		switch e.Kind {
 		case meta.ExchangeAdded:
-			v.addExchange(e.Exchange)
+			v.addExchange(e.Exchange, e.Policy)
+		case meta.ExchangePolicyChanged:
+			v.exchangePolicyChanged(e.Exchange.Name, e.Policy)
+		case meta.QueuePolicyChanged:
+			v.queuePolicyChanged(e.Queue, e.Policy)
 		case meta.ExchangeRemoved:
 			v.removeExchange(e.Exchange.Name)
 		case meta.BindingAdded:
@@ -160,11 +165,13 @@ func (s *Server) reconcile(effects []meta.Effect, a *applied) {
 		case meta.BindingRemoved:
 			v.router.Unbind(e.Binding)
 		case meta.QueueStarted:
-			start := v.startQueue
-			if !s.homedHere(e.Queue) {
-				start = v.startRemote
+			var q *queueEntry
+			var err error
+			if s.homedHere(e.Queue) {
+				q, err = v.startQueue(e.Queue, e.Policy)
+			} else {
+				q, err = v.startRemote(e.Queue)
 			}
-			q, err := start(e.Queue)
 			if err != nil {
 				v.log.Error("cannot start queue", zap.String("queue", e.Queue.Name), zap.Error(err))
 			}
@@ -208,10 +215,12 @@ func (s *Server) homedHere(def queueDef) bool {
 	return s.cfg.Cluster == nil || def.Home == s.cfg.NodeName || def.Type == queue.TypeQuorum
 }
 
-func (v *vhost) addExchange(d exchangeDef) {
+// addExchange adds an exchange to the vhost and its router, with the
+// alternate exchange its argument or the policy in force says.
+func (v *vhost) addExchange(d exchangeDef, pol policy.Effective) {
 	v.mu.Lock()
 	v.exchanges[d.Name] = &d
-	v.router.AddExchange(d.Name, d.Kind, d.Alternate)
+	v.router.AddExchange(d.Name, d.Kind, policy.AlternateExchange(d.Alternate, d.Alternate != "", pol.Definition))
 	v.mu.Unlock()
 }
 
@@ -223,9 +232,9 @@ func (v *vhost) removeExchange(name string) {
 }
 
 // startQueue opens a queue through its type (a durable classic queue
-// recovers its messages) and routes to it. The vhost lock is held only to
-// add it.
-func (v *vhost) startQueue(def queueDef) (*queueEntry, error) {
+// recovers its messages), with its arguments under the policy pol, and
+// routes to it. The vhost lock is held only to add it.
+func (v *vhost) startQueue(def queueDef, pol policy.Effective) (*queueEntry, error) {
 	t := v.srv.types.Lookup(def.Type)
 	if t == nil {
 		return nil, protocol.NewError(protocol.InternalError,
@@ -235,14 +244,14 @@ func (v *vhost) startQueue(def queueDef) (*queueEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &queueEntry{def: def, args: args, owner: ownerOf(def.Owner)}
+	e := &queueEntry{def: def, args: args, owner: ownerOf(def.Owner), eff: policy.QueueArgs(args, pol.Definition)}
 	q, err := t.Declare(context.Background(), queue.Declaration{
 		VHost:      v.name,
 		Name:       def.Name,
 		Durable:    def.Durable,
 		Exclusive:  def.Exclusive,
 		AutoDelete: def.AutoDelete,
-		Args:       args,
+		Args:       e.eff,
 		Members:    def.Members,
 	}, queue.Hooks{
 		DeadLetter:          v.deadLetter,

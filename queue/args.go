@@ -72,6 +72,8 @@ type Args struct {
 	HasMaxLengthBytes bool
 	// Overflow is x-overflow; DropHead by default.
 	Overflow Overflow
+	// HasOverflow reports whether x-overflow was given.
+	HasOverflow bool
 	// DeadLetterExchange is x-dead-letter-exchange ("" is the default exchange).
 	DeadLetterExchange string
 	// HasDeadLetterExchange reports whether x-dead-letter-exchange was given.
@@ -228,6 +230,7 @@ func ParseArgsWith(t protocol.Table, name, vhost string, argsOf func(typ string)
 	if n, ok := intArg(t, "x-max-length-bytes"); ok {
 		a.MaxLengthBytes, a.HasMaxLengthBytes = n, true
 	}
+	_, a.HasOverflow = t["x-overflow"].(string)
 	switch t["x-overflow"] {
 	case "reject-publish":
 		a.Overflow = RejectPublish

@@ -153,6 +153,16 @@ type Queue interface {
 	// Touch renews the queue's x-expires lease, as a redeclare does in
 	// RabbitMQ; a queue without x-expires ignores it.
 	Touch()
+	// UpdateArgs gives the running queue new effective arguments (its
+	// declared arguments with the policy in force, as the broker resolves
+	// them), as RabbitMQ applies a policy: length limits and overflow
+	// apply at once (dropping or dead-lettering the head as the overflow
+	// says), a message TTL applies to messages published from then on,
+	// x-expires counts from then, and dead-lettering goes where the new
+	// arguments say. Type, priorities and single active consumer stay as
+	// declared. A proxy of a queue homed on another node ignores it: that
+	// node updates the queue itself.
+	UpdateArgs(a Args)
 	// Purge drops every ready message and returns how many it dropped.
 	Purge(ctx context.Context) (uint32, error)
 	// Delete cancels every consumer, drops every message and posts

@@ -224,6 +224,9 @@ func (a *applier) setParameter(c SetParameter) {
 	}
 	ps[paramKey(c.Component, c.Name)] = Parameter{Component: c.Component, Name: c.Name, Value: c.Value}
 	a.res.Changed = true
+	if isPolicyComponent(c.Component) {
+		a.policiesChanged(c.Vhost)
+	}
 }
 
 func (a *applier) clearParameter(c ClearParameter) {
@@ -237,6 +240,9 @@ func (a *applier) clearParameter(c ClearParameter) {
 		delete(a.s.access.params, c.Vhost)
 	}
 	a.res.Changed = true
+	if isPolicyComponent(c.Component) {
+		a.policiesChanged(c.Vhost)
+	}
 }
 
 // seed inserts the default data, once: the vhost if there is none at
@@ -274,6 +280,7 @@ func (a *applier) seed(c Seed) {
 func (a *applier) dropVhostAccess(vhost string) {
 	delete(a.s.access.vmeta, vhost)
 	delete(a.s.access.params, vhost)
+	delete(a.s.access.polsets, vhost)
 	var changed []string
 	for u, byVhost := range a.s.access.perms {
 		if _, ok := byVhost[vhost]; ok {

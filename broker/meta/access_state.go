@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/warrenmq/warren/broker/policy"
 )
 
 // accessState is the part of the definitions that is not AMQP's:
@@ -20,6 +22,9 @@ type accessState struct {
 	// params are by virtual host, then paramKey(component, name).
 	params  map[string]map[string]Parameter
 	globals map[string][]byte
+	// polsets are the compiled policies and operator policies of each
+	// vhost that has any, derived from params (policy.go).
+	polsets map[string]*policy.Set
 }
 
 // Parameter is a runtime parameter of a virtual host, its value JSON as
@@ -37,6 +42,7 @@ func newAccessState() accessState {
 		vmeta:   make(map[string]VhostMeta),
 		params:  make(map[string]map[string]Parameter),
 		globals: make(map[string][]byte),
+		polsets: make(map[string]*policy.Set),
 	}
 }
 

@@ -71,7 +71,8 @@ func (a *applier) declareExchange(c DeclareExchange) {
 	}
 	v.exchanges[c.Exchange.Name] = c.Exchange
 	a.res.Created, a.res.Exchange = true, c.Exchange
-	a.effect(Effect{Kind: ExchangeAdded, Vhost: c.Vhost, Exchange: c.Exchange})
+	a.effect(Effect{Kind: ExchangeAdded, Vhost: c.Vhost, Exchange: c.Exchange,
+		Policy: a.s.ExchangePolicy(c.Vhost, c.Exchange.Name)})
 }
 
 func (a *applier) deleteExchange(c DeleteExchange) {
@@ -209,7 +210,7 @@ func (a *applier) declareQueue(c DeclareQueue) {
 	}
 	v.queues[c.Queue.Name] = c.Queue
 	a.res.Created, a.res.Queue = true, c.Queue
-	a.effect(Effect{Kind: QueueStarted, Vhost: c.Vhost, Queue: c.Queue})
+	a.effect(Effect{Kind: QueueStarted, Vhost: c.Vhost, Queue: c.Queue, Policy: a.s.QueuePolicy(c.Vhost, &c.Queue)})
 }
 
 // deleteQueue removes a queue, if it is still the incarnation named, with

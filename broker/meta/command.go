@@ -275,7 +275,10 @@ func newCommand(op Op) decodable {
 	case OpSetQueueMembers:
 		return &SetQueueMembers{}
 	}
-	return newAccessCommand(op)
+	if c := newAccessCommand(op); c != nil {
+		return c
+	}
+	return newPolicyCommand(op)
 }
 
 // Decode decodes one encoded command, returning the command value (not a
@@ -326,6 +329,9 @@ func deref(c decodable) Command {
 	}
 	if a := derefAccess(c); a != nil {
 		return a
+	}
+	if p := derefPolicy(c); p != nil {
+		return p
 	}
 	return c
 }

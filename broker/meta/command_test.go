@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/warrenmq/warren/broker/policy"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/protocol"
 )
@@ -44,6 +45,9 @@ func everyCommand() []Command {
 		ClearParameter{Vhost: "/", Component: "policy", Name: "p"},
 		SetGlobalParameter{Name: "cluster_name", Value: []byte(`"c"`)},
 		ClearGlobalParameter{Name: "cluster_name"},
+		SetPolicy{Vhost: "/", Operator: true, Policy: policy.Policy{Name: "cap", Pattern: "^q", ApplyTo: "queues", Priority: -3,
+			Definition: policy.Definition{"max-length": int64(10), "overflow": "reject-publish"}}},
+		ClearPolicy{Vhost: "/", Name: "cap", Operator: true},
 		Seed{Vhost: "/", Meta: VhostMeta{Description: "Default virtual host"},
 			User: UserDef{Name: "guest", PasswordHash: []byte{9, 9, 9, 9, 1}, Hashing: HashSHA256, Tags: []string{"administrator"}},
 			Perm: Permission{Configure: ".*", Write: ".*", Read: ".*"}},
@@ -72,6 +76,11 @@ func TestCommandRoundTrip(t *testing.T) {
 		seen[c.Op()] = true
 	}
 	for op := OpPutUser; op <= OpSeed; op++ {
+		if !seen[op] {
+			t.Errorf("op %d has no round-trip case", op)
+		}
+	}
+	for op := OpSetPolicy; op <= OpClearPolicy; op++ {
 		if !seen[op] {
 			t.Errorf("op %d has no round-trip case", op)
 		}

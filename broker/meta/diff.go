@@ -16,15 +16,50 @@ import (
 // what it refers to. A queue whose incarnation changed is stopped (its
 // data deleted) and started anew, one whose members changed is told its
 // new members; an exchange whose definition changed is removed and added.
+// A queue or exchange added carries the policy in force on it; one that
+// stays is told its policy when that changed.
 func Diff(from, to *State) []Effect {
 	var effects []Effect
 	for _, vh := range from.Vhosts() {
 		effects = append(effects, removals(vh, from.vhosts[vh], to.vhosts[vh])...)
 	}
 	for _, vh := range to.Vhosts() {
-		effects = append(effects, additions(vh, from.vhosts[vh], to.vhosts[vh])...)
+		effects = append(effects, additions(vh, from.vhosts[vh], to.vhosts[vh], to)...)
+		effects = append(effects, policyDiff(vh, from, to)...)
 	}
 	return append(effects, accessDiff(from, to)...)
+}
+
+// policyDiff returns the effects telling the queues and exchanges of vh
+// that are in both states, unchanged, of the policy in force on them
+// when it differs: queues, then exchanges, in name order.
+func policyDiff(vh string, from, to *State) []Effect {
+	old, now := from.vhosts[vh], to.vhosts[vh]
+	if old == nil {
+		return nil
+	}
+	var out []Effect
+	for _, n := range slices.Sorted(maps.Keys(now.queues)) {
+		q := now.queues[n]
+		if was, ok := old.queues[n]; !ok || was.Incarnation != q.Incarnation {
+			continue
+		}
+		was, is := from.QueuePolicy(vh, &q), to.QueuePolicy(vh, &q)
+		if !sameEffective(&was, &is) {
+			out = append(out, Effect{Kind: QueuePolicyChanged, Vhost: vh, Queue: q, Policy: is})
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(now.exchanges)) {
+		x := now.exchanges[n]
+		if was, ok := old.exchanges[n]; !ok || !reflect.DeepEqual(was, x) {
+			continue
+		}
+		was, is := from.ExchangePolicy(vh, n), to.ExchangePolicy(vh, n)
+		if !sameEffective(&was, &is) {
+			out = append(out, Effect{Kind: ExchangePolicyChanged, Vhost: vh, Exchange: x, Policy: is})
+		}
+	}
+	return out
 }
 
 // accessDiff returns the effects taking a node from from's users and
@@ -81,9 +116,9 @@ func removals(vh string, old, now *vhostState) []Effect {
 	return out
 }
 
-// additions are the effects adding what of now (vhost vh) is not in old,
-// which is nil when the vhost is new.
-func additions(vh string, old, now *vhostState) []Effect {
+// additions are the effects adding what of now (vhost vh of state to) is
+// not in old, which is nil when the vhost is new.
+func additions(vh string, old, now *vhostState, to *State) []Effect {
 	var out []Effect
 	if old == nil {
 		old = newVhostState()
@@ -91,12 +126,14 @@ func additions(vh string, old, now *vhostState) []Effect {
 	}
 	for _, n := range slices.Sorted(maps.Keys(now.exchanges)) {
 		if x, ok := old.exchanges[n]; !ok || !reflect.DeepEqual(x, now.exchanges[n]) {
-			out = append(out, Effect{Kind: ExchangeAdded, Vhost: vh, Exchange: now.exchanges[n]})
+			out = append(out, Effect{Kind: ExchangeAdded, Vhost: vh, Exchange: now.exchanges[n],
+				Policy: to.ExchangePolicy(vh, n)})
 		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(now.queues)) {
 		if q, ok := old.queues[n]; !ok || q.Incarnation != now.queues[n].Incarnation {
-			out = append(out, Effect{Kind: QueueStarted, Vhost: vh, Queue: now.queues[n]})
+			nq := now.queues[n]
+			out = append(out, Effect{Kind: QueueStarted, Vhost: vh, Queue: nq, Policy: to.QueuePolicy(vh, &nq)})
 		} else if !slices.Equal(q.Members, now.queues[n].Members) {
 			out = append(out, Effect{Kind: QueueMembersChanged, Vhost: vh, Queue: now.queues[n]})
 		}

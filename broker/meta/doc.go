@@ -29,6 +29,18 @@
 // whichever node proposes it first. A vhost's max-queues limit is
 // checked by Apply, so that it holds across a cluster.
 //
+// Policies and operator policies (policy.go, op codes 31 and 32) are
+// stored as RabbitMQ stores them, as runtime parameters of the components
+// "policy" and "operator_policy" (so a parameter of those committed or
+// snapshotted before policies were applied is one), and compiled per
+// vhost into a policy.Set, rebuilt whenever one changes and on Restore.
+// Apply computes the policy in force on every queue and exchange: a
+// QueueStarted or ExchangeAdded effect carries it, and setting or clearing
+// a policy adds a QueuePolicyChanged or ExchangePolicyChanged effect for
+// each object whose effective policy changed (Diff does the same between
+// two states). A policy is validated (policy.Policy.Validate) before its
+// command is proposed.
+//
 // The package knows nothing of the broker: it does no I/O and imports only
 // the protocol codec, the exchange package (kinds, bindings) and the queue
 // package (RabbitMQ's equivalence rules).

@@ -1,6 +1,9 @@
 package meta
 
-import "github.com/warrenmq/warren/exchange"
+import (
+	"github.com/warrenmq/warren/broker/policy"
+	"github.com/warrenmq/warren/exchange"
+)
 
 // EffectKind is what a node does for an Effect.
 type EffectKind uint8
@@ -40,6 +43,12 @@ const (
 	UserDeleted
 	// VhostMetaChanged: Vhost's metadata or limits are now VhostMeta.
 	VhostMetaChanged
+	// QueuePolicyChanged: the policy in force on the queue Queue is now
+	// Policy (a policy or operator policy was set or cleared).
+	QueuePolicyChanged
+	// ExchangePolicyChanged: the policy in force on the exchange Exchange
+	// is now Policy.
+	ExchangePolicyChanged
 )
 
 // Effect is one thing a node does after a command is applied: plain data,
@@ -53,6 +62,10 @@ type Effect struct {
 	DeleteData bool             // QueueStopped: delete the queue's messages and log
 	Access     UserAccess       // UserChanged, UserDeleted (only the name)
 	VhostMeta  VhostMeta        // VhostMetaChanged
+	// Policy is the policy in force on the queue or exchange of
+	// QueueStarted, ExchangeAdded, QueuePolicyChanged and
+	// ExchangePolicyChanged.
+	Policy policy.Effective
 }
 
 // Result is what an applied command answers.

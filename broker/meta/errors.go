@@ -76,6 +76,12 @@ func BadUser(why string) error {
 	return protocol.NewError(protocol.PreconditionFailed, "%s", why)
 }
 
+// NoPolicy is 404 for clearing a policy that does not exist, worded as
+// rabbit_runtime_parameters answers it.
+func NoPolicy() error {
+	return protocol.NewError(protocol.NotFound, "Parameter does not exist")
+}
+
 // QueueLimit is 406 for a new queue in a virtual host at its max-queues
 // limit, worded as rabbit_queue_type's.
 func QueueLimit(vhost, name string, limit int64) error {

@@ -66,6 +66,7 @@ func Restore(b []byte) (*State, error) {
 	}
 	if b[0] == snapshotVersion {
 		r.restoreAccess(s)
+		s.rebuildAllPolicies()
 	}
 	if err := r.End(); err != nil {
 		return nil, err

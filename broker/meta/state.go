@@ -133,7 +133,7 @@ func (s *State) Apply(index uint64, cmd Command) (Result, []Effect) {
 	case SetQueueMembers:
 		a.setQueueMembers(c)
 	default:
-		if a.applyAccess(cmd) {
+		if a.applyAccess(cmd) || a.applyPolicy(cmd) {
 			break
 		}
 		a.res.Err = protocol.NewError(protocol.InternalError, "unknown definitions command %T", cmd)

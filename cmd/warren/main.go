@@ -21,7 +21,9 @@
 // checks, where there is no shell or curl).
 //
 // `warren cluster status|forget|set-disk-free-limit` asks a running
-// cluster node over its cluster port instead (cluster_cmd.go).
+// cluster node over its cluster port instead (cluster_cmd.go); `warren
+// set_policy` and its siblings (policy_cmd.go) set, clear and list
+// policies on a running node, as rabbitmqctl's commands of those names.
 package main
 
 import (
@@ -45,6 +47,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "definitions" {
 		os.Exit(runDefinitions(os.Args[2:], os.LookupEnv, os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && isPolicyCommand(os.Args[1]) {
+		os.Exit(runPolicy(os.Args[1], os.Args[2:], os.LookupEnv, os.Stdout, os.Stderr))
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

@@ -104,6 +104,16 @@
 // acks would wait behind the pause). Both actions are posted under the
 // queue's mutex, in the order decided.
 //
+// # Policies
+//
+// UpdateArgs (policy.go) replaces the queue's effective arguments while it
+// runs, under its mutex, as a policy changes them: a lower length limit
+// drops or dead-letters the head at once (drop-head), a message TTL
+// applies to what is published from then on, x-expires counts from the
+// change. The arguments are replaced, never changed in place, so the
+// dead-lettering that runs after the mutex is released reads a
+// consistent copy.
+//
 // # Locks
 //
 // Lock order: the queue's mutex, then a Consumer's or Confirmer's locks

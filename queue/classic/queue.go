@@ -264,6 +264,7 @@ func (q *Queue) unlock() {
 			q.hooks.Add(1)
 		}
 	}
+	args := q.args // UpdateArgs replaces it under mu, never changes it
 	q.mu.Unlock()
 	if !hooks {
 		return
@@ -272,7 +273,7 @@ func (q *Queue) unlock() {
 	if len(dead) > 0 && q.env.DeadLetter != nil {
 		ms := make([]*queue.Message, len(dead))
 		for i, d := range dead {
-			ms[i] = queue.DeadLettered(d.msg, d.reason, q.name, q.args, time.Unix(0, d.at))
+			ms[i] = queue.DeadLettered(d.msg, d.reason, q.name, args, time.Unix(0, d.at))
 		}
 		q.env.DeadLetter(ms)
 	}

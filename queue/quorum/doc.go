@@ -69,6 +69,12 @@
 // posted once the Checkout is committed, and deliveries that came first
 // wait behind it.
 //
+// A policy reaches the queue through UpdateArgs on every node that runs
+// it; each proposes the configuration it makes (fifo.UpdateConfig), and a
+// leader newly elected proposes its own when the state's differs
+// (policy.go). The effective arguments are kept in an atomic pointer
+// (dead-lettering and Touch read them on any goroutine).
+//
 // # Bodies and snapshots
 //
 // The state machine holds headers only (12 bytes a plain message, in

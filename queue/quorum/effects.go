@@ -69,7 +69,7 @@ func (q *Queue) deadLetter(w *work) {
 	for i, d := range w.Dead {
 		indexes = append(indexes, d.Index)
 		if m := w.msgs[i]; m != nil {
-			copies = append(copies, queue.DeadLettered(m, d.Reason, q.decl.Name, &q.decl.Args, at))
+			copies = append(copies, queue.DeadLettered(m, d.Reason, q.decl.Name, q.args.Load(), at))
 		}
 	}
 	if !w.AtLeastOnce || q.hooks.DeadLetterConfirmed == nil {

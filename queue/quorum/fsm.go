@@ -106,6 +106,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	leading := f.q.leading()
 	out := make([]applied, len(f.batch))
 	var todo []work
+	elected := false
 	for i, d := range f.batch {
 		index := commandIndex(l.Index, i)
 		res, effects := f.state.Apply(index, d.cmd)
@@ -120,12 +121,21 @@ func (f *fsm) Apply(l *raft.Log) any {
 			todo = f.resolve(todo, effects)
 		}
 		f.bodies.drop(f.state.Left())
+		if _, ok := d.cmd.(fifo.LeaderElected); ok && leading {
+			elected = true
+		}
 		f.sinceSnap++
 	}
 	clear(f.batch)
 	f.bodies.refill()
 	snap := f.snapshotDueLocked()
+	reconfigure := elected && !fifo.SameConfig(f.state.Config(), f.q.config())
 	f.mu.Unlock()
+	if reconfigure {
+		// A policy changed while the group could not commit, or this
+		// replica restarted with arguments its log predates.
+		f.q.proposeConfig()
+	}
 	f.q.carryOut(todo)
 	if snap {
 		f.q.snapshotSoon()

@@ -297,7 +297,8 @@ func (q *Queue) dropReplica(r *raft.Raft) {
 	if c, ok := q.trans.(raft.WithClose); ok {
 		c.Close()
 	}
-	q.fsm.reset(fifo.NewState(fifo.ConfigFromArgs(q.decl.Args, q.decl.Args.DeadLetterStrategy, 0)))
+	a := q.args.Load()
+	q.fsm.reset(fifo.NewState(fifo.ConfigFromArgs(*a, a.DeadLetterStrategy, 0)))
 	if err := q.t.dropGroup(q.group); err != nil {
 		q.log.Warn("deleting a former member's quorum queue data failed", zap.String("queue", q.decl.Name), zap.Error(err))
 	}

@@ -21,6 +21,7 @@ import (
 type Queue struct {
 	t      *Type
 	decl   queue.Declaration
+	args   atomic.Pointer[queue.Args] // the effective arguments (UpdateArgs)
 	group  string
 	hooks  queue.Hooks
 	log    *zap.Logger
@@ -171,7 +172,7 @@ func enqueueOf(m *queue.Message, from queue.Publisher, seq uint64) fifo.Enqueue 
 
 // Touch implements queue.Queue.
 func (q *Queue) Touch() {
-	if q.decl.Args.Expires > 0 {
+	if q.args.Load().Expires > 0 {
 		q.propose(fifo.Touch{Now: now()}, nil, nil, nil)
 	}
 }

@@ -184,6 +184,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 	g := groupName(d.VHost, d.Name)
 	q := &Queue{t: t, decl: d, group: g, hooks: h, log: t.log, notify: make(chan bool, 1),
 		observed: make(chan raft.Observation, 1), sessions: map[queue.Publisher]*session{}}
+	q.args.Store(&d.Args)
 	q.fsm = newFSM(q, fifo.NewState(fifo.ConfigFromArgs(d.Args, d.Args.DeadLetterStrategy, 0)))
 	t.mu.Lock()
 	if t.closed {

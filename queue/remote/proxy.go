@@ -154,6 +154,10 @@ func (q *proxyQueue) Touch() {
 	}
 }
 
+// UpdateArgs implements queue.Queue: the queue's home node applies the
+// same policy change to the queue itself, so the proxy does nothing.
+func (q *proxyQueue) UpdateArgs(queue.Args) {}
+
 // call sends request t and waits for the reply; a link that fails first
 // answers with the home-node-down exception.
 func (q *proxyQueue) call(ctx context.Context, t byte, flags byte) reply {

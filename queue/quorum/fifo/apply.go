@@ -44,6 +44,8 @@ func (s *State) Apply(index uint64, cmd Command) (Result, []Effect) {
 		s.lastActive = s.now
 	case Resend:
 		s.resend(c)
+	case UpdateConfig:
+		s.updateConfig(c.Config)
 	}
 	s.serve()
 	s.timers()

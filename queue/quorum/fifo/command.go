@@ -33,10 +33,11 @@ const (
 	OpPublisherGone     Op = 15
 	OpTouch             Op = 16
 	OpResend            Op = 17
+	OpUpdateConfig      Op = 18
 )
 
 // lastOp is the highest op code; tests check every one round-trips.
-const lastOp = OpResend
+const lastOp = OpUpdateConfig
 
 // ConsumerID names a consumer: the channel it lives on (node, connection,
 // channel, as queue.Publisher names a publishing channel) and its tag,
@@ -519,6 +520,8 @@ func newCommand(op Op) decodable {
 		return &Touch{}
 	case OpResend:
 		return &Resend{}
+	case OpUpdateConfig:
+		return &UpdateConfig{}
 	}
 	return nil
 }
@@ -581,6 +584,8 @@ func deref(c decodable) Command {
 	case *Touch:
 		return *c
 	case *Resend:
+		return *c
+	case *UpdateConfig:
 		return *c
 	}
 	return c

@@ -31,6 +31,8 @@ func everyCommand() []Command {
 		PublisherGone{From: ch, Now: 15},
 		Touch{Now: 16},
 		Resend{Consumer: id, From: 3, To: 1 << 40, Now: 17},
+		UpdateConfig{Config: Config{MaxLength: 5, HasMaxLength: true, Overflow: queue.RejectPublish, DeliveryLimit: -1,
+			MessageTTL: 100, HasMessageTTL: true, Expires: 9, DeadLetter: AtLeastOnce, Created: 1}, Now: 18},
 	}
 }
 

@@ -67,9 +67,12 @@
 // re-issue everything pending (unsettled deliveries, pending
 // dead-letters, timers): the old leader may have died before acting.
 // Resend re-issues the deliveries a consumer's session found missing
-// from its ids (a gap), the ones it still holds. Left lists the messages
-// an Apply removed from the queue (settled, dead-lettered, dropped,
-// purged), so that a replica can drop their bodies at once.
+// from its ids (a gap), the ones it still holds. UpdateConfig
+// (reconfig.go) replaces the configuration when a policy changes the
+// queue's arguments, enforcing new length limits at once; an equal
+// configuration changes nothing. Left lists the messages an Apply
+// removed from the queue (settled, dead-lettered, dropped, purged), so
+// that a replica can drop their bodies at once.
 // Apply reads no clock, draws no random number and never lets map order
 // show (consumers are kept in arrival order, sets are sorted before they
 // are walked).

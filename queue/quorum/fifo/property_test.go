@@ -67,7 +67,7 @@ func genIDs(t *rapid.T, s *State, id ConsumerID) []uint64 {
 // genCommand draws a command, reading s to settle ids it holds.
 func genCommand(t *rapid.T, s *State, now int64) Command {
 	id := genConsumerID(t)
-	switch rapid.IntRange(0, 19).Draw(t, "op") {
+	switch rapid.IntRange(0, 20).Draw(t, "op") {
 	case 0, 1, 2, 3, 4, 5:
 		e := Enqueue{Size: uint32(rapid.IntRange(0, 60).Draw(t, "size")), TTL: -1,
 			Priority: uint8(rapid.IntRange(0, 9).Draw(t, "prio")), Now: now}
@@ -116,6 +116,8 @@ func genCommand(t *rapid.T, s *State, now int64) Command {
 		return Purge{Now: now}
 	case 18:
 		return Touch{Now: now}
+	case 19:
+		return UpdateConfig{Config: genConfig(t), Now: now}
 	}
 	return Tick{Now: now}
 }
@@ -252,6 +254,16 @@ func checkStep(t *rapid.T, before, after map[uint64]location, s *State, idx uint
 	case Get:
 		if res.Get.Settled {
 			explain(res.Get.Index)
+		}
+	case UpdateConfig:
+		// Leaving at-least-once dead-lettering drops what waits for
+		// its targets.
+		if c.Config.DeadLetter != AtLeastOnce {
+			for i, l := range before {
+				if l.where == "dlx" && gone[i] {
+					explain(i)
+				}
+			}
 		}
 	}
 	leader := false
