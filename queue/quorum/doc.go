@@ -33,9 +33,11 @@
 // so a resend is answered Duplicate and not enqueued twice). So that no
 // batch overtakes one that will be retried (its enqueues would then be
 // judged Duplicate), a batch is sent only while every batch in flight went
-// to the same leader and none came back to be retried; one that overtook
-// anyway (a node refused a batch, then led and took the next) has the
-// retried enqueues sent without their sequence, at worst enqueued twice.
+// to the same leader and none came back to be retried, and once all are
+// answered what came back is sent again in the order it was submitted,
+// merged with the retries not yet sent (the rest of a long retry, a new
+// leader's commands). A batch can still overtake another when a node
+// refused the one and, leading a moment later, took the next.
 // A follower's proposer hears of a new leader from Raft's leader
 // observation and sends what waits to it at once.
 //

@@ -42,6 +42,10 @@ type request struct {
 	owner queue.SessionOwner
 	done  func(applied) []queue.Action
 	since time.Time
+	// order is the request's place in the order of submission (0: a new
+	// leader's commands, which go before everything): whatever is sent
+	// again is sent in this order.
+	order uint64
 }
 
 // errNoLeader fails a proposal whose group found no leader in time.
@@ -62,8 +66,10 @@ type proposer struct {
 	q *Queue
 
 	mu       sync.Mutex
-	retry    []request // failed batches, oldest first, sent before pending
+	retry    []request // to send again, by order, sent before pending
 	pending  []request
+	back     []request // came back from batches in flight, by order: join retry once all are answered
+	orders   uint64    // the last order handed out
 	wake     chan struct{}
 	stopped  bool
 	inflight int    // batches handed to a leader and not answered
@@ -132,6 +138,8 @@ func (p *proposer) submit(r request) {
 		p.fail(r, raft.ErrRaftShutdown)
 		return
 	}
+	p.orders++
+	r.order = p.orders
 	p.pending = append(p.pending, r)
 	p.mu.Unlock()
 	p.poke()
@@ -189,7 +197,7 @@ func (p *proposer) loop() {
 func (p *proposer) waiting() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.retry)+len(p.pending) > 0
+	return len(p.retry)+len(p.pending)+len(p.back) > 0
 }
 
 // takeFor removes the next batch for target, if a batch may go there now
@@ -291,25 +299,47 @@ func (p *proposer) flush() bool {
 }
 
 // answered records that an in-flight batch was answered; a failed one
-// (not taken by the leader) goes back behind the retries, in the same
-// step, so that nothing taken meanwhile overtakes it.
+// (not taken by the leader) is held back, in the same step, so that
+// nothing taken meanwhile overtakes it, and once every batch in flight is
+// answered what came back joins the retries in the order of submission:
+// retries not sent yet (the rest of a long retry, a new leader's
+// commands) came after some of it, or before.
 func (p *proposer) answered(failed []request) {
 	p.mu.Lock()
 	p.inflight--
 	if failed != nil {
 		p.failed = true
 		if !p.stopped {
-			p.retry = append(p.retry, failed...)
+			p.back = append(p.back, failed...)
 			failed = nil
 		}
 	}
 	if p.inflight == 0 {
 		p.failed = false
+		if len(p.back) > 0 {
+			p.retry = mergeByOrder(p.back, p.retry)
+			p.back = nil
+		}
 	}
 	p.mu.Unlock()
 	for _, r := range failed {
 		p.fail(r, raft.ErrRaftShutdown)
 	}
+}
+
+// mergeByOrder returns the requests of a and b, each sorted by order, in
+// one list sorted by order (a's first among equals).
+func mergeByOrder(a, b []request) []request {
+	out := make([]request, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if b[0].order < a[0].order {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
 }
 
 // expire fails what waited too long for a leader.
@@ -470,8 +500,8 @@ func (p *proposer) close() {
 		return
 	}
 	p.stopped = true
-	rest := append(p.retry, p.pending...)
-	p.retry, p.pending = nil, nil
+	rest := append(append(p.back, p.retry...), p.pending...)
+	p.retry, p.pending, p.back = nil, nil, nil
 	p.mu.Unlock()
 	close(p.stop)
 	p.wg.Wait()
