@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum/fifo"
@@ -61,15 +62,18 @@ var errNoLeader = errors.New("quorum queue has no leader")
 // runs each request's done. A batch whose leader was lost before it
 // answered is proposed again, ahead of what came since: every command is
 // safe to repeat (an enqueue is deduplicated by its publisher's sequence,
-// settles of settled ids are ignored).
+// settles of settled ids are ignored). An enqueue answered OutOfSequence
+// (it overtook an earlier one of its publisher) is proposed again with
+// them, after the earlier ones, unless none is held any more (complete).
 type proposer struct {
 	q *Queue
 
 	mu       sync.Mutex
 	retry    []request // to send again, by order, sent before pending
 	pending  []request
-	back     []request // came back from batches in flight, by order: join retry once all are answered
-	orders   uint64    // the last order handed out
+	back     []request   // came back from batches in flight, by order: join retry once all are answered
+	flying   [][]request // the batches in flight, oldest first
+	orders   uint64      // the last order handed out
 	wake     chan struct{}
 	stopped  bool
 	inflight int    // batches handed to a leader and not answered
@@ -227,6 +231,7 @@ func (p *proposer) takeFor(target string) []request {
 	if len(batch) > 0 {
 		p.inflight++
 		p.target = target
+		p.flying = append(p.flying, batch)
 	}
 	return batch
 }
@@ -239,10 +244,10 @@ func (p *proposer) takeFor(target string) []request {
 // another, and after a batch failed nothing new goes anywhere until every
 // batch in flight is answered and the failed ones are sent again first.
 // Raft keeps a leader's entries in order (a later one committed means the
-// earlier ones are), so a resend is judged a duplicate only if its
-// original was enqueued: an enqueue is deduplicated by its publisher's
-// sequence (at or below the last seen), which a later publish overtaking
-// an earlier, lost one would defeat.
+// earlier ones are), so publishes reach the state machine in order, but
+// for a batch refused by a node that took the next once it led: the
+// state machine then answers the later enqueues OutOfSequence rather than
+// have the earlier ones judged duplicates of them.
 func (p *proposer) flush() bool {
 	var buf []byte
 	for {
@@ -304,9 +309,13 @@ func (p *proposer) flush() bool {
 // answered what came back joins the retries in the order of submission:
 // retries not sent yet (the rest of a long retry, a new leader's
 // commands) came after some of it, or before.
-func (p *proposer) answered(failed []request) {
+func (p *proposer) answered(failed []request) (resend bool) {
 	p.mu.Lock()
 	p.inflight--
+	if len(p.flying) > 0 {
+		p.flying[0] = nil
+		p.flying = p.flying[1:]
+	}
 	if failed != nil {
 		p.failed = true
 		if !p.stopped {
@@ -319,12 +328,14 @@ func (p *proposer) answered(failed []request) {
 		if len(p.back) > 0 {
 			p.retry = mergeByOrder(p.back, p.retry)
 			p.back = nil
+			resend = true
 		}
 	}
 	p.mu.Unlock()
 	for _, r := range failed {
 		p.fail(r, raft.ErrRaftShutdown)
 	}
+	return resend
 }
 
 // mergeByOrder returns the requests of a and b, each sorted by order, in
@@ -449,11 +460,10 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 		p.pokeSoon(false)
 		return posts
 	}
-	p.answered(nil)
+	var again []request
+	var low map[queue.Publisher]uint64
+	refused := 0
 	for i, req := range in.reqs {
-		if req.done == nil {
-			continue
-		}
 		a := applied{err: res.err}
 		if res.err == nil {
 			if i < len(res.answers) {
@@ -462,9 +472,67 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 				a.err = errors.New("quorum queue entry not applied")
 			}
 		}
-		posts = addPost(posts, req.owner, req.done(a))
+		if a.err == nil && a.res.Outcome == fifo.OutOfSequence {
+			if low == nil {
+				low = p.lowestHeld()
+			}
+			if waitsForEarlier(req, low) {
+				again = append(again, req)
+				continue
+			}
+			refused++
+		}
+		if req.done != nil {
+			posts = addPost(posts, req.owner, req.done(a))
+		}
+	}
+	if refused > 0 {
+		p.q.log.Debug("quorum queue enqueues out of sequence with nothing earlier to wait for: refused",
+			zap.String("queue", p.q.decl.Name), zap.Int("enqueues", refused))
+	}
+	if p.answered(again) {
+		p.poke()
 	}
 	return posts
+}
+
+// lowestHeld returns, for each publisher whose Contiguous enqueues the
+// proposer holds (to send, to send again, or in flight, but for the
+// batch being answered), the lowest number among them.
+func (p *proposer) lowestHeld() map[queue.Publisher]uint64 {
+	low := map[queue.Publisher]uint64{}
+	note := func(rs []request) {
+		for _, r := range rs {
+			if e, ok := r.cmd.(fifo.Enqueue); ok && e.Contiguous {
+				if l, seen := low[e.From]; !seen || e.Seq < l {
+					low[e.From] = e.Seq
+				}
+			}
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	note(p.retry)
+	note(p.back)
+	note(p.pending)
+	for _, b := range p.flying[min(1, len(p.flying)):] {
+		note(b)
+	}
+	return low
+}
+
+// waitsForEarlier reports whether r, an enqueue answered OutOfSequence,
+// is to be sent again: an earlier number of its publisher is still held
+// (low, from lowestHeld), which, once enqueued, lets r follow. When none
+// is (it was refused, failed, or its publisher forgotten), sending r again
+// could never succeed.
+func waitsForEarlier(r request, low map[queue.Publisher]uint64) bool {
+	e, ok := r.cmd.(fifo.Enqueue)
+	if !ok {
+		return false
+	}
+	l, held := low[e.From]
+	return held && l < e.Seq
 }
 
 // addPost adds acts for owner to posts.
