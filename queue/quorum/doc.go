@@ -30,12 +30,24 @@
 // disk. A batch whose leader was lost, or that reached a node that no
 // longer leads, is proposed again ahead of what came after it; every
 // command is safe to repeat (an Enqueue names its publisher and sequence,
-// so a resend is answered Duplicate and not enqueued twice). So that no
-// batch overtakes one that will be retried (its enqueues would then be
-// judged Duplicate), a batch is sent only while every batch in flight went
-// to the same leader and none came back to be retried; one that overtook
-// anyway (a node refused a batch, then led and took the next) has the
-// retried enqueues sent without their sequence, at worst enqueued twice.
+// so a resend is answered Duplicate and not enqueued twice). A session
+// numbers its publishes one after another (base+1, base+2 …, a new base
+// for each session and after a nack, session.go), and the state machine
+// enqueues only a publisher's next number: one past it is answered
+// OutOfSequence, neither enqueued nor recorded, so an earlier publish is
+// never judged a duplicate of a later one that overtook it. So that
+// batches rarely overtake one another, a batch is sent only while every
+// batch in flight went to the same leader and none came back to be
+// retried, and once all are answered what came back is sent again in the
+// order it was submitted, merged with the retries not yet sent (the rest
+// of a long retry, a new leader's commands). One can still overtake
+// another when a node refused the one and, leading a moment later, took
+// the next: its enqueues come back OutOfSequence and go back, in order,
+// with what is sent again once every batch in flight is answered. An
+// enqueue out of sequence whose publisher has no earlier one held by the
+// proposer (refused by reject-publish, failed, or its channel closed and
+// forgotten) would never be taken: it is answered then, a nack, as
+// RabbitMQ drops an out-of-sequence enqueue that nobody resends.
 // A follower's proposer hears of a new leader from Raft's leader
 // observation and sends what waits to it at once.
 //

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum/fifo"
@@ -42,6 +43,10 @@ type request struct {
 	owner queue.SessionOwner
 	done  func(applied) []queue.Action
 	since time.Time
+	// order is the request's place in the order of submission (0: a new
+	// leader's commands, which go before everything): whatever is sent
+	// again is sent in this order.
+	order uint64
 }
 
 // errNoLeader fails a proposal whose group found no leader in time.
@@ -57,13 +62,18 @@ var errNoLeader = errors.New("quorum queue has no leader")
 // runs each request's done. A batch whose leader was lost before it
 // answered is proposed again, ahead of what came since: every command is
 // safe to repeat (an enqueue is deduplicated by its publisher's sequence,
-// settles of settled ids are ignored).
+// settles of settled ids are ignored). An enqueue answered OutOfSequence
+// (it overtook an earlier one of its publisher) is proposed again with
+// them, after the earlier ones, unless none is held any more (complete).
 type proposer struct {
 	q *Queue
 
 	mu       sync.Mutex
-	retry    []request // failed batches, oldest first, sent before pending
+	retry    []request // to send again, by order, sent before pending
 	pending  []request
+	back     []request   // came back from batches in flight, by order: join retry once all are answered
+	flying   [][]request // the batches in flight, oldest first
+	orders   uint64      // the last order handed out
 	wake     chan struct{}
 	stopped  bool
 	inflight int    // batches handed to a leader and not answered
@@ -132,6 +142,8 @@ func (p *proposer) submit(r request) {
 		p.fail(r, raft.ErrRaftShutdown)
 		return
 	}
+	p.orders++
+	r.order = p.orders
 	p.pending = append(p.pending, r)
 	p.mu.Unlock()
 	p.poke()
@@ -189,7 +201,7 @@ func (p *proposer) loop() {
 func (p *proposer) waiting() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.retry)+len(p.pending) > 0
+	return len(p.retry)+len(p.pending)+len(p.back) > 0
 }
 
 // takeFor removes the next batch for target, if a batch may go there now
@@ -219,6 +231,7 @@ func (p *proposer) takeFor(target string) []request {
 	if len(batch) > 0 {
 		p.inflight++
 		p.target = target
+		p.flying = append(p.flying, batch)
 	}
 	return batch
 }
@@ -231,10 +244,10 @@ func (p *proposer) takeFor(target string) []request {
 // another, and after a batch failed nothing new goes anywhere until every
 // batch in flight is answered and the failed ones are sent again first.
 // Raft keeps a leader's entries in order (a later one committed means the
-// earlier ones are), so a resend is judged a duplicate only if its
-// original was enqueued: an enqueue is deduplicated by its publisher's
-// sequence (at or below the last seen), which a later publish overtaking
-// an earlier, lost one would defeat.
+// earlier ones are), so publishes reach the state machine in order, but
+// for a batch refused by a node that took the next once it led: the
+// state machine then answers the later enqueues OutOfSequence rather than
+// have the earlier ones judged duplicates of them.
 func (p *proposer) flush() bool {
 	var buf []byte
 	for {
@@ -291,25 +304,53 @@ func (p *proposer) flush() bool {
 }
 
 // answered records that an in-flight batch was answered; a failed one
-// (not taken by the leader) goes back behind the retries, in the same
-// step, so that nothing taken meanwhile overtakes it.
-func (p *proposer) answered(failed []request) {
+// (not taken by the leader) is held back, in the same step, so that
+// nothing taken meanwhile overtakes it, and once every batch in flight is
+// answered what came back joins the retries in the order of submission:
+// retries not sent yet (the rest of a long retry, a new leader's
+// commands) came after some of it, or before.
+func (p *proposer) answered(failed []request) (resend bool) {
 	p.mu.Lock()
 	p.inflight--
+	if len(p.flying) > 0 {
+		p.flying[0] = nil
+		p.flying = p.flying[1:]
+	}
 	if failed != nil {
 		p.failed = true
 		if !p.stopped {
-			p.retry = append(p.retry, failed...)
+			p.back = append(p.back, failed...)
 			failed = nil
 		}
 	}
 	if p.inflight == 0 {
 		p.failed = false
+		if len(p.back) > 0 {
+			p.retry = mergeByOrder(p.back, p.retry)
+			p.back = nil
+			resend = true
+		}
 	}
 	p.mu.Unlock()
 	for _, r := range failed {
 		p.fail(r, raft.ErrRaftShutdown)
 	}
+	return resend
+}
+
+// mergeByOrder returns the requests of a and b, each sorted by order, in
+// one list sorted by order (a's first among equals).
+func mergeByOrder(a, b []request) []request {
+	out := make([]request, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if b[0].order < a[0].order {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
 }
 
 // expire fails what waited too long for a leader.
@@ -419,11 +460,10 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 		p.pokeSoon(false)
 		return posts
 	}
-	p.answered(nil)
+	var again []request
+	var low map[queue.Publisher]uint64
+	refused := 0
 	for i, req := range in.reqs {
-		if req.done == nil {
-			continue
-		}
 		a := applied{err: res.err}
 		if res.err == nil {
 			if i < len(res.answers) {
@@ -432,9 +472,67 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 				a.err = errors.New("quorum queue entry not applied")
 			}
 		}
-		posts = addPost(posts, req.owner, req.done(a))
+		if a.err == nil && a.res.Outcome == fifo.OutOfSequence {
+			if low == nil {
+				low = p.lowestHeld()
+			}
+			if waitsForEarlier(req, low) {
+				again = append(again, req)
+				continue
+			}
+			refused++
+		}
+		if req.done != nil {
+			posts = addPost(posts, req.owner, req.done(a))
+		}
+	}
+	if refused > 0 {
+		p.q.log.Debug("quorum queue enqueues out of sequence with nothing earlier to wait for: refused",
+			zap.String("queue", p.q.decl.Name), zap.Int("enqueues", refused))
+	}
+	if p.answered(again) {
+		p.poke()
 	}
 	return posts
+}
+
+// lowestHeld returns, for each publisher whose Contiguous enqueues the
+// proposer holds (to send, to send again, or in flight, but for the
+// batch being answered), the lowest number among them.
+func (p *proposer) lowestHeld() map[queue.Publisher]uint64 {
+	low := map[queue.Publisher]uint64{}
+	note := func(rs []request) {
+		for _, r := range rs {
+			if e, ok := r.cmd.(fifo.Enqueue); ok && e.Contiguous {
+				if l, seen := low[e.From]; !seen || e.Seq < l {
+					low[e.From] = e.Seq
+				}
+			}
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	note(p.retry)
+	note(p.back)
+	note(p.pending)
+	for _, b := range p.flying[min(1, len(p.flying)):] {
+		note(b)
+	}
+	return low
+}
+
+// waitsForEarlier reports whether r, an enqueue answered OutOfSequence,
+// is to be sent again: an earlier number of its publisher is still held
+// (low, from lowestHeld), which, once enqueued, lets r follow. When none
+// is (it was refused, failed, or its publisher forgotten), sending r again
+// could never succeed.
+func waitsForEarlier(r request, low map[queue.Publisher]uint64) bool {
+	e, ok := r.cmd.(fifo.Enqueue)
+	if !ok {
+		return false
+	}
+	l, held := low[e.From]
+	return held && l < e.Seq
 }
 
 // addPost adds acts for owner to posts.
@@ -470,8 +568,8 @@ func (p *proposer) close() {
 		return
 	}
 	p.stopped = true
-	rest := append(p.retry, p.pending...)
-	p.retry, p.pending = nil, nil
+	rest := append(append(p.back, p.retry...), p.pending...)
+	p.retry, p.pending, p.back = nil, nil, nil
 	p.mu.Unlock()
 	close(p.stop)
 	p.wg.Wait()

@@ -136,7 +136,7 @@ func now() int64 { return time.Now().UnixMilli() }
 // NewSession implements queue.Queue.
 func (q *Queue) NewSession(o queue.SessionOwner) queue.Session {
 	s := &session{q: q, owner: o, ch: *o.Publisher(), consumers: make(map[string]*consumer),
-		held: make(map[uint64]held), pubBase: sessionBase.Add(1 << 32)}
+		held: make(map[uint64]held), pubBase: newPubBase()}
 	q.mu.Lock()
 	if q.done {
 		s.closed = true
@@ -152,13 +152,14 @@ func (q *Queue) NewSession(o queue.SessionOwner) queue.Session {
 func (q *Queue) Publish(m *queue.Message, c queue.Confirm) {
 	q.propose(enqueueOf(m, queue.Publisher{}, 0), m, nil, func(a applied) []queue.Action {
 		if c.To != nil {
-			c.To.Confirmed(c.Seq, a.err == nil && a.res.Outcome != fifo.Rejected)
+			c.To.Confirmed(c.Seq, enqueued(a))
 		}
 		return nil
 	})
 }
 
-// enqueueOf returns the Enqueue of m from publisher from, numbered seq.
+// enqueueOf returns the Enqueue of m from publisher from, numbered seq in
+// its session's contiguous run (see session.pubBase).
 func enqueueOf(m *queue.Message, from queue.Publisher, seq uint64) fifo.Enqueue {
 	ttl := int64(-1)
 	if m.Props.Expiration != "" {
@@ -166,8 +167,8 @@ func enqueueOf(m *queue.Message, from queue.Publisher, seq uint64) fifo.Enqueue 
 			ttl = ms
 		}
 	}
-	return fifo.Enqueue{From: from, Seq: seq, Size: uint32(len(m.Body)), TTL: ttl,
-		Priority: m.Props.Priority, Now: now()}
+	return fifo.Enqueue{From: from, Seq: seq, Contiguous: from != queue.Publisher{}, Size: uint32(len(m.Body)),
+		TTL: ttl, Priority: m.Props.Priority, Now: now()}
 }
 
 // Touch implements queue.Queue.

@@ -29,11 +29,17 @@ type session struct {
 	ch    queue.Publisher
 
 	// A publish through the session is numbered pubBase plus its number
-	// in the session: a channel id is reused once its channel closes, so
-	// a later session of the same (node, connection, channel) must not
-	// number from 1 again, or its publishes would pass for resends of the
-	// earlier one's (sessionBase). Used by the owner's goroutine only.
+	// in the session, 1, 2, 3 … with no gap, as the state machine enqueues
+	// only the next number (fifo.Enqueue.Contiguous): a channel id is
+	// reused once its channel closes, so a later session of the same
+	// (node, connection, channel) must not number from 1 again, or its
+	// publishes would pass for resends of the earlier one's
+	// (sessionBase). Used by the owner's goroutine only.
 	pubBase, pubN uint64
+	// rebase is set once a publish was refused (nacked): it may never be
+	// enqueued, so the numbers after it would wait for it for ever; the
+	// next publish starts a new base instead.
+	rebase atomic.Bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -71,13 +77,17 @@ var (
 	_ queue.TimeoutCanceller = (*session)(nil)
 )
 
-// sessionBase hands each session the base of its publish numbers, above
-// every earlier session's of this process: room for 2^32 publishes each,
-// from the start time, so that a restarted process (whose connections
-// have new ids anyway) starts above too.
+// sessionBase hands each session the base of its publish numbers, a
+// multiple of fifo.SeqBase above every earlier session's of this process:
+// room for 2^32-1 publishes each, from the start time, so that a
+// restarted process (whose connections have new ids anyway) starts above
+// too.
 var sessionBase atomic.Uint64
 
-func init() { sessionBase.Store(uint64(time.Now().UnixNano())) }
+func init() { sessionBase.Store(uint64(time.Now().UnixNano()) &^ (fifo.SeqBase - 1)) }
+
+// newPubBase returns the base of a new run of publish numbers.
+func newPubBase() uint64 { return sessionBase.Add(fifo.SeqBase) }
 
 // consumerID names a consumer of this session; basic.get uses the empty
 // tag, which basic.consume never does.
@@ -88,24 +98,51 @@ func (s *session) consumerID(tag string) fifo.ConsumerID {
 // Publish implements queue.Session. The confirm comes once the enqueue is
 // committed: on a majority's disk.
 func (s *session) Publish(m *queue.Message, c queue.Confirm, out []queue.Action) []queue.Action {
+	s.q.prop.submit(s.publishing(m, c))
+	return out
+}
+
+// publishing returns the request that enqueues m for Publish, numbered
+// when c names the publisher, and whose answer confirms or nacks it.
+func (s *session) publishing(m *queue.Message, c queue.Confirm) request {
 	var from queue.Publisher
 	var seq uint64
 	if c.From != nil {
 		from = s.ch
-		s.pubN++
-		seq = s.pubBase + s.pubN
+		seq = s.nextSeq()
 	}
-	s.q.propose(enqueueOf(m, from, seq), m, s.owner, func(a applied) []queue.Action {
+	return request{cmd: enqueueOf(m, from, seq), msg: m, owner: s.owner, done: func(a applied) []queue.Action {
+		ok := enqueued(a)
+		if !ok && c.From != nil {
+			s.rebase.Store(true)
+		}
 		if c.To == nil {
 			return nil
 		}
 		kind := queue.ActionSettled
-		if a.err != nil || a.res.Outcome == fifo.Rejected {
+		if !ok {
 			kind = queue.ActionRejected
 		}
 		return []queue.Action{{Kind: kind, Seq: c.Seq}}
-	})
-	return out
+	}}
+}
+
+// nextSeq numbers the session's next publish: the next of its base, or
+// the first of a new base once a publish was refused or the base is used
+// up.
+func (s *session) nextSeq() uint64 {
+	if s.rebase.Swap(false) || s.pubN == fifo.SeqBase-1 {
+		s.pubBase, s.pubN = newPubBase(), 0
+	}
+	s.pubN++
+	return s.pubBase + s.pubN
+}
+
+// enqueued reports whether an Enqueue's answer says the message is in the
+// queue: enqueued, or enqueued before (a resend). Anything else (refused
+// by reject-publish, out of sequence for good, failed) is a nack.
+func enqueued(a applied) bool {
+	return a.err == nil && (a.res.Outcome == fifo.OK || a.res.Outcome == fifo.Duplicate)
 }
 
 // Consume implements queue.Session: consume-ok is posted once the

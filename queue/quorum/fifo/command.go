@@ -62,19 +62,26 @@ type Command interface {
 
 type (
 	// Enqueue adds a message of Size body bytes. From (with Seq, the
-	// publish's number on its channel, from 1) identifies the publisher so
-	// that a resend is not enqueued twice; a zero From (a message the
-	// broker makes itself) is never deduplicated. TTL is the message's
-	// expiration property in milliseconds, or -1 for none. Priority is the
-	// message's priority property (above 4 is high). The body itself stays
-	// in the log at the index that applies this command.
+	// publish's number on its channel) identifies the publisher so that a
+	// resend is not enqueued twice; a zero From (a message the broker
+	// makes itself) is never deduplicated. With Contiguous the publisher
+	// numbers its publishes one after another within a base, a multiple
+	// of SeqBase it takes for a new session (Seq is base+1, base+2 …), and
+	// only the next number expected is enqueued: one past it is answered
+	// OutOfSequence (State.enqueue). Without it (the entries of earlier
+	// versions) Seq only grows: at or below the last seen is a Duplicate.
+	// TTL is the message's expiration property in milliseconds, or -1 for
+	// none. Priority is the message's priority property (above 4 is high).
+	// The body itself stays in the log at the index that applies this
+	// command.
 	Enqueue struct {
-		From     queue.Publisher
-		Seq      uint64
-		Size     uint32
-		TTL      int64
-		Priority uint8
-		Now      int64
+		From       queue.Publisher
+		Seq        uint64
+		Contiguous bool
+		Size       uint32
+		TTL        int64
+		Priority   uint8
+		Now        int64
 	}
 	// Checkout adds a consumer with Prefetch credit (0 unlimited) and
 	// Priority (x-priority). AutoSettle consumers (no-ack) settle every
@@ -287,10 +294,10 @@ func (c Touch) Time() int64 { return c.Now }
 func (c Resend) Time() int64 { return c.Now }
 
 // Enqueue: the publisher and its sequence are written only when tracked
-// (flag bit 0).
+// (flag bit 0); Contiguous is flag bit 1, never set on an untracked one.
 func (c Enqueue) encode(w *writer) {
 	tracked := c.From != (queue.Publisher{})
-	w.Flags(tracked)
+	w.Flags(tracked, tracked && c.Contiguous)
 	if tracked {
 		w.channel(c.From)
 		w.Uvarint(c.Seq)
@@ -303,7 +310,10 @@ func (c Enqueue) encode(w *writer) {
 
 func (c *Enqueue) decode(r *reader) {
 	var tracked bool
-	r.Flags(&tracked)
+	r.Flags(&tracked, &c.Contiguous)
+	if c.Contiguous && !tracked {
+		r.Fail("contiguous enqueue without a publisher")
+	}
 	if tracked {
 		c.From = r.channel()
 		c.Seq = r.Uvarint()

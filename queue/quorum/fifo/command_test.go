@@ -15,6 +15,7 @@ func everyCommand() []Command {
 	return []Command{
 		Enqueue{From: ch, Seq: 7, Size: 1 << 31, TTL: 1500, Priority: 9, Now: 1_700_000_000_000},
 		Enqueue{Size: 3, TTL: -1, Now: -5},
+		Enqueue{From: ch, Seq: 3*SeqBase + 1, Contiguous: true, Size: 1, TTL: -1, Now: 1},
 		Checkout{Consumer: id, Prefetch: 1 << 20, Priority: -3, AutoSettle: true, Now: 2},
 		Cancel{Consumer: id, Now: 3},
 		Settle{Consumer: id, IDs: []uint64{0, 1, 1 << 63}, Now: 4},
@@ -87,6 +88,7 @@ func TestDecodeRefusesBadInput(t *testing.T) {
 		"channel > 16 bits":  {Version, byte(OpChannelDown), 0, 0, 0x80, 0x80, 0x04, 0},
 		"size > 32 bits":     {Version, byte(OpEnqueue), 0, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 0, 0},
 		"tracked, no sender": {Version, byte(OpEnqueue), 1, 0, 0, 0, 1, 1, 1, 0, 0},
+		"contiguous no from": {Version, byte(OpEnqueue), 2, 1, 1, 0, 0},
 		"ids count too big":  {Version, byte(OpDeadLetterSettled), 0xff, 0x01},
 		"get truncated":      get[:len(get)-2],
 	}

@@ -33,7 +33,18 @@
 // names the channel with the empty tag, which basic.consume never uses).
 // Publishers that name themselves (node, connection, channel) are deduplicated by
 // sequence: a resend at or below the last seen is answered Duplicate and
-// not enqueued twice, until PublisherGone or ChannelDown forgets them.
+// not enqueued twice, until PublisherGone or ChannelDown forgets them. A
+// publisher numbers its publishes one after another (Enqueue.Contiguous:
+// base+1, base+2 …, a base being a multiple of SeqBase that a session
+// takes anew), and, as in rabbit_fifo, only the next number expected is
+// enqueued: one past it is answered OutOfSequence, neither enqueued nor
+// recorded, and its proposer sends it again after the earlier ones. So
+// no ordering fault on the way to the leader can have an earlier publish
+// judged a duplicate of a later one: Duplicate answers only a number
+// that was enqueued. A number refused by reject-publish is not recorded
+// either (the publisher's next are out of sequence until it is enqueued
+// or the publisher starts a new base); one of an older base than the
+// last recorded is out of sequence, since its fate is no longer known.
 //
 // Length limits (x-max-length, x-max-length-bytes) count ready messages
 // and pending at-least-once dead-letters: drop-head dead-letters the next

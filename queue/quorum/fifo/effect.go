@@ -88,7 +88,8 @@ const (
 	// Rejected: an enqueue refused by x-overflow reject-publish (nack it).
 	Rejected
 	// Duplicate: an enqueue whose publisher sequence was seen already; it
-	// was not enqueued again (confirm it).
+	// was not enqueued again (confirm it: with Contiguous, only a number
+	// that was enqueued is ever seen).
 	Duplicate
 	// Empty: a basic.get found no ready message.
 	Empty
@@ -101,6 +102,12 @@ const (
 	// GetUnsupported: basic.get on a single active consumer queue, which
 	// RabbitMQ refuses.
 	GetUnsupported
+	// OutOfSequence: a Contiguous enqueue past the next number its
+	// publisher is expected to send (an earlier one was not applied yet,
+	// or will never be), or of a base older than the publisher's; it was
+	// not enqueued and its number not recorded: send it again once the
+	// earlier ones are answered (rabbit_fifo's out_of_sequence).
+	OutOfSequence
 )
 
 // Result is what an applied command answers its proposer.

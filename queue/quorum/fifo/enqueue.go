@@ -2,15 +2,25 @@ package fifo
 
 import "github.com/warrenmq/warren/queue"
 
+// SeqBase is the size of a base of Contiguous publish numbers: a base is
+// a multiple of SeqBase, and its numbers are base+1 to base+SeqBase-1.
+const SeqBase = 1 << 32
+
+// baseOf returns the base of publish number seq.
+func baseOf(seq uint64) uint64 { return seq &^ (SeqBase - 1) }
+
 // enqueue applies an Enqueue at index: a duplicate of a publish seen
-// already is answered Duplicate, one that would overflow a reject-publish
-// queue Rejected (and its sequence is not recorded, so that a resend is
-// judged again).
+// already is answered Duplicate, a Contiguous one out of sequence
+// OutOfSequence, one that would overflow a reject-publish queue Rejected;
+// none of them is enqueued. The sequence of a rejected one is not
+// recorded: a resend is judged again, and the publisher's next ones are
+// out of sequence until it is enqueued or the publisher starts a new
+// base, as its session does once a publish was refused.
 func (s *State) enqueue(index uint64, c Enqueue) Result {
 	tracked := c.From != (queue.Publisher{})
 	if tracked {
-		if last, ok := s.publishers[c.From]; ok && c.Seq <= last {
-			return Result{Outcome: Duplicate}
+		if o := s.judge(c); o != OK {
+			return Result{Outcome: o}
 		}
 	}
 	if s.cfg.Overflow == queue.RejectPublish && s.wouldOverflow(c.Size) {
@@ -27,6 +37,34 @@ func (s *State) enqueue(index uint64, c Enqueue) Result {
 	}
 	s.readyBytes += uint64(m.size)
 	return Result{}
+}
+
+// judge returns how a tracked enqueue stands against its publisher's
+// last recorded number: Duplicate at or below it, OK for the next one. A
+// Contiguous enqueue is the next one only if it follows the last in its
+// base, or is the first of a base above the last's (a new session, or
+// a publisher not seen: a new one, or one forgotten by ChannelDown or
+// PublisherGone); anything else is OutOfSequence, an older base's
+// included, whose numbers the state no longer knows.
+func (s *State) judge(c Enqueue) Outcome {
+	last, known := s.publishers[c.From]
+	if !c.Contiguous {
+		if known && c.Seq <= last {
+			return Duplicate
+		}
+		return OK
+	}
+	base := baseOf(c.Seq)
+	same := known && base == baseOf(last)
+	switch {
+	case same && c.Seq <= last:
+		return Duplicate
+	case same && c.Seq == last+1:
+		return OK
+	case (!known || base > baseOf(last)) && c.Seq == base+1:
+		return OK
+	}
+	return OutOfSequence
 }
 
 // expiryOf returns the expiry of a message with the per-message TTL ttl

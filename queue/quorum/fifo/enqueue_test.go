@@ -9,7 +9,8 @@ import (
 
 // TestEnqueueDeduplicates: a publisher's resend at or below the last
 // sequence seen is answered Duplicate and not enqueued twice, until the
-// publisher is forgotten; untracked messages are never deduplicated.
+// publisher is forgotten; untracked messages are never deduplicated. (Here
+// without Contiguous, as the entries of earlier versions are.)
 func TestEnqueueDeduplicates(t *testing.T) {
 	pubB := queue.Publisher{Node: "n1", Conn: 1, Channel: 2}
 	type step struct {
@@ -58,6 +59,99 @@ func TestEnqueueDeduplicates(t *testing.T) {
 			for i, st := range tc.steps {
 				if res, _ := q.do(st.cmd); res.Outcome != st.want {
 					t.Errorf("step %d %T: %v, want %v", i, st.cmd, res.Outcome, st.want)
+				}
+			}
+			if q.s.Ready() != tc.ready {
+				t.Errorf("ready %d, want %d", q.s.Ready(), tc.ready)
+			}
+		})
+	}
+}
+
+// inSeq is publisher pubA's Contiguous enqueue numbered n in base b (a
+// multiple of SeqBase).
+func inSeq(b, n uint64) Enqueue {
+	return Enqueue{From: pubA, Seq: b + n, Contiguous: true, TTL: -1}
+}
+
+// TestEnqueueInSequence: a publisher that numbers its publishes one after
+// another has only the next number enqueued: one past it (an earlier one
+// not applied yet, or lost) is answered OutOfSequence, not enqueued and
+// not recorded, so the earlier one, then it, are enqueued when they come;
+// Duplicate is the answer only to a number that was enqueued. A new base
+// (a new session) starts at its first number, an older base's numbers are
+// out of sequence, a forgotten publisher starts a base again, and a
+// publish refused by reject-publish leaves the next number where it was.
+func TestEnqueueInSequence(t *testing.T) {
+	const b1, b2 = 5 * SeqBase, 6 * SeqBase
+	type step struct {
+		cmd  Command
+		want Outcome
+	}
+	cases := []struct {
+		name  string
+		cfg   Config
+		steps []step
+		ready int
+	}{
+		{"in order", defaultCfg(), []step{
+			{inSeq(b1, 1), OK}, {inSeq(b1, 2), OK}, {inSeq(b1, 3), OK},
+		}, 3},
+		{"overtaken", defaultCfg(), []step{
+			{inSeq(b1, 1), OK}, {inSeq(b1, 3), OutOfSequence}, {inSeq(b1, 4), OutOfSequence},
+			{inSeq(b1, 2), OK}, {inSeq(b1, 3), OK}, {inSeq(b1, 4), OK},
+		}, 4},
+		{"resent", defaultCfg(), []step{
+			{inSeq(b1, 1), OK}, {inSeq(b1, 2), OK}, {inSeq(b1, 1), Duplicate}, {inSeq(b1, 2), Duplicate},
+			{inSeq(b1, 3), OK},
+		}, 3},
+		{"a new publisher starts at the first", defaultCfg(), []step{
+			{inSeq(b1, 2), OutOfSequence}, {inSeq(b1, 1), OK}, {inSeq(b1, 2), OK},
+		}, 2},
+		{"a new base", defaultCfg(), []step{
+			{inSeq(b1, 1), OK}, {inSeq(b1, 2), OK}, {inSeq(b2, 2), OutOfSequence}, {inSeq(b2, 1), OK},
+			{inSeq(b2, 2), OK}, {inSeq(b1, 3), OutOfSequence}, {inSeq(b1, 1), OutOfSequence},
+		}, 4},
+		{"channel down forgets", defaultCfg(), []step{
+			{inSeq(b1, 1), OK}, {inSeq(b1, 2), OK}, {ChannelDown{Chan: pubA}, OK},
+			{inSeq(b1, 3), OutOfSequence}, {inSeq(b2, 1), OK},
+		}, 3},
+		{"publisher gone forgets", defaultCfg(), []step{
+			{inSeq(b1, 1), OK}, {PublisherGone{From: pubA}, OK}, {inSeq(b1, 2), OutOfSequence},
+			{inSeq(b1, 1), OK},
+		}, 2},
+		{"node down keeps", defaultCfg(), []step{
+			{inSeq(b1, 1), OK}, {NodeDown{Node: pubA.Node}, OK}, {inSeq(b1, 1), Duplicate}, {inSeq(b1, 2), OK},
+		}, 2},
+		{"rejected", Config{HasMaxLength: true, MaxLength: 2, Overflow: queue.RejectPublish}, []step{
+			{inSeq(b1, 1), OK}, {inSeq(b1, 2), OK}, {inSeq(b1, 3), Rejected}, {inSeq(b1, 4), OutOfSequence},
+			{inSeq(b1, 3), Rejected}, // a resend is judged again, never a duplicate
+			{Purge{}, OK},
+			{inSeq(b1, 3), OK}, {inSeq(b1, 4), OK}, {inSeq(b1, 3), Duplicate},
+		}, 2},
+		{"rejected, then a new base", Config{HasMaxLength: true, MaxLength: 1, Overflow: queue.RejectPublish}, []step{
+			{inSeq(b1, 1), OK}, {inSeq(b1, 2), Rejected}, {Purge{}, OK}, {inSeq(b2, 1), OK}, {inSeq(b1, 2), OutOfSequence},
+		}, 1},
+		{"sequence checked before the limit", Config{HasMaxLength: true, MaxLength: 1, Overflow: queue.RejectPublish}, []step{
+			{inSeq(b1, 1), OK}, {inSeq(b1, 1), Duplicate}, {inSeq(b1, 3), OutOfSequence}, {inSeq(b1, 2), Rejected},
+		}, 1},
+		{"not contiguous: earlier entries' rule", defaultCfg(), []step{
+			{Enqueue{From: pubA, Seq: 5, TTL: -1}, OK}, {Enqueue{From: pubA, Seq: 9, TTL: -1}, OK},
+			{Enqueue{From: pubA, Seq: 7, TTL: -1}, Duplicate},
+		}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			q := newQ(t, tc.cfg)
+			for i, st := range tc.steps {
+				before, known := q.s.publishers[pubA]
+				res, _ := q.do(st.cmd)
+				if res.Outcome != st.want {
+					t.Errorf("step %d %#v: %v, want %v", i, st.cmd, res.Outcome, st.want)
+				}
+				after, still := q.s.publishers[pubA]
+				if e, ok := st.cmd.(Enqueue); ok && res.Outcome != OK && (after != before || still != known) {
+					t.Errorf("step %d: seq %d answered %v moved the publisher's last from %d to %d", i, e.Seq, res.Outcome, before, after)
 				}
 			}
 			if q.s.Ready() != tc.ready {

@@ -72,7 +72,13 @@ func genCommand(t *rapid.T, s *State, now int64) Command {
 		e := Enqueue{Size: uint32(rapid.IntRange(0, 60).Draw(t, "size")), TTL: -1,
 			Priority: uint8(rapid.IntRange(0, 9).Draw(t, "prio")), Now: now}
 		if rapid.Bool().Draw(t, "tracked") {
-			e.From, e.Seq = id.Chan, rapid.Uint64Range(1, 12).Draw(t, "seq")
+			e.From = id.Chan
+			// The last channel publishes as earlier versions did.
+			if e.Contiguous = e.From != propChans[len(propChans)-1]; e.Contiguous {
+				e.Seq = genSeq(t, s.publishers[e.From])
+			} else {
+				e.Seq = rapid.Uint64Range(1, 12).Draw(t, "seq")
+			}
 		}
 		if rapid.Bool().Draw(t, "hasTTL") {
 			e.TTL = rapid.Int64Range(0, 60).Draw(t, "msgTTL")
@@ -120,6 +126,77 @@ func genCommand(t *rapid.T, s *State, now int64) Command {
 		return UpdateConfig{Config: genConfig(t), Now: now}
 	}
 	return Tick{Now: now}
+}
+
+// genSeq draws a Contiguous publish number for a publisher whose last
+// recorded one is last (0: none): often the next, else a resend, one
+// past a gap, or a number of another base.
+func genSeq(t *rapid.T, last uint64) uint64 {
+	base := rapid.Uint64Range(1, 3).Draw(t, "base") * SeqBase
+	switch rapid.IntRange(0, 5).Draw(t, "seqKind") {
+	case 0, 1, 2:
+		if last > 0 {
+			return last + 1
+		}
+		return base + 1
+	case 3:
+		if back := rapid.Uint64Range(0, 2).Draw(t, "back"); last > baseOf(last)+back {
+			return last - back
+		}
+	}
+	return base + rapid.Uint64Range(1, 6).Draw(t, "n")
+}
+
+// publishModel is what each publisher had enqueued since it was last
+// forgotten, for the Contiguous enqueues' invariants.
+type publishModel map[queue.Publisher]map[uint64]bool
+
+// check checks a Contiguous enqueue's answer against the model and the
+// publisher's last number before (was, known) and after Apply: enqueued
+// only if never before and right after the last one enqueued (the first
+// of a newer base), Duplicate only if enqueued before; the last number
+// recorded moves only when one is enqueued.
+func (m publishModel) check(t *rapid.T, s *State, c Enqueue, res Result, was uint64, known bool) {
+	sent := m[c.From]
+	now, still := s.publishers[c.From]
+	switch res.Outcome {
+	case OK:
+		if sent[c.Seq] {
+			t.Fatalf("seq %d enqueued twice", c.Seq)
+		}
+		if c.Seq != baseOf(c.Seq)+1 && !sent[c.Seq-1] {
+			t.Fatalf("seq %d enqueued past a gap", c.Seq)
+		}
+		if known && c.Seq <= was {
+			t.Fatalf("seq %d enqueued after %d", c.Seq, was)
+		}
+		if now != c.Seq || !still {
+			t.Fatalf("seq %d enqueued, last recorded %d", c.Seq, now)
+		}
+		if sent == nil {
+			sent = map[uint64]bool{}
+			m[c.From] = sent
+		}
+		sent[c.Seq] = true
+		return
+	case Duplicate:
+		if !sent[c.Seq] {
+			t.Fatalf("seq %d answered Duplicate but never enqueued", c.Seq)
+		}
+	}
+	if now != was || still != known {
+		t.Fatalf("seq %d answered %v moved the last recorded from %d to %d", c.Seq, res.Outcome, was, now)
+	}
+}
+
+// forget follows the commands that forget publishers.
+func (m publishModel) forget(cmd Command) {
+	switch c := cmd.(type) {
+	case ChannelDown:
+		delete(m, c.Chan)
+	case PublisherGone:
+		delete(m, c.From)
+	}
 }
 
 // location is where checkInvariants found a message.
@@ -331,7 +408,9 @@ func checkDelivery(t *rapid.T, s *State, e Effect, leader bool, lastID map[Consu
 
 // TestPropertyInvariants: random command sequences keep every message in
 // exactly one place, account for every message that leaves, keep
-// consumers within their credit with increasing delivery ids; a second
+// consumers within their credit with increasing delivery ids, enqueue a
+// publisher's number at most once and never past a gap, and answer
+// Duplicate only to a number enqueued; a second
 // replica fed the same commands through the codec reaches byte-identical
 // snapshots with the same answers and effects, and a replica restored
 // from a snapshot mid-way goes on identically.
@@ -342,6 +421,7 @@ func TestPropertyInvariants(t *testing.T) {
 		var restored *State
 		restoreAt := rapid.IntRange(0, 60).Draw(t, "restoreAt")
 		lastID := map[ConsumerID]uint64{}
+		model := publishModel{}
 		now := int64(0)
 		steps := rapid.IntRange(1, 120).Draw(t, "steps")
 		for step := range steps {
@@ -355,7 +435,14 @@ func TestPropertyInvariants(t *testing.T) {
 					t.Fatalf("restore: %v", err)
 				}
 			}
+			enq, contiguous := cmd.(Enqueue)
+			contiguous = contiguous && enq.Contiguous
+			was, known := a.publishers[enq.From]
 			resA, effA := apply(a, idx, cmd)
+			if contiguous {
+				model.check(t, a, enq, resA, was, known)
+			}
+			model.forget(cmd)
 			dec, err := Decode(Encode(cmd))
 			if err != nil {
 				t.Fatalf("decode %#v: %v", cmd, err)
@@ -414,6 +501,58 @@ func TestPropertySnapshotRestore(t *testing.T) {
 		if r.Ready() != s.Ready() || r.CheckedOut() != s.CheckedOut() || r.DeadLetterPending() != s.DeadLetterPending() ||
 			r.LiveFrom() != s.LiveFrom() || r.Consumers() != s.Consumers() || r.ReadyBytes() != s.ReadyBytes() {
 			t.Fatal("restored counters differ")
+		}
+	})
+}
+
+// TestPropertyPublisherSequence: whatever order a publisher's enqueues
+// reach the queue in, with resends and gaps, each is enqueued at most
+// once, and a Duplicate answers only one that was; then sending again, in
+// order, those not answered yet (as the proposer does) has every one
+// enqueued exactly once.
+func TestPropertyPublisherSequence(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := NewState(defaultCfg())
+		n := rapid.Uint64Range(1, 20).Draw(t, "n")
+		base := rapid.Uint64Range(1, 3).Draw(t, "base") * SeqBase
+		enqueued := map[uint64]int{}
+		answered := map[uint64]bool{}
+		idx := uint64(0)
+		send := func(seq uint64) {
+			idx++
+			res, _ := s.Apply(idx, Enqueue{From: pubA, Seq: seq, Contiguous: true, TTL: -1})
+			switch res.Outcome {
+			case OK:
+				enqueued[seq]++
+				answered[seq] = true
+			case Duplicate:
+				if enqueued[seq] == 0 {
+					t.Fatalf("seq %d answered Duplicate, never enqueued", seq-base)
+				}
+				answered[seq] = true
+			case OutOfSequence:
+			default:
+				t.Fatalf("seq %d answered %v", seq-base, res.Outcome)
+			}
+		}
+		for range rapid.IntRange(0, 60).Draw(t, "sends") {
+			send(base + rapid.Uint64Range(1, n).Draw(t, "seq"))
+		}
+		for i := uint64(1); i <= n; i++ {
+			if !answered[base+i] {
+				send(base + i)
+			}
+			if !answered[base+i] {
+				t.Fatalf("seq %d sent again in order, still out of sequence", i)
+			}
+		}
+		for i := uint64(1); i <= n; i++ {
+			if enqueued[base+i] != 1 {
+				t.Fatalf("seq %d enqueued %d times", i, enqueued[base+i])
+			}
+		}
+		if s.Ready() != int(n) {
+			t.Fatalf("%d ready, want %d", s.Ready(), n)
 		}
 	})
 }
