@@ -100,8 +100,14 @@ func (s *Server) answerAdmin(ctx context.Context, nc net.Conn) {
 	}
 }
 
-// admin carries out one request.
+// admin carries out one request. The admin service listens before the
+// node has joined its cluster (the services come first so that peers
+// can reach it as it joins), and until then there is no membership to
+// report or change.
 func (n *clusterNode) admin(ctx context.Context, req adminRequest) adminReply {
+	if !n.joined.Load() {
+		return adminReply{Error: "this node is starting: it has not joined its cluster yet, try again in a moment"}
+	}
 	switch req.Op {
 	case adminStatus:
 		st := n.status()

@@ -340,3 +340,17 @@ func (v *vhost) hasQueue(name string) bool {
 	defer v.mu.RUnlock()
 	return v.queues[name] != nil
 }
+
+// TestAdminBeforeJoin: a request that reaches the admin service before
+// the node has joined its cluster (the service listens first) is refused
+// with an error the command prints, not a crash on the missing
+// membership.
+func TestAdminBeforeJoin(t *testing.T) {
+	n := &clusterNode{}
+	for _, op := range []string{adminStatus, adminForget, adminQuorumGrow} {
+		reply := n.admin(context.Background(), adminRequest{Op: op, Node: "n2@h"})
+		if !strings.Contains(reply.Error, "has not joined its cluster yet") || reply.Status != nil {
+			t.Errorf("%s before join: %+v", op, reply)
+		}
+	}
+}
