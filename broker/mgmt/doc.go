@@ -10,6 +10,9 @@
 // rabbit_mgmt_util decides it (auth.go), RabbitMQ's list handling:
 // sorting, filtering, pagination and columns (list.go), and one file per
 // group of resources: users, permissions, vhosts, limits, parameters,
+// policies and operator policies (validated by the broker, refused with
+// RabbitMQ's "Validation failed" texts; the parameters resource refuses
+// the policy component and validates operator_policy as RabbitMQ does),
 // definitions, overview and health checks, exchanges, queues and
 // bindings (objects.go), connections, channels and consumers.
 //

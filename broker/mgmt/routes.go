@@ -7,6 +7,7 @@ func (s *Server) routes() {
 	s.vhostRoutes()
 	s.limitRoutes()
 	s.parameterRoutes()
+	s.policyRoutes()
 	s.definitionRoutes()
 	s.overviewRoutes()
 	s.objectRoutes()
