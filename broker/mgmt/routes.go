@@ -11,5 +11,7 @@ func (s *Server) routes() {
 	s.definitionRoutes()
 	s.overviewRoutes()
 	s.objectRoutes()
+	s.objectWriteRoutes()
+	s.messageRoutes()
 	s.connectionRoutes()
 }
