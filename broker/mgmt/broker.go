@@ -6,6 +6,8 @@ import (
 	"net"
 
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/broker/meta"
+	"github.com/warrenmq/warren/broker/policy"
 )
 
 // Broker is what the API needs of a node: *broker.Server's exported Go
@@ -39,6 +41,12 @@ type Broker interface {
 	SetUserLimits(ctx context.Context, user string, l broker.Limits) error
 	SetParameter(ctx context.Context, vhost, component, name string, value json.RawMessage) error
 	ClearParameter(ctx context.Context, vhost, component, name string) error
+	SetPolicy(ctx context.Context, vhost string, p policy.Policy) error
+	SetOperatorPolicy(ctx context.Context, vhost string, p policy.Policy) error
+	ClearPolicy(ctx context.Context, vhost, name string) error
+	ClearOperatorPolicy(ctx context.Context, vhost, name string) error
+	Policies(vhost string) []meta.VhostPolicy
+	OperatorPolicies(vhost string) []meta.VhostPolicy
 	SetGlobalParameter(ctx context.Context, name string, value json.RawMessage) error
 	ClearGlobalParameter(ctx context.Context, name string) error
 

@@ -10,8 +10,23 @@
 // rabbit_mgmt_util decides it (auth.go), RabbitMQ's list handling:
 // sorting, filtering, pagination and columns (list.go), and one file per
 // group of resources: users, permissions, vhosts, limits, parameters,
+// policies and operator policies (validated by the broker, refused with
+// RabbitMQ's "Validation failed" texts; the parameters resource refuses
+// the policy component and validates operator_policy as RabbitMQ does),
 // definitions, overview and health checks, exchanges, queues and
 // bindings (objects.go), connections, channels and consumers.
+//
+// Exchanges, queues and bindings are declared, deleted and purged
+// (objects_write.go), and messages published, fetched and round-tripped
+// by the aliveness test (messages.go, properties.go), as RabbitMQ's
+// plugin does it: over an AMQP 0-9-1 connection of the request's own user
+// to the node (direct.go), one end of a net.Pipe that Broker.ServeConn
+// serves and that is not listed among the node's connections, spoken with
+// amqp091-go. The broker's permission checks, equivalence rules and reply
+// texts thus apply unchanged; direct.go turns a refusal into RabbitMQ's
+// answer (direct_request's for declares, deletes and bindings,
+// with_channel's for gets, exchange_publish's for publishes). body.go
+// reads request bodies as rabbit_mgmt_util does.
 //
 // The node is reached through Broker, which *broker.Server implements
 // with its exported Go API; the broker does not import this package
@@ -24,6 +39,14 @@
 // seconds for requests under way, then closing their connections) and
 // waits for the Serve goroutine. Each request's work is bounded by a
 // thirty-second context.
+//
+// A request that changes objects or messages opens one in-process AMQP
+// connection: the broker serves its end on goroutines the broker owns,
+// and amqp091-go reads the client's end on a goroutine of its own (and
+// sends heartbeats on another). The request closes the channel and the
+// connection before it answers, which ends them; the pipe carries the
+// request's deadline, so a broker that stops answering cannot hold the
+// request past it.
 //
 // # Locks
 //

@@ -289,11 +289,27 @@ func (s *Server) bindingsBetween(d string) handlerFunc {
 func (s *Server) findBinding(r *request, d string) (broker.BindingInfo, bool) {
 	keep := s.between(r, d)
 	for _, b := range s.b.Bindings(r.path("vhost")) {
-		if keep(b) && propertiesKey(b.RoutingKey, b.Args) == r.path("props") {
+		if keep(b) && sameProps(r.path("props"), propertiesKey(b.RoutingKey, b.Args)) {
 			return b, true
 		}
 	}
 	return broker.BindingInfo{}, false
+}
+
+// sameProps reports whether a path's properties key names the binding
+// whose key is want. The path segment was decoded once; a client may
+// have escaped the key again or not (RabbitMQ unquotes it once more), so
+// the keys are compared unquoted too.
+func sameProps(got, want string) bool {
+	if got == want {
+		return true
+	}
+	g, err := url.QueryUnescape(got)
+	if err != nil {
+		return false
+	}
+	w, err := url.QueryUnescape(want)
+	return err == nil && g == w
 }
 
 func (s *Server) getBinding(d string) handlerFunc {

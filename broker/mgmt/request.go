@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/warrenmq/warren/broker"
 )
@@ -108,15 +109,17 @@ func (r *request) decode(v any) *apiError {
 	return nil
 }
 
-// missing is RabbitMQ's reason for keys a body lacks:
-// "[{key_missing,write},{key_missing,read}]".
+// missing is RabbitMQ's reason for keys a body lacks, as Erlang's ~p
+// prints the list: "[{key_missing,write},{key_missing,read}]" on one
+// line when it fits in 80 columns, else one element a line.
 func missing(keys ...string) *apiError {
-	s := "["
+	elems := make([]string, len(keys))
 	for i, k := range keys {
-		if i > 0 {
-			s += ","
-		}
-		s += "{key_missing," + k + "}"
+		elems[i] = "{key_missing," + k + "}"
 	}
-	return badRequest(s + "]")
+	s := "[" + strings.Join(elems, ",") + "]"
+	if len(s)+1 > 80 {
+		s = "[" + strings.Join(elems, ",\n ") + "]"
+	}
+	return badRequest(s)
 }

@@ -7,8 +7,11 @@ func (s *Server) routes() {
 	s.vhostRoutes()
 	s.limitRoutes()
 	s.parameterRoutes()
+	s.policyRoutes()
 	s.definitionRoutes()
 	s.overviewRoutes()
 	s.objectRoutes()
+	s.objectWriteRoutes()
+	s.messageRoutes()
 	s.connectionRoutes()
 }
