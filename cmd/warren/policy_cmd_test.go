@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"os"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,9 +15,15 @@ import (
 func TestPolicyCommands(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	startWarren(t, nil, "--listen", "127.0.0.1:0", "--data-dir", data)
-	// The admin socket opens after the AMQP listener's log line.
+	// The admin socket opens after the AMQP listener's log line; its file
+	// appears a moment before it accepts, so wait until it does.
 	deadline := time.Now().Add(10 * time.Second)
-	for _, err := os.Stat(filepath.Join(data, "admin.sock")); err != nil; _, err = os.Stat(filepath.Join(data, "admin.sock")) {
+	for {
+		c, err := net.Dial("unix", filepath.Join(data, "admin.sock"))
+		if err == nil {
+			c.Close()
+			break
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no admin socket: %v", err)
 		}
