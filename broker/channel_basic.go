@@ -65,8 +65,8 @@ func (ch *channel) basicConsume(m *protocol.BasicConsume) error {
 	s := ch.session(e.q)
 	k := &consumer{ch: ch, s: s, qname: name, tag: tag, noAck: m.NoAck, noWait: m.NoWait}
 	k.timeout = ch.c.srv.cfg.ConsumerTimeout
-	if e.args.HasConsumerTimeout {
-		k.timeout = e.args.ConsumerTimeout
+	if t, ok := vh.consumerTimeout(e); ok {
+		k.timeout = t
 	}
 	if v, ok := m.Arguments["x-consumer-timeout"]; ok {
 		if ms, ok := protocol.IntValue(v); ok && ms > 0 {

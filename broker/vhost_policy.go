@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"time"
+
 	"go.uber.org/zap"
 
 	"github.com/warrenmq/warren/broker/policy"
@@ -34,6 +36,15 @@ func (v *vhost) queuePolicyChanged(def queueDef, pol policy.Effective) {
 	e.q.UpdateArgs(eff)
 	v.log.Debug("queue policy applied", zap.String("queue", def.Name), zap.String("policy", pol.Policy),
 		zap.String("operator_policy", pol.Operator))
+}
+
+// consumerTimeout returns the queue's x-consumer-timeout with its policy
+// in force (the lower of the two), if either sets one: what a consumer
+// starting now is held to unless its own argument says otherwise.
+func (v *vhost) consumerTimeout(e *queueEntry) (time.Duration, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return e.eff.ConsumerTimeout, e.eff.HasConsumerTimeout
 }
 
 // exchangePolicyChanged sets the alternate exchange of the exchange name

@@ -6,6 +6,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -119,6 +120,29 @@ func TestOperatorPolicyCaps(t *testing.T) {
 	mustOK(t, srv.ClearOperatorPolicy(context.Background(), "/", "op"), "clear operator policy")
 	publishN(t, ch, "capped.classic", 9, "n")
 	waitMessages(t, ch, "capped.classic", 8)
+}
+
+// TestConsumerTimeoutPolicy: a policy's consumer-timeout holds a
+// consumer that starts under it, as RabbitMQ 4's does: the channel that
+// keeps a delivery past it is closed with 406 and the message returns.
+func TestConsumerTimeoutPolicy(t *testing.T) {
+	ch, srv := policyBroker(t)
+	q := "timed.by.policy"
+	declareQueue(t, ch, q, nil)
+	setPolicy(t, srv, false, "ct", "^timed\\.", "queues", 0, policy.Definition{"consumer-timeout": int64(500)})
+	other := ch.conn.channel(t)
+	publish(t, other, "", q, text("held"))
+	consumeN(t, consume(t, ch, q, false, nil), 1, waitFor)
+	select {
+	case e := <-ch.closed:
+		expectError(t, e, codePreconditionFail, consumerTimeoutText(500))
+	case <-time.After(500*time.Millisecond + 2*waitFor):
+		t.Fatal("channel not closed by the policy's consumer-timeout 500")
+	}
+	got := getN(t, other, q, 1, true)[0]
+	if string(got.Body) != "held" || !got.Redelivered {
+		t.Fatalf("after the timeout got %q redelivered=%v, want held redelivered", got.Body, got.Redelivered)
+	}
 }
 
 // TestAlternateExchangePolicy: an exchange's alternate exchange can come

@@ -49,6 +49,13 @@ func QueueArgs(a queue.Args, d Definition) queue.Args {
 	if s, ok := d.String("dead-letter-routing-key"); ok && !a.HasDeadLetterRoutingKey {
 		a.DeadLetterRoutingKey, a.HasDeadLetterRoutingKey = s, true
 	}
+	if n, ok := d.Int("consumer-timeout"); ok && n >= 0 {
+		// The lower of the argument and the policy, as RabbitMQ 4.
+		if t := millis(n); !a.HasConsumerTimeout || t < a.ConsumerTimeout {
+			a.ConsumerTimeout = t
+		}
+		a.HasConsumerTimeout = true
+	}
 	if !quorum {
 		return a
 	}

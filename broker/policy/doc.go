@@ -40,7 +40,7 @@
 // validated as 3.13 validated them and have no effect: Warren has no
 // mirrored classic queues (quorum queues replicate). queue-mode,
 // queue-version, queue-master-locator, queue-leader-locator,
-// max-in-memory-length and -bytes, consumer-timeout,
+// max-in-memory-length and -bytes,
 // consumer-disconnected-timeout, target-group-size and the stream keys
 // (max-age, stream-max-segment-size-bytes, stream-filter-size-bytes,
 // initial-cluster-size) are accepted and change nothing on Warren's
@@ -68,6 +68,7 @@
 //	delivery-limit           (not applied)    lower of both;    -
 //	                                          higher if either
 //	                                          is negative
+//	consumer-timeout         lower of both    lower of both     -
 //	alternate-exchange       -                -                 argument wins
 //
 // Operator and user policy values merge first (Merge: the lower of the
