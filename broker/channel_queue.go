@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"maps"
 
 	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/exchange"
@@ -70,6 +71,9 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	if err := ch.checkAccess(resQueue, permConfigure, name); err != nil {
 		return err
 	}
+	if m.Queue != "" {
+		m.Arguments = vh.withDefaultType(name, m.Arguments, m.Durable, m.Exclusive, m.AutoDelete)
+	}
 	args, err := vh.srv.parseQueueArgs(m.Arguments, name, vh.name)
 	if err != nil {
 		return vh.typeMismatch(name, m.Arguments, err)
@@ -125,6 +129,39 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		return nil
 	}, func() { ch.declared(m, r.queue, noWait) })
 	return nil
+}
+
+// withDefaultType adds the vhost's default queue type to the arguments of
+// a declare that names no type, as rabbit_amqqueue:augment_declare_args:
+// a new queue gets it when the type takes a queue so declared (a quorum
+// queue only a durable one, neither exclusive nor auto-delete); a
+// redeclare matches the existing queue whatever its type, so a queue
+// declared before the default was set stays equivalent. A vhost without a
+// default keeps RabbitMQ's plain rule (no type is classic), and so does
+// one whose default is a type this node lacks (stream); a server-named
+// queue is never given it.
+func (v *vhost) withDefaultType(name string, args protocol.Table, durable, exclusive, autoDelete bool) protocol.Table {
+	m := v.meta.Load()
+	if m == nil || m.DefaultQueueType == "" || m.DefaultQueueType == queue.TypeClassic || v.srv.types.Lookup(m.DefaultQueueType) == nil {
+		return args
+	}
+	if _, ok := args["x-queue-type"]; ok {
+		return args
+	}
+	typ := m.DefaultQueueType
+	v.mu.RLock()
+	e := v.queues[name]
+	v.mu.RUnlock()
+	switch {
+	case e != nil:
+		typ = e.def.Type
+	case typ == queue.TypeQuorum && (!durable || exclusive || autoDelete):
+		return args
+	}
+	out := make(protocol.Table, len(args)+1)
+	maps.Copy(out, args)
+	out["x-queue-type"] = typ
+	return out
 }
 
 // typeMismatch returns the error of a declare whose arguments args failed
