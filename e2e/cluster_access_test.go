@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -159,4 +160,41 @@ func TestClusterDeclareVisibleAtOnce(t *testing.T) {
 		}
 	}
 	t.Logf("%d declares, each checked on two other nodes, in %v", n, time.Since(begin))
+}
+
+// TestClusterQuorumCritical: the management API's node-is-quorum-critical
+// check passes while every member of a quorum queue runs, and names the
+// queue with 503 once a member's node is down, since stopping this node
+// too would lose the queue its quorum.
+func TestClusterQuorumCritical(t *testing.T) {
+	c := startCluster(t, 3)
+	ch := c.channel(t, 0)
+	if _, err := ch.QueueDeclare("qc", true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
+		t.Fatal(err)
+	}
+	check := func() (int, map[string]any) {
+		api := newAPI(t, "http://"+c.nodes[0].mgmt, "guest", "guest")
+		status, _, body := api.do("GET", "/api/health/checks/node-is-quorum-critical", nil)
+		var got map[string]any
+		mustOK(t, json.Unmarshal(body, &got), "decode "+string(body))
+		return status, got
+	}
+	if status, got := check(); status != 200 || got["status"] != "ok" {
+		t.Fatalf("all nodes up: %d %v, want 200 status ok", status, got)
+	}
+	c.nodes[2].kill()
+	var got map[string]any
+	eventually(t, "node 1 is quorum critical once node 3 is down", func() bool {
+		var status int
+		status, got = check()
+		return status == 503
+	})
+	queues, _ := got["queues"].([]any)
+	if got["status"] != "failed" || len(queues) != 1 {
+		t.Fatalf("critical: %v, want status failed and one queue", got)
+	}
+	q := queues[0].(map[string]any)
+	if q["name"] != "qc" || q["virtual_host"] != "/" || q["readable_name"] != "queue 'qc' in vhost '/'" {
+		t.Fatalf("critical queue %v, want qc in /", q)
+	}
 }

@@ -44,6 +44,8 @@ func startClusterWith(t *testing.T, n int, extra ...string) *testCluster {
 		p.args = []string{"--node-name", name, "--cluster-listen", clusterAddrs[i],
 			"--join", strings.Join(clusterAddrs, ","), "--bootstrap-expect", fmt.Sprint(n),
 			"--cluster-secret", "e2e-secret"}
+		p.mgmt = freeAddr(t)
+		p.args = append(p.args, "--management-listen", p.mgmt)
 		p.args = append(p.args, extra...)
 		c.nodes = append(c.nodes, p)
 		c.names = append(c.names, name)

@@ -55,6 +55,7 @@ func (l *lockedBuffer) String() string {
 type warrenProc struct {
 	bin, dir, addr string
 	args           []string // flags beyond listen, data dir and disk limit
+	mgmt           string   // the management API's address, when args set one
 	cmd            *exec.Cmd
 	out            *lockedBuffer // the current run's log
 	exited         chan struct{}

@@ -56,6 +56,7 @@ type Broker interface {
 	Alarms() (local, all []string)
 	MemoryHighWatermark() int64
 	DiskFreeLimit() int64
+	QuorumCritical() (single bool, critical []broker.QueueRef)
 }
 
 var _ Broker = (*broker.Server)(nil)

@@ -14,7 +14,9 @@
 // RabbitMQ's "Validation failed" texts; the parameters resource refuses
 // the policy component and validates operator_policy as RabbitMQ does),
 // definitions, overview and health checks, exchanges, queues and
-// bindings (objects.go), connections, channels and consumers.
+// bindings (objects.go), connections, channels and consumers, and the
+// operational resources: queue actions, the quorum-critical check and
+// the feature flags (operations.go).
 //
 // Exchanges, queues and bindings are declared, deleted and purged
 // (objects_write.go), and messages published, fetched and round-tripped

@@ -14,4 +14,5 @@ func (s *Server) routes() {
 	s.objectWriteRoutes()
 	s.messageRoutes()
 	s.connectionRoutes()
+	s.operationRoutes()
 }
