@@ -14,7 +14,7 @@ help: ## List the targets with what they do.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build the static binaries warren and warren-perf into ./bin.
+build: ## Build the static binaries warren, warrenctl and warren-perf into ./bin.
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
 .PHONY: run

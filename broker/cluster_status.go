@@ -101,6 +101,32 @@ func (n *clusterNode) status() ClusterStatus {
 	return st
 }
 
+// ClusterMembers lists the nodes of this node's cluster as `warren cluster
+// status` does (every member alive, and the voters failed or left),
+// sorted by name; nil for a node that is not one of a cluster's, or that
+// has not joined it yet.
+func (s *Server) ClusterMembers() []ClusterMember {
+	n := s.cluster
+	if n == nil || !n.joined.Load() {
+		return nil
+	}
+	return n.statusMembers(n.voters())
+}
+
+// voters maps the definitions' Raft voters to their addresses; empty
+// while the configuration cannot be read.
+func (n *clusterNode) voters() map[string]string {
+	voters := map[string]string{}
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, sv := range f.Configuration().Servers {
+			if sv.Suffrage == raft.Voter {
+				voters[string(sv.ID)] = string(sv.Address)
+			}
+		}
+	}
+	return voters
+}
+
 // statusMembers lists the members alive and the voters.
 func (n *clusterNode) statusMembers(voters map[string]string) []ClusterMember {
 	out := []ClusterMember{}

@@ -51,6 +51,7 @@ type Broker interface {
 	ClearGlobalParameter(ctx context.Context, name string) error
 
 	NodeName() string
+	ClusterMembers() []broker.ClusterMember
 	ClusterName() string
 	Listeners() []broker.Listener
 	Alarms() (local, all []string)

@@ -13,7 +13,8 @@
 // policies and operator policies (validated by the broker, refused with
 // RabbitMQ's "Validation failed" texts; the parameters resource refuses
 // the policy component and validates operator_policy as RabbitMQ does),
-// definitions, overview and health checks, exchanges, queues and
+// definitions, overview, nodes (every member of the cluster, from
+// Broker.ClusterMembers) and health checks, exchanges, queues and
 // bindings (objects.go), connections, channels and consumers, and the
 // operational resources: queue actions, the quorum-critical check and
 // the feature flags (operations.go).

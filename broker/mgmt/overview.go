@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"net"
+	"slices"
 	"strconv"
 
 	"github.com/warrenmq/warren/broker"
@@ -125,15 +126,45 @@ func (s *Server) nodeItem() item {
 	}
 }
 
+// peerItem is another node of the cluster as /api/nodes lists it: running
+// while membership sees it alive, with the alarms it gossips.
+func peerItem(m broker.ClusterMember) item {
+	return item{
+		"name": m.Name, "type": "disc", "running": m.State == "alive", "being_drained": false,
+		"mem_alarm": slices.Contains(m.Alarms, "memory"), "disk_free_alarm": slices.Contains(m.Alarms, "disk"),
+		"partitions": []string{},
+	}
+}
+
+// nodeItems are the cluster's nodes (this one alone when it is not in a
+// cluster), this node with its own details.
+func (s *Server) nodeItems() []item {
+	members := s.b.ClusterMembers()
+	if members == nil {
+		return []item{s.nodeItem()}
+	}
+	out := make([]item, 0, len(members))
+	for _, m := range members {
+		if m.Name == s.b.NodeName() {
+			out = append(out, s.nodeItem())
+		} else {
+			out = append(out, peerItem(m))
+		}
+	}
+	return out
+}
+
 func (s *Server) listNodes(r *request) (reply, *apiError) {
-	return list(r, []item{s.nodeItem()}, "name")
+	return list(r, s.nodeItems(), "name")
 }
 
 func (s *Server) getNode(r *request) (reply, *apiError) {
-	if r.path("node") != s.b.NodeName() {
-		return reply{}, notFound()
+	for _, it := range s.nodeItems() {
+		if it["name"] == r.path("node") {
+			return ok(it)
+		}
 	}
-	return ok(s.nodeItem())
+	return reply{}, notFound()
 }
 
 // healthAlarms answers /health/checks/alarms (every node's) and
