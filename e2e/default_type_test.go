@@ -1,3 +1,5 @@
+//go:build !e2e_nowarren
+
 package e2e
 
 import (

@@ -8,7 +8,8 @@ import (
 // TestMgmtQueueActions: POST /api/queues/{vhost}/{name}/actions takes
 // RabbitMQ's "sync" and "cancel_sync" (no-ops for a queue that is not a
 // 3.x mirrored one) with 204, refuses another action with 400 and a
-// missing queue with 404, and is for administrators only.
+// missing queue with 404 (RabbitMQ 3.10: 500 and no body), and is for
+// administrators only.
 func TestMgmtQueueActions(t *testing.T) {
 	admin := mgmtSetup(t)
 	q := "mgmt-actions-q"
@@ -18,9 +19,11 @@ func TestMgmtQueueActions(t *testing.T) {
 		admin.must(204, "POST", "/api/queues/%2F/"+q+"/actions", map[string]any{"action": a})
 	}
 	admin.expectError(400, "POST", "/api/queues/%2F/"+q+"/actions", map[string]any{"action": "shuffle"},
-		"bad_request", `{unknown,<<"shuffle">>}`)
-	admin.expectError(404, "POST", "/api/queues/%2F/no-such-queue/actions", map[string]any{"action": "sync"},
-		"Object Not Found", "Not Found")
+		"bad_request", []any{"unknown", "shuffle"})
+	if !external { // RabbitMQ 3.10 answers 500 with no body for a queue that does not exist
+		admin.expectError(404, "POST", "/api/queues/%2F/no-such-queue/actions", map[string]any{"action": "sync"},
+			"Object Not Found", "Not Found")
+	}
 	mgmtUser(t, admin, "actions-mgmt", "pw", "management")
 	admin.as("actions-mgmt", "pw").expectError(401, "POST", "/api/queues/%2F/"+q+"/actions",
 		map[string]any{"action": "sync"}, "not_authorised", "Not administrator user")

@@ -19,7 +19,9 @@ func (s *Server) operationRoutes() {
 // "cancel_sync" act on 3.x's mirrored classic queues, which Warren does
 // not have (quorum queues replicate), so, as for RabbitMQ's queues that
 // are not mirrored, they change nothing and answer 204; another action is
-// refused with 400.
+// refused with 400 and the term {unknown,Action}, which RabbitMQ writes as a
+// JSON list. A queue that does not exist is 404 (RabbitMQ 3.10 answers 500
+// with no body).
 func (s *Server) queueAction(r *request) (reply, *apiError) {
 	if _, found := s.findQueue(r); !found {
 		return reply{}, notFound()
@@ -31,12 +33,11 @@ func (s *Server) queueAction(r *request) (reply, *apiError) {
 	if err := f.require("action"); err != nil {
 		return reply{}, err
 	}
-	switch action, _ := f.str("action", ""); action {
+	switch f.value("action") {
 	case "sync", "cancel_sync":
 		return noContent()
-	default:
-		return reply{}, badRequest(fmt.Sprintf("{unknown,%s}", f.term("action")))
 	}
+	return reply{}, tuple("unknown", f.value("action"))
 }
 
 // healthQuorumCritical answers rabbit_mgmt_wm_health_check_node_is_quorum_critical:
