@@ -6,7 +6,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -130,19 +129,7 @@ func TestConsumerTimeoutPolicy(t *testing.T) {
 	q := "timed.by.policy"
 	declareQueue(t, ch, q, nil)
 	setPolicy(t, srv, false, "ct", "^timed\\.", "queues", 0, policy.Definition{"consumer-timeout": int64(500)})
-	other := ch.conn.channel(t)
-	publish(t, other, "", q, text("held"))
-	consumeN(t, consume(t, ch, q, false, nil), 1, waitFor)
-	select {
-	case e := <-ch.closed:
-		expectError(t, e, codePreconditionFail, consumerTimeoutText(500))
-	case <-time.After(500*time.Millisecond + 2*waitFor):
-		t.Fatal("channel not closed by the policy's consumer-timeout 500")
-	}
-	got := getN(t, other, q, 1, true)[0]
-	if string(got.Body) != "held" || !got.Redelivered {
-		t.Fatalf("after the timeout got %q redelivered=%v, want held redelivered", got.Body, got.Redelivered)
-	}
+	expectConsumerTimeout(t, ch, ch.conn.channel(t), q, 500)
 }
 
 // TestAlternateExchangePolicy: an exchange's alternate exchange can come

@@ -147,15 +147,21 @@ func TestConsumerTimeoutArgument(t *testing.T) {
 	c, ch := open(t)
 	q := name(t, "")
 	declareQueue(t, ch, q, amqp.Table{"x-consumer-timeout": int32(500)})
-	other := c.channel(t)
+	expectConsumerTimeout(t, ch, c.channel(t), q, 500)
+}
+
+// expectConsumerTimeout publishes a message to q through other, consumes
+// it on ch without acking, and checks that the broker closes ch with 406
+// after ms and returns the message to q.
+func expectConsumerTimeout(t *testing.T, ch, other *channel, q string, ms int) {
+	t.Helper()
 	publish(t, other, "", q, text("held"))
-	d := consume(t, ch, q, false, nil)
-	consumeN(t, d, 1, waitFor)
+	consumeN(t, consume(t, ch, q, false, nil), 1, waitFor)
 	select {
 	case e := <-ch.closed:
-		expectError(t, e, codePreconditionFail, consumerTimeoutText(500))
-	case <-time.After(500*time.Millisecond + 2*waitFor):
-		t.Fatal("channel not closed by x-consumer-timeout 500")
+		expectError(t, e, codePreconditionFail, consumerTimeoutText(ms))
+	case <-time.After(time.Duration(ms)*time.Millisecond + 2*waitFor):
+		t.Fatalf("channel not closed by a consumer timeout of %d ms", ms)
 	}
 	got := getN(t, other, q, 1, true)[0]
 	if string(got.Body) != "held" || !got.Redelivered {
