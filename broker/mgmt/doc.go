@@ -28,6 +28,11 @@
 // with_channel's for gets, exchange_publish's for publishes). body.go
 // reads request bodies as rabbit_mgmt_util does.
 //
+// Every authenticated request carries its user, remote address and the
+// interface "http" in its context (broker.WithActor, request.go), so
+// that the broker's audit log names who made each change and who closed
+// each connection (Broker.CloseConnection takes the context).
+//
 // The node is reached through Broker, which *broker.Server implements
 // with its exported Go API; the broker does not import this package
 // (cmd/warren and the tests start both).
