@@ -67,7 +67,9 @@
 // files at most every TLSConfig.ReloadCheck (a second) and loads them
 // again when their modification time or size changed, keeping the
 // previous certificate, and logging an error, when the new files do not
-// load. certStore.mu is a leaf.
+// load. certStore.mu is a leaf. ServerTLSConfig hands the same reloading
+// configuration to other listeners (the management API's HTTPS), and a
+// file that does not load is a TLSFileError naming it.
 //
 // connection.start offers Config.AuthMechanisms (PLAIN and AMQPLAIN by
 // default), EXTERNAL only on a TLS connection (auth_external.go, as
