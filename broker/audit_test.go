@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // readAudit returns the entries of the audit log at path.
@@ -240,5 +243,66 @@ func TestAuditRotationThroughServer(t *testing.T) {
 		if e.Action != "permission.set" || e.Outcome != "refused" {
 			t.Fatalf("entry %+v", e)
 		}
+	}
+}
+
+// TestAuditCluster: in a cluster the node that takes a change writes its
+// entry, once; a node closing its own connections because another node
+// deleted their vhost writes each close as the cluster interface.
+func TestAuditCluster(t *testing.T) {
+	dir := t.TempDir()
+	logOf := func(i int) string { return filepath.Join(dir, fmt.Sprintf("audit%d.log", i)) }
+	nodes := startTestCluster(t, 3, func(i int, c *Config) { c.Audit.File = logOf(i) })
+	count := func(i int) int { return len(readAudit(t, logOf(i))) }
+
+	_, err := nodes[1].admin(testSecret).Policy(ctxFor(t, 10*time.Second), PolicySet,
+		PolicyRequest{Vhost: "/", Name: "p", Pattern: ".*", Definition: json.RawMessage(`{"max-length":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "every node has the policy", func() bool {
+		for _, n := range nodes {
+			if len(n.s.Policies("/")) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if count(0) != 0 || count(1) != 1 || count(2) != 0 {
+		t.Fatalf("lines per node %d %d %d; want 0 1 0", count(0), count(1), count(2))
+	}
+	e := readAudit(t, logOf(1))[0]
+	if e.Action != "policy.set" || e.Interface != InterfaceCLI || e.Who != osUser() || e.Node != nodes[1].name || !strings.HasPrefix(e.From, "127.0.0.1:") {
+		t.Errorf("entry %+v", e)
+	}
+
+	ctx := WithActor(ctxFor(t, 10*time.Second), Actor{User: "ops", From: "test", Interface: InterfaceHTTP})
+	if err := nodes[0].s.AddVhost(ctx, "v"); err != nil {
+		t.Fatal(err)
+	}
+	all := Permission{Configure: ".*", Write: ".*", Read: ".*"}
+	if err := nodes[0].s.SetPermissions(ctxFor(t, 10*time.Second), "guest", "v", all); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "node 3 lets guest into v", func() bool { return nodes[2].s.CanAccessVhost("guest", "v") })
+	c, err := amqp.Dial("amqp://guest:guest@" + nodes[2].s.Addr().String() + "/v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	closed := c.NotifyClose(make(chan *amqp.Error, 1))
+	if err := nodes[0].s.DeleteVhost(ctx, "v"); err != nil {
+		t.Fatal(err)
+	}
+	<-closed
+	// The close reaches the client before the node writes its entry.
+	waitFor(t, 5*time.Second, "node 3 writes the close", func() bool { return count(2) > 0 })
+	got := readAudit(t, logOf(2))
+	if len(got) != 1 || got[0].Action != "connection.close" || got[0].Interface != InterfaceCluster || got[0].Who != "" ||
+		got[0].Vhost != "v" || got[0].Changes["reason"] != "vhost 'v' is deleted" {
+		t.Fatalf("node 3 wrote %+v; want its connection's close, as the cluster", got)
+	}
+	if first := readAudit(t, logOf(0)); len(first) != 2 || first[0].Action != "vhost.put" || first[1].Action != "vhost.delete" {
+		t.Fatalf("node 1 wrote %+v; want vhost.put and vhost.delete", first)
 	}
 }
