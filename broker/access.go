@@ -234,7 +234,9 @@ func (s *Server) userDeleted(name string) {
 	s.access.put(name, nil)
 	conns := s.openConns(func(c *conn) bool { return c.user == name })
 	for _, c := range conns {
-		c.closeWith(protocol.NewError(protocol.ConnectionForced, "user '%s' is deleted", name))
+		reason := fmt.Sprintf("user '%s' is deleted", name)
+		c.closeWith(protocol.NewError(protocol.ConnectionForced, "%s", reason))
+		s.auditForcedClose("user", name, c, reason)
 	}
 	s.log.Info("user deleted", zap.String("user", name), zap.Int("connections_closed", len(conns)))
 }

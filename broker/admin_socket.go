@@ -79,6 +79,8 @@ func (s *Server) answerSocket(ctx context.Context, nc net.Conn) {
 		s.log.Warn("malformed admin request on the admin socket", zap.Error(err))
 		return
 	}
+	ctx = WithActor(ctx, Actor{User: req.User, From: "unix:" + filepath.Join(s.cfg.DataDir, adminSocketFile),
+		Interface: InterfaceCLI})
 	reply := adminReply{Error: fmt.Sprintf("unknown operation %q", req.Op)}
 	switch req.Op {
 	case adminExportDefinitions:

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/user"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -55,8 +58,8 @@ type adminRequest struct {
 	// delete.
 	Vhost string `json:"vhost,omitempty"`
 	Queue string `json:"queue,omitempty"`
-	// User is the user whose connections and channels to count.
-	User string `json:"user,omitempty"`
+	// CountUser is the user whose connections and channels to count.
+	CountUser string `json:"count_user,omitempty"`
 	// Limit is the disk free limit to set, in bytes; 0 disables it.
 	Limit int64 `json:"limit,omitempty"`
 	// Forwarded marks a forget a node sent on to the leader, which must
@@ -64,6 +67,9 @@ type adminRequest struct {
 	Forwarded bool `json:"forwarded,omitempty"`
 	// Policy is the policy to set, clear or list (admin_policy.go).
 	Policy *PolicyRequest `json:"policy,omitempty"`
+	// User is the OS user running the command, as the command reports
+	// it: the audit log's who (audit.go).
+	User string `json:"user,omitempty"`
 }
 
 // adminReply is a node's answer: an error's text, or the operation's
@@ -101,6 +107,7 @@ func (s *Server) answerAdmin(ctx context.Context, nc net.Conn) {
 	}
 	logAt("admin request", zap.String("op", req.Op), zap.String("node", req.Node),
 		zap.String("vhost", req.Vhost), zap.String("queue", req.Queue), zap.String("peer", nc.RemoteAddr().String()))
+	ctx = WithActor(ctx, Actor{User: req.User, From: nc.RemoteAddr().String(), Interface: InterfaceCLI})
 	reply := s.cluster.admin(ctx, req)
 	nc.SetWriteDeadline(time.Now().Add(adminIOTimeout))
 	if err := writeJSON(nc, reply); err != nil {
@@ -134,7 +141,7 @@ func (n *clusterNode) admin(ctx context.Context, req adminRequest) adminReply {
 	case adminQuorumAddMember, adminQuorumDeleteMember, adminQuorumGrow:
 		return n.quorumAdmin(ctx, req)
 	case adminCounts:
-		c := n.srv.localCounts(req.Vhost, req.User)
+		c := n.srv.localCounts(req.Vhost, req.CountUser)
 		return adminReply{Counts: &c}
 	case adminExportDefinitions:
 		return n.srv.exportReply()
@@ -149,6 +156,9 @@ func askAdmin(ctx context.Context, nc net.Conn, req adminRequest) (adminReply, e
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
 	defer stop()
+	if req.User == "" {
+		req.User = osUser()
+	}
 	if err := writeJSON(nc, req); err != nil {
 		return adminReply{}, err
 	}
@@ -160,6 +170,17 @@ func askAdmin(ctx context.Context, nc net.Conn, req adminRequest) (adminReply, e
 		return adminReply{}, fmt.Errorf("no answer: %w", err)
 	}
 	return reply, nil
+}
+
+// osUser is the name of the OS user running this process, or its uid.
+func osUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "uid " + strconv.Itoa(os.Getuid())
 }
 
 // writeJSON writes v as a length and its JSON.

@@ -55,7 +55,7 @@ func (n *clusterNode) askCounts(ctx context.Context, addr, vhost, user string) (
 	if err != nil {
 		return connCounts{}, err
 	}
-	reply, err := askAdmin(ctx, nc, adminRequest{Op: adminCounts, Vhost: vhost, User: user})
+	reply, err := askAdmin(ctx, nc, adminRequest{Op: adminCounts, Vhost: vhost, CountUser: user})
 	switch {
 	case err != nil:
 		return connCounts{}, err

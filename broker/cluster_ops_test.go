@@ -31,8 +31,8 @@ const testSecret = "ops-test-secret"
 
 // startTestCluster starts n nodes on loopback that form one
 // cluster, and waits until each has a leader and serves "/". The nodes
-// close when the test ends.
-func startTestCluster(t *testing.T, n int) []*testNode {
+// close when the test ends. mod changes the i-th node's configuration.
+func startTestCluster(t *testing.T, n int, mod ...func(i int, c *Config)) []*testNode {
 	t.Helper()
 	nodes := make([]*testNode, n)
 	var seed string
@@ -47,9 +47,13 @@ func startTestCluster(t *testing.T, n int) []*testNode {
 		if seed != "" {
 			cc.Join = []string{seed}
 		}
-		s, err := NewServer(Config{Listen: []string{"127.0.0.1:0"}, DataDir: t.TempDir(), Logger: log, NodeName: tn.name,
+		cfg := Config{Listen: []string{"127.0.0.1:0"}, DataDir: t.TempDir(), Logger: log, NodeName: tn.name,
 			Cluster: cc, DiskFreeLimit: 50_000_000,
-			DiskFree: func(string) (uint64, error) { return uint64(tn.free.Load()), nil }})
+			DiskFree: func(string) (uint64, error) { return uint64(tn.free.Load()), nil }}
+		for _, m := range mod {
+			m(i, &cfg)
+		}
+		s, err := NewServer(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -104,6 +104,9 @@ type Config struct {
 	// LoadDefinitions is a RabbitMQ definitions file (JSON) imported at
 	// every start, as RabbitMQ's load_definitions; "" for none.
 	LoadDefinitions string
+	// Audit turns the audit log on (audit.go): warren.audit_log.file,
+	// .max_size_mb and .max_files. Off when Audit.File is "".
+	Audit AuditConfig
 	// MemoryHighWatermark is the heap size in bytes past which publishing
 	// connections are blocked (RabbitMQ's vm_memory_high_watermark). Zero
 	// means 40% of the machine's or cgroup's memory; negative disables it.

@@ -34,12 +34,17 @@ const maxDefinitionsFile = 64 << 20
 func (s *Server) ImportDefinitions(ctx context.Context, doc []byte) error {
 	d, err := ParseDefinitions(doc)
 	if err != nil {
+		s.audited(ctx, AuditEntry{Action: "definitions.import"}, &err)
 		return err
 	}
 	return s.importDefinitions(ctx, d)
 }
 
-func (s *Server) importDefinitions(ctx context.Context, d *Definitions) error {
+// importDefinitions imports d, writing one audit entry for the whole of
+// it in the name of ctx's actor.
+func (s *Server) importDefinitions(ctx context.Context, d *Definitions) (err error) {
+	defer s.audited(ctx, importEntry(d), &err)
+	ctx = withoutActor(ctx)
 	start := time.Now()
 	steps := []func(context.Context, *Definitions) error{
 		s.importUsers, s.importVhosts, s.importPermissions, s.importExchanges, s.importTopicPermissions,
@@ -369,13 +374,14 @@ func (s *Server) loadDefinitionsFile() error {
 	if err != nil {
 		return err
 	}
+	ctx := WithActor(context.Background(), Actor{From: path, Interface: InterfaceBoot})
 	if s.cluster == nil {
-		if err := s.importDefinitions(context.Background(), d); err != nil {
+		if err := s.importDefinitions(ctx, d); err != nil {
 			return fmt.Errorf("broker: loading %s: %w", path, err)
 		}
 		return nil
 	}
-	s.goTracked(func() { s.cluster.importEventually(d, path) })
+	s.goTracked(func() { s.cluster.importEventually(ctx, d, path) })
 	return nil
 }
 
@@ -406,11 +412,20 @@ func readDefinitionsFile(path string) (*Definitions, error) {
 }
 
 // importEventually imports d, again after each failure, until it is
-// imported or the node shuts down.
-func (n *clusterNode) importEventually(d *Definitions, path string) {
+// imported or the node shuts down. The audit log has the first failure
+// and the import that succeeds, in the name of actx's actor.
+func (n *clusterNode) importEventually(actx context.Context, d *Definitions, path string) {
+	a, _ := ActorFrom(actx)
 	for attempt := 0; ; attempt++ {
-		err := n.srv.importDefinitions(n.ctx, d)
+		ctx := n.ctx
+		if attempt == 0 {
+			ctx = WithActor(ctx, a)
+		}
+		err := n.srv.importDefinitions(ctx, d)
 		if err == nil {
+			if attempt > 0 {
+				n.srv.audited(actx, importEntry(d), &err)
+			}
 			return
 		}
 		if n.ctx.Err() != nil {

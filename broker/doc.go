@@ -67,7 +67,9 @@
 // files at most every TLSConfig.ReloadCheck (a second) and loads them
 // again when their modification time or size changed, keeping the
 // previous certificate, and logging an error, when the new files do not
-// load. certStore.mu is a leaf.
+// load. certStore.mu is a leaf. ServerTLSConfig hands the same reloading
+// configuration to other listeners (the management API's HTTPS), and a
+// file that does not load is a TLSFileError naming it.
 //
 // connection.start offers Config.AuthMechanisms (PLAIN and AMQPLAIN by
 // default), EXTERNAL only on a TLS connection (auth_external.go, as
@@ -182,7 +184,8 @@
 // the authz they were made under is current.
 //
 // A single node serves `warren definitions export` on DataDir/admin.sock
-// (admin_socket.go, mode 0600): its accept loop, one goroutine per
+// (admin_socket.go, mode 0600), with the policy operations of `warren
+// set_policy` and its siblings: its accept loop, one goroutine per
 // request and one that closes the listener when the server stops, all
 // through goTracked.
 //
@@ -202,6 +205,34 @@
 // in-process pipe) on a tracked goroutine like an accepted one; a net.Conn
 // with a DirectConnection method returning true is left out of the
 // listings.
+//
+// # Audit log
+//
+// With Config.Audit.File (warren.audit_log.file) the node writes an
+// audit log (audit.go; RabbitMQ has none): one JSON object a line
+// (AuditEntry: time, who, from, interface, node, action, object,
+// outcome, changes; never a password or a hash: audit_entries.go says
+// how a user's credentials were set and hides the passwords of URIs in
+// parameter values) for each change of users, permissions, topic
+// permissions, vhosts, limits, parameters, global parameters, policies
+// and operator policies, each definitions import and each forced
+// connection close. The caller says who asks by putting an Actor in the
+// change's context (WithActor): broker/mgmt for every request,
+// answerSocket and answerAdmin for the command line (the OS user the
+// command reports), loadDefinitionsFile for load_definitions. Each
+// exported change defers Server.audited, which writes the entry once the
+// change is committed or refused, on the node that took the request (so
+// a cluster writes one entry per change); a change without an actor
+// writes none, and an import's own steps run without one, so an import
+// is one entry. Connections a deleted vhost or user loses are closed by
+// the reconciler on every node, which writes an entry for each: in the
+// name of the request's actor on the node that took it (Server.deleting
+// keeps it while the deletion is proposed), as InterfaceCluster on the
+// others. The file is opened with the definitions and closed last by
+// Close; it rotates by size, keeping Config.Audit.MaxFiles rotated files
+// (audit_rotate.go). There is no goroutine: a line is one write, under
+// auditLog.mu, a leaf, on the goroutine of the change, never per
+// message.
 //
 // # Identities
 //
@@ -225,7 +256,7 @@
 //
 // conn.chMu (the channel table, for the writer's consumer-timeout scan,
 // and for counting a user's channels) is taken before channel.mu, and
-// never while Server.mu is held; accessControl.mu and defsFSM.mu (held
+// never while Server.mu is held; accessControl.mu, auditLog.mu and defsFSM.mu (held
 // only around meta.State.Apply, a snapshot swap, or an export's read)
 // are leaves; vhost.replyMu (direct reply-to keys),
 // Server.vhostsMu (the vhost map, which connection.open reads) and a

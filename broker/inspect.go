@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -141,15 +142,20 @@ func (s *Server) Connections() []ConnectionInfo {
 // CloseConnection closes the connection named name (ConnectionInfo.Name)
 // with 320 CONNECTION_FORCED, as rabbitmqctl close_connection and the
 // management API do: "CONNECTION_FORCED - " and reason reach the client.
-// It reports whether such a connection was open.
-func (s *Server) CloseConnection(name, reason string) bool {
+// It reports whether such a connection was open. The audit log has the
+// close, in the name of ctx's actor.
+func (s *Server) CloseConnection(ctx context.Context, name, reason string) bool {
 	for _, c := range s.listedConns() {
 		if c.connName() == name {
 			c.log.Info("closing connection on request", zap.String("reason", reason))
 			c.closeWith(protocol.NewError(protocol.ConnectionForced, "%s", reason))
+			var err error
+			s.audited(ctx, connCloseEntry(c, reason), &err)
 			return true
 		}
 	}
+	var err error = protocol.NewError(protocol.NotFound, "no connection '%s'", name)
+	s.audited(ctx, AuditEntry{Action: "connection.close", Name: name, Changes: map[string]any{"reason": reason}}, &err)
 	return false
 }
 

@@ -28,27 +28,30 @@ func (s *Server) SetOperatorPolicy(ctx context.Context, vhost string, p policy.P
 	return s.setPolicy(ctx, vhost, p, true)
 }
 
-func (s *Server) setPolicy(ctx context.Context, vhost string, p policy.Policy, operator bool) error {
+func (s *Server) setPolicy(ctx context.Context, vhost string, p policy.Policy, operator bool) (err error) {
 	if p.ApplyTo == "" {
 		p.ApplyTo = policy.ApplyAll
 	}
+	defer s.audited(ctx, policyEntry(vhost, p, operator), &err)
 	if err := p.Validate(operator); err != nil {
 		return err
 	}
-	_, err := s.proposeVhost(ctx, meta.SetPolicy{Vhost: vhost, Operator: operator, Policy: p}, vhost)
+	_, err = s.proposeVhost(ctx, meta.SetPolicy{Vhost: vhost, Operator: operator, Policy: p}, vhost)
 	return err
 }
 
 // ClearPolicy removes a policy of vhost; one that does not exist is 404
 // "Parameter does not exist", as RabbitMQ answers.
-func (s *Server) ClearPolicy(ctx context.Context, vhost, name string) error {
-	_, err := s.proposeVhost(ctx, meta.ClearPolicy{Vhost: vhost, Name: name}, vhost)
+func (s *Server) ClearPolicy(ctx context.Context, vhost, name string) (err error) {
+	defer s.audited(ctx, AuditEntry{Action: "policy.clear", Vhost: vhost, Name: name}, &err)
+	_, err = s.proposeVhost(ctx, meta.ClearPolicy{Vhost: vhost, Name: name}, vhost)
 	return err
 }
 
 // ClearOperatorPolicy removes an operator policy of vhost.
-func (s *Server) ClearOperatorPolicy(ctx context.Context, vhost, name string) error {
-	_, err := s.proposeVhost(ctx, meta.ClearPolicy{Vhost: vhost, Name: name, Operator: true}, vhost)
+func (s *Server) ClearOperatorPolicy(ctx context.Context, vhost, name string) (err error) {
+	defer s.audited(ctx, AuditEntry{Action: "operator_policy.clear", Vhost: vhost, Name: name}, &err)
+	_, err = s.proposeVhost(ctx, meta.ClearPolicy{Vhost: vhost, Name: name, Operator: true}, vhost)
 	return err
 }
 

@@ -65,6 +65,7 @@ type Server struct {
 	logins *loginFailures // failed logins per source (auth_throttle.go)
 	certs  *certStore     // the TLS listeners' certificates (tls.go); nil without them
 	access accessControl  // users and permissions, compiled (access.go)
+	audit  *auditLog      // the audit log (audit.go); nil when off
 
 	diskProbeFailed atomic.Bool  // the last disk probe failed: logged once
 	clock           atomic.Int64 // milliseconds since the epoch, updated every clockTick
@@ -147,7 +148,17 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.InMemory {
 		s.log.Warn("no data dir: definitions and messages are kept in memory only and lost at exit")
 	}
+	var err error
+	if s.audit, err = openAuditLog(cfg.Audit, cfg.NodeName, s.log); err != nil {
+		if s.cluster != nil {
+			s.cluster.shutdown()
+		}
+		s.wg.Wait()
+		s.closeStorage()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
 	if err := s.openStorage(); err != nil {
+		s.audit.close()
 		if s.cluster != nil {
 			s.cluster.shutdown()
 		}
@@ -254,6 +265,9 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	if serr := s.closeStorage(); serr != nil {
 		s.log.Error("closing storage", zap.Error(serr))
+	}
+	if aerr := s.audit.close(); aerr != nil {
+		s.log.Error("closing the audit log", zap.Error(aerr))
 	}
 	s.log.Info("broker stopped")
 	if errors.Is(err, net.ErrClosed) {

@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -134,9 +135,9 @@ func (s *certStore) stat() []fileStamp {
 
 // load builds a tls.Config from the files.
 func (s *certStore) load() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+	cert, err := loadKeyPair(s.cfg.CertFile, s.cfg.KeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("certificate %s, key %s: %w", s.cfg.CertFile, s.cfg.KeyFile, err)
+		return nil, err
 	}
 	conf := &tls.Config{
 		Certificates: []tls.Certificate{cert},
@@ -151,11 +152,11 @@ func (s *certStore) load() (*tls.Config, error) {
 	if s.cfg.CACertFile != "" {
 		pem, err := os.ReadFile(s.cfg.CACertFile)
 		if err != nil {
-			return nil, fmt.Errorf("CA certificates: %w", err)
+			return nil, &TLSFileError{File: TLSCACertFile, Path: s.cfg.CACertFile, Err: err}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA certificates %s: no PEM certificate found", s.cfg.CACertFile)
+			return nil, &TLSFileError{File: TLSCACertFile, Path: s.cfg.CACertFile, Err: errors.New("no PEM certificate found")}
 		}
 		conf.ClientCAs = pool
 	}
@@ -191,6 +192,82 @@ func (s *certStore) current() *tls.Config {
 	s.conf = conf
 	s.log.Info("TLS certificate reloaded", zap.String("certfile", s.cfg.CertFile))
 	return conf
+}
+
+// ServerTLSConfig returns the tls.Config of a server listener other than
+// AMQPS (the management API's HTTPS one) configured by cfg's files,
+// VerifyPeer, FailIfNoPeerCert, Versions, CipherSuites and ReloadCheck,
+// as the AMQPS listeners are: every handshake takes the files' current
+// certificate, read again when they change, and a file that no longer
+// loads keeps the previous one and is logged on log. A file that does not
+// load now is a *TLSFileError.
+func ServerTLSConfig(cfg TLSConfig, log *zap.Logger) (*tls.Config, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s, err := newCertStore(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return s.listenerConfig(), nil
+}
+
+// The files of a TLSConfig, as TLSFileError names them (ssl_options'
+// keys).
+const (
+	TLSCertFile   = "certfile"
+	TLSKeyFile    = "keyfile"
+	TLSCACertFile = "cacertfile"
+)
+
+// TLSFileError is a TLS file that does not load: File is TLSCertFile,
+// TLSKeyFile or TLSCACertFile, Path its path.
+type TLSFileError struct {
+	File, Path string
+	Err        error
+}
+
+func (e *TLSFileError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.File, e.Path, e.Err)
+}
+
+func (e *TLSFileError) Unwrap() error { return e.Err }
+
+// loadKeyPair reads a certificate chain and its key, blaming the file at
+// fault: the certificate file when it holds no certificate, else the
+// key.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, &TLSFileError{File: TLSCertFile, Path: certFile, Err: err}
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, &TLSFileError{File: TLSKeyFile, Path: keyFile, Err: err}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err == nil {
+		return cert, nil
+	}
+	if !holdsCertificate(certPEM) {
+		return tls.Certificate{}, &TLSFileError{File: TLSCertFile, Path: certFile, Err: err}
+	}
+	return tls.Certificate{}, &TLSFileError{File: TLSKeyFile, Path: keyFile, Err: err}
+}
+
+// holdsCertificate reports whether b's first PEM certificate parses.
+func holdsCertificate(b []byte) bool {
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return false
+		}
+		if blk.Type == "CERTIFICATE" {
+			_, err := x509.ParseCertificate(blk.Bytes)
+			return err == nil
+		}
+	}
 }
 
 // listenerConfig is the tls.Config of a listener: every handshake takes

@@ -31,7 +31,8 @@ const maxUserTags = 32
 // AddUser creates a user with a password (hashed with SHA-256 and a
 // random salt before it is proposed) and tags; an empty password makes a
 // user that cannot log in with a password. It fails if the user exists.
-func (s *Server) AddUser(ctx context.Context, name, password string, tags ...string) error {
+func (s *Server) AddUser(ctx context.Context, name, password string, tags ...string) (err error) {
+	defer s.audited(ctx, userPutEntry(UserSpec{Name: name, Password: &password, Tags: tags}), &err)
 	u := meta.UserDef{Name: name, Hashing: meta.HashSHA256, Tags: tags}
 	if password != "" {
 		u.PasswordHash = hashPassword(password)
@@ -39,32 +40,36 @@ func (s *Server) AddUser(ctx context.Context, name, password string, tags ...str
 	if err := checkUser(&u); err != nil {
 		return err
 	}
-	_, err := s.proposeVhost(ctx, meta.PutUser{User: u, Create: true}, "")
+	_, err = s.proposeVhost(ctx, meta.PutUser{User: u, Create: true}, "")
 	return err
 }
 
 // DeleteUser deletes a user and its permissions, closing its connections
 // with 320 CONNECTION_FORCED "user '...' is deleted".
-func (s *Server) DeleteUser(ctx context.Context, name string) error {
-	_, err := s.proposeVhost(ctx, meta.DeleteUser{Name: name}, "")
+func (s *Server) DeleteUser(ctx context.Context, name string) (err error) {
+	defer s.audited(ctx, AuditEntry{Action: "user.delete", User: name}, &err)
+	defer s.deleting(ctx, "user", name)()
+	_, err = s.proposeVhost(ctx, meta.DeleteUser{Name: name}, "")
 	return err
 }
 
 // SetPermissions sets a user's configure, write and read regular
 // expressions in a vhost.
-func (s *Server) SetPermissions(ctx context.Context, user, vhost string, p Permission) error {
+func (s *Server) SetPermissions(ctx context.Context, user, vhost string, p Permission) (err error) {
+	defer s.audited(ctx, permissionEntry(user, vhost, p), &err)
 	for _, re := range []string{p.Configure, p.Write, p.Read} {
 		if err := checkPattern(re); err != nil {
 			return err
 		}
 	}
-	_, err := s.proposeVhost(ctx, meta.SetPermissions{User: user, Vhost: vhost, Perm: p}, vhost)
+	_, err = s.proposeVhost(ctx, meta.SetPermissions{User: user, Vhost: vhost, Perm: p}, vhost)
 	return err
 }
 
 // ClearPermissions removes a user's permissions in a vhost.
-func (s *Server) ClearPermissions(ctx context.Context, user, vhost string) error {
-	_, err := s.proposeVhost(ctx, meta.ClearPermissions{User: user, Vhost: vhost}, vhost)
+func (s *Server) ClearPermissions(ctx context.Context, user, vhost string) (err error) {
+	defer s.audited(ctx, AuditEntry{Action: "permission.clear", User: user, Vhost: vhost}, &err)
+	_, err = s.proposeVhost(ctx, meta.ClearPermissions{User: user, Vhost: vhost}, vhost)
 	return err
 }
 
@@ -72,28 +77,32 @@ func (s *Server) ClearPermissions(ctx context.Context, user, vhost string) error
 // vhost: the routing keys it may publish with (write) and bind with
 // (read), regular expressions in which {username} and {vhost} stand for
 // the user's name and the vhost.
-func (s *Server) SetTopicPermissions(ctx context.Context, user, vhost, exchange, write, read string) error {
+func (s *Server) SetTopicPermissions(ctx context.Context, user, vhost, exchange, write, read string) (err error) {
+	defer s.audited(ctx, topicPermissionEntry(user, vhost, exchange, write, read), &err)
 	for _, re := range []string{write, read} {
 		if err := checkPattern(re); err != nil {
 			return err
 		}
 	}
 	p := meta.TopicPermission{Exchange: exchange, Write: write, Read: read}
-	_, err := s.proposeVhost(ctx, meta.SetTopicPermissions{User: user, Vhost: vhost, Perm: p}, vhost)
+	_, err = s.proposeVhost(ctx, meta.SetTopicPermissions{User: user, Vhost: vhost, Perm: p}, vhost)
 	return err
 }
 
 // ClearTopicPermissions removes a user's topic permissions on exchange in
 // a vhost, or on every exchange when exchange is "".
-func (s *Server) ClearTopicPermissions(ctx context.Context, user, vhost, exchange string) error {
-	_, err := s.proposeVhost(ctx, meta.ClearTopicPermissions{User: user, Vhost: vhost, Exchange: exchange}, vhost)
+func (s *Server) ClearTopicPermissions(ctx context.Context, user, vhost, exchange string) (err error) {
+	defer s.audited(ctx, AuditEntry{Action: "topic_permission.clear", User: user, Vhost: vhost,
+		Changes: map[string]any{"exchange": exchange}}, &err)
+	_, err = s.proposeVhost(ctx, meta.ClearTopicPermissions{User: user, Vhost: vhost, Exchange: exchange}, vhost)
 	return err
 }
 
 // PutVhost creates a vhost with its description, tags and default queue
 // type, or changes those of one that exists (m.Limits is ignored: see
 // SetVhostLimits).
-func (s *Server) PutVhost(ctx context.Context, name string, m VhostMetadata) error {
+func (s *Server) PutVhost(ctx context.Context, name string, m VhostMetadata) (err error) {
+	defer s.audited(ctx, vhostPutEntry(name, m), &err)
 	if err := checkVhostName(name); err != nil {
 		return err
 	}
@@ -101,27 +110,29 @@ func (s *Server) PutVhost(ctx context.Context, name string, m VhostMetadata) err
 		return err
 	}
 	m.Limits = nil
-	_, err := s.proposeVhost(ctx, meta.PutVhost{Name: name, Meta: m}, name)
+	_, err = s.proposeVhost(ctx, meta.PutVhost{Name: name, Meta: m}, name)
 	return err
 }
 
 // SetVhostLimits replaces a vhost's limits: "max-connections" (on each
 // node) and "max-queues"; empty clears them.
-func (s *Server) SetVhostLimits(ctx context.Context, vhost string, l Limits) error {
+func (s *Server) SetVhostLimits(ctx context.Context, vhost string, l Limits) (err error) {
+	defer s.audited(ctx, AuditEntry{Action: "vhost_limits.set", Vhost: vhost, Changes: limitsChanges(l)}, &err)
 	if err := checkLimits(l, meta.LimitMaxConnections, meta.LimitMaxQueues); err != nil {
 		return err
 	}
-	_, err := s.proposeVhost(ctx, meta.SetVhostLimits{Vhost: vhost, Limits: l}, vhost)
+	_, err = s.proposeVhost(ctx, meta.SetVhostLimits{Vhost: vhost, Limits: l}, vhost)
 	return err
 }
 
 // SetUserLimits replaces a user's limits: "max-connections" and
 // "max-channels" (counted on each node); empty clears them.
-func (s *Server) SetUserLimits(ctx context.Context, user string, l Limits) error {
+func (s *Server) SetUserLimits(ctx context.Context, user string, l Limits) (err error) {
+	defer s.audited(ctx, AuditEntry{Action: "user_limits.set", User: user, Changes: limitsChanges(l)}, &err)
 	if err := checkLimits(l, meta.LimitMaxConnections, meta.LimitMaxChannels); err != nil {
 		return err
 	}
-	_, err := s.proposeVhost(ctx, meta.SetUserLimits{User: user, Limits: l}, "")
+	_, err = s.proposeVhost(ctx, meta.SetUserLimits{User: user, Limits: l}, "")
 	return err
 }
 

@@ -23,7 +23,8 @@ type UserSpec struct {
 // management API's user PUT does: without a password or a hash (or with
 // an empty one) the user cannot log in with a password. A user that
 // exists keeps its limits.
-func (s *Server) PutUser(ctx context.Context, spec UserSpec) error {
+func (s *Server) PutUser(ctx context.Context, spec UserSpec) (err error) {
+	defer s.audited(ctx, userPutEntry(spec), &err)
 	u := meta.UserDef{Name: spec.Name, Hashing: meta.HashSHA256, Tags: spec.Tags}
 	var old meta.UserDef
 	var exists bool
@@ -49,41 +50,47 @@ func (s *Server) PutUser(ctx context.Context, spec UserSpec) error {
 	if err := checkUser(&u); err != nil {
 		return err
 	}
-	_, err := s.proposeVhost(ctx, meta.PutUser{User: u}, "")
+	_, err = s.proposeVhost(ctx, meta.PutUser{User: u}, "")
 	return err
 }
 
 // SetParameter sets a vhost's runtime parameter (component, name) to a
 // JSON value, kept as given; "vhost-limits" sets the vhost's limits.
-func (s *Server) SetParameter(ctx context.Context, vhost, component, name string, value json.RawMessage) error {
+func (s *Server) SetParameter(ctx context.Context, vhost, component, name string, value json.RawMessage) (err error) {
 	if component == vhostLimitsComponent {
 		var l DefLimits
 		if err := json.Unmarshal(value, &l); err != nil {
+			s.audited(ctx, AuditEntry{Action: "vhost_limits.set", Vhost: vhost}, &err)
 			return err
 		}
 		return s.SetVhostLimits(ctx, vhost, Limits(l))
 	}
-	_, err := s.proposeVhost(ctx, meta.SetParameter{Vhost: vhost, Component: component, Name: name, Value: value}, vhost)
+	defer s.audited(ctx, parameterEntry(vhost, component, name, value), &err)
+	_, err = s.proposeVhost(ctx, meta.SetParameter{Vhost: vhost, Component: component, Name: name, Value: value}, vhost)
 	return err
 }
 
 // ClearParameter removes a vhost's runtime parameter.
-func (s *Server) ClearParameter(ctx context.Context, vhost, component, name string) error {
+func (s *Server) ClearParameter(ctx context.Context, vhost, component, name string) (err error) {
 	if component == vhostLimitsComponent {
 		return s.SetVhostLimits(ctx, vhost, nil)
 	}
-	_, err := s.proposeVhost(ctx, meta.ClearParameter{Vhost: vhost, Component: component, Name: name}, vhost)
+	defer s.audited(ctx, AuditEntry{Action: "parameter.clear", Vhost: vhost, Component: component, Name: name}, &err)
+	_, err = s.proposeVhost(ctx, meta.ClearParameter{Vhost: vhost, Component: component, Name: name}, vhost)
 	return err
 }
 
 // SetGlobalParameter sets a global runtime parameter to a JSON value.
-func (s *Server) SetGlobalParameter(ctx context.Context, name string, value json.RawMessage) error {
-	_, err := s.proposeVhost(ctx, meta.SetGlobalParameter{Name: name, Value: value}, "")
+func (s *Server) SetGlobalParameter(ctx context.Context, name string, value json.RawMessage) (err error) {
+	defer s.audited(ctx, AuditEntry{Action: "global_parameter.set", Name: name,
+		Changes: map[string]any{"value": redactValue(value)}}, &err)
+	_, err = s.proposeVhost(ctx, meta.SetGlobalParameter{Name: name, Value: value}, "")
 	return err
 }
 
 // ClearGlobalParameter removes a global runtime parameter.
-func (s *Server) ClearGlobalParameter(ctx context.Context, name string) error {
-	_, err := s.proposeVhost(ctx, meta.ClearGlobalParameter{Name: name}, "")
+func (s *Server) ClearGlobalParameter(ctx context.Context, name string) (err error) {
+	defer s.audited(ctx, AuditEntry{Action: "global_parameter.clear", Name: name}, &err)
+	_, err = s.proposeVhost(ctx, meta.ClearGlobalParameter{Name: name}, "")
 	return err
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/warrenmq/warren/broker/meta"
 	"github.com/warrenmq/warren/protocol"
@@ -18,11 +19,12 @@ import (
 // AddVhost creates the virtual host name with its default and amq.*
 // exchanges, as rabbitmqctl add_vhost does. Adding one that exists changes
 // nothing. The error is a failed commit or ctx ending first.
-func (s *Server) AddVhost(ctx context.Context, name string) error {
+func (s *Server) AddVhost(ctx context.Context, name string) (err error) {
+	defer s.audited(ctx, vhostPutEntry(name, VhostMetadata{}), &err)
 	if err := checkVhostName(name); err != nil {
 		return err
 	}
-	_, err := s.proposeVhost(ctx, meta.AddVhost{Name: name}, name)
+	_, err = s.proposeVhost(ctx, meta.AddVhost{Name: name}, name)
 	return err
 }
 
@@ -31,8 +33,10 @@ func (s *Server) AddVhost(ctx context.Context, name string) error {
 // connections are closed with 320 CONNECTION_FORCED "vhost 'name' is
 // deleted", as RabbitMQ closes them. Deleting a vhost that does not exist
 // is a 404 error.
-func (s *Server) DeleteVhost(ctx context.Context, name string) error {
-	_, err := s.proposeVhost(ctx, meta.DeleteVhost{Name: name}, name)
+func (s *Server) DeleteVhost(ctx context.Context, name string) (err error) {
+	defer s.audited(ctx, AuditEntry{Action: "vhost.delete", Vhost: name}, &err)
+	defer s.deleting(ctx, "vhost", name)()
+	_, err = s.proposeVhost(ctx, meta.DeleteVhost{Name: name}, name)
 	return err
 }
 
@@ -92,7 +96,9 @@ func (s *Server) removeVhost(name string) {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.closeWith(protocol.NewError(protocol.ConnectionForced, "vhost '%s' is deleted", name))
+		reason := fmt.Sprintf("vhost '%s' is deleted", name)
+		c.closeWith(protocol.NewError(protocol.ConnectionForced, "%s", reason))
+		s.auditForcedClose("vhost", name, c, reason)
 	}
 	s.log.Info("vhost deleted", zap.String("vhost", name), zap.Int("connections_closed", len(conns)))
 }

@@ -53,6 +53,8 @@ type Config struct {
 
 	// TLS holds ssl_options.* and the EXTERNAL mechanism's settings.
 	TLS TLS
+	// ManagementSSL holds management.ssl.* (keys_extra.go).
+	ManagementSSL ManagementSSL
 
 	// AuthMechanisms are auth_mechanisms.N in file order.
 	AuthMechanisms []string
@@ -136,6 +138,8 @@ type Warren struct {
 	BootstrapExpect                 int
 	ClusterSecret                   string
 	DefinitionsTimeout              time.Duration
+	// AuditLog is warren.audit_log.file, .max_size_mb and .max_files.
+	AuditLog AuditLog
 }
 
 // Ignored is a RabbitMQ key Warren accepts and ignores.
@@ -155,7 +159,7 @@ func newConfig() *Config {
 
 // Has reports whether the file set key. A family (listeners.tcp,
 // listeners.ssl, loopback_users, default_user_tags, auth_mechanisms,
-// ssl_options.versions, ssl_options.ciphers, warren.cluster.join,
+// ssl_options.versions, ssl_options.ciphers, management.ssl.versions, warren.cluster.join,
 // vm_memory_high_watermark, disk_free_limit, default_permissions) counts
 // as set when any of its keys is.
 func (c *Config) Has(key string) bool {
@@ -200,7 +204,7 @@ func setFlag(list []string, name string, on bool) []string {
 func family(key string) string {
 	for _, f := range []string{"listeners.tcp", "listeners.ssl", "loopback_users", "default_user_tags",
 		"auth_mechanisms", "ssl_options.versions", "ssl_options.ciphers", "warren.cluster.join",
-		"vm_memory_high_watermark", "disk_free_limit", "default_permissions"} {
+		"management.ssl.versions", "vm_memory_high_watermark", "disk_free_limit", "default_permissions"} {
 		if key == f || strings.HasPrefix(key, f+".") {
 			return f
 		}

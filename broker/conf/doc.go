@@ -8,7 +8,9 @@
 // spaces. A key given twice keeps its last value, as in cuttlefish.
 //
 // Parse knows RabbitMQ's keys that Warren implements (keys.go, with
-// RabbitMQ's names, value forms and ranges) and Warren's own (warren.*).
+// RabbitMQ's names, value forms and ranges; the management API's
+// HTTPS listener, management.ssl.*, and Warren's audit log,
+// warren.audit_log.*, in keys_extra.go) and Warren's own (warren.*).
 // Anything else is an error naming the file, the line and the key: a key
 // RabbitMQ has but Warren does not implement says so (rabbit_keys.go),
 // except a few that change nothing a client can see, which are listed in

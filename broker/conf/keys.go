@@ -193,6 +193,9 @@ func (c *Config) unknown(key string, line int) string {
 // a message and the setting to blame.
 func (c *Config) check() (string, setting) {
 	at := func(key string) setting { return setting{key: key, line: c.lines[key]} }
+	if msg, key := c.checkManagementSSL(); msg != "" {
+		return msg, at(key)
+	}
 	switch {
 	case c.TCP.None && len(c.TCP.Addrs) > 0:
 		return "listeners.tcp = none and a listeners.tcp.NAME are both set", at("listeners.tcp")

@@ -27,7 +27,7 @@ type Broker interface {
 	Connections() []broker.ConnectionInfo
 	Channels() []broker.ChannelInfo
 	Consumers() []broker.ConsumerInfo
-	CloseConnection(name, reason string) bool
+	CloseConnection(ctx context.Context, name, reason string) bool
 
 	PutUser(ctx context.Context, spec broker.UserSpec) error
 	DeleteUser(ctx context.Context, name string) error

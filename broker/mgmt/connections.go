@@ -109,7 +109,7 @@ func (s *Server) deleteConnection(r *request) (reply, *apiError) {
 	if reason == "" {
 		reason = "Closed via management plugin"
 	}
-	if !s.b.CloseConnection(c.Name, reason) {
+	if !s.b.CloseConnection(r.Context(), c.Name, reason) {
 		return reply{}, notFound()
 	}
 	return reply{status: http.StatusNoContent}, nil

@@ -31,16 +31,24 @@
 // with_channel's for gets, exchange_publish's for publishes). body.go
 // reads request bodies as rabbit_mgmt_util does.
 //
+// Every authenticated request carries its user, remote address and the
+// interface "http" in its context (broker.WithActor, request.go), so
+// that the broker's audit log names who made each change and who closed
+// each connection (Broker.CloseConnection takes the context).
+//
 // The node is reached through Broker, which *broker.Server implements
 // with its exported Go API; the broker does not import this package
 // (cmd/warren and the tests start both).
 //
 // # Goroutines
 //
-// Start runs net/http's Serve on one goroutine, which starts one per
-// HTTP connection; Close shuts the server down (waiting up to five
-// seconds for requests under way, then closing their connections) and
-// waits for the Serve goroutine. Each request's work is bounded by a
+// Start (HTTP) and StartTLS (HTTPS, as RabbitMQ's management.ssl.*, with
+// the tls.Config of broker.ServerTLSConfig, which reloads changed
+// certificate files at handshakes) each run net/http's Serve on one
+// goroutine, which starts one per connection; one http.Server serves
+// both. Close shuts the server down (waiting up to five seconds for
+// requests under way, then closing their connections) and waits for the
+// Serve goroutines. Each request's work is bounded by a
 // thirty-second context.
 //
 // A request that changes objects or messages opens one in-process AMQP
@@ -53,7 +61,7 @@
 //
 // # Locks
 //
-// Server.mu guards the listener and the closed flag; it is a leaf. Every
+// Server.mu guards the listeners and the closed flag; it is a leaf. Every
 // other read goes through the broker's API, which takes the broker's own
 // locks briefly (broker/inspect.go).
 package mgmt

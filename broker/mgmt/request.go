@@ -66,6 +66,8 @@ func (s *Server) on(method, pattern string, a access, h handlerFunc) {
 			writeError(w, err)
 			return
 		}
+		hr = hr.WithContext(broker.WithActor(hr.Context(),
+			broker.Actor{User: u.Name, From: hr.RemoteAddr, Interface: broker.InterfaceHTTP}))
 		rep, aerr := h(&request{Request: hr, w: w, user: u, password: pass, vals: vals})
 		if aerr != nil {
 			writeError(w, aerr)

@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -41,9 +42,10 @@ type Server struct {
 	hs  *http.Server
 
 	mu     sync.Mutex
-	ln     net.Listener
+	ln     net.Listener // the plain HTTP listener (Start)
+	tlsLn  net.Listener // the HTTPS listener (StartTLS)
 	closed bool
-	done   chan struct{} // closed when the serve goroutine returns
+	serves sync.WaitGroup // the Serve goroutines, one per listener
 }
 
 // New returns a server for cfg; Start makes it listen.
@@ -63,32 +65,57 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Start listens on addr and serves in the background; the listener is
-// bound when Start returns.
+// Start listens for HTTP on addr and serves in the background; the
+// listener is bound when Start returns.
 func (s *Server) Start(addr string) error {
+	return s.listen(addr, nil)
+}
+
+// StartTLS listens for HTTPS on addr with conf (broker.ServerTLSConfig,
+// RabbitMQ's management.ssl.*) and serves in the background, beside or
+// instead of Start's listener; the listener is bound when StartTLS
+// returns.
+func (s *Server) StartTLS(addr string, conf *tls.Config) error {
+	if conf == nil {
+		return errors.New("mgmt: HTTPS without a TLS configuration")
+	}
+	return s.listen(addr, conf)
+}
+
+// listen binds addr, wrapped in TLS when conf is set, and serves it on a
+// goroutine of its own.
+func (s *Server) listen(addr string, conf *tls.Config) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	if s.closed || s.ln != nil {
+	slot, what := &s.ln, "HTTP"
+	if conf != nil {
+		slot, what = &s.tlsLn, "HTTPS"
+	}
+	if s.closed || *slot != nil {
 		s.mu.Unlock()
 		ln.Close()
 		return errors.New("mgmt: server already started or closed")
 	}
-	s.ln, s.done = ln, make(chan struct{})
+	*slot = ln
+	s.serves.Add(1)
 	s.mu.Unlock()
-	s.log.Info("listening for HTTP management API clients", zap.String("addr", ln.Addr().String()))
+	s.log.Info("listening for management API clients", zap.String("protocol", what), zap.String("addr", ln.Addr().String()))
+	if conf != nil {
+		ln = tls.NewListener(ln, conf)
+	}
 	go func() {
-		defer close(s.done)
+		defer s.serves.Done()
 		if err := s.hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("management API listener stopped", zap.Error(err))
+			s.log.Error("management API listener stopped", zap.String("protocol", what), zap.Error(err))
 		}
 	}()
 	return nil
 }
 
-// Addr returns the listener's address, or nil before Start.
+// Addr returns the HTTP listener's address, or nil before Start.
 func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -98,13 +125,22 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
+// TLSAddr returns the HTTPS listener's address, or nil before StartTLS.
+func (s *Server) TLSAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tlsLn == nil {
+		return nil
+	}
+	return s.tlsLn.Addr()
+}
+
 // Close stops listening, ends the requests under way (waiting up to five
 // seconds for them) and returns once every goroutine of the server has
 // ended.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
-	done := s.done
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -112,9 +148,7 @@ func (s *Server) Close() error {
 	if err != nil {
 		err = s.hs.Close()
 	}
-	if done != nil {
-		<-done
-	}
+	s.serves.Wait()
 	return err
 }
 

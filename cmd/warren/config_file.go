@@ -186,6 +186,7 @@ func (o *options) brokerConfig(log *zap.Logger) broker.Config {
 		cfg.MemoryHighWatermark = max(int64(m.Relative*float64(broker.MemoryLimit())), 1)
 	}
 	cfg.ManagementListen = o.mgmtListen
+	cfg.Audit = broker.AuditConfig{File: o.auditLog, MaxSizeMB: f.Warren.AuditLog.MaxSizeMB, MaxFiles: f.Warren.AuditLog.MaxFiles}
 	if len(f.SSL.Addrs) > 0 {
 		t := f.TLS
 		cfg.TLS = &broker.TLSConfig{CertFile: t.CertFile, KeyFile: t.KeyFile, CACertFile: t.CACertFile,

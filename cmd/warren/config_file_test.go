@@ -112,6 +112,9 @@ load_definitions = /etc/warren/definitions.json
 management.tcp.port = 15673
 cluster_name = east
 num_acceptors.tcp = 10
+warren.audit_log.file = /var/log/warren/audit.log
+warren.audit_log.max_size_mb = 7
+warren.audit_log.max_files = 2
 `)
 	o, err := parseOptions([]string{"--config", file}, envOf(), io.Discard)
 	if err != nil {
@@ -134,6 +137,8 @@ num_acceptors.tcp = 10
 	case c.MemoryHighWatermark != 1<<30 || c.DefaultVhost != "prod" || c.LoadDefinitions != "/etc/warren/definitions.json" ||
 		c.ManagementListen != ":15673" || c.ClusterName != "east":
 		t.Errorf("config %+v", c)
+	case c.Audit != (broker.AuditConfig{File: "/var/log/warren/audit.log", MaxSizeMB: 7, MaxFiles: 2}):
+		t.Errorf("audit %+v", c.Audit)
 	case c.DefaultPermissions != (broker.Permission{Configure: ".*", Read: ".*", Write: `^app\.`}) ||
 		!reflect.DeepEqual(c.DefaultUserTags, []string{"monitoring"}):
 		t.Errorf("default permissions %+v, tags %v", c.DefaultPermissions, c.DefaultUserTags)

@@ -84,6 +84,10 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer, signa
 	log := newLogger(o.logLevel, o.logFormat, stderr)
 	defer log.Sync()
 	o.logFile(log)
+	mgmtTLS, err := o.managementTLS(log.Named("mgmt"))
+	if err != nil {
+		return err
+	}
 
 	srv, err := broker.NewServer(o.brokerConfig(log))
 	if err != nil {
@@ -94,17 +98,30 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer, signa
 		return err
 	}
 	var api *mgmt.Server
-	if o.mgmtListen != "" {
+	if o.mgmtListen != "" || o.mgmtSSLListen != "" {
 		api = mgmt.New(mgmt.Config{Broker: srv, Logger: log.Named("mgmt")})
+	}
+	if o.mgmtSSLListen != "" {
+		if err := api.StartTLS(o.mgmtSSLListen, mgmtTLS); err != nil {
+			api.Close()
+			srv.Close()
+			return fmt.Errorf("management API (HTTPS): %w", err)
+		}
+	}
+	if o.mgmtListen != "" {
 		if err := api.Start(o.mgmtListen); err != nil {
 			if !o.mgmtDefault {
+				api.Close()
 				srv.Close()
 				return fmt.Errorf("management API: %w", err)
 			}
 			// Not asked for: the node runs on without it.
 			log.Warn("HTTP management API not started: its default address is taken; set --management-listen",
 				zap.String("addr", o.mgmtListen), zap.Error(err))
-			api = nil
+			if o.mgmtSSLListen == "" {
+				api.Close()
+				api = nil
+			}
 		}
 	}
 	s := <-signals

@@ -34,6 +34,8 @@ type options struct {
 	loadDefinitions     string // a definitions file imported at start
 	mgmtListen          string // the HTTP management API's address; empty with --management-listen none
 	mgmtDefault         bool   // mgmtListen is the default, not asked for: failing to bind it is not fatal
+	auditLog            string // the audit log's file; empty when off
+	mgmtSSLListen       string // the management API's HTTPS address; empty for none
 }
 
 // usageError is a command-line error the flag package has already
@@ -99,6 +101,10 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		"a RabbitMQ definitions file (JSON) imported at every start, as RabbitMQ's load_definitions; the default user and vhost are then not created (env WARREN_LOAD_DEFINITIONS)")
 	mgmtListen := fs.String("management-listen", get("WARREN_MANAGEMENT_LISTEN", fileManagementListen(f)),
 		"the HTTP management API's address (RabbitMQ's management.tcp.ip and .port), or none; default: the first AMQP listener's host, its port + 10000 (127.0.0.1:15672) (env WARREN_MANAGEMENT_LISTEN)")
+	mgmtSSLListen := fs.String("management-ssl-listen", get("WARREN_MANAGEMENT_SSL_LISTEN", fileManagementSSLListen(f)),
+		"the management API's HTTPS address (RabbitMQ's management.ssl.ip and .port, with the certificate in management.ssl.certfile and .keyfile), or none; with it and no --management-listen or management.tcp.*, the API serves HTTPS only (env WARREN_MANAGEMENT_SSL_LISTEN)")
+	auditLog := fs.String("audit-log", get("WARREN_AUDIT_LOG", f.Warren.AuditLog.File),
+		"a file to write the audit log to: one JSON line per change of users, permissions, vhosts, limits, parameters, policies or definitions, and per forced connection close; empty (the default) for none (env WARREN_AUDIT_LOG)")
 	health := fs.Bool("health-check", false,
 		"instead of running a node, check that one answers AMQP on the first --listen address (a wildcard host is checked on loopback); exit 0 if it does, 1 if not")
 	if err := fs.Parse(args); err != nil {
@@ -110,17 +116,22 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 	o.explicit = make(map[string]bool)
 	fs.Visit(func(fl *flag.Flag) { o.explicit[fl.Name] = true })
 	o.dataDir, o.user, o.pass, o.nodeName, o.logFormat, o.healthCheck = *dataDir, *user, *pass, *node, *format, *health
-	o.diskLimit, o.level, o.loadDefinitions = *diskLimit, *level, *loadDefs
+	o.diskLimit, o.level, o.loadDefinitions, o.auditLog = *diskLimit, *level, *loadDefs, *auditLog
 	if *listen == "" {
 		return options{}, errors.New("--listen (WARREN_LISTEN) is empty: give an address such as 127.0.0.1:5672, or none")
 	}
 	if *listen != "none" {
 		o.listen = splitList(*listen)
 	}
+	if *mgmtSSLListen != "none" {
+		o.mgmtSSLListen = *mgmtSSLListen
+	}
 	switch *mgmtListen {
 	case "none":
 	case "":
-		o.mgmtListen, o.mgmtDefault = defaultManagementListen(o.listen), true
+		if o.mgmtSSLListen == "" { // HTTPS alone, as RabbitMQ with management.ssl.* only
+			o.mgmtListen, o.mgmtDefault = defaultManagementListen(o.listen), true
+		}
 	default:
 		o.mgmtListen = *mgmtListen
 	}
