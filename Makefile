@@ -52,11 +52,16 @@ test: deps ## Run every test with the race detector (installs test dependencies 
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory test-late
+	$(MAKE) --no-print-directory test-scale
 
 .PHONY: test-late
 test-late: ## Run the broker's tests and the e2e suite again with classic queues that answer late (queuetest.Late), as queues on another node would.
 	WARREN_TEST_LATE=1 $(GO) test -race -count=1 -timeout 10m ./broker
 	WARREN_E2E_LATE=1 $(GO) test -race -count=1 -timeout 10m ./e2e
+
+.PHONY: test-scale
+test-scale: ## Time the management API with 10,000 queues (a page of 100 and the whole list within 200 ms), without the race detector.
+	$(GO) test -count=1 -run 'TenThousand' -v ./broker/mgmt/...
 
 .PHONY: test-short
 test-short: ## Run the fast tests only.
