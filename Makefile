@@ -30,10 +30,11 @@ cluster-down: ## Stop exactly the processes `make cluster` started (the data sta
 	bash cluster/local/stop.sh
 
 .PHONY: deps
-deps: ## Install what the tests need besides Go: python3-pika and amqp-tools (apt), amqplib (npm ci in e2e/node).
+deps: ## Install what the tests need besides Go: python3-pika, amqp-tools and chromium for the console's tests (apt), amqplib (npm ci in e2e/node).
 	@missing=""; \
 	/usr/bin/python3 -c 'import pika' 2>/dev/null || missing="$$missing python3-pika"; \
 	command -v amqp-consume >/dev/null 2>&1 || missing="$$missing amqp-tools"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -28,6 +28,14 @@
 // with_channel's for gets, exchange_publish's for publishes). body.go
 // reads request bodies as rabbit_mgmt_util does.
 //
+// Outside /api/ the server serves the web console (package
+// broker/mgmt/console) at "/", as RabbitMQ serves its UI beside its API.
+// The console is a client of the API like any other; the one thing the
+// API does for it is to leave the basic-auth challenge (WWW-Authenticate)
+// out of the answers to requests marked X-Requested-With:
+// XMLHttpRequest, so that a browser shows the console's "Login failed"
+// rather than its own login dialog (server.go).
+//
 // The node is reached through Broker, which *broker.Server implements
 // with its exported Go API; the broker does not import this package
 // (cmd/warren and the tests start both).
