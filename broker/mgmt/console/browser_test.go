@@ -368,3 +368,45 @@ func TestConsoleCloseConnection(t *testing.T) {
 	}
 	waitText(t, ctx, "#status", 10*time.Second, contains("Closed the connection"))
 }
+
+// TestConsoleEveryPage: each page mounts, fetches its data and shows
+// it with no error in the status line, for an administrator on a node
+// with an exchange, a bound queue, a policy and a vhost limit.
+func TestConsoleEveryPage(t *testing.T) {
+	n := startNode(t)
+	ch := n.channel(t)
+	if err := ch.ExchangeDeclare("every-x", "topic", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare("every-q", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind("every-q", "a.#", "every-x", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := newTab(t)
+	run(t, ctx, logIn(n, "", "guest", "guest"))
+	for _, p := range []struct{ hash, heading, shows string }{
+		{"#/", "Overview", "No alarms"},
+		{"#/connections", "Connections", "Connections: 1–1 of 1 in all"},
+		{"#/channels", "Channels", "Channels: 1–1 of 1 in all"},
+		{"#/exchanges", "Exchanges", "every-x"},
+		{"#/exchanges/%2F/every-x", "Exchange every-x", "a.#"},
+		{"#/exchanges/%2F/amq.default", "Exchange (default exchange)", "direct"},
+		{"#/queues", "Queues", "every-q"},
+		{"#/queues/%2F/every-q", "Queue every-q", "every-x"},
+		{"#/users", "Users", "guest"},
+		{"#/vhosts", "Virtual hosts", "Virtual hosts: 1–1 of 1 in all"},
+		{"#/policies", "Policies", "No operator policies."},
+		{"#/definitions", "Definitions", "This broker has 1 queues"},
+		{"#/nodes", "Nodes", n.b.NodeName()},
+	} {
+		run(t, ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf("location.hash = %q", p.hash)))
+		waitText(t, ctx, "#main h2", 10*time.Second, func(s string) bool { return s == p.heading })
+		waitText(t, ctx, "#main", 10*time.Second, contains(p.shows))
+		status, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('status').hidden ? '' : document.getElementById('status').textContent`))
+		if err != nil || status != "" {
+			t.Errorf("%s: status line %q (%v)", p.hash, status, err)
+		}
+	}
+}
