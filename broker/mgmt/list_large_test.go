@@ -51,13 +51,13 @@ func declareQueues(t testing.TB, b *broker.Server, prefix string, n int) {
 	}
 }
 
-// timeGet returns how long the best of three GETs of path took, and the
+// timeGet returns how long the best of five GETs of path took, and the
 // body of the last.
 func timeGet(t testing.TB, api *Server, path string) (time.Duration, []byte) {
 	t.Helper()
 	best := time.Duration(1 << 62)
 	var body []byte
-	for range 3 {
+	for range 5 {
 		req, _ := http.NewRequest("GET", "http://"+api.Addr().String()+path, nil)
 		req.SetBasicAuth("guest", "guest")
 		start := time.Now()
