@@ -8,7 +8,9 @@
 // segment on its own so that "%2F" is the vhost "/" (router.go), basic
 // auth against the node's users and authorisation by tags as
 // rabbit_mgmt_util decides it (auth.go), RabbitMQ's list handling:
-// sorting, filtering, pagination and columns (list.go), and one file per
+// sorting, filtering, pagination and columns (list.go), a JSON writer
+// for replies that writes encoding/json's bytes in a fraction of its
+// time for long lists (encode.go), and one file per
 // group of resources: users, permissions, vhosts, limits, parameters,
 // policies and operator policies (validated by the broker, refused with
 // RabbitMQ's "Validation failed" texts; the parameters resource refuses
