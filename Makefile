@@ -30,10 +30,11 @@ cluster-down: ## Stop exactly the processes `make cluster` started (the data sta
 	bash cluster/local/stop.sh
 
 .PHONY: deps
-deps: ## Install what the tests need besides Go: python3-pika and amqp-tools (apt), amqplib (npm ci in e2e/node).
+deps: ## Install what the tests need besides Go: python3-pika, amqp-tools and chromium for the console's tests (apt), amqplib (npm ci in e2e/node).
 	@missing=""; \
 	/usr/bin/python3 -c 'import pika' 2>/dev/null || missing="$$missing python3-pika"; \
 	command -v amqp-consume >/dev/null 2>&1 || missing="$$missing amqp-tools"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -52,11 +53,16 @@ test: deps ## Run every test with the race detector (installs test dependencies 
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory test-late
+	$(MAKE) --no-print-directory test-scale
 
 .PHONY: test-late
 test-late: ## Run the broker's tests and the e2e suite again with classic queues that answer late (queuetest.Late), as queues on another node would.
 	WARREN_TEST_LATE=1 $(GO) test -race -count=1 -timeout 10m ./broker
 	WARREN_E2E_LATE=1 $(GO) test -race -count=1 -timeout 10m ./e2e
+
+.PHONY: test-scale
+test-scale: ## With 10,000 queues, measure the management API (a page of 100, the whole list; target 200 ms) and the console's queues page, without the race detector.
+	$(GO) test -p 1 -count=1 -run 'TenThousand' -v ./broker/mgmt/...
 
 .PHONY: test-short
 test-short: ## Run the fast tests only.

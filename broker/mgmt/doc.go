@@ -8,7 +8,9 @@
 // segment on its own so that "%2F" is the vhost "/" (router.go), basic
 // auth against the node's users and authorisation by tags as
 // rabbit_mgmt_util decides it (auth.go), RabbitMQ's list handling:
-// sorting, filtering, pagination and columns (list.go), and one file per
+// sorting, filtering, pagination and columns (list.go), a JSON writer
+// for replies that writes encoding/json's bytes in a fraction of its
+// time for long lists (encode.go), and one file per
 // group of resources: users, permissions, vhosts, limits, parameters,
 // policies and operator policies (validated by the broker, refused with
 // RabbitMQ's "Validation failed" texts; the parameters resource refuses
@@ -35,6 +37,13 @@
 // interface "http" in its context (broker.WithActor, request.go), so
 // that the broker's audit log names who made each change and who closed
 // each connection (Broker.CloseConnection takes the context).
+// Outside /api/ the server serves the web console (package
+// broker/mgmt/console) at "/", as RabbitMQ serves its UI beside its API.
+// The console is a client of the API like any other; the one thing the
+// API does for it is to leave the basic-auth challenge (WWW-Authenticate)
+// out of the answers to requests marked X-Requested-With:
+// XMLHttpRequest, so that a browser shows the console's "Login failed"
+// rather than its own login dialog (server.go).
 //
 // The node is reached through Broker, which *broker.Server implements
 // with its exported Go API; the broker does not import this package

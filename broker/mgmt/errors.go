@@ -63,7 +63,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 
 // writeJSON writes v as the JSON body of a response with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(map[string]string{"error": "internal_server_error", "reason": err.Error()})

@@ -117,9 +117,13 @@ func sortItems(items []item, by string, reverse bool, defaults []string) {
 	if by != "" {
 		keys = append([]string{by}, slices.DeleteFunc(slices.Clone(defaults), func(k string) bool { return k == by })...)
 	}
+	paths := make([][]string, len(keys))
+	for i, k := range keys {
+		paths[i] = strings.Split(k, ".")
+	}
 	slices.SortStableFunc(items, func(a, b item) int {
-		for _, k := range keys {
-			if c := compareValues(dotted(a, k), dotted(b, k)); c != 0 {
+		for _, p := range paths {
+			if c := compareValues(valueAt(a, p), valueAt(b, p)); c != 0 {
 				return c
 			}
 		}
@@ -130,10 +134,12 @@ func sortItems(items []item, by string, reverse bool, defaults []string) {
 	}
 }
 
-// dotted returns the value at a dotted path ("message_stats.publish").
-func dotted(it item, path string) any {
+// valueAt returns the value at a dotted path ("message_stats.publish")
+// split at its dots; sortItems splits each key once, not at every
+// comparison (which cost as much as the rest of sorting 10,000 queues).
+func valueAt(it item, path []string) any {
 	var v any = it
-	for _, k := range strings.Split(path, ".") {
+	for _, k := range path {
 		m, ok := v.(map[string]any)
 		if !ok {
 			return 0

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/broker/mgmt/console"
 )
 
 // DefaultListen is where the API listens unless told otherwise:
@@ -36,10 +39,11 @@ type Config struct {
 
 // Server is the HTTP management API of one node.
 type Server struct {
-	b   Broker
-	log *zap.Logger
-	rt  router
-	hs  *http.Server
+	b       Broker
+	log     *zap.Logger
+	rt      router
+	hs      *http.Server
+	console http.Handler
 
 	mu     sync.Mutex
 	ln     net.Listener // the plain HTTP listener (Start)
@@ -50,7 +54,7 @@ type Server struct {
 
 // New returns a server for cfg; Start makes it listen.
 func New(cfg Config) *Server {
-	s := &Server{b: cfg.Broker, log: cfg.Logger}
+	s := &Server{b: cfg.Broker, log: cfg.Logger, console: console.Handler()}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -152,8 +156,17 @@ func (s *Server) Close() error {
 	return err
 }
 
-// ServeHTTP routes a request, checks who sends it and runs its handler.
+// ServeHTTP serves the web console outside /api/ (as RabbitMQ serves its
+// UI at /), and under /api/ routes a request, checks who sends it and
+// runs its handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p != "/api" && !strings.HasPrefix(p, "/api/") {
+		s.console.ServeHTTP(w, r)
+		return
+	}
+	if r.Header.Get("X-Requested-With") == "XMLHttpRequest" {
+		w = noChallenge{w}
+	}
 	segs, ok := splitPath(r.URL.EscapedPath())
 	if !ok {
 		writeError(w, notFound())
@@ -187,4 +200,16 @@ func joinMethods(ms []string) string {
 		out += m
 	}
 	return out
+}
+
+// noChallenge drops the basic-auth challenge from the answers to a
+// script's requests (X-Requested-With: XMLHttpRequest, which the console
+// sends), so that a browser shows the console's own "Login failed"
+// rather than its login dialog.
+type noChallenge struct{ http.ResponseWriter }
+
+// WriteHeader sends the status without WWW-Authenticate.
+func (w noChallenge) WriteHeader(status int) {
+	w.Header().Del("WWW-Authenticate")
+	w.ResponseWriter.WriteHeader(status)
 }
