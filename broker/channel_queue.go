@@ -70,6 +70,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	if err := ch.checkAccess(resQueue, permConfigure, name); err != nil {
 		return err
 	}
+	vh.srv.churn.queuesDeclared.Add(1)
 	args, err := vh.srv.parseQueueArgs(m.Arguments, name, vh.name)
 	if err != nil {
 		return vh.typeMismatch(name, m.Arguments, err)
@@ -118,6 +119,9 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		var err error
 		if r, err = vh.declareQueue(ctx, def); err != nil {
 			return err
+		}
+		if r.Created {
+			vh.srv.churn.queuesCreated.Add(1)
 		}
 		if r.Created && def.Exclusive {
 			c.addExclusive(name)
