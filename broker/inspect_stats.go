@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -214,21 +215,20 @@ func (s *Server) Totals() Totals {
 	return t
 }
 
-// LocalQueues lists the queues that run on this node, in every vhost,
-// sorted by vhost and name: classic queues homed here and the quorum
-// queues of which this node holds a replica or a client, with their
-// counters, read locally (a queue on another node is not asked, so this
-// costs no network round trip however many queues there are). A quorum
-// queue's QueueInfo.Raft is set where this node holds a replica.
+// LocalQueues lists the queues this node serves, in every vhost, sorted
+// by vhost and name, read locally: no queue on another node is asked, so
+// this costs no network round trip however many queues there are. Each
+// comes with the counters of what this node's channels did with it.
+// Running is set, with Stats, for the queues that run here (classic
+// queues homed here, quorum queues); Raft is set for a quorum queue of
+// which this node holds a replica.
 func (s *Server) LocalQueues(ctx context.Context) []QueueInfo {
 	var out []QueueInfo
 	for _, v := range s.vhostList() {
 		v.mu.RLock()
 		es := make([]*queueEntry, 0, len(v.queues))
 		for _, e := range v.queues {
-			if !e.remote {
-				es = append(es, e)
-			}
+			es = append(es, e)
 		}
 		v.mu.RUnlock()
 		for _, e := range es {
@@ -249,7 +249,10 @@ func (s *Server) localQueueInfo(ctx context.Context, vhost string, e *queueEntry
 	d := e.def
 	qi := QueueInfo{Vhost: vhost, Name: d.Name, Type: d.Type, Durable: d.Durable, AutoDelete: d.AutoDelete,
 		Exclusive: d.Exclusive, Args: d.Args, Node: d.Home, Members: d.Members, OwnerNode: d.Owner.Node,
-		Stats: e.q.Stats(ctx), Running: true, MessageStats: e.stats.messageStats()}
+		MessageStats: e.stats.messageStats()}
+	if !e.remote {
+		qi.Stats, qi.Running = e.q.Stats(ctx), true
+	}
 	if qi.Type == "" {
 		qi.Type = queue.TypeClassic
 	}
@@ -262,4 +265,13 @@ func (s *Server) localQueueInfo(ctx context.Context, vhost string, e *queueEntry
 		}
 	}
 	return qi
+}
+
+// DiskFree returns the bytes available on the file system of the data
+// dir, as the disk alarm reads them.
+func (s *Server) DiskFree() (uint64, error) {
+	if s.cfg.InMemory {
+		return 0, errors.New("the node runs in memory: no data dir")
+	}
+	return s.cfg.DiskFree(s.cfg.DataDir)
 }
