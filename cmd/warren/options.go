@@ -34,6 +34,8 @@ type options struct {
 	loadDefinitions     string // a definitions file imported at start
 	mgmtListen          string // the HTTP management API's address; empty with --management-listen none
 	mgmtDefault         bool   // mgmtListen is the default, not asked for: failing to bind it is not fatal
+	promListen          string // the Prometheus endpoint's address; empty with --prometheus-listen none
+	promDefault         bool   // promListen is the default, not asked for: failing to bind it is not fatal
 }
 
 // usageError is a command-line error the flag package has already
@@ -99,6 +101,8 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		"a RabbitMQ definitions file (JSON) imported at every start, as RabbitMQ's load_definitions; the default user and vhost are then not created (env WARREN_LOAD_DEFINITIONS)")
 	mgmtListen := fs.String("management-listen", get("WARREN_MANAGEMENT_LISTEN", fileManagementListen(f)),
 		"the HTTP management API's address (RabbitMQ's management.tcp.ip and .port), or none; default: the first AMQP listener's host, its port + 10000 (127.0.0.1:15672) (env WARREN_MANAGEMENT_LISTEN)")
+	promListen := fs.String("prometheus-listen", get("WARREN_PROMETHEUS_LISTEN", filePrometheusListen(f)),
+		"the Prometheus endpoint's address (RabbitMQ's prometheus.tcp.ip and .port), or none; default: the first AMQP listener's host, its port + 10020 (127.0.0.1:15692) (env WARREN_PROMETHEUS_LISTEN)")
 	health := fs.Bool("health-check", false,
 		"instead of running a node, check that one answers AMQP on the first --listen address (a wildcard host is checked on loopback); exit 0 if it does, 1 if not")
 	if err := fs.Parse(args); err != nil {
@@ -123,6 +127,13 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		o.mgmtListen, o.mgmtDefault = defaultManagementListen(o.listen), true
 	default:
 		o.mgmtListen = *mgmtListen
+	}
+	switch *promListen {
+	case "none":
+	case "":
+		o.promListen, o.promDefault = defaultPrometheusListen(o.listen), true
+	default:
+		o.promListen = *promListen
 	}
 	if o.healthCheck {
 		return o, nil // nothing else matters to the check
