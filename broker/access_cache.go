@@ -111,7 +111,7 @@ func (ch *channel) checkAnyAccess(kind resourceKind, name string) error {
 // checkTopic checks the topic permission perm (write on publish, read on
 // bind and unbind) of the routing key on exchange x, if x is a topic
 // exchange.
-func (ch *channel) checkTopic(x *exchangeDef, perm permKind, key string) error {
+func (ch *channel) checkTopic(x *exchangeEntry, perm permKind, key string) error {
 	if x == nil || x.Kind != exchange.Topic {
 		return nil
 	}

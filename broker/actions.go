@@ -33,6 +33,7 @@ func (ch *channel) handleActions(s *session, acts []queue.Action) {
 			ch.answered(s)
 		case queue.ActionGetEmpty:
 			if !ch.isClosed() {
+				s.countGetEmpty()
 				ch.c.sendMethod(ch.id, &protocol.BasicGetEmpty{})
 			}
 			ch.answered(s)
@@ -80,6 +81,7 @@ func (ch *channel) getOK(s *session, d queue.Delivery, remaining uint32) {
 	if !ch.getNoAck {
 		ch.unacked.push(unackedEntry{tag: tag, id: d.ID, s: s, at: ch.c.srv.now()})
 	}
+	s.countDelivery(true, ch.getNoAck, d.Redelivered)
 	msg := d.Message
 	ch.c.sendContent(ch.id, &protocol.BasicGetOk{
 		DeliveryTag:  tag,

@@ -93,6 +93,9 @@ type channel struct {
 	lim queue.Limiter
 
 	confirms confirmTracker
+
+	// ctr counts what the channel published and took (counters.go).
+	ctr channelCounters
 }
 
 func newChannel(c *conn, id uint16) *channel {
@@ -311,6 +314,7 @@ func (ch *channel) release() {
 		ch.c.vh.unregisterReplyTo(ch.replyTo)
 		ch.replyTo = ""
 	}
+	ch.c.srv.retireCounters(&ch.ctr)
 }
 
 // settleGrouped settles entries with one Session.Settle call per

@@ -228,6 +228,9 @@ func (ch *channel) settle(taken []unackedEntry, s queue.Settlement) {
 	if len(taken) == 0 {
 		return
 	}
+	if s == queue.Ack {
+		ch.countAcks(taken)
+	}
 	q := taken[0].s
 	same := true
 	for i := 1; i < len(taken); i++ {

@@ -9,8 +9,9 @@ import (
 
 // confirmRec is one publish awaiting its queues' confirms.
 type confirmRec struct {
-	remaining int32 // queues yet to confirm
-	nack      bool  // a queue refused it
+	remaining int32             // queues yet to confirm
+	nack      bool              // a queue refused it
+	x         *exchangeCounters // the exchange it was published to, counted when acked
 }
 
 // confirmTracker turns queue confirms into basic.ack and basic.nack for a
@@ -42,16 +43,16 @@ type confirmTracker struct {
 	txFailed bool // a queue refused a publish of the commit
 }
 
-// expect registers the next publish, routed to n queues, and returns what
-// to hand the queues.
-func (t *confirmTracker) expect(n int) queue.Confirm {
+// expect registers the next publish, routed to n queues through the
+// exchange counted by x (nil: none), and returns what to hand the queues.
+func (t *confirmTracker) expect(n int, x *exchangeCounters) queue.Confirm {
 	t.mu.Lock()
 	if t.next == 0 {
 		t.next, t.base = 1, 1
 	}
 	seq := t.next
 	t.next++
-	t.pending = append(t.pending, confirmRec{remaining: int32(n)})
+	t.pending = append(t.pending, confirmRec{remaining: int32(n), x: x})
 	if n == 0 {
 		t.advanceLocked()
 	}
@@ -96,6 +97,10 @@ func (t *confirmTracker) advanceLocked() {
 			t.sendHeldLocked()
 			t.ch.c.sendMethod(t.ch.id, &protocol.BasicNack{DeliveryTag: seq})
 			continue
+		}
+		t.ch.ctr.confirmed.Add(1)
+		if r.x != nil {
+			r.x.confirmed.Add(1)
 		}
 		if t.ackUpTo == 0 {
 			t.ackFrom = seq

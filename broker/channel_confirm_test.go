@@ -78,9 +78,9 @@ func TestConfirmsFromAnotherGoroutine(t *testing.T) {
 	tr := &ch.confirms
 	// The read loop's batch: three publishes, to 2, 1 and 2 queues.
 	ch.beginConfirmBatch()
-	c1 := tr.expect(2)
-	c2 := tr.expect(1)
-	c3 := tr.expect(2)
+	c1 := tr.expect(2, nil)
+	c2 := tr.expect(1, nil)
+	c3 := tr.expect(2, nil)
 	ch.flushConfirms()
 	if got := sentConfirms(t, c); len(got) != 0 {
 		t.Fatalf("sent %v before any queue confirmed", got)
@@ -119,7 +119,7 @@ func TestConfirmsFromAnotherGoroutine(t *testing.T) {
 		to  interface{ Confirmed(uint64, bool) }
 	}
 	for i := range cs {
-		cf := tr.expect(1)
+		cf := tr.expect(1, nil)
 		cs[i].seq, cs[i].to = cf.Seq, cf.To
 	}
 	ch.flushConfirms()
@@ -161,7 +161,7 @@ func TestConfirmsFromAnotherGoroutine(t *testing.T) {
 	// After the channel closed, late confirms are dropped: its number may
 	// belong to a new channel by then.
 	ch.beginConfirmBatch()
-	cf := tr.expect(1)
+	cf := tr.expect(1, nil)
 	ch.flushConfirms()
 	tr.close()
 	cf.To.Confirmed(cf.Seq, true)

@@ -44,7 +44,7 @@ func (ch *channel) exchangeDeclare(m *protocol.ExchangeDeclare) error {
 	def := exchangeDef{Name: m.Exchange, Kind: kind, Durable: m.Durable, AutoDelete: m.AutoDelete,
 		Internal: m.Internal, Args: m.Arguments, Alternate: alt}
 	if x := vh.exchange(m.Exchange); x != nil {
-		if err := meta.ExchangeEquivalent(vh.name, x, &def); err != nil {
+		if err := meta.ExchangeEquivalent(vh.name, &x.exchangeDef, &def); err != nil {
 			return err
 		}
 	} else {

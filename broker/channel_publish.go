@@ -83,14 +83,20 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 		return protocol.NewError(protocol.NotImplemented, "immediate=true")
 	}
 	vh := ch.c.vh
+	ch.ctr.received.Add(1)
+	if ch.confirm || ch.tx != nil {
+		ch.ctr.receivedConfirm.Add(1)
+	}
 	if err := ch.checkAccess(resExchange, permWrite, m.Exchange); err != nil {
 		return err
 	}
-	var x *exchangeDef
+	var x *exchangeEntry
+	xc := &vh.defaultX
 	if m.Exchange != "" {
 		if x = vh.exchange(m.Exchange); x == nil {
 			return vh.noExchange(m.Exchange)
 		}
+		xc = &x.stats
 		if x.Internal {
 			return protocol.NewError(protocol.AccessRefused, "cannot publish to internal exchange '%s' in vhost '%s'",
 				m.Exchange, vh.name)
@@ -159,21 +165,23 @@ func (ch *channel) doPublish(m *protocol.BasicPublish, msg *queue.Message) error
 		}
 		clear(qs)
 		ch.queueBuf = qs[:0]
-		ch.tx.publishes = append(ch.tx.publishes, txPublish{msg: msg, mandatory: m.Mandatory, queues: names, replies: replies})
+		ch.tx.publishes = append(ch.tx.publishes, txPublish{msg: msg, x: xc, mandatory: m.Mandatory, queues: names, replies: replies})
 		return nil
 	}
 	qs, replies := vh.route(m.Exchange, keys, p.Headers, ch.queueBuf[:0])
-	ch.enqueue(msg, m.Mandatory, qs, replies)
+	ch.enqueue(msg, xc, m.Mandatory, qs, replies)
 	clear(qs)
 	ch.queueBuf = qs[:0]
 	return nil
 }
 
-// enqueue hands a routed message to its queues and direct reply-to
-// channels, returns it if it went nowhere and was mandatory, and tracks
-// its confirm.
-func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue, replies []replyTarget) {
-	if len(qs) == 0 && len(replies) == 0 && mandatory {
+// enqueue hands a message routed through the exchange counted by x to
+// its queues and direct reply-to channels, returns it if it went nowhere
+// and was mandatory, and tracks its confirm.
+func (ch *channel) enqueue(msg *queue.Message, x *exchangeCounters, mandatory bool, qs []queue.Queue, replies []replyTarget) {
+	routed := len(qs) > 0 || len(replies) > 0
+	ch.countPublished(x, len(qs), routed, mandatory)
+	if !routed && mandatory {
 		// The return goes out before the confirm of the same publish.
 		ch.c.sendContent(ch.id, &protocol.BasicReturn{
 			ReplyCode:  protocol.NoRoute,
@@ -185,9 +193,9 @@ func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue,
 	var conf queue.Confirm
 	if ch.confirm {
 		ch.beginConfirmBatch()
-		conf = ch.confirms.expect(len(qs))
+		conf = ch.confirms.expect(len(qs), x)
 	} else if ch.committing {
-		conf = ch.confirms.expect(len(qs))
+		conf = ch.confirms.expect(len(qs), x)
 	}
 	ch.pubNum++
 	conf.From, conf.Num = &ch.from, ch.pubNum
@@ -196,6 +204,7 @@ func (ch *channel) enqueue(msg *queue.Message, mandatory bool, qs []queue.Queue,
 	}
 	for _, q := range qs {
 		s := ch.session(q)
+		s.qc.published.Add(1)
 		s.handle(s.s.Publish(msg, conf, ch.actBuf[:0]))
 	}
 }

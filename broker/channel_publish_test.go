@@ -43,7 +43,7 @@ func TestPublishCarriesPublisher(t *testing.T) {
 	ch := newChannel(c, 3)
 	q := &publishRecorder{}
 	for range 3 {
-		ch.enqueue(&queue.Message{}, false, []queue.Queue{q}, nil)
+		ch.enqueue(&queue.Message{}, &exchangeCounters{}, false, []queue.Queue{q}, nil)
 	}
 	want := queue.Publisher{Node: "warren@h", Conn: 7, Channel: 3}
 	for i, got := range q.got {

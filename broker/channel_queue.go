@@ -74,6 +74,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 	if m.Queue != "" {
 		m.Arguments = vh.withDefaultType(name, m.Arguments, m.Durable, m.Exclusive, m.AutoDelete)
 	}
+	vh.srv.churn.queuesDeclared.Add(1)
 	args, err := vh.srv.parseQueueArgs(m.Arguments, name, vh.name)
 	if err != nil {
 		return vh.typeMismatch(name, m.Arguments, err)
@@ -122,6 +123,9 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		var err error
 		if r, err = vh.declareQueue(ctx, def); err != nil {
 			return err
+		}
+		if r.Created {
+			vh.srv.churn.queuesCreated.Add(1)
 		}
 		if r.Created && def.Exclusive {
 			c.addExclusive(name)

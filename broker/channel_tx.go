@@ -13,6 +13,7 @@ import (
 // mandatory publish left with no queue is returned then.
 type txPublish struct {
 	msg       *queue.Message
+	x         *exchangeCounters // the exchange's, counted at commit
 	mandatory bool
 	queues    []string
 	replies   []replyTarget
@@ -67,7 +68,7 @@ func (ch *channel) txCommit() error {
 		// The queues receive the message now: its TTL counts from here.
 		p.msg.Timestamp = now
 		qs = ch.c.vh.queuesNamed(p.queues, qs[:0])
-		ch.enqueue(p.msg, p.mandatory, qs, p.replies)
+		ch.enqueue(p.msg, p.x, p.mandatory, qs, p.replies)
 	}
 	ch.committing = false
 	for _, a := range tx.acks {

@@ -108,6 +108,7 @@ type conn struct {
 	closeSent atomic.Bool  // connection.close sent: only close/close-ok count now
 	opened    atomic.Bool  // the handshake finished
 	recvd     atomic.Bool  // an octet arrived since the writer's last tick
+	io        ioCounters   // octets and reads/writes of the socket (counters.go)
 	tickEvery atomic.Int64 // writer tick period in nanoseconds
 	hbNanos   atomic.Int64 // negotiated heartbeat, for the writer
 	published atomic.Bool  // the client has published: the memory alarm blocks it
@@ -269,6 +270,8 @@ func (r liveReader) Read(p []byte) (int, error) {
 	n, err := r.c.nc.Read(p)
 	if n > 0 {
 		r.c.recvd.Store(true)
+		r.c.io.recvOct.Add(uint64(n))
+		r.c.io.recvCnt.Add(1)
 	}
 	return n, err
 }
@@ -504,6 +507,7 @@ func (c *conn) teardown(err error) {
 		fields = append(fields, zap.Error(err))
 	}
 	if c.opened.Load() {
+		c.srv.churn.connectionsClosed.Add(1)
 		c.log.Info("connection closed", fields...)
 	} else {
 		c.log.Debug("connection closed during handshake", fields...)
@@ -524,6 +528,7 @@ func (c *conn) openChannel(id uint16) error {
 	c.chMu.Lock()
 	c.channels[id] = ch
 	c.chMu.Unlock()
+	c.srv.churn.channelsOpened.Add(1)
 	c.sendMethod(id, &protocol.ChannelOpenOk{})
 	return nil
 }

@@ -177,6 +177,7 @@ func (c *conn) open(m *protocol.ConnectionOpen) error {
 	c.log = c.log.With(zap.String("vhost", vh.name))
 	c.nc.SetReadDeadline(time.Time{})
 	c.sendMethod(0, &protocol.ConnectionOpenOk{})
+	c.srv.churn.connectionsOpened.Add(1)
 	c.opened.Store(true)
 	if c.srv.vhost(vh.name) != vh {
 		// Deleted while opening, after Server.removeVhost looked for its

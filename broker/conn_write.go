@@ -285,6 +285,8 @@ func (c *conn) flush() (int, error) {
 	c.outMu.Unlock()
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	n, err := c.nc.Write(b)
+	c.io.sendOct.Add(uint64(n))
+	c.io.sendCnt.Add(1)
 	c.outMu.Lock()
 	if err != nil {
 		o.closed = true

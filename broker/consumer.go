@@ -89,6 +89,7 @@ func (ch *channel) sendDeliveryLocked(k *consumer, d queue.Delivery) {
 	if !k.noAck {
 		ch.unacked.push(unackedEntry{tag: tag, id: d.ID, s: k.s, k: k, at: c.srv.now(), credit: true})
 	}
+	k.s.countDelivery(false, k.noAck, d.Redelivered)
 	m := d.Message
 	dm := &ch.deliver
 	dm.ConsumerTag = k.tag

@@ -558,4 +558,25 @@
 // batch are handed to the connection's writer through its inbox
 // (conn.queueLateConfirms), so one fsync round costs one multiple ack. A
 // closed channel drops them.
+//
+// # Counters
+//
+// The message counters behind RabbitMQ's channel, queue and exchange
+// metrics and its global counters (counters.go) are atomic adds on
+// structs the hot path already holds: the channel's channelCounters
+// (published, routed, returned, dropped, confirmed; deliveries, gets,
+// redeliveries and acks per queue type), the session's pointer to its
+// queue entry's queueCounters and the exchange entry's exchangeCounters
+// (the vhost's defaultX for ""), with no lock, map or allocation per
+// message. A channel's counters are written by its read loop and by the
+// goroutines that deliver to it and confirm its publishes. The node's
+// totals (Server.Totals, inspect_stats.go) are what released channels
+// added to Server.retired (retireCounters, under statsMu, once) plus
+// the live channels' counters, summed under statsMu's read side, so a
+// total never goes backwards and no counter is shared by every
+// connection. Connection, channel and queue churn and each connection's
+// socket octets are atomics of their own. statsMu is taken before
+// Server.mu, chMu and a channel's mu, never while holding them.
+// LocalQueues lists the queues this node runs, read locally, with a
+// quorum replica's Raft figures (queue.RaftReporter).
 package broker

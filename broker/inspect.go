@@ -38,6 +38,9 @@ type ConnectionInfo struct {
 	FrameMax         uint32
 	ChannelMax       uint16
 	Channels         int
+	// RecvOct and SendOct are the octets read from and written to the
+	// socket, RecvCnt and SendCnt the reads and writes that moved them.
+	RecvOct, SendOct, RecvCnt, SendCnt uint64
 }
 
 // ChannelInfo describes a channel of an open connection.
@@ -52,6 +55,8 @@ type ChannelInfo struct {
 	GlobalPrefetch uint16 // basic.qos global
 	Consumers      int
 	Unacked        int
+	// Stats are the channel's message counters.
+	Stats MessageStats
 }
 
 // ConsumerInfo describes a consumer of a queue.
@@ -134,6 +139,8 @@ func (s *Server) Connections() []ConnectionInfo {
 			ClientProperties: c.clientProps, UserProvidedName: c.clientName,
 			ConnectedAt: c.started, Heartbeat: c.heartbeat, FrameMax: c.frameMax,
 			ChannelMax: c.channelMax, Channels: n,
+			RecvOct: c.io.recvOct.Load(), SendOct: c.io.sendOct.Load(),
+			RecvCnt: c.io.recvCnt.Load(), SendCnt: c.io.sendCnt.Load(),
 		})
 	}
 	return out
@@ -187,6 +194,7 @@ func (s *Server) Channels() []ChannelInfo {
 				Consumers: len(ch.consumers), Unacked: ch.unacked.live}
 			ch.mu.Unlock()
 			info.GlobalPrefetch = ch.lim.Limit()
+			info.Stats = ch.ctr.load().messageStats()
 			out = append(out, info)
 		}
 	}

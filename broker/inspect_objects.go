@@ -23,6 +23,8 @@ type ExchangeInfo struct {
 	Vhost, Name, Type             string
 	Durable, AutoDelete, Internal bool
 	Args                          protocol.Table
+	// MessageStats are its counters on this node.
+	MessageStats MessageStats
 }
 
 // QueueInfo is a queue of a vhost with its counters.
@@ -41,6 +43,12 @@ type QueueInfo struct {
 	// running on this node and could not be asked.
 	Stats   queue.Stats
 	Running bool
+	// MessageStats are the counters of what this node's channels
+	// published into it and took from it.
+	MessageStats MessageStats
+	// Raft is the Raft figures of this node's replica of a quorum queue
+	// (LocalQueues only; nil elsewhere).
+	Raft *queue.RaftMetrics
 }
 
 // BindingInfo is a binding of a vhost. Source "" is the default
@@ -75,6 +83,17 @@ func (s *Server) Exchanges(vhost string) []ExchangeInfo {
 		}
 	})
 	slices.SortFunc(out, func(a, b ExchangeInfo) int { return strings.Compare(a.Name, b.Name) })
+	if v := s.vhost(vhost); v != nil {
+		v.mu.RLock()
+		for i := range out {
+			if out[i].Name == "" {
+				out[i].MessageStats = v.defaultX.messageStats()
+			} else if x := v.exchanges[out[i].Name]; x != nil {
+				out[i].MessageStats = x.stats.messageStats()
+			}
+		}
+		v.mu.RUnlock()
+	}
 	return out
 }
 
@@ -96,26 +115,24 @@ func (s *Server) Queues(ctx context.Context, vhost string) []QueueInfo {
 		if qi.Node == "" {
 			qi.Node = s.cfg.NodeName
 		}
-		if q := v.queueNamed(d.Name); q != nil {
-			qi.Stats, qi.Running = q.Stats(ctx), true
+		if e := v.entryNamed(d.Name); e != nil {
+			qi.Stats, qi.Running = e.q.Stats(ctx), true
+			qi.MessageStats = e.stats.messageStats()
 		}
 		out = append(out, qi)
 	}
 	return out
 }
 
-// queueNamed returns the running queue of that name, or nil (v may be
+// entryNamed returns the running queue of that name, or nil (v may be
 // nil).
-func (v *vhost) queueNamed(name string) queue.Queue {
+func (v *vhost) entryNamed(name string) *queueEntry {
 	if v == nil {
 		return nil
 	}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	if e := v.queues[name]; e != nil {
-		return e.q
-	}
-	return nil
+	return v.queues[name]
 }
 
 // Bindings lists the bindings of a vhost: first the default exchange's

@@ -70,6 +70,14 @@ type Server struct {
 	diskProbeFailed atomic.Bool  // the last disk probe failed: logged once
 	clock           atomic.Int64 // milliseconds since the epoch, updated every clockTick
 	stop            chan struct{}
+
+	// churn counts connections, channels and queues opened and closed;
+	// retired holds what the closed channels counted, added under
+	// statsMu, which Totals holds to read it with the live channels'
+	// (counters.go, inspect_stats.go).
+	churn   churnCounters
+	statsMu sync.RWMutex
+	retired channelTotals
 }
 
 // clockTick is the resolution of the server's coarse clock, which stamps

@@ -21,6 +21,10 @@ type session struct {
 	// handled on the writer or the read loop (conn.flowBlocked counts the
 	// connection's blocked sessions).
 	blocked atomic.Bool
+	// qc are the queue's counters on this node and qt its type's index
+	// (counters.go), found when the session opens.
+	qc *queueCounters
+	qt uint8
 }
 
 // Publisher implements queue.SessionOwner.
@@ -43,6 +47,7 @@ func (ch *channel) session(q queue.Queue) *session {
 	s := ch.sessions[q]
 	if s == nil || s.down.Load() {
 		s = &session{ch: ch, q: q}
+		s.qc, s.qt = ch.c.vh.queueCountersOf(q)
 		s.s = q.NewSession(s)
 		if ch.sessions == nil {
 			ch.sessions = make(map[queue.Queue]*session)

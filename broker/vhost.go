@@ -47,6 +47,9 @@ type queueEntry struct {
 	// remote: q is the proxy of a queue homed on another node
 	// (cluster_queues.go), which this node never deletes itself.
 	remote bool
+	// stats count what this node's channels published into the queue
+	// and took from it (counters.go).
+	stats queueCounters
 }
 
 // lockedFor reports whether the queue is exclusive to a connection other
@@ -67,13 +70,23 @@ type vhost struct {
 	router *exchange.Router
 
 	mu        sync.RWMutex // guards exchanges and queues
-	exchanges map[string]*exchangeDef
+	exchanges map[string]*exchangeEntry
 	queues    map[string]*queueEntry
 
 	replyMu sync.RWMutex
 	replies map[string]*channel // direct reply-to keys
 
 	meta atomic.Pointer[meta.VhostMeta] // metadata and limits; nil for none (access_limits.go)
+
+	// defaultX counts the default exchange's publishes (counters.go).
+	defaultX exchangeCounters
+}
+
+// exchangeEntry is an exchange as the vhost serves it: its definition
+// and its counters on this node.
+type exchangeEntry struct {
+	exchangeDef
+	stats exchangeCounters
 }
 
 // newVhost returns an empty vhost; the effects of the AddVhost command that
@@ -84,7 +97,7 @@ func newVhost(s *Server, name string) *vhost {
 		name:      name,
 		log:       s.log.With(zap.String("vhost", name)),
 		router:    exchange.NewRouter(name),
-		exchanges: make(map[string]*exchangeDef),
+		exchanges: make(map[string]*exchangeEntry),
 		queues:    make(map[string]*queueEntry),
 		replies:   make(map[string]*channel),
 	}
@@ -108,8 +121,8 @@ func (v *vhost) close() {
 	}
 }
 
-// exchange returns an exchange's definition, or nil.
-func (v *vhost) exchange(name string) *exchangeDef {
+// exchange returns an exchange, or nil.
+func (v *vhost) exchange(name string) *exchangeEntry {
 	v.mu.RLock()
 	x := v.exchanges[name]
 	v.mu.RUnlock()

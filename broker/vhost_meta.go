@@ -219,7 +219,7 @@ func (s *Server) homedHere(def queueDef) bool {
 // alternate exchange its argument or the policy in force says.
 func (v *vhost) addExchange(d exchangeDef, pol policy.Effective) {
 	v.mu.Lock()
-	v.exchanges[d.Name] = &d
+	v.exchanges[d.Name] = &exchangeEntry{exchangeDef: d}
 	v.router.AddExchange(d.Name, d.Kind, policy.AlternateExchange(d.Alternate, d.Alternate != "", pol.Definition))
 	v.mu.Unlock()
 }
@@ -314,6 +314,7 @@ func (v *vhost) deleteQueueCtx(ctx context.Context, e *queueEntry, ifUnused, ifE
 	if err != nil {
 		return 0, err
 	}
+	v.srv.churn.queuesDeleted.Add(1)
 	v.forget(e)
 	cmd := meta.DeleteQueue{Vhost: v.name, Name: e.def.Name, Incarnation: e.def.Incarnation}
 	if _, err = v.apply(cmd); err != nil && v.srv.cluster != nil {

@@ -54,4 +54,8 @@
 //     already running; once Close returns the queue calls no hook and
 //     writes nothing. Type.Close comes after every queue of the type is
 //     closed.
+//
+// A replicated queue may implement RaftReporter (raft_metrics.go): the
+// Raft figures of its replica on this node, which the broker lists for
+// monitoring.
 package queue

@@ -62,6 +62,10 @@ type Config struct {
 	// management.tcp.ip.
 	ManagementPort int
 	ManagementIP   string
+	// PrometheusPort and PrometheusIP are prometheus.tcp.port and
+	// prometheus.tcp.ip (rabbitmq_prometheus's listener).
+	PrometheusPort int
+	PrometheusIP   string
 	// LogLevel is log.console.level in RabbitMQ's words (debug, info,
 	// notice, warning, error, critical, alert, emergency).
 	LogLevel string

@@ -14,7 +14,8 @@ type handler func(c *Config, name, v string) string
 
 // keys are the keys Warren implements: RabbitMQ's, with their names and
 // value forms (deps/rabbit/priv/schema/rabbit.schema, and the management
-// plugin's for management.tcp.*), and Warren's own under warren.*. A $
+// plugin's for management.tcp.*, rabbitmq_prometheus's for
+// prometheus.tcp.*), and Warren's own under warren.*. A $
 // segment matches any one word.
 var keys = map[string]handler{
 	"listeners.tcp":       func(c *Config, _, v string) string { return setNone(&c.TCP.None, v) },
@@ -123,6 +124,18 @@ var keys = map[string]handler{
 			return fmt.Sprintf("%q is not an IP address", clip(v))
 		}
 		c.ManagementIP = v
+		return ""
+	},
+	"prometheus.tcp.port": func(c *Config, _, v string) string {
+		n, msg := parseInt(v, 0, 65535)
+		c.PrometheusPort = int(n)
+		return msg
+	},
+	"prometheus.tcp.ip": func(c *Config, _, v string) string {
+		if net.ParseIP(v) == nil {
+			return fmt.Sprintf("%q is not an IP address", clip(v))
+		}
+		c.PrometheusIP = v
 		return ""
 	},
 	"log.console.level": func(c *Config, _, v string) (msg string) {

@@ -127,6 +127,9 @@ default_user_tags.custom_tag = false
 			return c.LoadDefinitions == "/path/to/definitions/file.json" && c.ManagementPort == 15672 && c.ManagementIP == "0.0.0.0" &&
 				c.LogLevel == "warning" && c.ClusterName == "prod-1"
 		}},
+		{"prometheus", "prometheus.tcp.port = 15692\nprometheus.tcp.ip = 0.0.0.0", func(c *Config) bool {
+			return c.PrometheusPort == 15692 && c.PrometheusIP == "0.0.0.0"
+		}},
 		{"Warren's own keys", "warren.node_name = w1@box\nwarren.data_dir = /var/lib/warren\nwarren.log_format = json\n" +
 			"warren.cluster.listen = 0.0.0.0:25672\nwarren.cluster.advertise = n1:25672\nwarren.cluster.join.1 = n2:25672\n" +
 			"warren.cluster.join.2 = n3:25672\nwarren.cluster.bootstrap_expect = 3\nwarren.cluster.secret = s3cret\nwarren.cluster.definitions_timeout = 5s", func(c *Config) bool {
@@ -204,6 +207,8 @@ func TestParseErrors(t *testing.T) {
 		{"encrypted password", "default_pass = encrypted:kDnCy25dRvI8", 1, "default_pass", "encrypted values are not supported"},
 		{"log level none", "log.console.level = none", 1, "log.console.level", "not supported"},
 		{"bad management ip", "management.tcp.ip = everywhere", 1, "management.tcp.ip", "not an IP address"},
+		{"bad prometheus ip", "prometheus.tcp.ip = everywhere", 1, "prometheus.tcp.ip", "not an IP address"},
+		{"bad prometheus port", "prometheus.tcp.port = 70000", 1, "prometheus.tcp.port", ""},
 		{"bad join address", "warren.cluster.join.1 = n2", 1, "warren.cluster.join.1", "not host:port"},
 		{"bad definitions timeout", "warren.cluster.definitions_timeout = soon", 1, "warren.cluster.definitions_timeout", "not a positive duration"},
 		{"bad log format", "warren.log_format = xml", 1, "warren.log_format", "is not one of console, json"},

@@ -131,19 +131,26 @@ func fileManagementListen(f *conf.Config) string {
 // sharing a host on 5672, 5673 … get 15672, 15673 …); port 0 stays 0 (a
 // free port, logged); mgmt.DefaultListen without a plain listener.
 func defaultManagementListen(listen []string) string {
+	return listenBeside(listen, 10000, mgmt.DefaultListen)
+}
+
+// listenBeside is the first plain AMQP listener's host with its port +
+// offset (0 stays 0; past 65535, 0), or fallback without a plain
+// listener.
+func listenBeside(listen []string, offset int, fallback string) string {
 	if len(listen) == 0 {
-		return mgmt.DefaultListen
+		return fallback
 	}
 	host, port, err := net.SplitHostPort(listen[0])
 	if err != nil {
-		return mgmt.DefaultListen
+		return fallback
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil {
-		return mgmt.DefaultListen
+		return fallback
 	}
 	if p != 0 {
-		p += 10000
+		p += offset
 	}
 	if p > 65535 {
 		p = 0

@@ -124,8 +124,19 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer, signa
 			}
 		}
 	}
+	prom, err := o.startPrometheus(srv, log)
+	if err != nil {
+		if api != nil {
+			api.Close()
+		}
+		srv.Close()
+		return err
+	}
 	s := <-signals
 	log.Info("shutting down", zap.String("signal", s.String()))
+	if prom != nil {
+		prom.Close()
+	}
 	if api != nil {
 		api.Close()
 	}

@@ -36,6 +36,8 @@ type options struct {
 	mgmtDefault         bool   // mgmtListen is the default, not asked for: failing to bind it is not fatal
 	auditLog            string // the audit log's file; empty when off
 	mgmtSSLListen       string // the management API's HTTPS address; empty for none
+	promListen          string // the Prometheus endpoint's address; empty with --prometheus-listen none
+	promDefault         bool   // promListen is the default, not asked for: failing to bind it is not fatal
 }
 
 // usageError is a command-line error the flag package has already
@@ -105,6 +107,8 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		"the management API's HTTPS address (RabbitMQ's management.ssl.ip and .port, with the certificate in management.ssl.certfile and .keyfile), or none; with it and no --management-listen or management.tcp.*, the API serves HTTPS only (env WARREN_MANAGEMENT_SSL_LISTEN)")
 	auditLog := fs.String("audit-log", get("WARREN_AUDIT_LOG", f.Warren.AuditLog.File),
 		"a file to write the audit log to: one JSON line per change of users, permissions, vhosts, limits, parameters, policies or definitions, and per forced connection close; empty (the default) for none (env WARREN_AUDIT_LOG)")
+	promListen := fs.String("prometheus-listen", get("WARREN_PROMETHEUS_LISTEN", filePrometheusListen(f)),
+		"the Prometheus endpoint's address (RabbitMQ's prometheus.tcp.ip and .port), or none; default: the first AMQP listener's host, its port + 10020 (127.0.0.1:15692) (env WARREN_PROMETHEUS_LISTEN)")
 	health := fs.Bool("health-check", false,
 		"instead of running a node, check that one answers AMQP on the first --listen address (a wildcard host is checked on loopback); exit 0 if it does, 1 if not")
 	if err := fs.Parse(args); err != nil {
@@ -134,6 +138,13 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		}
 	default:
 		o.mgmtListen = *mgmtListen
+	}
+	switch *promListen {
+	case "none":
+	case "":
+		o.promListen, o.promDefault = defaultPrometheusListen(o.listen), true
+	default:
+		o.promListen = *promListen
 	}
 	if o.healthCheck {
 		return o, nil // nothing else matters to the check

@@ -188,4 +188,11 @@
 // in hand) is a leaf.
 // Nothing here holds a lock while waiting for Raft or the network, and
 // Raft's FSM goroutine, which Raft waits for, never waits for Raft.
+//
+// # Metrics
+//
+// Queue.RaftMetrics (metrics.go, queue.RaftReporter) reports the
+// replica's term, commit, applied, last and snapshot indexes from its
+// Raft, and the commit latency the fsm stores (an atomic, no lock) as it
+// applies each entry: the time since the leader appended it.
 package quorum

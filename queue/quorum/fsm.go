@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
@@ -56,6 +58,10 @@ type fsm struct {
 	snapLive  int // bodies live at the last snapshot
 	broken    error
 	batch     []decoded // decoding buffer
+
+	// latency is the nanoseconds from the leader appending the last
+	// entry applied to its applying here (metrics.go).
+	latency atomic.Int64
 }
 
 // newFSM returns the replica of q with state st and no bodies.
@@ -85,6 +91,9 @@ var _ raft.FSM = (*fsm)(nil)
 func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
+	}
+	if !l.AppendedAt.IsZero() {
+		f.latency.Store(int64(time.Since(l.AppendedAt)))
 	}
 	f.mu.Lock()
 	if f.broken != nil {
