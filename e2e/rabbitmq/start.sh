@@ -5,6 +5,7 @@
 #   e2e/rabbitmq/start.sh            # AMQP on 127.0.0.1:5673
 #   RABBIT_PORT=5674 e2e/rabbitmq/start.sh
 #   RABBIT_MGMT_PORT=15673 e2e/rabbitmq/start.sh   # with the management plugin's HTTP API on 127.0.0.1:15673
+#   RABBIT_PROM_PORT=15693 e2e/rabbitmq/start.sh   # with rabbitmq_prometheus on 127.0.0.1:15693
 #
 # It installs Debian's rabbitmq-server if it is missing (without letting the
 # package start a system service on 5672, Warren's port), writes the node's
@@ -65,15 +66,22 @@ distribution.listener.port_range.max = $dist_port
 log.console = false
 log.file.level = warning
 CONF
+plugins=()
 if [ -n "${RABBIT_MGMT_PORT:-}" ]; then
 	cat >>"$dir/rabbitmq.conf" <<CONF
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $RABBIT_MGMT_PORT
 CONF
-	echo '[rabbitmq_management].' >"$dir/enabled_plugins"
-else
-	echo '[].' >"$dir/enabled_plugins"
+	plugins+=(rabbitmq_management)
 fi
+if [ -n "${RABBIT_PROM_PORT:-}" ]; then
+	cat >>"$dir/rabbitmq.conf" <<CONF
+prometheus.tcp.ip = 127.0.0.1
+prometheus.tcp.port = $RABBIT_PROM_PORT
+CONF
+	plugins+=(rabbitmq_prometheus)
+fi
+echo "[$(IFS=,; echo "${plugins[*]}")]." >"$dir/enabled_plugins"
 
 cat >"$dir/env" <<ENV
 export HOME='$dir'
