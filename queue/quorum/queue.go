@@ -47,9 +47,6 @@ type Queue struct {
 	expiry   sync.WaitGroup // the Expired hook's goroutine
 
 	mem memberState // the members and their worker (members.go)
-
-	// standTimer runs stand (failover.go) once the leader's link closed.
-	standTimer *time.Timer
 }
 
 var _ queue.Queue = (*Queue)(nil)
@@ -281,9 +278,6 @@ func (q *Queue) endLocked() []*session {
 		if t != nil {
 			t.Stop()
 		}
-	}
-	if q.standTimer != nil {
-		q.standTimer.Stop()
 	}
 	return out
 }

@@ -235,6 +235,7 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 	c.ShutdownOnRemove = false
 	var trans raft.Transport
 	var boot []raft.Server
+	var fresh bool // a new group, bootstrapped here
 	members := q.members()
 	if t.cfg.Net == nil || len(members) == 0 {
 		// A group of one elects itself at once.
@@ -250,15 +251,7 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 			}
 			defer q.syncMembersSoon()
 		}
-		c.HeartbeatTimeout = heartbeat
-		c.ElectionTimeout = heartbeat
-		// At or below what kick lowers the heartbeat timeout to.
-		c.LeaderLeaseTimeout = heartbeat - kickStep
-		// An idle leader sends each follower an append carrying its
-		// commit index every CommitTimeout; under load every entry
-		// carries it anyway, so a long one costs nothing but spares idle
-		// groups most of their traffic.
-		c.CommitTimeout = 500 * time.Millisecond
+		clusterTiming.configure(c) // timing.go
 		g, gerr := t.raftNet.open(t.cfg.Net, t.log, q.group)
 		if gerr != nil {
 			return gerr
@@ -267,7 +260,9 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 		defer func() {
 			if err != nil {
 				g.Close()
+				return
 			}
+			t.startStanding(q, g, c.LocalID, fresh && members[0] == t.cfg.Node, !fresh)
 		}()
 	}
 	logs, stable, snaps, err := t.storage(q.group)
@@ -278,7 +273,8 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 	if err != nil {
 		return err
 	}
-	if !has && bootstrap {
+	fresh = !has && bootstrap
+	if fresh {
 		if boot == nil {
 			// Addresses are needed only here: a replica that restarts
 			// finds its peers in its own configuration, before its node
