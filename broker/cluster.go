@@ -146,7 +146,7 @@ func (s *Server) startCluster(fsm *defsFSM, store defsStore) error {
 		name   string
 		handle func(net.Conn)
 	}{
-		{defsService, func(nc net.Conn) { s.commitForwarded(nc, n.raft) }},
+		{defsService, func(nc net.Conn) { s.commitForwarded(nc, n.raft, n.defs.fsm) }},
 		{repliesService, s.readReplies},
 		{queuesService, func(nc net.Conn) { s.serveQueueLink(n.ctx, nc) }},
 		{adminService, func(nc net.Conn) { s.answerAdmin(n.ctx, nc) }},
@@ -249,7 +249,8 @@ func (n *clusterNode) openRaft(fsm *defsFSM, store defsStore) error {
 	n.defs = &raftDefs{log: n.log, raft: r, fsm: rfsm, node: s.cfg.NodeName, timeout: n.cfg.CommitTimeout,
 		forward: func(ctx context.Context, addr raft.ServerAddress, entry []byte) (uint64, error) {
 			return forwardTo(ctx, n.port, addr, entry)
-		}}
+		},
+		visible: n.waitVisible}
 	return nil
 }
 

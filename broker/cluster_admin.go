@@ -55,6 +55,8 @@ type adminRequest struct {
 	// delete.
 	Vhost string `json:"vhost,omitempty"`
 	Queue string `json:"queue,omitempty"`
+	// User is the user whose connections and channels to count.
+	User string `json:"user,omitempty"`
 	// Limit is the disk free limit to set, in bytes; 0 disables it.
 	Limit int64 `json:"limit,omitempty"`
 	// Forwarded marks a forget a node sent on to the leader, which must
@@ -78,6 +80,8 @@ type adminReply struct {
 	Definitions json.RawMessage `json:"definitions,omitempty"`
 	// Policies are the policies a list_policies asked for.
 	Policies []PolicyInfo `json:"policies,omitempty"`
+	// Counts are the node's connection and channel counts.
+	Counts *connCounts `json:"counts,omitempty"`
 }
 
 // answerAdmin reads one request from nc and writes its reply.
@@ -91,7 +95,11 @@ func (s *Server) answerAdmin(ctx context.Context, nc net.Conn) {
 		s.log.Warn("malformed admin request", zap.String("peer", nc.RemoteAddr().String()), zap.Error(err))
 		return
 	}
-	s.log.Info("admin request", zap.String("op", req.Op), zap.String("node", req.Node),
+	logAt := s.log.Info
+	if req.Op == adminCounts { // asked at every connection open under a limit
+		logAt = s.log.Debug
+	}
+	logAt("admin request", zap.String("op", req.Op), zap.String("node", req.Node),
 		zap.String("vhost", req.Vhost), zap.String("queue", req.Queue), zap.String("peer", nc.RemoteAddr().String()))
 	reply := s.cluster.admin(ctx, req)
 	nc.SetWriteDeadline(time.Now().Add(adminIOTimeout))
@@ -125,6 +133,9 @@ func (n *clusterNode) admin(ctx context.Context, req adminRequest) adminReply {
 		return adminReply{}
 	case adminQuorumAddMember, adminQuorumDeleteMember, adminQuorumGrow:
 		return n.quorumAdmin(ctx, req)
+	case adminCounts:
+		c := n.srv.localCounts(req.Vhost, req.User)
+		return adminReply{Counts: &c}
 	case adminExportDefinitions:
 		return n.srv.exportReply()
 	case string(PolicySet), string(PolicyClear), string(PolicyList):

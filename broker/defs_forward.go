@@ -29,7 +29,10 @@ import (
 // this node is in a cluster already: status 0 and one octet, 1 if its
 // Raft configuration names any node; and, kind 3, the leader's commit
 // index: status 0 and the index, 8 octets big endian (a node catching up
-// before it answers for a queue it does not know yet, catchUp).
+// before it answers for a queue it does not know yet, catchUp); and, kind
+// 4 followed by an index (8 octets big endian), whether this node has
+// applied that index: status 0 once it has, 2 if it has not within a
+// second (defs_visible.go).
 
 // defsService is the cluster port's service for forwarded commands.
 const defsService = "defs"
@@ -38,6 +41,7 @@ const (
 	forwardCommit      = 1
 	forwardFormed      = 2
 	forwardCommitIndex = 3
+	forwardApplied     = 4
 
 	forwardOK        = 0
 	forwardNotLeader = 1
@@ -158,7 +162,7 @@ func askFormed(ctx context.Context, port clusterPort, addr string) (bool, error)
 
 // commitForwarded reads one forwarded command and answers whether the
 // leader committed it, or answers whether this node is in a cluster.
-func (s *Server) commitForwarded(nc net.Conn, r *raft.Raft) {
+func (s *Server) commitForwarded(nc net.Conn, r *raft.Raft, fsm *raftFSM) {
 	defer nc.Close()
 	nc.SetReadDeadline(time.Now().Add(forwardIOTimeout))
 	br := bufio.NewReader(nc)
@@ -169,6 +173,11 @@ func (s *Server) commitForwarded(nc net.Conn, r *raft.Raft) {
 	if kind == forwardCommitIndex {
 		nc.SetWriteDeadline(time.Now().Add(forwardIOTimeout))
 		nc.Write(binary.BigEndian.AppendUint64([]byte{forwardOK}, r.CommitIndex()))
+		return
+	}
+	if kind == forwardApplied {
+		nc.SetWriteDeadline(time.Now().Add(forwardIOTimeout))
+		answerApplied(nc, br, fsm)
 		return
 	}
 	if kind == forwardFormed {
@@ -191,6 +200,7 @@ func (s *Server) commitForwarded(nc net.Conn, r *raft.Raft) {
 	f := r.Apply(entry, forwardIOTimeout)
 	switch err := f.Error(); {
 	case err == nil:
+		nudgeFollowers(r)
 		resp = binary.BigEndian.AppendUint64([]byte{forwardOK}, f.Index())
 	case errors.Is(err, raft.ErrNotLeader):
 		resp = []byte{forwardNotLeader}

@@ -223,7 +223,9 @@ var (
 // goes to raft.Apply; on another node it is forwarded to the leader
 // (forward), which commits it and answers its index. Either way the
 // proposer then waits for its own node to apply that index, so that what
-// Propose returns is this node's result and the change is visible here.
+// Propose returns is this node's result and the change is visible here,
+// and then (visible) for the other running nodes, so that it is visible
+// there too.
 type raftDefs struct {
 	log     *zap.Logger
 	raft    *raft.Raft
@@ -233,6 +235,9 @@ type raftDefs struct {
 	// forward sends an encoded command to the leader at addr and returns
 	// the index it was committed at.
 	forward func(ctx context.Context, addr raft.ServerAddress, entry []byte) (uint64, error)
+	// visible, if set, waits until the other running nodes have applied
+	// an index this node has applied (defs_visible.go).
+	visible func(ctx context.Context, index uint64)
 
 	closeOnce sync.Once
 }
@@ -249,7 +254,11 @@ func (d *raftDefs) Propose(ctx context.Context, cmd meta.Command) (applied, erro
 	if err != nil {
 		return applied{}, err
 	}
-	return d.fsm.wait(ctx, index)
+	a, err := d.fsm.wait(ctx, index)
+	if err == nil && d.visible != nil {
+		d.visible(ctx, index)
+	}
+	return a, err
 }
 
 // commit commits entry through the leader, waiting for one to be known.
@@ -303,6 +312,7 @@ func (d *raftDefs) applyLocal(ctx context.Context, entry []byte) (uint64, error)
 		}
 		return 0, err
 	}
+	nudgeFollowers(d.raft)
 	return f.Index(), nil
 }
 

@@ -173,7 +173,9 @@
 // limits in vhost.meta (an atomic pointer). Logins hash the password
 // with the user's salt and compare in constant time (password.go);
 // connection.open and channel.open check limits and vhost access
-// (access_limits.go), counting this node's connections under Server.mu.
+// (access_limits.go), counting this node's connections under Server.mu
+// and, when a limit is set, asking the other running nodes for theirs
+// over the admin service (cluster_counts.go).
 // A channel checks each operation's permission where rabbit_channel
 // does (access_cache.go) and keeps, on the read loop, the last twelve
 // decisions of each kind (resources, topics) that allowed, valid while

@@ -25,6 +25,13 @@ type testCluster struct {
 // serves the default vhost.
 func startCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
+	return startClusterWith(t, n)
+}
+
+// startClusterWith starts a cluster as startCluster does, each node with
+// the extra flags.
+func startClusterWith(t *testing.T, n int, extra ...string) *testCluster {
+	t.Helper()
 	bin := buildWarren(t)
 	c := &testCluster{}
 	var clusterAddrs []string
@@ -37,6 +44,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 		p.args = []string{"--node-name", name, "--cluster-listen", clusterAddrs[i],
 			"--join", strings.Join(clusterAddrs, ","), "--bootstrap-expect", fmt.Sprint(n),
 			"--cluster-secret", "e2e-secret"}
+		p.args = append(p.args, extra...)
 		c.nodes = append(c.nodes, p)
 		c.names = append(c.names, name)
 	}

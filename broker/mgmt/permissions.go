@@ -79,17 +79,8 @@ func (s *Server) putPermission(r *request) (reply, *apiError) {
 	if err := r.decode(&b); err != nil {
 		return reply{}, err
 	}
-	var miss []string
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{"configure", b.Configure}, {"write", b.Write}, {"read", b.Read}} {
-		if f.v == nil {
-			miss = append(miss, f.name)
-		}
-	}
-	if miss != nil {
-		return reply{}, missing(miss...)
+	if err := requireStrings([]string{"configure", "write", "read"}, b.Configure, b.Write, b.Read); err != nil {
+		return reply{}, err
 	}
 	d := s.b.Snapshot()
 	vhost, user := r.path("vhost"), r.path("user")
@@ -160,17 +151,8 @@ func (s *Server) putTopicPermission(r *request) (reply, *apiError) {
 	if err := r.decode(&b); err != nil {
 		return reply{}, err
 	}
-	var miss []string
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{"exchange", b.Exchange}, {"write", b.Write}, {"read", b.Read}} {
-		if f.v == nil {
-			miss = append(miss, f.name)
-		}
-	}
-	if miss != nil {
-		return reply{}, missing(miss...)
+	if err := requireStrings([]string{"exchange", "write", "read"}, b.Exchange, b.Write, b.Read); err != nil {
+		return reply{}, err
 	}
 	d := s.b.Snapshot()
 	vhost, user := r.path("vhost"), r.path("user")
@@ -194,4 +176,19 @@ func (s *Server) deleteTopicPermissions(r *request) (reply, *apiError) {
 		return reply{}, fromBroker(err)
 	}
 	return noContent()
+}
+
+// requireStrings answers RabbitMQ's key_missing refusal for the keys
+// whose values (in the same order) were not given.
+func requireStrings(keys []string, vals ...*string) *apiError {
+	var miss []string
+	for i, v := range vals {
+		if v == nil {
+			miss = append(miss, keys[i])
+		}
+	}
+	if miss != nil {
+		return missing(miss...)
+	}
+	return nil
 }

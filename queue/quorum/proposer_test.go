@@ -100,9 +100,9 @@ func (f *heldFuture) Error() error {
 func (f *heldFuture) Index() uint64 { return 0 }
 func (f *heldFuture) Response() any { return nil }
 
-// singleQueue returns a quorum queue on a node of its own, leading, and
-// a session of a channel that publishes with confirms.
-func singleQueue(t *testing.T) (*Queue, *session, *testOwner) {
+// declareSingle declares the quorum queue "q" on a node of its own; the
+// test closes it and its type.
+func declareSingle(t *testing.T) *Queue {
 	t.Helper()
 	typ, err := OpenType(Config{Node: "queuetest@node"})
 	if err != nil {
@@ -119,6 +119,14 @@ func singleQueue(t *testing.T) (*Queue, *session, *testOwner) {
 	}
 	t.Cleanup(func() { q.Close() })
 	qq := q.(*Queue)
+	return qq
+}
+
+// singleQueue returns a quorum queue on a node of its own, leading, and
+// a session of a channel that publishes with confirms.
+func singleQueue(t *testing.T) (*Queue, *session, *testOwner) {
+	t.Helper()
+	qq := declareSingle(t)
 	waitUntil(t, "the queue leads, idle", func() bool {
 		p := qq.prop
 		p.mu.Lock()
@@ -126,7 +134,7 @@ func singleQueue(t *testing.T) (*Queue, *session, *testOwner) {
 		return qq.leading() && p.inflight == 0 && len(p.pending)+len(p.retry) == 0
 	})
 	o := newTestOwner()
-	return qq, q.NewSession(o).(*session), o
+	return qq, qq.NewSession(o).(*session), o
 }
 
 // msgOf is a message with body b, and the confirm of publish number n.

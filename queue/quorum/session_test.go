@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum/fifo"
 )
@@ -51,23 +50,9 @@ func (o *testOwner) waitDelivered(t *testing.T, want ...string) {
 // it, once, instead of it staying checked out to a consumer that never
 // saw it. A new leader's re-issue afterwards delivers nothing twice.
 func TestSessionAsksForLostDeliveries(t *testing.T) {
-	typ, err := OpenType(Config{Node: "queuetest@node"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { typ.Close() })
-	args, err := queue.ParseArgs(protocol.Table{"x-queue-type": "quorum"}, "q", "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := typ.Declare(context.Background(), queue.Declaration{VHost: "/", Name: "q", Durable: true, Args: args}, queue.Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	qq := q.(*Queue)
+	qq := declareSingle(t)
 	o := newTestOwner()
-	s := q.NewSession(o).(*session)
+	s := qq.NewSession(o).(*session)
 	if _, err := s.Consume(nopConsumer{}, queue.ConsumeOptions{Tag: "c", Prefetch: 10}, nil); err != nil {
 		t.Fatal(err)
 	}
