@@ -49,7 +49,11 @@
 // forgotten) would never be taken: it is answered then, a nack, as
 // RabbitMQ drops an out-of-sequence enqueue that nobody resends.
 // A follower's proposer hears of a new leader from Raft's leader
-// observation and sends what waits to it at once.
+// observation and sends what waits to it at once; that its own replica
+// leads, or no longer does, it hears from Raft's LeaderCh, which Raft
+// overwrites and never waits on (a NotifyCh, on which a leader stepping
+// down waits, deadlocks with a proposer waiting in raft.Apply for that
+// same leader's loop).
 //
 // # A leader's node lost
 //

@@ -179,7 +179,7 @@ func (p *proposer) loop() {
 			return
 		case <-p.wake:
 		case <-retry:
-		case leader := <-p.q.notify:
+		case leader := <-p.leaderCh():
 			if leader {
 				p.leaderElected()
 			}
@@ -195,6 +195,20 @@ func (p *proposer) loop() {
 			retry = time.After(retryEvery)
 		}
 	}
+}
+
+// leaderCh returns the channel on which the replica's Raft tells that it
+// gained (true) or lost (false) leadership, nil while there is no
+// replica (startRaft pokes the loop once one runs). Raft never waits to
+// hand it over, only overwrites what was not taken: a Config.NotifyCh,
+// which a leader's loop blocks on as it steps down, would deadlock that
+// Raft with this loop waiting in raft.Apply for the same leader loop to
+// take its entry, and with it the group's elections and the queue's Close.
+func (p *proposer) leaderCh() <-chan bool {
+	if r := p.q.raft(); r != nil {
+		return r.LeaderCh()
+	}
+	return nil
 }
 
 // waiting reports whether requests wait for a leader or a retry.

@@ -19,13 +19,12 @@ import (
 // state machine it applies, and the sessions of this node's channels.
 // Commands go through the proposer; the leader carries out the effects.
 type Queue struct {
-	t      *Type
-	decl   queue.Declaration
-	args   atomic.Pointer[queue.Args] // the effective arguments (UpdateArgs)
-	group  string
-	hooks  queue.Hooks
-	log    *zap.Logger
-	notify chan bool
+	t     *Type
+	decl  queue.Declaration
+	args  atomic.Pointer[queue.Args] // the effective arguments (UpdateArgs)
+	group string
+	hooks queue.Hooks
+	log   *zap.Logger
 	// observed has a value when the replica's leader changed (in a
 	// cluster; observer registered it with Raft).
 	observed chan raft.Observation

@@ -182,7 +182,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 			"invalid property for quorum queue '%s' in vhost '%s'", d.Name, d.VHost)
 	}
 	g := groupName(d.VHost, d.Name)
-	q := &Queue{t: t, decl: d, group: g, hooks: h, log: t.log, notify: make(chan bool, 1),
+	q := &Queue{t: t, decl: d, group: g, hooks: h, log: t.log,
 		observed: make(chan raft.Observation, 1), sessions: map[queue.Publisher]*session{}}
 	q.args.Store(&d.Args)
 	q.fsm = newFSM(q, fifo.NewState(fifo.ConfigFromArgs(d.Args, d.Args.DeadLetterStrategy, 0)))
@@ -222,7 +222,6 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(t.cfg.Node)
 	c.Logger = t.cfg.RaftLogger.Named(q.group)
-	c.NotifyCh = q.notify
 	c.MaxAppendEntries = 512
 	// Snapshots are asked for by the state machine (fsm.Apply), never
 	// by count or timer.
