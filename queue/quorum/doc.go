@@ -67,11 +67,16 @@
 // transfer would have it (a TimeoutNow handed to the replica), the
 // group's first voter first and the others 500 ms later if no candidate
 // asked for their vote; a survivor whose log is further on refuses that
-// candidate and stands itself. A new group's declaring member stands at
-// once, and a replica that restarts with a log and is its group's first
-// voter asks the others for pre-votes every 200 ms while it has no
-// leader, and stands once a majority would vote for it, so that a
-// restarted cluster elects as soon as a majority runs.
+// candidate and stands itself, the first voter of those left at once
+// and the others 500 ms later if no candidate asked for their vote
+// (two that stand together depose each other), and a replica that
+// refuses such a candidate hurries, so that a stand that fails is
+// followed by an election within the hurried timeout. A new group's
+// declaring member stands at once, and a replica that restarts with a
+// log and is its group's first voter asks the others for pre-votes
+// every 200 ms while it has no leader, and stands once a majority would
+// vote for it, so that a restarted cluster elects as soon as a majority
+// runs.
 //
 // # Effects and sessions
 //

@@ -30,7 +30,12 @@ import (
 // later if they still follow that leader and no candidate asked for
 // their vote meanwhile (the first is lost as well). A survivor asked for
 // its vote by that candidate whose own log is further on refuses it and
-// stands at once itself (groupTrans.refusedTransfer). A node that beats
+// stands in its stead, in the same order: the first voter but for the
+// lost node's and the candidate's at once, the others standGrace later
+// if no candidate asked for their vote meanwhile; and every replica that
+// refuses such a candidate hurries, so that a stand that fails (it may
+// depose a leader just elected) is followed by an election within
+// timing.hurry (groupTrans.refusedStand). A node that beats
 // but leaves a group it led out of its beats for timing.unlisted (its
 // leader stepped down or stopped) has that group's followers stand the
 // same way.
@@ -279,6 +284,7 @@ func (t *Type) startStanding(q *Queue, g *groupTrans, id raft.ServerID, first, r
 		return
 	}
 	chosen := firstVoter(r, id)
+	g.setAhead(logAhead(r))
 	g.setRetime(id, clusterTiming.retimer(r, t.log), chosen)
 	switch {
 	case first:

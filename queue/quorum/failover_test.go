@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -209,4 +210,78 @@ func TestRestartedGroupElectsByProbe(t *testing.T) {
 		r.stop()
 	}
 	waitGoroutines(t, nodes, base)
+}
+
+// TestRefusersOfAStandStandOneAtATime: a replica that refuses its vote
+// to a candidate standing for a silent leader stands in its stead only
+// when its own log is further on, and of those that refuse it only the
+// first voter but for the silent leader's and the candidate's stands at
+// once; another stands standGrace later, and not at all if a candidate
+// asked for its vote meanwhile (two refusers that stood together
+// deposed each other, and the group waited for the loser's steady
+// timeout).
+func TestRefusersOfAStandStandOneAtATime(t *testing.T) {
+	const silent, candidate = "127.0.0.1:1", "127.0.0.1:2"
+	voters := []raft.ServerID{"n1", "n2", "n3", "n4"} // n1 at silent, n2 the candidate
+	cases := []struct {
+		name    string
+		self    raft.ServerID
+		granted bool
+		ahead   bool
+		asked   bool          // another candidate asks for its vote meanwhile
+		stands  time.Duration // -1: never
+	}{
+		{name: "first voter left, log ahead", self: "n3", ahead: true, stands: 0},
+		{name: "second voter left, log ahead", self: "n4", ahead: true, stands: standGrace},
+		{name: "second voter left, asked meanwhile", self: "n4", ahead: true, asked: true, stands: -1},
+		{name: "refused for another reason than its log", self: "n3", stands: -1},
+		{name: "granted", self: "n3", granted: true, ahead: true, stands: -1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			run := &raftRun{rn: &raftNet{}, peers: map[string]*raftPeer{}, conns: map[*raftConn]bool{}}
+			run.ctx, run.cancel = context.WithCancel(context.Background())
+			g := newGroupTrans(run, "g")
+			g.followAddr, g.followTerm = silent, 3
+			g.setRetime(tc.self, nil, func(s string, except ...raft.ServerID) bool {
+				for _, v := range voters {
+					if v != "n1" && !slices.Contains(except, v) {
+						return v == tc.self
+					}
+				}
+				return false
+			})
+			g.setAhead(func(uint64, uint64) bool { return tc.ahead })
+			req := &raft.RequestVoteRequest{RPCHeader: raft.RPCHeader{ID: []byte("n2"), Addr: []byte(candidate)},
+				Term: 4, LastLogIndex: 10, LastLogTerm: 2, LeadershipTransfer: true}
+			start := time.Now()
+			go g.refusedStand(req, &raft.RequestVoteResponse{Term: 4, Granted: tc.granted})
+			if tc.asked {
+				time.AfterFunc(standGrace/2, func() { g.askedFor(&raft.RequestVoteRequest{}) })
+			}
+			wait := time.NewTimer(2 * standGrace)
+			defer wait.Stop()
+			select {
+			case rpc := <-g.consumer:
+				took := time.Since(start)
+				if _, ok := rpc.Command.(*raft.TimeoutNowRequest); !ok {
+					t.Fatalf("the replica got %T, want a stand (TimeoutNow)", rpc.Command)
+				}
+				switch {
+				case tc.stands < 0:
+					t.Fatalf("the replica stood after %v, want no stand", took)
+				case took < tc.stands || took > tc.stands+standGrace/2:
+					t.Fatalf("the replica stood after %v, want after %v", took, tc.stands)
+				}
+			case <-wait.C:
+				if tc.stands >= 0 {
+					t.Fatalf("the replica did not stand within %v", 2*standGrace)
+				}
+			}
+			g.Close()
+			run.cancel()
+			run.wg.Wait()
+		})
+	}
 }

@@ -38,10 +38,13 @@ type groupTrans struct {
 	// until the replica runs.
 	retime func(hurry bool)
 	// chosen reports whether this replica is the one of its group to
-	// stand at once when the leader at the address given fell silent
-	// (firstVoter); nil until the replica runs, when every follower
-	// stands.
-	chosen func(silent string) bool
+	// stand at once when the leader at the address given fell silent,
+	// but for the voters excepted (firstVoter); nil until the replica
+	// runs, when every follower stands.
+	chosen func(silent string, except ...raft.ServerID) bool
+	// ahead reports whether the replica's log is further on than a
+	// candidate's last entry (logAhead); nil: taken as further on.
+	ahead func(index, term uint64) bool
 	// hurried is set while the replica runs with hurried timeouts: from
 	// its start, and while its leader's node is silent, until it hears
 	// from a leader or leads.
@@ -268,12 +271,7 @@ func (g *groupTrans) serve(c *raftConn, id uint64, cmd any) {
 		} else {
 			g.follow(cmd, r.Response)
 			c.respond(id, r.Response)
-			if g.refusedTransfer(cmd, r.Response) {
-				// The candidate stood for the silent leader's node,
-				// but this replica's log is further on (or the
-				// candidate cannot win): it stands itself.
-				g.standNow()
-			}
+			g.refusedStand(cmd, r.Response)
 		}
 	case <-g.done:
 		c.respondError(id, raft.ErrTransportShutdown.Error())
@@ -404,7 +402,7 @@ const standTake = 50 * time.Millisecond
 // timeouts, and the one that tells whether it stands first when its
 // leader's node falls silent; the replica runs with hurried timeouts
 // until then.
-func (g *groupTrans) setRetime(id raft.ServerID, f func(hurry bool), chosen func(silent string) bool) {
+func (g *groupTrans) setRetime(id raft.ServerID, f func(hurry bool), chosen func(silent string, except ...raft.ServerID) bool) {
 	g.retimeMu.Lock()
 	g.mu.Lock()
 	g.id, g.retime, g.chosen = id, f, chosen
@@ -412,29 +410,77 @@ func (g *groupTrans) setRetime(id raft.ServerID, f func(hurry bool), chosen func
 	g.retimeMu.Unlock()
 }
 
+// setAhead gives the group the function that tells whether its
+// replica's log is further on than a candidate's (logAhead).
+func (g *groupTrans) setAhead(f func(index, term uint64) bool) {
+	g.mu.Lock()
+	g.ahead = f
+	g.mu.Unlock()
+}
+
 // isChosen reports whether this replica stands first when the leader at
-// silent fell silent.
-func (g *groupTrans) isChosen(silent string) bool {
+// silent fell silent, but for the voters excepted.
+func (g *groupTrans) isChosen(silent string, except ...raft.ServerID) bool {
 	g.mu.Lock()
 	f := g.chosen
 	g.mu.Unlock()
-	return f == nil || f(silent)
+	return f == nil || f(silent, except...)
 }
 
-// refusedTransfer reports whether the replica refused its vote to a
-// candidate that stood at once (a leadership transfer's vote request)
-// while it still follows a leader whose node no longer beats: the
-// candidate stood for that leader, but this replica's log is further on.
-func (g *groupTrans) refusedTransfer(cmd, resp any) bool {
+// refusedStand follows the replica's answer to a vote request: when it
+// refused a candidate that stood at once (a leadership transfer's vote
+// request), the replica hurries, so that if the candidate deposed a
+// leader and cannot win, the group elects again within timing.hurry
+// rather than timing.steady; and it stands in the candidate's stead
+// when the candidate stood for a silent leader this replica still
+// follows and this replica's log is further on (standInstead).
+func (g *groupTrans) refusedStand(cmd, resp any) {
 	req, ok := cmd.(*raft.RequestVoteRequest)
 	r, rok := resp.(*raft.RequestVoteResponse)
 	if !ok || !rok || r.Granted || !req.LeadershipTransfer {
-		return false
+		return
 	}
 	g.mu.Lock()
-	leader := g.followAddr
+	leader, ahead := g.followAddr, g.ahead
 	g.mu.Unlock()
-	return leader != "" && leader != string(req.Addr) && !g.run.beatingFrom(leader)
+	g.switchTimeouts(true, leader)
+	if leader == "" || leader == string(req.Addr) || g.run.beatingFrom(leader) ||
+		(ahead != nil && !ahead(req.LastLogIndex, req.LastLogTerm)) {
+		// It follows a leader that lives, or it refused for another
+		// reason than its log (it voted in that term already): the
+		// candidate, or the one it voted for, may win.
+		return
+	}
+	g.standInstead(leader, raft.ServerID(req.ID))
+}
+
+// standInstead has the replica stand in the stead of candidate, whose
+// vote it refused for its log: at once if it is the first voter but
+// for the silent leader's and the candidate's, so that of the replicas
+// that refused the candidate only one stands at once (two that stand
+// together depose each other, and the one that loses holds the group
+// up); the others standGrace later, if they still follow the silent
+// leader and no candidate asked for their vote since.
+func (g *groupTrans) standInstead(silent string, candidate raft.ServerID) {
+	if g.isChosen(silent, candidate) {
+		g.standNow()
+		return
+	}
+	since := time.Now()
+	g.run.goTracked(func() {
+		t := time.NewTimer(standGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-g.done:
+			return
+		case <-g.run.ctx.Done():
+			return
+		}
+		if g.following(silent) && !g.askedSince(since) {
+			g.standNow()
+		}
+	})
 }
 
 // calm brings back the replica's steady timeouts if it hurries: it

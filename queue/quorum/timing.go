@@ -1,6 +1,8 @@
 package quorum
 
 import (
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -91,23 +93,40 @@ func (tm raftTiming) retimer(r *raft.Raft, log *zap.Logger) func(hurry bool) {
 }
 
 // firstVoter returns the function that reports whether self is the
-// voter of r's group, other than the one at the address given, whose ID
-// sorts first: the one replica of a group that stands at once when its
-// leader's node falls silent, so that two do not split the vote or
-// depose each other. A replica chosen so whose log is behind is refused
-// by the other, which then stands itself (groupTrans.refusedTransfer).
-func firstVoter(r *raft.Raft, self raft.ServerID) func(silent string) bool {
-	return func(silent string) bool {
+// voter of r's group, other than the one at the address given and those
+// excepted, whose ID sorts first: the one replica of a group that
+// stands at once when its leader's node falls silent, so that two do
+// not split the vote or depose each other. A replica chosen so whose log
+// is behind is refused by the others, of which the first voter but for
+// it stands in its stead (groupTrans.standInstead).
+func firstVoter(r *raft.Raft, self raft.ServerID) func(silent string, except ...raft.ServerID) bool {
+	return func(silent string, except ...raft.ServerID) bool {
 		f := r.GetConfiguration()
 		if f.Error() != nil {
 			return false
 		}
 		var first raft.ServerID
 		for _, s := range f.Configuration().Servers {
-			if s.Suffrage == raft.Voter && string(s.Address) != silent && (first == "" || s.ID < first) {
+			if s.Suffrage == raft.Voter && string(s.Address) != silent && !slices.Contains(except, s.ID) &&
+				(first == "" || s.ID < first) {
 				first = s.ID
 			}
 		}
 		return first == self
+	}
+}
+
+// logAhead returns the function that reports whether r's log is further
+// on than a candidate's whose last entry is at index and term, as Raft
+// judges when it refuses a vote for the candidate's log.
+func logAhead(r *raft.Raft) func(index, term uint64) bool {
+	return func(index, term uint64) bool {
+		st := r.Stats()
+		last, err1 := strconv.ParseUint(st["last_log_index"], 10, 64)
+		lastTerm, err2 := strconv.ParseUint(st["last_log_term"], 10, 64)
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		return lastTerm > term || (lastTerm == term && last > index)
 	}
 }
