@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What idle quorum queues cost a node: starts a three-node Warren cluster
-# as plain processes (cluster/local/start.sh, in a throwaway folder),
+# as plain processes (AMQP on WARREN_PORT, default 5672, and the next two;
+# cluster ports those plus 20000; data in a throwaway folder),
 # declares N quorum queues (three members each) and, once they are
 # declared, holds them idle for WINDOW seconds, then reports per node the
 # CPU used over the window (utime + stime from /proc, as % of one core),
@@ -8,19 +9,34 @@
 # replica. Each node holds a replica of every queue.
 #
 #   N=1000 WINDOW=30 cmd/warren-perf/idle-quorum.sh
+#   N=10000 WINDOW=60 WARREN_PORT=5881 cmd/warren-perf/idle-quorum.sh
 set -euo pipefail
 
 N=${N:-1000}
 WINDOW=${WINDOW:-30}
+PORT=${WARREN_PORT:-5672}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 DIR=$(mktemp -d)
-export CLUSTER_DIR=$DIR
 export WARREN_CLUSTER_SECRET=${WARREN_CLUSTER_SECRET:-warren-local-cluster}
 go build -o "$DIR/warren" ./cmd/warren
 go build -o "$DIR/warren-perf" ./cmd/warren-perf
-trap 'cluster/local/stop.sh >/dev/null; rm -rf "$DIR"' EXIT
-BIN=$DIR/warren cluster/local/start.sh >/dev/null
+cport() { echo $((PORT + $1 - 1 + 20000)); }
+join=127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)
+for i in 1 2 3; do
+	"$DIR/warren" --node-name "warren$i@localhost" --listen "127.0.0.1:$((PORT + i - 1))" \
+		--data-dir "$DIR/warren$i" --cluster-listen "127.0.0.1:$(cport "$i")" \
+		--join "$join" --bootstrap-expect 3 >"$DIR/warren$i.log" 2>&1 &
+	echo $! >"$DIR/warren$i.pid"
+done
+trap 'for i in 1 2 3; do kill "$(cat "$DIR/warren$i.pid")" 2>/dev/null || true; done; sleep 1; rm -rf "$DIR"' EXIT
+for i in 1 2 3; do
+	for _ in $(seq 1 150); do
+		"$DIR/warren" cluster status --json --cluster-addr "127.0.0.1:$(cport "$i")" 2>/dev/null |
+			tr -d ' \n' | grep -q '"vhosts":\["/"' && break
+		sleep 0.2
+	done
+done
 
 pids=()
 for i in 1 2 3; do pids+=("$(cat "$DIR/warren$i.pid")"); done
@@ -33,13 +49,13 @@ for i in 0 1 2; do rss0[$i]=$(rss_kb "${pids[$i]}"); done
 start=$(date +%s.%N)
 # warren-perf declares the queues, holds them while nothing flows, and
 # deletes them at the end; the window is measured inside its run.
-"$DIR/warren-perf" --uri amqp://guest:guest@127.0.0.1:5672/ --producers 0 --consumers 0 \
+"$DIR/warren-perf" --uri "amqp://guest:guest@127.0.0.1:$PORT/" --producers 0 --consumers 0 \
 	--queues "$N" --queue-args x-queue-type=quorum --duration "$((WINDOW + 60))s" \
 	--queue-prefix idle-q >"$DIR/perf.out" 2>&1 &
 perf=$!
 # Declared once the third node's status lists them all with a leader.
 for _ in $(seq 1 600); do
-	n=$("$DIR/warren" cluster status --json --cluster-addr 127.0.0.1:25674 2>/dev/null |
+	n=$("$DIR/warren" cluster status --json --cluster-addr "127.0.0.1:$(cport 3)" 2>/dev/null |
 		tr -d ' \n' | grep -o '"leader":"[^"]\+"' | wc -l || true)
 	[ "$n" -ge "$N" ] && break
 	sleep 1
@@ -48,8 +64,9 @@ declared=$(echo "$(date +%s.%N) - $start" | bc)
 sleep 5
 declare -a t0
 for i in 0 1 2; do t0[$i]=$(ticks "${pids[$i]}"); done
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 sleep "$WINDOW"
-echo "N=$N quorum queues on three nodes, declared and led in ${declared}s, idle window ${WINDOW}s"
+echo "N=$N quorum queues on three nodes, declared and led in ${declared}s, idle window ${WINDOW}s; load average $load0 before it, $(cut -d' ' -f1-3 /proc/loadavg) after"
 echo "| node | CPU, % of a core | RSS before | RSS after | RSS per replica |"
 echo "|---|--:|--:|--:|--:|"
 for i in 0 1 2; do

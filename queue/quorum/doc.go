@@ -49,16 +49,34 @@
 // forgotten) would never be taken: it is answered then, a nack, as
 // RabbitMQ drops an out-of-sequence enqueue that nobody resends.
 // A follower's proposer hears of a new leader from Raft's leader
-// observation and sends what waits to it at once.
+// observation and sends what waits to it at once; that its own replica
+// leads, or no longer does, it hears from Raft's LeaderCh, which Raft
+// overwrites and never waits on (a NotifyCh, on which a leader stepping
+// down waits, deadlocks with a proposer waiting in raft.Apply for that
+// same leader's loop).
 //
 // # A leader's node lost
 //
-// Each replica keeps a link to its leader's node; when that link closes,
-// as it does at once when the node's process is killed, the replica has
-// Raft check for its leader's heartbeat a heartbeat timeout (300 ms)
-// later, the survivors one after the other (failover.go), rather than on
-// Raft's randomised timer: a new leader is elected about a heartbeat
-// timeout after the kill.
+// Cluster groups run with long Raft timeouts (timing.go: a 10 s
+// heartbeat timeout, a 3 s lease), so that idle groups cost little, and
+// do not wait for them to replace a lost leader (failover.go): when the
+// link to the leader's node closes, or the Raft stream from it breaks
+// (both at once when its process is killed), or its beats stop for
+// 500 ms, each replica following a leader there that no stream from that
+// node still beats for stands for election at once, as a leadership
+// transfer would have it (a TimeoutNow handed to the replica), the
+// group's first voter first and the others 500 ms later if no candidate
+// asked for their vote; a survivor whose log is further on refuses that
+// candidate and stands itself, the first voter of those left at once
+// and the others 500 ms later if no candidate asked for their vote
+// (two that stand together depose each other), and a replica that
+// refuses such a candidate hurries, so that a stand that fails is
+// followed by an election within the hurried timeout. A new group's
+// declaring member stands at once, and a replica that restarts with a
+// log and is its group's first voter asks the others for pre-votes
+// every 200 ms while it has no leader, and stands once a majority would
+// vote for it, so that a restarted cluster elects as soon as a majority
+// runs.
 //
 // # Effects and sessions
 //
@@ -148,21 +166,41 @@
 // each tagged with its group and a request id, encoded by hand
 // (raftnet_codec.go); a snapshot install takes a stream of its own
 // (raftnet_snapshot.go). An RPC fails after 10 s without an answer, or at
-// once when its stream breaks; the next RPC dials again.
+// once when its stream breaks; the next RPC dials again. A request for a
+// group not open yet on the peer waits there up to 2 s for it (a new
+// queue's members open it at about the same time).
+//
+// Node-level beats stand in for the heartbeats of idle groups
+// (raftnet_beat.go): every 100 ms a node beats on each stream it dialled,
+// listing the groups whose leaders' heartbeats it answered on its own
+// node since the last beat; the peer hands those followers a heartbeat
+// (at most every 2 s each) and acknowledges the beat. While a peer
+// acknowledges beats, a leader's heartbeat at the term the follower last
+// accepted, or an empty append that exactly repeats one it acknowledged,
+// is answered from that answer; anything carrying entries or a new
+// commit index, votes and snapshots always reach the follower, and a
+// failure or refusal drops the kept answers. hashicorp/raft takes only
+// the time of contact from such an answer (its lease) and counts a
+// follower's match only from an answered append with entries, so a kept
+// answer can delay a leader's stepping down by at most the 500 ms of
+// silence, never commit an entry (TestKeptAnswersNeverCommitFalsely).
 //
 // # Goroutines
 //
 // Per queue: Raft's own (hashicorp/raft runs several per group), the
 // proposer's loop and waiter, a snapshot request while one runs, the
 // member worker while the members or the leader change, the x-expires
-// hook's, a timer's callback (the failover check's, failover.go, is
-// joined by Close), and one per Raft RPC a peer sent while the
+// hook's, a timer's callback, and one per Raft RPC a peer sent while the
 // replica serves it; page log reads happen on Raft's FSM and snapshot
 // goroutines. Per node: the page store's sync loop and compactor
 // (queue/store), the links' accept loop and, per link, a
 // writer, a reader and an answerer (the dialled ones a dialler first);
-// while any replica runs, the Raft transport's accept loop and a reader
-// and a writer per stream, and one per snapshot install received.
+// while any replica runs, the Raft transport's accept loop, its beat
+// loop, a reader and a writer per stream, one per snapshot install
+// received, one per request waiting for its group to open, one pacing
+// the stands after a node is lost, and a restarted first voter's
+// pre-vote probe with one per pre-vote request (all joined when the
+// transport stops).
 // Queue.Close and Delete stop Raft, the proposer and what they started
 // (the last replica's transport stops the node's and joins it);
 // Type.Close ends the links and closes the WAL and the page store once
@@ -171,8 +209,8 @@
 // # Locks
 //
 // Type.mu guards the queue map and the nodes reported down. Queue.mu
-// guards the sessions, timers (the failover check's too) and the done
-// flag; it is taken before a session's mu, never after. fsm.mu guards the state and the bodies
+// guards the sessions, timers and the done flag; it is taken before a
+// session's mu, never after. fsm.mu guards the state and the bodies
 // (pageLog.mu, a leaf, guards the holds a snapshot takes on its page
 // log, shared with Raft's snapshot goroutine); it is
 // held only while applying or reading them, never while effects are
@@ -184,8 +222,10 @@
 // transport, raftNet.mu (its groups and run) and raftRun.mu (peers,
 // streams) are never held together nor while taking another; a
 // raftPeer's mu (its stream and dial) is taken before its stream's
-// (outbox, pending calls), and a group's mu (heartbeat handler, requests
-// in hand) is a leaf.
+// (outbox, pending calls), a stream's beatMu (kept answers, beats)
+// before its mu, and a group's retimeMu (its switch between hurried and
+// steady timeouts) before the group's mu (heartbeat handler, requests in
+// hand, the leader it follows), a leaf.
 // Nothing here holds a lock while waiting for Raft or the network, and
 // Raft's FSM goroutine, which Raft waits for, never waits for Raft.
 //

@@ -264,13 +264,17 @@ func (q *Queue) leftOut(r *raft.Raft, self raft.ServerID) bool {
 	}
 	m := &q.mem
 	if addr, _ := r.LeaderWithID(); addr != "" {
-		m.alone = time.Time{}
-		return false
-	}
-	if m.alone.IsZero() {
+		// A leader that removed this replica sends it nothing more,
+		// and Raft forgets that leader only after its steady timeout:
+		// silence since the last contact counts too.
+		if time.Since(r.LastContact()) < leaveGrace {
+			m.alone = time.Time{}
+			return false
+		}
+	} else if m.alone.IsZero() {
 		m.alone = time.Now()
 	}
-	if time.Since(m.alone) < leaveGrace {
+	if !m.alone.IsZero() && time.Since(m.alone) < leaveGrace {
 		return false
 	}
 	down := q.t.downNodes()

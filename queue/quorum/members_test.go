@@ -358,10 +358,12 @@ func TestMembersReplaceTheOnlyOne(t *testing.T) {
 
 // TestMembersChangeWhilePublishing: a node publishes without pause while
 // the members change under it, each change removing the member that
-// leads; every publish confirmed is in the queue at the end (a publish
-// refused by a node that is not the leader is sent again in order, and
-// one that overtook it anyway is refused as out of sequence and sent
-// again after it, so none is judged a duplicate of a later one).
+// leads; every publish confirmed is in the queue at the end, in memory
+// or paged, once the last leader applied what its predecessors
+// committed (a publish refused by a node that is not the leader is sent
+// again in order, and one that overtook it anyway is refused as out of
+// sequence and sent again after it, so none is judged a duplicate of a
+// later one).
 func TestMembersChangeWhilePublishing(t *testing.T) {
 	c := startMemberCluster(t, 4, "n1", "n2", "n3")
 	pub := c.node("n4")
@@ -413,12 +415,13 @@ func TestMembersChangeWhilePublishing(t *testing.T) {
 		return answered == int(pub.num)
 	})
 	leader := c.leader(members...)
-	leader.q.fsm.mu.Lock()
-	held := map[string]bool{}
-	for _, m := range leader.q.fsm.bodies.mem {
-		held[string(m.Body)] = true
+	// A leader just elected applies the entries its predecessor
+	// committed only once it commits one of its own: the barrier waits
+	// for that, as a consumer of the new leader would.
+	if err := leader.q.raft().Barrier(10 * time.Second).Error(); err != nil {
+		t.Fatalf("barrier on %s: %v", leader.name, err)
 	}
-	leader.q.fsm.mu.Unlock()
+	held := heldBodies(leader.q)
 	var missing []uint64
 	for _, seq := range confirmed {
 		if !held[fmt.Sprint("p-", seq)] {
@@ -432,4 +435,30 @@ func TestMembersChangeWhilePublishing(t *testing.T) {
 	if len(confirmed) < int(pub.num)/2 {
 		t.Fatalf("only %d of %d publishes confirmed", len(confirmed), pub.num)
 	}
+}
+
+// heldBodies returns the bodies q's replica holds, in memory and in its
+// page log.
+func heldBodies(q *Queue) map[string]bool {
+	q.fsm.mu.Lock()
+	defer q.fsm.mu.Unlock()
+	b := q.fsm.bodies
+	held := map[string]bool{}
+	for _, m := range b.mem {
+		held[string(m.Body)] = true
+	}
+	if pl := b.pl; pl != nil {
+		for i, r := range pl.runs {
+			end := pl.end
+			if i+1 < len(pl.runs) {
+				end = pl.runs[i+1].seq
+			}
+			for seq := r.seq; seq < end; seq++ {
+				if m := b.get(r.index + (seq - r.seq)); m != nil {
+					held[string(m.Body)] = true
+				}
+			}
+		}
+	}
+	return held
 }

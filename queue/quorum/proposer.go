@@ -80,7 +80,7 @@ type proposer struct {
 	target   string // where they went: "" this replica, else the leader's address
 	failed   bool   // one of them failed: nothing new goes until all are answered
 
-	futures chan inflight
+	futures *inflightQueue
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	slots   chan struct{} // one per entry forwarded and not yet answered
@@ -119,13 +119,13 @@ func (p *proposer) takeLocal(data []byte) ([]decoded, bool) {
 }
 
 // maxInflight bounds the batches handed to Raft (or a link) whose answer
-// the waiter has not taken yet; the loop waits for room beyond it. Every
-// queue of every node holds a buffer of this many, so it stays small:
-// Raft itself takes at most MaxAppendEntries entries per write.
+// the waiter has not taken yet; the loop waits for room beyond it
+// (inflight.go). Raft itself takes at most MaxAppendEntries entries per
+// write.
 const maxInflight = 256
 
 func newProposer(q *Queue) *proposer {
-	p := &proposer{q: q, wake: make(chan struct{}, 1), futures: make(chan inflight, maxInflight),
+	p := &proposer{q: q, wake: make(chan struct{}, 1), futures: newInflightQueue(),
 		stop: make(chan struct{}), local: map[*byte][]decoded{}, slots: make(chan struct{}, maxForwarded)}
 	p.wg.Add(2)
 	go p.loop()
@@ -171,7 +171,7 @@ func (p *proposer) poke() {
 // loop hands what is pending to the leader.
 func (p *proposer) loop() {
 	defer p.wg.Done()
-	defer close(p.futures)
+	defer p.futures.close()
 	var retry <-chan time.Time // armed only while something waits for a leader
 	for {
 		select {
@@ -179,7 +179,7 @@ func (p *proposer) loop() {
 			return
 		case <-p.wake:
 		case <-retry:
-		case leader := <-p.q.notify:
+		case leader := <-p.leaderCh():
 			if leader {
 				p.leaderElected()
 			}
@@ -195,6 +195,20 @@ func (p *proposer) loop() {
 			retry = time.After(retryEvery)
 		}
 	}
+}
+
+// leaderCh returns the channel on which the replica's Raft tells that it
+// gained (true) or lost (false) leadership, nil while there is no
+// replica (startRaft pokes the loop once one runs). Raft never waits to
+// hand it over, only overwrites what was not taken: a Config.NotifyCh,
+// which a leader's loop blocks on as it steps down, would deadlock that
+// Raft with this loop waiting in raft.Apply for the same leader loop to
+// take its entry, and with it the group's elections and the queue's Close.
+func (p *proposer) leaderCh() <-chan bool {
+	if r := p.q.raft(); r != nil {
+		return r.LeaderCh()
+	}
+	return nil
 }
 
 // waiting reports whether requests wait for a leader or a retry.
@@ -295,9 +309,7 @@ func (p *proposer) flush() bool {
 		} else {
 			in.remote = p.q.t.links.get(addr).forward(p.q.group, slices.Clone(buf))
 		}
-		select {
-		case p.futures <- in:
-		case <-p.stop:
+		if !p.futures.push(in, p.stop) {
 			return false
 		}
 	}
@@ -394,19 +406,18 @@ func (p *proposer) leaderElected() {
 func (p *proposer) wait() {
 	defer p.wg.Done()
 	var posts []post
-	for in := range p.futures {
+	for {
+		in, ok := p.futures.pop(true)
+		if !ok {
+			return
+		}
 		posts = p.complete(in, posts[:0])
-	drain:
 		for len(posts) < 256 {
-			select {
-			case in, ok := <-p.futures:
-				if !ok {
-					break drain
-				}
-				posts = p.complete(in, posts)
-			default:
-				break drain
+			in, ok := p.futures.pop(false)
+			if !ok {
+				break
 			}
+			posts = p.complete(in, posts)
 		}
 		for _, ps := range posts {
 			ps.owner.Post(ps.acts)

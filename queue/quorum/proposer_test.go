@@ -198,7 +198,7 @@ func TestProposerResendsOutOfSequence(t *testing.T) {
 		p.inflight++
 		p.flying = append(p.flying, []request{first})
 		p.mu.Unlock()
-		p.futures <- inflight{f: f, reqs: []request{first}}
+		p.futures.push(inflight{f: f, reqs: []request{first}}, nil)
 		applied := q.fsm.appliedSinceSnapshot()
 		p.submit(second)
 		waitUntil(t, "m2 committed first", func() bool { return q.fsm.appliedSinceSnapshot() > applied })

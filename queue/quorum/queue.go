@@ -19,13 +19,12 @@ import (
 // state machine it applies, and the sessions of this node's channels.
 // Commands go through the proposer; the leader carries out the effects.
 type Queue struct {
-	t      *Type
-	decl   queue.Declaration
-	args   atomic.Pointer[queue.Args] // the effective arguments (UpdateArgs)
-	group  string
-	hooks  queue.Hooks
-	log    *zap.Logger
-	notify chan bool
+	t     *Type
+	decl  queue.Declaration
+	args  atomic.Pointer[queue.Args] // the effective arguments (UpdateArgs)
+	group string
+	hooks queue.Hooks
+	log   *zap.Logger
 	// observed has a value when the replica's leader changed (in a
 	// cluster; observer registered it with Raft).
 	observed chan raft.Observation
@@ -47,9 +46,6 @@ type Queue struct {
 	expiry   sync.WaitGroup // the Expired hook's goroutine
 
 	mem memberState // the members and their worker (members.go)
-
-	// standTimer runs stand (failover.go) once the leader's link closed.
-	standTimer *time.Timer
 }
 
 var _ queue.Queue = (*Queue)(nil)
@@ -281,9 +277,6 @@ func (q *Queue) endLocked() []*session {
 		if t != nil {
 			t.Stop()
 		}
-	}
-	if q.standTimer != nil {
-		q.standTimer.Stop()
 	}
 	return out
 }

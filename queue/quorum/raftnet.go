@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/warrenmq/warren/cluster"
 )
 
 // raftService is the cluster service that carries the Raft traffic of
@@ -34,10 +36,14 @@ var errRaftNetClosed = errors.New("quorum raft transport closed")
 type raftNet struct {
 	// timeout is an RPC's, raftRPCTimeout when 0 (tests shorten it).
 	timeout time.Duration
+	// timing is the beats', clusterTiming when its beat is 0.
+	timing raftTiming
 
-	mu     sync.Mutex
-	groups map[string]*groupTrans
-	run    *raftRun // nil while no group is open
+	mu       sync.Mutex
+	groups   map[string]*groupTrans
+	run      *raftRun      // nil while no group is open
+	opened   chan struct{} // closed when a group opens; nil until asked for
+	awaiting int           // requests waiting for their group to open
 }
 
 // raftRun is a raftNet while it has groups: the listener, the streams to
@@ -47,6 +53,7 @@ type raftRun struct {
 	net     Network
 	log     *zap.Logger
 	timeout time.Duration
+	timing  raftTiming
 	lis     net.Listener
 	ctx     context.Context // cancelled by stop
 	cancel  context.CancelFunc
@@ -78,7 +85,40 @@ func (rn *raftNet) open(n Network, log *zap.Logger, group string) (*groupTrans, 
 	}
 	g := newGroupTrans(rn.run, group)
 	rn.groups[group] = g
+	if rn.opened != nil {
+		close(rn.opened)
+		rn.opened = nil
+	}
 	return g, nil
+}
+
+// openedCh returns a channel closed when the next group opens.
+func (rn *raftNet) openedCh() <-chan struct{} {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.opened == nil {
+		rn.opened = make(chan struct{})
+	}
+	return rn.opened
+}
+
+// awaitSlot takes one of the maxAwaiting places of requests waiting for
+// their group, if one is free.
+func (rn *raftNet) awaitSlot() bool {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.awaiting >= maxAwaiting {
+		return false
+	}
+	rn.awaiting++
+	return true
+}
+
+// awaitDone gives back a place taken by awaitSlot.
+func (rn *raftNet) awaitDone() {
+	rn.mu.Lock()
+	rn.awaiting--
+	rn.mu.Unlock()
 }
 
 // group returns the open group named, or nil.
@@ -86,6 +126,24 @@ func (rn *raftNet) group(name []byte) *groupTrans {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	return rn.groups[string(name)]
+}
+
+// groupNamed returns the open group named, or nil.
+func (rn *raftNet) groupNamed(name string) *groupTrans {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return rn.groups[name]
+}
+
+// openGroups returns the open groups.
+func (rn *raftNet) openGroups() []*groupTrans {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	out := make([]*groupTrans, 0, len(rn.groups))
+	for _, g := range rn.groups {
+		out = append(out, g)
+	}
+	return out
 }
 
 // remove forgets g; the last group stops the service and waits for its
@@ -120,11 +178,16 @@ func startRaftRun(rn *raftNet, n Network, log *zap.Logger) (*raftRun, error) {
 	if timeout <= 0 {
 		timeout = raftRPCTimeout
 	}
-	run := &raftRun{rn: rn, net: n, log: log, timeout: timeout, lis: lis,
+	timing := rn.timing
+	if timing.beat <= 0 {
+		timing = clusterTiming
+	}
+	run := &raftRun{rn: rn, net: n, log: log, timeout: timeout, timing: timing, lis: lis,
 		peers: map[string]*raftPeer{}, conns: map[*raftConn]bool{}}
 	run.ctx, run.cancel = context.WithCancel(context.Background())
-	run.wg.Add(1)
+	run.wg.Add(2)
 	go run.accept()
+	go run.beatLoop()
 	return run, nil
 }
 
@@ -293,7 +356,7 @@ func (p *raftPeer) stream(deadline time.Time) (*raftConn, error) {
 func (p *raftPeer) connect(deadline time.Time) (*raftConn, error) {
 	ctx, cancel := context.WithDeadline(p.run.ctx, deadline)
 	defer cancel()
-	nc, err := p.run.net.Dial(ctx, p.addr, raftService)
+	nc, err := p.dialService(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("quorum raft transport: dial %s: %w", p.addr, err)
 	}
@@ -317,4 +380,25 @@ func (p *raftPeer) connect(deadline time.Time) (*raftConn, error) {
 	}()
 	p.run.log.Debug("quorum raft transport: stream to peer", zap.String("peer", p.addr))
 	return c, nil
+}
+
+// dialService dials the peer's service; while the peer has no group open
+// yet, so does not listen, it tries again for up to groupWait: the
+// members of a new group open it at about the same time, and its first
+// member asks for votes at once.
+func (p *raftPeer) dialService(ctx context.Context) (net.Conn, error) {
+	until := time.Now().Add(groupWait)
+	for {
+		nc, err := p.run.net.Dial(ctx, p.addr, raftService)
+		if err == nil || !errors.Is(err, cluster.ErrUnknownService) || time.Now().After(until) {
+			return nc, err
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+	}
 }

@@ -34,6 +34,8 @@ const (
 	kindRequestPreVote  byte = 3
 	kindTimeoutNow      byte = 4
 	kindInstallSnapshot byte = 5 // only as the first frame of a stream of its own
+	kindBeat            byte = 6 // a node's beat, on its dialled stream (raftnet_beat.go)
+	kindBeatAck         byte = 7 // a beat's acknowledgement, on the accepted stream
 )
 
 // The statuses of a response.

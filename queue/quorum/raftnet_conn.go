@@ -48,6 +48,12 @@ type raftConn struct {
 	nextID  uint64
 	pending map[uint64]*rpcCall
 	done    chan struct{} // closed when broken
+
+	// beatMu guards beatOut and beatIn's peer fields (raftnet_beat.go);
+	// it is taken before mu.
+	beatMu  sync.Mutex
+	beatOut beatOut // on a dialled stream
+	beatIn  beatIn  // on an accepted stream
 }
 
 func newRaftConn(run *raftRun, c net.Conn, p *raftPeer) *raftConn {
@@ -78,6 +84,11 @@ func (c *raftConn) fail(err error) {
 	c.run.drop(c)
 	for _, call := range pending {
 		call.ch <- callResult{err: err}
+	}
+	if c.peer == nil {
+		if addr := c.lapsed(time.Now(), 0, true); addr != "" {
+			c.run.silent(addr)
+		}
 	}
 }
 
@@ -190,6 +201,9 @@ func readFrame(r *bufio.Reader) (kind byte, id uint64, body []byte, err error) {
 // an accepted one.
 func (c *raftConn) handle(kind byte, id uint64, body []byte) error {
 	if c.peer != nil {
+		if kind == kindBeatAck {
+			return c.beatAcked(id, body)
+		}
 		if kind != kindResponse {
 			return fmt.Errorf("%w: kind %d on a dialled stream", errBadRaftFrame, kind)
 		}
@@ -202,7 +216,10 @@ func (c *raftConn) handle(kind byte, id uint64, body []byte) error {
 		}
 		return nil
 	}
-	if kind == kindResponse || kind == kindInstallSnapshot {
+	switch kind {
+	case kindBeat:
+		return c.beat(id, body)
+	case kindResponse, kindInstallSnapshot, kindBeatAck:
 		return fmt.Errorf("%w: kind %d on an accepted stream", errBadRaftFrame, kind)
 	}
 	w := newWire(body)
@@ -215,13 +232,62 @@ func (c *raftConn) handle(kind byte, id uint64, body []byte) error {
 	if err != nil {
 		return err
 	}
+	if !c.beatIn.named {
+		c.namePeer(cmd)
+	}
 	g := c.run.rn.group(name)
 	if g == nil {
-		c.respondError(id, fmt.Sprintf("quorum raft transport: no replica of group %s on this node", name))
+		c.awaitGroup(id, string(name), cmd)
 		return nil
 	}
 	g.dispatch(c, id, cmd)
 	return nil
+}
+
+const (
+	// groupWait is how long a request for a group this node has not
+	// opened waits for it: a new queue's group opens on its members at
+	// about the same time, and its first member asks for votes at once.
+	groupWait = 2 * time.Second
+	// maxAwaiting bounds the requests waiting so on a node.
+	maxAwaiting = 256
+)
+
+// awaitGroup serves request id for group name once the group opens
+// here, on a goroutine of its own, or answers it with an error after
+// groupWait, or at once when too many wait already.
+func (c *raftConn) awaitGroup(id uint64, name string, cmd any) {
+	run := c.run
+	noReplica := fmt.Sprintf("quorum raft transport: no replica of group %s on this node", name)
+	if !run.rn.awaitSlot() {
+		c.respondError(id, noReplica)
+		return
+	}
+	started := run.goTracked(func() {
+		defer run.rn.awaitDone()
+		t := time.NewTimer(groupWait)
+		defer t.Stop()
+		for {
+			opened := run.rn.openedCh()
+			if g := run.rn.groupNamed(name); g != nil {
+				g.dispatch(c, id, cmd)
+				return
+			}
+			select {
+			case <-opened:
+			case <-t.C:
+				c.respondError(id, noReplica)
+				return
+			case <-c.done:
+				return
+			case <-run.ctx.Done():
+				return
+			}
+		}
+	})
+	if !started {
+		run.rn.awaitDone()
+	}
 }
 
 // request queues a request of group to the peer and registers call for

@@ -11,11 +11,12 @@ import (
 
 // TestRaftNetFailoverTime measures how long a group of three on the
 // shared transport goes without a leader when its leader's node is lost
-// (its Raft stopped and its cluster port closed), for each heartbeat
-// timeout (raft's HeartbeatTimeout and ElectionTimeout; the lease half of
-// it) listed in WARREN_QQ_FAILOVER, WARREN_QQ_FAILOVER_ROUNDS times each
-// (default 5), with the quorum queues' commit timeout. It runs only when
-// asked:
+// (its Raft stopped and its cluster port closed), for each steady
+// heartbeat timeout (raft's HeartbeatTimeout and ElectionTimeout; see
+// timing.raft for the lease) listed in WARREN_QQ_FAILOVER,
+// WARREN_QQ_FAILOVER_ROUNDS times each (default 5). The followers stand
+// as soon as the leader's streams break, so the steady timeout should
+// not matter. It runs only when asked:
 //
 //	WARREN_QQ_FAILOVER=300ms,1s,2s,5s go test -run TestRaftNetFailoverTime -v ./queue/quorum/
 func TestRaftNetFailoverTime(t *testing.T) {

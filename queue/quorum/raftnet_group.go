@@ -24,12 +24,43 @@ type groupTrans struct {
 	name     string
 	consumer chan raft.RPC
 
+	// retimeMu serialises the switches between hurried and steady
+	// timeouts; it is taken before mu.
+	retimeMu sync.Mutex
+
 	mu        sync.Mutex
 	heartbeat func(raft.RPC)
 	inflight  int
 	closed    bool
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
+	// retime switches the replica's timeouts (raftTiming.retimer); nil
+	// until the replica runs.
+	retime func(hurry bool)
+	// chosen reports whether this replica is the one of its group to
+	// stand at once when the leader at the address given fell silent,
+	// but for the voters excepted (firstVoter); nil until the replica
+	// runs, when every follower stands.
+	chosen func(silent string, except ...raft.ServerID) bool
+	// ahead reports whether the replica's log is further on than a
+	// candidate's last entry (logAhead); nil: taken as further on.
+	ahead func(index, term uint64) bool
+	// hurried is set while the replica runs with hurried timeouts: from
+	// its start, and while its leader's node is silent, until it hears
+	// from a leader or leads.
+	hurried bool
+	// followTerm and followAddr are the term and the address of the
+	// leader whose last AppendEntries this replica accepted: beats
+	// hand the replica heartbeats only from that leader at that term.
+	followTerm uint64
+	followAddr string
+	heard      time.Time // when it last accepted an append
+	asked      time.Time // when a candidate last asked for its vote
+	// stood is set once Raft took a stand offered for the silent leader
+	// (offerStand), until the replica follows a leader again or leads.
+	stood bool
+	// id is the replica's server id, set with retime.
+	id raft.ServerID
 }
 
 var (
@@ -39,7 +70,7 @@ var (
 )
 
 func newGroupTrans(run *raftRun, name string) *groupTrans {
-	return &groupTrans{run: run, name: name, consumer: make(chan raft.RPC), done: make(chan struct{})}
+	return &groupTrans{run: run, name: name, consumer: make(chan raft.RPC), done: make(chan struct{}), hurried: true}
 }
 
 // Consumer implements raft.Transport.
@@ -54,26 +85,41 @@ func (g *groupTrans) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (r
 	return nil, raft.ErrPipelineReplicationNotSupported
 }
 
-// AppendEntries implements raft.Transport. It sends at most
-// appendEntriesBytes of entries (at least one) and cuts args.Entries to
-// those, so that raft sends the rest next.
+// AppendEntries implements raft.Transport. A heartbeat, or an empty
+// append that repeats one the follower acknowledged, is answered from
+// the follower's last answer while the follower's node acknowledges
+// beats (raftnet_beat.go); anything else goes to the follower.
 func (g *groupTrans) AppendEntries(_ raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
-	return g.roundTrip(target, kindAppendEntries, args, resp)
+	hb := isHeartbeat(args)
+	// Only a leader sends appends: it follows no one, and has its steady
+	// timeouts.
+	g.lead()
+	if c := g.run.peer(string(target)).live(); c != nil && c.answerKept(g.name, args, resp, hb, g.run.timing.silence) {
+		return nil
+	}
+	c, err := g.roundTrip(target, kindAppendEntries, args, resp)
+	if c != nil {
+		c.learn(g.name, args, resp, err, hb)
+	}
+	return err
 }
 
 // RequestVote implements raft.Transport.
 func (g *groupTrans) RequestVote(_ raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
-	return g.roundTrip(target, kindRequestVote, args, resp)
+	_, err := g.roundTrip(target, kindRequestVote, args, resp)
+	return err
 }
 
 // RequestPreVote implements raft.WithPreVote.
 func (g *groupTrans) RequestPreVote(_ raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
-	return g.roundTrip(target, kindRequestPreVote, args, resp)
+	_, err := g.roundTrip(target, kindRequestPreVote, args, resp)
+	return err
 }
 
 // TimeoutNow implements raft.Transport.
 func (g *groupTrans) TimeoutNow(_ raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {
-	return g.roundTrip(target, kindTimeoutNow, args, resp)
+	_, err := g.roundTrip(target, kindTimeoutNow, args, resp)
+	return err
 }
 
 // InstallSnapshot implements raft.Transport, on a stream of its own
@@ -113,29 +159,34 @@ func (g *groupTrans) Close() error {
 	return nil
 }
 
-// roundTrip sends args to target and decodes the answer into resp.
-func (g *groupTrans) roundTrip(target raft.ServerAddress, kind byte, args, resp any) error {
+// roundTrip sends args to target and decodes the answer into resp; it
+// returns the stream the request went on, nil if none.
+func (g *groupTrans) roundTrip(target raft.ServerAddress, kind byte, args, resp any) (*raftConn, error) {
+	return g.roundTripBy(target, kind, args, resp, time.Now().Add(g.run.timeout))
+}
+
+// roundTripBy is roundTrip with a deadline of its own.
+func (g *groupTrans) roundTripBy(target raft.ServerAddress, kind byte, args, resp any, deadline time.Time) (*raftConn, error) {
 	select {
 	case <-g.done:
-		return raft.ErrTransportShutdown
+		return nil, raft.ErrTransportShutdown
 	default:
 	}
-	deadline := time.Now().Add(g.run.timeout)
 	c, err := g.run.peer(string(target)).stream(deadline)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	call := callPool.Get().(*rpcCall)
 	if err := c.request(call, kind, g.name, args, deadline); err != nil {
 		call.conn = nil
 		callPool.Put(call)
-		return err
+		return c, err
 	}
 	body, err := call.wait(deadline)
 	if err != nil {
-		return err
+		return c, err
 	}
-	return decodeResponse(body, resp)
+	return c, decodeResponse(body, resp)
 }
 
 // isHeartbeat reports whether cmd is an AppendEntries raft sends as a
@@ -196,6 +247,7 @@ func (g *groupTrans) dispatch(c *raftConn, id uint64, cmd any) {
 // and queues its answer.
 func (g *groupTrans) serve(c *raftConn, id uint64, cmd any) {
 	defer g.end()
+	g.askedFor(cmd)
 	respCh := make(chan raft.RPCResponse, 1)
 	rpc := raft.RPC{Command: cmd, RespChan: respCh}
 	if hb := g.heartbeatHandler(cmd); hb != nil {
@@ -217,10 +269,250 @@ func (g *groupTrans) serve(c *raftConn, id uint64, cmd any) {
 		} else if r.Response == nil {
 			c.respondError(id, "quorum raft transport: no response")
 		} else {
+			g.follow(cmd, r.Response)
 			c.respond(id, r.Response)
+			g.refusedStand(cmd, r.Response)
 		}
 	case <-g.done:
 		c.respondError(id, raft.ErrTransportShutdown.Error())
 	case <-c.done:
 	}
+}
+
+// follow records the leader of an AppendEntries the replica accepted
+// (its log may not have matched),
+// and brings back its steady timeouts; a vote the replica granted means
+// it follows no one until the election is over.
+func (g *groupTrans) follow(cmd, resp any) {
+	if v, ok := resp.(*raft.RequestVoteResponse); ok {
+		if v.Granted {
+			g.mu.Lock()
+			g.followAddr = ""
+			g.mu.Unlock()
+		}
+		return
+	}
+	a, ok := cmd.(*raft.AppendEntriesRequest)
+	r, rok := resp.(*raft.AppendEntriesResponse)
+	// A refusal at the leader's term (the follower's log is behind)
+	// still accepts the leader.
+	if !ok || !rok || r.Term != a.Term || len(a.Addr) == 0 {
+		return
+	}
+	now := time.Now()
+	g.mu.Lock()
+	g.followTerm, g.heard, g.stood = a.Term, now, false
+	if g.followAddr != string(a.Addr) {
+		g.followAddr = string(a.Addr)
+	}
+	g.mu.Unlock()
+	g.calm()
+}
+
+// askedFor records a candidate's request for the replica's vote (or
+// pre-vote) as it arrives, before raft takes it: a follower that stands
+// later in a silent leader's stead (raftRun.stand) leaves the election
+// to that candidate.
+func (g *groupTrans) askedFor(cmd any) {
+	switch cmd.(type) {
+	case *raft.RequestVoteRequest, *raft.RequestPreVoteRequest:
+		now := time.Now()
+		g.mu.Lock()
+		g.asked = now
+		g.mu.Unlock()
+	}
+}
+
+// lead records that the replica leads: it follows no one, and gets its
+// steady timeouts back.
+func (g *groupTrans) lead() {
+	g.mu.Lock()
+	g.followAddr, g.stood = "", false
+	g.mu.Unlock()
+	g.calm()
+}
+
+// standNow has the replica stand for election at once, as when its
+// leader hands leadership over (raft's TimeoutNow): it asks for votes
+// without a pre-vote, and the others grant them though they still know
+// a leader; it reports whether Raft took the request within standTake.
+// Used by the first member of a new group, by a restarted first voter
+// whose pre-votes a majority granted, and by a follower whose log is
+// further on than a candidate's for a silent leader.
+func (g *groupTrans) standNow() bool {
+	if g.begin() != "" {
+		return false
+	}
+	defer g.end()
+	rpc := standRPC()
+	t := time.NewTimer(standTake)
+	defer t.Stop()
+	select {
+	case g.consumer <- rpc:
+		return true
+	case <-t.C:
+		// Raft is busy (restoring a snapshot, writing): standing
+		// later could split a vote another member began meanwhile.
+	case <-g.done:
+	}
+	return false
+}
+
+// offerStand hands the replica a stand (standNow's request) if Raft
+// takes it at once and the replica still follows the leader at addr
+// and did not stand for it already; it reports false while Raft is
+// busy, true once there is nothing more to do.
+func (g *groupTrans) offerStand(addr string) bool {
+	g.mu.Lock()
+	if g.closed || g.followAddr != addr || g.stood {
+		g.mu.Unlock()
+		return true
+	}
+	g.stood = true
+	g.mu.Unlock()
+	select {
+	case g.consumer <- standRPC():
+		return true
+	default:
+	}
+	g.mu.Lock()
+	g.stood = false
+	g.mu.Unlock()
+	return false
+}
+
+// standRPC is the request that has a replica stand at once: a
+// TimeoutNow, as its leader would send it to hand leadership over.
+func standRPC() raft.RPC {
+	return raft.RPC{Command: &raft.TimeoutNowRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax}},
+		RespChan: make(chan raft.RPCResponse, 1)}
+}
+
+// localID returns the replica's server id.
+func (g *groupTrans) localID() raft.ServerID {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.id
+}
+
+// standTake is how long standNow waits for raft to take its request.
+const standTake = 50 * time.Millisecond
+
+// setRetime gives the group the function that switches its replica's
+// timeouts, and the one that tells whether it stands first when its
+// leader's node falls silent; the replica runs with hurried timeouts
+// until then.
+func (g *groupTrans) setRetime(id raft.ServerID, f func(hurry bool), chosen func(silent string, except ...raft.ServerID) bool) {
+	g.retimeMu.Lock()
+	g.mu.Lock()
+	g.id, g.retime, g.chosen = id, f, chosen
+	g.mu.Unlock()
+	g.retimeMu.Unlock()
+}
+
+// setAhead gives the group the function that tells whether its
+// replica's log is further on than a candidate's (logAhead).
+func (g *groupTrans) setAhead(f func(index, term uint64) bool) {
+	g.mu.Lock()
+	g.ahead = f
+	g.mu.Unlock()
+}
+
+// isChosen reports whether this replica stands first when the leader at
+// silent fell silent, but for the voters excepted.
+func (g *groupTrans) isChosen(silent string, except ...raft.ServerID) bool {
+	g.mu.Lock()
+	f := g.chosen
+	g.mu.Unlock()
+	return f == nil || f(silent, except...)
+}
+
+// refusedStand follows the replica's answer to a vote request: when it
+// refused a candidate that stood at once (a leadership transfer's vote
+// request), the replica hurries, so that if the candidate deposed a
+// leader and cannot win, the group elects again within timing.hurry
+// rather than timing.steady; and it stands in the candidate's stead
+// when the candidate stood for a silent leader this replica still
+// follows and this replica's log is further on (standInstead).
+func (g *groupTrans) refusedStand(cmd, resp any) {
+	req, ok := cmd.(*raft.RequestVoteRequest)
+	r, rok := resp.(*raft.RequestVoteResponse)
+	if !ok || !rok || r.Granted || !req.LeadershipTransfer {
+		return
+	}
+	g.mu.Lock()
+	leader, ahead := g.followAddr, g.ahead
+	g.mu.Unlock()
+	g.switchTimeouts(true, leader)
+	if leader == "" || leader == string(req.Addr) || g.run.beatingFrom(leader) ||
+		(ahead != nil && !ahead(req.LastLogIndex, req.LastLogTerm)) {
+		// It follows a leader that lives, or it refused for another
+		// reason than its log (it voted in that term already): the
+		// candidate, or the one it voted for, may win.
+		return
+	}
+	g.standInstead(leader, raft.ServerID(req.ID))
+}
+
+// standInstead has the replica stand in the stead of candidate, whose
+// vote it refused for its log: at once if it is the first voter but
+// for the silent leader's and the candidate's, so that of the replicas
+// that refused the candidate only one stands at once (two that stand
+// together depose each other, and the one that loses holds the group
+// up); the others standGrace later, if they still follow the silent
+// leader and no candidate asked for their vote since.
+func (g *groupTrans) standInstead(silent string, candidate raft.ServerID) {
+	if g.isChosen(silent, candidate) {
+		g.standNow()
+		return
+	}
+	since := time.Now()
+	g.run.goTracked(func() {
+		t := time.NewTimer(standGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-g.done:
+			return
+		case <-g.run.ctx.Done():
+			return
+		}
+		if g.following(silent) && !g.askedSince(since) {
+			g.standNow()
+		}
+	})
+}
+
+// calm brings back the replica's steady timeouts if it hurries: it
+// heard from a leader, or leads.
+func (g *groupTrans) calm() {
+	g.mu.Lock()
+	h := g.hurried
+	g.mu.Unlock()
+	if h {
+		g.switchTimeouts(false, "")
+	}
+}
+
+// hurryIfFollowing gives the replica its hurried timeouts if its leader
+// is at addr, whose node fell silent.
+func (g *groupTrans) hurryIfFollowing(addr string) {
+	g.switchTimeouts(true, addr)
+}
+
+// switchTimeouts switches the replica to hurried timeouts (when it
+// follows addr) or back to its steady ones, unless it runs with those
+// already or has no retime yet.
+func (g *groupTrans) switchTimeouts(hurry bool, addr string) {
+	g.retimeMu.Lock()
+	defer g.retimeMu.Unlock()
+	g.mu.Lock()
+	f := g.retime
+	if f == nil || g.closed || g.hurried == hurry || (hurry && g.followAddr != addr) {
+		g.mu.Unlock()
+		return
+	}
+	g.hurried = hurry
+	g.mu.Unlock()
+	f(hurry)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -26,7 +27,7 @@ import (
 // raftNode is one node: its cluster port and its Raft transport.
 type raftNode struct {
 	tr  *cluster.Transport
-	net testNet
+	net Network
 	rn  *raftNet
 }
 
@@ -40,7 +41,7 @@ func newRaftNodes(t *testing.T, n int) []*raftNode {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { tr.Close() })
-		nodes[i] = &raftNode{tr: tr, net: testNet{Transport: tr, book: &addrBook{}}, rn: &raftNet{}}
+		nodes[i] = &raftNode{tr: tr, net: testNet{Transport: tr, book: &addrBook{}}, rn: &raftNet{timing: testTiming}}
 	}
 	return nodes
 }
@@ -162,8 +163,23 @@ func (r *replica) stop() {
 // timing is a group's Raft timing in a test.
 type timing struct{ heartbeat, commit time.Duration }
 
-// quick is the quorum queues' own timing (type.go).
-var quick = timing{300 * time.Millisecond, 10 * time.Millisecond}
+// testTiming is the timing of the groups and beats of these tests: the
+// quorum queues' (type.go) scaled down, so that a test waits through
+// several steady timeouts in seconds.
+var testTiming = raftTiming{
+	steady:   time.Second,
+	hurry:    600 * time.Millisecond,
+	lease:    600 * time.Millisecond,
+	commit:   500 * time.Millisecond,
+	beat:     100 * time.Millisecond,
+	silence:  350 * time.Millisecond,
+	inject:   300 * time.Millisecond,
+	unlisted: 400 * time.Millisecond,
+}
+
+// quick is testTiming with a short commit timeout, so that followers
+// apply promptly.
+var quick = timing{testTiming.steady, 10 * time.Millisecond}
 
 // startReplica starts node i's replica of group, whose members are
 // nodes; boot bootstraps it with all of them.
@@ -172,9 +188,11 @@ func startReplica(t *testing.T, nodes []*raftNode, i int, group string, tm timin
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(fmt.Sprintf("n%d", i))
 	c.Logger = hclog.NewNullLogger()
-	c.HeartbeatTimeout, c.ElectionTimeout = tm.heartbeat, tm.heartbeat
-	c.LeaderLeaseTimeout = tm.heartbeat / 2
-	c.CommitTimeout = tm.commit
+	if os.Getenv("WARREN_RAFT_LOG") != "" {
+		c.Logger = hclog.New(&hclog.LoggerOptions{Name: string(c.LocalID) + "/" + group, Level: hclog.Info})
+	}
+	tt := tm.raft()
+	tt.configure(c)
 	if tune != nil {
 		tune(c)
 	}
@@ -197,7 +215,19 @@ func startReplica(t *testing.T, nodes []*raftNode, i int, group string, tm timin
 	if err != nil {
 		t.Fatal(err)
 	}
+	trans.setRetime(c.LocalID, tt.retimer(r, zap.NewNop()), firstVoter(r, c.LocalID))
 	return &replica{r: r, fsm: fsm, trans: trans}
+}
+
+// raft returns testTiming with tm's steady heartbeat timeout and commit
+// timeout, its lease long enough for the leader's heartbeats (every
+// steady/5 at most).
+func (tm timing) raft() raftTiming {
+	tt := testTiming
+	tt.steady, tt.commit = tm.heartbeat, tm.commit
+	tt.lease = max(tt.lease, tm.heartbeat/3)
+	tt.hurry = max(tt.hurry, tt.lease)
+	return tt
 }
 
 // raftEventually polls cond until it holds, failing the test after d.
@@ -432,7 +462,12 @@ func answerer(t *testing.T, g *groupTrans) (stop func()) {
 		for {
 			select {
 			case rpc := <-g.Consumer():
-				a := rpc.Command.(*raft.AppendEntriesRequest)
+				a, ok := rpc.Command.(*raft.AppendEntriesRequest)
+				if !ok {
+					// A TimeoutNow when the group's leader seems gone.
+					rpc.Respond(nil, errors.New("not a replica"))
+					continue
+				}
 				rpc.Respond(&raft.AppendEntriesResponse{Term: a.Term, LastLog: a.PrevLogEntry, Success: true}, nil)
 			case <-done:
 				return
@@ -635,6 +670,9 @@ func TestRaftNetBadFrames(t *testing.T) {
 		{"an answer where requests go", []byte{0, 0, 0, 3, kindResponse, 1, respOK}},
 		{"a request that does not decode", []byte{0, 0, 0, 5, kindAppendEntries, 1, 1, 'g', 0xff}},
 		{"an unknown kind", []byte{0, 0, 0, 4, 77, 1, 1, 'g'}},
+		{"a beat whose first group id is 2", []byte{0, 0, 0, 13, kindBeat, 1, 1, 'a', 1, 2, 1, 'g', 1, 3, 0, 0, 0}},
+		{"a beat listing more groups than it has bytes", []byte{0, 0, 0, 6, kindBeat, 1, 1, 'a', 0, 0x7f}},
+		{"a beat's acknowledgement where beats go", []byte{0, 0, 0, 3, kindBeatAck, 1, 0}},
 	}
 	for _, f := range frames {
 		c, err := a.tr.Dial(t.Context(), b.tr.Addr(), raftService)

@@ -182,7 +182,7 @@ func (t *Type) Declare(_ context.Context, d queue.Declaration, h queue.Hooks) (q
 			"invalid property for quorum queue '%s' in vhost '%s'", d.Name, d.VHost)
 	}
 	g := groupName(d.VHost, d.Name)
-	q := &Queue{t: t, decl: d, group: g, hooks: h, log: t.log, notify: make(chan bool, 1),
+	q := &Queue{t: t, decl: d, group: g, hooks: h, log: t.log,
 		observed: make(chan raft.Observation, 1), sessions: map[queue.Publisher]*session{}}
 	q.args.Store(&d.Args)
 	q.fsm = newFSM(q, fifo.NewState(fifo.ConfigFromArgs(d.Args, d.Args.DeadLetterStrategy, 0)))
@@ -222,7 +222,6 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(t.cfg.Node)
 	c.Logger = t.cfg.RaftLogger.Named(q.group)
-	c.NotifyCh = q.notify
 	c.MaxAppendEntries = 512
 	// Snapshots are asked for by the state machine (fsm.Apply), never
 	// by count or timer.
@@ -235,6 +234,7 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 	c.ShutdownOnRemove = false
 	var trans raft.Transport
 	var boot []raft.Server
+	var fresh bool // a new group, bootstrapped here
 	members := q.members()
 	if t.cfg.Net == nil || len(members) == 0 {
 		// A group of one elects itself at once.
@@ -250,15 +250,7 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 			}
 			defer q.syncMembersSoon()
 		}
-		c.HeartbeatTimeout = heartbeat
-		c.ElectionTimeout = heartbeat
-		// At or below what kick lowers the heartbeat timeout to.
-		c.LeaderLeaseTimeout = heartbeat - kickStep
-		// An idle leader sends each follower an append carrying its
-		// commit index every CommitTimeout; under load every entry
-		// carries it anyway, so a long one costs nothing but spares idle
-		// groups most of their traffic.
-		c.CommitTimeout = 500 * time.Millisecond
+		clusterTiming.configure(c) // timing.go
 		g, gerr := t.raftNet.open(t.cfg.Net, t.log, q.group)
 		if gerr != nil {
 			return gerr
@@ -267,7 +259,9 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 		defer func() {
 			if err != nil {
 				g.Close()
+				return
 			}
+			t.startStanding(q, g, c.LocalID, fresh && members[0] == t.cfg.Node, !fresh)
 		}()
 	}
 	logs, stable, snaps, err := t.storage(q.group)
@@ -278,7 +272,8 @@ func (t *Type) startRaft(q *Queue, bootstrap bool) (err error) {
 	if err != nil {
 		return err
 	}
-	if !has && bootstrap {
+	fresh = !has && bootstrap
+	if fresh {
 		if boot == nil {
 			// Addresses are needed only here: a replica that restarts
 			// finds its peers in its own configuration, before its node
