@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/broker/policy"
 	"github.com/warrenmq/warren/protocol"
 )
 
@@ -107,8 +108,9 @@ func (s *Server) getExchange(r *request) (reply, *apiError) {
 func queueItem(q broker.QueueInfo) item {
 	it := item{"name": q.Name, "vhost": q.Vhost, "type": q.Type, "durable": q.Durable,
 		"auto_delete": q.AutoDelete, "exclusive": q.Exclusive, "arguments": table(q.Args), "node": q.Node,
-		"policy": nil, "operator_policy": nil, "effective_policy_definition": item{},
-		"exclusive_consumer_tag": nil, "single_active_consumer_tag": nil}
+		"policy": orNull(q.Policy), "operator_policy": orNull(q.OperatorPolicy),
+		"exclusive_consumer_tag": nil, "single_active_consumer_tag": nil,
+		"effective_policy_definition": effectivePolicy(q.EffectivePolicy)}
 	if q.Members != nil {
 		it["members"] = q.Members
 	}
@@ -121,6 +123,24 @@ func queueItem(q broker.QueueInfo) item {
 		it["state"] = "down"
 	}
 	return it
+}
+
+// orNull is a name, or null for none, as RabbitMQ writes a queue's policy
+// and operator_policy.
+func orNull(name string) any {
+	if name == "" {
+		return nil
+	}
+	return name
+}
+
+// effectivePolicy is a queue's effective_policy_definition: the merged
+// definition, {} when no policy applies.
+func effectivePolicy(d policy.Definition) any {
+	if d == nil {
+		return item{}
+	}
+	return d
 }
 
 func (s *Server) listQueues(r *request) (reply, *apiError) {
