@@ -23,6 +23,8 @@ type Broker interface {
 	Vhosts() []string
 	Exchanges(vhost string) []broker.ExchangeInfo
 	Queues(ctx context.Context, vhost string) []broker.QueueInfo
+	LocalQueues(ctx context.Context) []broker.QueueInfo
+	Totals() broker.Totals
 	Bindings(vhost string) []broker.BindingInfo
 	Connections() []broker.ConnectionInfo
 	Channels() []broker.ChannelInfo

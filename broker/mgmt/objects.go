@@ -72,12 +72,21 @@ func (s *Server) listExchanges(r *request) (reply, *apiError) {
 	if err != nil {
 		return reply{}, err
 	}
-	var out []item
-	for _, v := range vhosts {
-		for _, x := range s.b.Exchanges(v) {
-			out = append(out, exchangeItem(x))
-		}
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
 	}
+	var xs []broker.ExchangeInfo
+	for _, v := range vhosts {
+		xs = append(xs, s.b.Exchanges(v)...)
+	}
+	out := make([]item, len(xs))
+	s.stats.view(func() {
+		for i, x := range xs {
+			out[i] = exchangeItem(x)
+			s.stats.putExchangeStats(out[i], x, rg, false)
+		}
+	})
 	return list(r, out, "vhost", "name")
 }
 
@@ -99,8 +108,13 @@ func (s *Server) getExchange(r *request) (reply, *apiError) {
 	if !found {
 		return reply{}, notFound()
 	}
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
+	}
 	it := exchangeItem(x)
 	it["incoming"], it["outgoing"] = []item{}, []item{}
+	s.stats.view(func() { s.stats.putExchangeStats(it, x, rg, rg.msgRates != nil) })
 	return ok(it)
 }
 
@@ -148,12 +162,21 @@ func (s *Server) listQueues(r *request) (reply, *apiError) {
 	if err != nil {
 		return reply{}, err
 	}
-	var out []item
-	for _, v := range vhosts {
-		for _, q := range s.b.Queues(r.Context(), v) {
-			out = append(out, queueItem(q))
-		}
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
 	}
+	var qs []broker.QueueInfo
+	for _, v := range vhosts {
+		qs = append(qs, s.b.Queues(r.Context(), v)...)
+	}
+	out := make([]item, len(qs))
+	s.stats.view(func() {
+		for i, q := range qs {
+			out[i] = queueItem(q)
+			s.stats.putQueueStats(out[i], q, rg, false)
+		}
+	})
 	return list(r, out, "vhost", "name")
 }
 
@@ -172,7 +195,12 @@ func (s *Server) getQueue(r *request) (reply, *apiError) {
 	if !found {
 		return reply{}, notFound()
 	}
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
+	}
 	it := queueItem(q)
+	s.stats.view(func() { s.stats.putQueueStats(it, q, rg, rg.msgRates != nil || rg.lengths != nil) })
 	var cs []item
 	for _, c := range s.b.Consumers() {
 		if c.Vhost == q.Vhost && c.Queue == q.Name {
