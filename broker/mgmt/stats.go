@@ -16,9 +16,9 @@ import (
 // node's totals, the queues it serves (QueueSamples), the exchanges,
 // channels and connections), which reads atomics and takes the broker's
 // locks only briefly, and records them as the newest point of each
-// object's series. With 10,000 queues a tick takes about 4 ms, and each
-// queue's series (two points) about 300 bytes.
-// An object not seen at a tick is forgotten. The API's handlers read the
+// object's series. With 10,000 queues a tick takes about 4 ms (15 ms
+// on a loaded machine), and each queue's series (two points) about 300
+// bytes. An object not seen at a tick is forgotten. The API's handlers read the
 // series under the sampler's lock.
 
 // DefaultStatsInterval is RabbitMQ's collect_statistics_interval.
