@@ -61,7 +61,7 @@ test-late: ## Run the broker's tests and the e2e suite again with classic queues
 	WARREN_E2E_LATE=1 $(GO) test -race -count=1 -timeout 10m ./e2e
 
 .PHONY: test-scale
-test-scale: ## With 10,000 queues, measure the management API (a page of 100, the whole list; target 200 ms) and the console's queues page, without the race detector.
+test-scale: ## With 10,000 queues, measure the management API (a page of 100, the whole list; target 200 ms), a sample of the rates' counters and the console's queues page, without the race detector.
 	$(GO) test -p 1 -count=1 -run 'TenThousand' -v ./broker/mgmt/...
 
 .PHONY: test-short

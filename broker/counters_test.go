@@ -58,6 +58,12 @@ func TestMessageCounters(t *testing.T) {
 			if qs[0].MessageStats != wantQ {
 				t.Errorf("queue: %+v, want %+v", qs[0].MessageStats, wantQ)
 			}
+			samples := s.QueueSamples(context.Background(), nil)
+			if len(samples) != 1 || samples[0].Vhost != "/" || samples[0].Name != "cq" || !samples[0].Running ||
+				samples[0].MessageStats != wantQ || samples[0].Ready != uint64(qs[0].Stats.Ready) ||
+				samples[0].Unacked != uint64(qs[0].Stats.Unacked) {
+				t.Errorf("QueueSamples = %+v, want the queue's %+v and depths %+v", samples, wantQ, qs[0].Stats)
+			}
 			xs := map[string]MessageStats{}
 			for _, x := range s.Exchanges("/") {
 				xs[x.Name] = x.MessageStats

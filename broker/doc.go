@@ -578,5 +578,7 @@
 // socket octets are atomics of their own. statsMu is taken before
 // Server.mu, chMu and a channel's mu, never while holding them.
 // LocalQueues lists the queues this node runs, read locally, with a
-// quorum replica's Raft figures (queue.RaftReporter).
+// quorum replica's Raft figures (queue.RaftReporter); QueueSamples reads
+// only their counters and depths, unsorted into a reused slice, for the
+// management API's sampler, which reads them every 5 s.
 package broker

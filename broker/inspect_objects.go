@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/warrenmq/warren/broker/meta"
+	"github.com/warrenmq/warren/broker/policy"
 	"github.com/warrenmq/warren/exchange"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
@@ -49,6 +50,12 @@ type QueueInfo struct {
 	// Raft is the Raft figures of this node's replica of a quorum queue
 	// (LocalQueues only; nil elsewhere).
 	Raft *queue.RaftMetrics
+	// Policy and OperatorPolicy name the policy and the operator policy
+	// in force on the queue ("" for none), EffectivePolicy is their
+	// definitions merged (RabbitMQ's effective_policy_definition; nil
+	// for none). Queues sets them; LocalQueues leaves them empty.
+	Policy, OperatorPolicy string
+	EffectivePolicy        policy.Definition
 }
 
 // BindingInfo is a binding of a vhost. Source "" is the default
@@ -99,16 +106,27 @@ func (s *Server) Exchanges(vhost string) []ExchangeInfo {
 
 // Queues lists the queues of a vhost, sorted by name, with the counters
 // of each (asked of the queue with ctx, which bounds the wait for queues
-// on other nodes).
+// on other nodes) and the policies in force on it.
 func (s *Server) Queues(ctx context.Context, vhost string) []QueueInfo {
 	var defs []meta.QueueDef
-	s.fsm.read(func(st *meta.State) { defs = st.Queues(vhost) })
-	slices.SortFunc(defs, func(a, b meta.QueueDef) int { return strings.Compare(a.Name, b.Name) })
+	var pols []policy.Effective
+	s.fsm.read(func(st *meta.State) {
+		defs = st.Queues(vhost)
+		slices.SortFunc(defs, func(a, b meta.QueueDef) int { return strings.Compare(a.Name, b.Name) })
+		pols = make([]policy.Effective, len(defs))
+		for i := range defs {
+			pols[i] = st.QueuePolicy(vhost, &defs[i])
+		}
+	})
 	v := s.vhost(vhost)
 	out := make([]QueueInfo, 0, len(defs))
-	for _, d := range defs {
+	for i, d := range defs {
 		qi := QueueInfo{Vhost: vhost, Name: d.Name, Type: d.Type, Durable: d.Durable, AutoDelete: d.AutoDelete,
-			Exclusive: d.Exclusive, Args: d.Args, Node: d.Home, Members: d.Members, OwnerNode: d.Owner.Node}
+			Exclusive: d.Exclusive, Args: d.Args, Node: d.Home, Members: d.Members, OwnerNode: d.Owner.Node,
+			Policy: pols[i].Policy, OperatorPolicy: pols[i].Operator}
+		if !pols[i].None() {
+			qi.EffectivePolicy = pols[i].Definition
+		}
 		if qi.Type == "" {
 			qi.Type = "classic"
 		}

@@ -244,6 +244,42 @@ func (s *Server) LocalQueues(ctx context.Context) []QueueInfo {
 	return out
 }
 
+// QueueSample is a queue's counters as a statistics sampler reads them:
+// MessageStats as QueueInfo's, and, when Running (the queue runs on this
+// node), its depths.
+type QueueSample struct {
+	Vhost, Name    string
+	Running        bool
+	Ready, Unacked uint64
+	MessageStats   MessageStats
+}
+
+// QueueSamples appends to dst (which may be a previous answer, reused)
+// the counters of every queue this node serves, in no order: what
+// LocalQueues reads, without the definitions, the Raft figures or the
+// sorting, for a sampler that reads them every few seconds.
+func (s *Server) QueueSamples(ctx context.Context, dst []QueueSample) []QueueSample {
+	dst = dst[:0]
+	var es []*queueEntry
+	for _, v := range s.vhostList() {
+		v.mu.RLock()
+		es = es[:0]
+		for _, e := range v.queues {
+			es = append(es, e)
+		}
+		v.mu.RUnlock()
+		for _, e := range es {
+			qs := QueueSample{Vhost: v.name, Name: e.def.Name, MessageStats: e.stats.messageStats()}
+			if !e.remote {
+				st := e.q.Stats(ctx)
+				qs.Running, qs.Ready, qs.Unacked = true, uint64(st.Ready), uint64(st.Unacked)
+			}
+			dst = append(dst, qs)
+		}
+	}
+	return dst
+}
+
 // localQueueInfo describes e, a queue running here.
 func (s *Server) localQueueInfo(ctx context.Context, vhost string, e *queueEntry) QueueInfo {
 	d := e.def

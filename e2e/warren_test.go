@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"os"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -12,6 +13,11 @@ import (
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/queuetest"
 )
+
+// statsInterval is how often the in-process management API samples
+// message rates: RabbitMQ's 5 s shortened, so that rates rise and fall
+// within a test's polling.
+const statsInterval = 100 * time.Millisecond
 
 // This file starts Warren in-process for the suite (see TestMain). Build
 // with -tags e2e_nowarren to run against WARREN_E2E_URL without compiling
@@ -57,7 +63,7 @@ func init() {
 			remove()
 			return "", nil, err
 		}
-		api := mgmt.New(mgmt.Config{Broker: srv, Logger: zap.NewNop()})
+		api := mgmt.New(mgmt.Config{Broker: srv, Logger: zap.NewNop(), StatsInterval: statsInterval})
 		if err := api.Start("127.0.0.1:0"); err != nil {
 			_ = srv.Close()
 			remove()

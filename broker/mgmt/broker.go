@@ -23,6 +23,8 @@ type Broker interface {
 	Vhosts() []string
 	Exchanges(vhost string) []broker.ExchangeInfo
 	Queues(ctx context.Context, vhost string) []broker.QueueInfo
+	QueueSamples(ctx context.Context, dst []broker.QueueSample) []broker.QueueSample
+	Totals() broker.Totals
 	Bindings(vhost string) []broker.BindingInfo
 	Connections() []broker.ConnectionInfo
 	Channels() []broker.ChannelInfo

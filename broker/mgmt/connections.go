@@ -63,12 +63,23 @@ func (s *Server) listConnections(r *request) (reply, *apiError) {
 	if v := r.path("vhost"); v != "" && !s.vhostExists(v) {
 		return reply{}, notFound()
 	}
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
+	}
 	var out []item
+	var names []string
 	for _, c := range s.visibleConnections(r.user) {
 		if r.path("vhost") == "" || c.Vhost == r.path("vhost") {
 			out = append(out, connectionItem(c))
+			names = append(names, c.Name)
 		}
 	}
+	s.stats.view(func() {
+		for i, it := range out {
+			s.stats.putConnectionStats(it, names[i], rg, false)
+		}
+	})
 	return list(r, out, "vhost", "name")
 }
 
@@ -91,7 +102,13 @@ func (s *Server) getConnection(r *request) (reply, *apiError) {
 	if err != nil {
 		return reply{}, err
 	}
-	return ok(connectionItem(c))
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
+	}
+	it := connectionItem(c)
+	s.stats.view(func() { s.stats.putConnectionStats(it, c.Name, rg, rg.dataRates != nil) })
+	return ok(it)
 }
 
 // deleteConnection closes a connection with 320 CONNECTION_FORCED and
@@ -129,18 +146,29 @@ func (s *Server) channelsWhere(r *request, keep func(broker.ChannelInfo) bool) [
 	for _, c := range s.b.Connections() {
 		conns[c.Name] = c
 	}
+	rg, _ := requestRanges(r)
 	var out []item
+	var names []string
 	for _, ch := range s.b.Channels() {
 		if (isMonitor(r.user) || ch.User == r.user.Name) && keep(ch) {
 			out = append(out, channelItem(ch, conns))
+			names = append(names, ch.Name)
 		}
 	}
+	s.stats.view(func() {
+		for i, it := range out {
+			s.stats.putChannelStats(it, names[i], rg, false)
+		}
+	})
 	return out
 }
 
 func (s *Server) listChannels(r *request) (reply, *apiError) {
 	if v := r.path("vhost"); v != "" && !s.vhostExists(v) {
 		return reply{}, notFound()
+	}
+	if _, err := requestRanges(r); err != nil {
+		return reply{}, err
 	}
 	return list(r, s.channelsWhere(r, func(ch broker.ChannelInfo) bool {
 		return r.path("vhost") == "" || ch.Vhost == r.path("vhost")
@@ -155,6 +183,9 @@ func (s *Server) connectionChannels(r *request) (reply, *apiError) {
 }
 
 func (s *Server) getChannel(r *request) (reply, *apiError) {
+	if _, err := requestRanges(r); err != nil {
+		return reply{}, err
+	}
 	for _, it := range s.channelsWhere(r, func(ch broker.ChannelInfo) bool { return ch.Name == r.path("name") }) {
 		return ok(it)
 	}

@@ -21,6 +21,19 @@
 // operational resources: queue actions, the quorum-critical check and
 // the feature flags (operations.go).
 //
+// Message statistics and rates are RabbitMQ's "basic" rates_mode: a
+// sampler (stats.go) reads the node's counters every StatsInterval
+// (RabbitMQ's collect_statistics_interval, 5 s) through the Broker API
+// (Totals, QueueSamples, Exchanges, Channels, Connections) and keeps
+// each object's points in a ring (stats_series.go): two per queue,
+// exchange, channel and connection, 121 for the node and each vhost,
+// and for at most 256 other objects once asked for with a range. An
+// object not seen at a tick is forgotten. stats_format.go turns points
+// into message_stats and *_details (the rate is the change between the
+// two newest points per second; with ?msg_rates_age=…&msg_rates_incr=…
+// and the lengths_ and data_rates_ pairs, samples, avg_rate and avg), and
+// stats_items.go adds them to each resource's objects.
+//
 // Exchanges, queues and bindings are declared, deleted and purged
 // (objects_write.go), and messages published, fetched and round-tripped
 // by the aliveness test (messages.go, properties.go), as RabbitMQ's
@@ -55,9 +68,11 @@
 // the tls.Config of broker.ServerTLSConfig, which reloads changed
 // certificate files at handshakes) each run net/http's Serve on one
 // goroutine, which starts one per connection; one http.Server serves
-// both. Close shuts the server down (waiting up to five seconds for
-// requests under way, then closing their connections) and waits for the
-// Serve goroutines. Each request's work is bounded by a
+// both. The first listener also starts the sampler's goroutine, which
+// samples at once and then every StatsInterval. Close shuts the server
+// down (waiting up to five seconds for requests under way, then closing
+// their connections) and waits for the Serve goroutines, then stops the
+// sampler and waits for it. Each request's work is bounded by a
 // thirty-second context.
 //
 // A request that changes objects or messages opens one in-process AMQP
@@ -70,7 +85,10 @@
 //
 // # Locks
 //
-// Server.mu guards the listeners and the closed flag; it is a leaf. Every
+// Server.mu guards the listeners and the closed flag; it is a leaf.
+// sampler.mu guards the series; it is a leaf too: the sampler reads the
+// broker before taking it, and handlers read the broker first, then
+// take it to add the figures to their objects. Every
 // other read goes through the broker's API, which takes the broker's own
 // locks briefly (broker/inspect.go).
 package mgmt

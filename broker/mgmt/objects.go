@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/broker/policy"
 	"github.com/warrenmq/warren/protocol"
 )
 
@@ -71,12 +72,21 @@ func (s *Server) listExchanges(r *request) (reply, *apiError) {
 	if err != nil {
 		return reply{}, err
 	}
-	var out []item
-	for _, v := range vhosts {
-		for _, x := range s.b.Exchanges(v) {
-			out = append(out, exchangeItem(x))
-		}
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
 	}
+	var xs []broker.ExchangeInfo
+	for _, v := range vhosts {
+		xs = append(xs, s.b.Exchanges(v)...)
+	}
+	out := make([]item, len(xs))
+	s.stats.view(func() {
+		for i, x := range xs {
+			out[i] = exchangeItem(x)
+			s.stats.putExchangeStats(out[i], x, rg, false)
+		}
+	})
 	return list(r, out, "vhost", "name")
 }
 
@@ -98,8 +108,13 @@ func (s *Server) getExchange(r *request) (reply, *apiError) {
 	if !found {
 		return reply{}, notFound()
 	}
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
+	}
 	it := exchangeItem(x)
 	it["incoming"], it["outgoing"] = []item{}, []item{}
+	s.stats.view(func() { s.stats.putExchangeStats(it, x, rg, rg.msgRates != nil) })
 	return ok(it)
 }
 
@@ -107,8 +122,9 @@ func (s *Server) getExchange(r *request) (reply, *apiError) {
 func queueItem(q broker.QueueInfo) item {
 	it := item{"name": q.Name, "vhost": q.Vhost, "type": q.Type, "durable": q.Durable,
 		"auto_delete": q.AutoDelete, "exclusive": q.Exclusive, "arguments": table(q.Args), "node": q.Node,
-		"policy": nil, "operator_policy": nil, "effective_policy_definition": item{},
-		"exclusive_consumer_tag": nil, "single_active_consumer_tag": nil}
+		"policy": orNull(q.Policy), "operator_policy": orNull(q.OperatorPolicy),
+		"exclusive_consumer_tag": nil, "single_active_consumer_tag": nil,
+		"effective_policy_definition": effectivePolicy(q.EffectivePolicy)}
 	if q.Members != nil {
 		it["members"] = q.Members
 	}
@@ -123,17 +139,44 @@ func queueItem(q broker.QueueInfo) item {
 	return it
 }
 
+// orNull is a name, or null for none, as RabbitMQ writes a queue's policy
+// and operator_policy.
+func orNull(name string) any {
+	if name == "" {
+		return nil
+	}
+	return name
+}
+
+// effectivePolicy is a queue's effective_policy_definition: the merged
+// definition, {} when no policy applies.
+func effectivePolicy(d policy.Definition) any {
+	if d == nil {
+		return item{}
+	}
+	return d
+}
+
 func (s *Server) listQueues(r *request) (reply, *apiError) {
 	vhosts, err := s.vhostsOf(r)
 	if err != nil {
 		return reply{}, err
 	}
-	var out []item
-	for _, v := range vhosts {
-		for _, q := range s.b.Queues(r.Context(), v) {
-			out = append(out, queueItem(q))
-		}
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
 	}
+	var qs []broker.QueueInfo
+	for _, v := range vhosts {
+		qs = append(qs, s.b.Queues(r.Context(), v)...)
+	}
+	out := make([]item, len(qs))
+	s.stats.view(func() {
+		for i, q := range qs {
+			out[i] = queueItem(q)
+			s.stats.putQueueStats(out[i], q, rg, false)
+		}
+	})
 	return list(r, out, "vhost", "name")
 }
 
@@ -152,7 +195,12 @@ func (s *Server) getQueue(r *request) (reply, *apiError) {
 	if !found {
 		return reply{}, notFound()
 	}
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
+	}
 	it := queueItem(q)
+	s.stats.view(func() { s.stats.putQueueStats(it, q, rg, rg.msgRates != nil || rg.lengths != nil) })
 	var cs []item
 	for _, c := range s.b.Consumers() {
 		if c.Vhost == q.Vhost && c.Queue == q.Name {

@@ -55,6 +55,10 @@ func listenerItem(node, proto string, a net.Addr) item {
 }
 
 func (s *Server) overview(r *request) (reply, *apiError) {
+	rg, rerr := requestRanges(r)
+	if rerr != nil {
+		return reply{}, rerr
+	}
 	vhosts := s.loginVhosts(r.user, true)
 	var queues, ready, unacked, exchanges, consumers int
 	for _, v := range vhosts {
@@ -73,9 +77,11 @@ func (s *Server) overview(r *request) (reply, *apiError) {
 		chans += c.Channels
 	}
 	node := s.b.NodeName()
-	return ok(item{
-		"management_version": rabbitVersion,
-		"rates_mode":         "none",
+	totals := item{"messages": ready + unacked, "messages_ready": ready, "messages_unacknowledged": unacked}
+	it := item{
+		"management_version":        rabbitVersion,
+		"rates_mode":                "basic",
+		"sample_retention_policies": sampleRetention,
 		"exchange_types": []item{
 			{"name": "direct", "description": "AMQP direct exchange, as per the AMQP specification", "enabled": true},
 			{"name": "fanout", "description": "AMQP fanout exchange, as per the AMQP specification", "enabled": true},
@@ -90,15 +96,15 @@ func (s *Server) overview(r *request) (reply, *apiError) {
 		"erlang_full_version":       "",
 		"disable_stats":             false,
 		"enable_queue_totals":       true,
-		"message_stats":             item{},
-		"churn_rates":               item{},
-		"queue_totals":              item{"messages": ready + unacked, "messages_ready": ready, "messages_unacknowledged": unacked},
+		"queue_totals":              totals,
 		"object_totals":             item{"channels": chans, "connections": len(conns), "consumers": consumers, "exchanges": exchanges, "queues": queues},
 		"statistics_db_event_queue": 0,
 		"node":                      node,
 		"listeners":                 s.listeners(),
 		"contexts":                  []item{{"node": node, "description": "RabbitMQ Management", "path": "/", "port": s.httpPort()}},
-	})
+	}
+	s.putOverviewStats(it, totals, rg, isMonitor(r.user), vhosts)
+	return ok(it)
 }
 
 // httpPort is the API's port as a string, as RabbitMQ's contexts carry it.
@@ -109,7 +115,7 @@ func (s *Server) httpPort() string {
 	return ""
 }
 
-// nodeItem is this node as /api/nodes lists it.
+// nodeItem is this node as /api/nodes lists it, with its churn.
 func (s *Server) nodeItem() item {
 	_, all := s.b.Alarms()
 	mem, disk := false, false
@@ -117,13 +123,15 @@ func (s *Server) nodeItem() item {
 		mem = mem || a == "memory"
 		disk = disk || a == "disk"
 	}
-	return item{
+	it := item{
 		"name": s.b.NodeName(), "type": "disc", "running": true, "being_drained": false,
 		"mem_limit": s.b.MemoryHighWatermark(), "mem_alarm": mem,
 		"disk_free_limit": s.b.DiskFreeLimit(), "disk_free_alarm": disk,
 		"partitions": []string{}, "applications": []item{}, "enabled_plugins": []string{"rabbitmq_management"},
 		"exchange_types": []item{}, "auth_mechanisms": []item{}, "contexts": []item{},
 	}
+	s.stats.view(func() { putGroup(it, s.stats.global, churn, nil, true, true) })
+	return it
 }
 
 // peerItem is another node of the cluster as /api/nodes lists it: running

@@ -35,6 +35,10 @@ type Config struct {
 	Listen string
 	// Logger receives the API's logs; nil means none.
 	Logger *zap.Logger
+	// StatsInterval is how often message rates are sampled (RabbitMQ's
+	// collect_statistics_interval); 0 means DefaultStatsInterval. Tests
+	// shorten it.
+	StatsInterval time.Duration
 }
 
 // Server is the HTTP management API of one node.
@@ -44,12 +48,15 @@ type Server struct {
 	rt      router
 	hs      *http.Server
 	console http.Handler
+	stats   *sampler
 
 	mu     sync.Mutex
 	ln     net.Listener // the plain HTTP listener (Start)
 	tlsLn  net.Listener // the HTTPS listener (StartTLS)
 	closed bool
 	serves sync.WaitGroup // the Serve goroutines, one per listener
+
+	sampling bool // under mu: stats started (by the first listener)
 }
 
 // New returns a server for cfg; Start makes it listen.
@@ -58,6 +65,7 @@ func New(cfg Config) *Server {
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
+	s.stats = newSampler(s.b, s.log, cfg.StatsInterval)
 	s.routes()
 	s.hs = &http.Server{
 		Handler:           s,
@@ -105,6 +113,10 @@ func (s *Server) listen(addr string, conf *tls.Config) error {
 	}
 	*slot = ln
 	s.serves.Add(1)
+	if !s.sampling {
+		s.sampling = true
+		s.stats.start()
+	}
 	s.mu.Unlock()
 	s.log.Info("listening for management API clients", zap.String("protocol", what), zap.String("addr", ln.Addr().String()))
 	if conf != nil {
@@ -153,6 +165,7 @@ func (s *Server) Close() error {
 		err = s.hs.Close()
 	}
 	s.serves.Wait()
+	s.stats.close()
 	return err
 }
 

@@ -50,12 +50,21 @@ func (s *Server) listVhosts(r *request) (reply, *apiError) {
 	for _, v := range s.loginVhosts(r.user, true) {
 		visible[v] = true
 	}
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
+	}
 	var out []item
 	for _, v := range s.b.Snapshot().Vhosts {
 		if visible[v.Name] {
 			out = append(out, s.vhostItem(r, v))
 		}
 	}
+	s.stats.view(func() {
+		for _, it := range out {
+			s.stats.putVhostStats(it, it["name"].(string), rg)
+		}
+	})
 	return list(r, out, "name")
 }
 
@@ -74,7 +83,13 @@ func (s *Server) getVhost(r *request) (reply, *apiError) {
 	if !found {
 		return reply{}, notFound()
 	}
-	return ok(s.vhostItem(r, v))
+	rg, err := requestRanges(r)
+	if err != nil {
+		return reply{}, err
+	}
+	it := s.vhostItem(r, v)
+	s.stats.view(func() { s.stats.putVhostStats(it, v.Name, rg) })
+	return ok(it)
 }
 
 // vhostBody is PUT /api/vhosts/{vhost}'s body.
