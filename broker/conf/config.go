@@ -44,6 +44,9 @@ type Config struct {
 	ChannelMax int
 	// ConsumerTimeout is consumer_timeout (milliseconds in the file).
 	ConsumerTimeout time.Duration
+	// StatsInterval is collect_statistics_interval (milliseconds in the
+	// file): how often the management API samples the node for its rates.
+	StatsInterval time.Duration
 	// MaxMessageSize is max_message_size in octets.
 	MaxMessageSize int
 	// HandshakeTimeout is handshake_timeout (milliseconds in the file).

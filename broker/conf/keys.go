@@ -59,6 +59,7 @@ var keys = map[string]handler{
 	"channel_max":                 setChannelMax,
 	"max_channels_per_connection": setChannelMax,
 	"consumer_timeout":            func(c *Config, _, v string) (msg string) { c.ConsumerTimeout, msg = parseMillis(v); return },
+	"collect_statistics_interval": func(c *Config, _, v string) (msg string) { c.StatsInterval, msg = parseMillis(v); return },
 	"max_message_size": func(c *Config, _, v string) string {
 		n, msg := parseInt(v, 1, 512<<20)
 		c.MaxMessageSize = int(n)

@@ -56,7 +56,7 @@ var rabbitPrefixes = []string{
 var ignoredKeys = map[string]bool{
 	"num_acceptors.tcp": true, "num_acceptors.ssl": true, "socket_writer.gc_threshold": true,
 	"reverse_dns_lookups": true, "background_gc_enabled": true, "background_gc_target_interval": true,
-	"collect_statistics": true, "collect_statistics_interval": true, "hipe_compile": true,
+	"collect_statistics": true, "hipe_compile": true,
 	"vm_memory_calculation_strategy": true, "vm_memory_high_watermark_paging_ratio": true,
 	"memory_monitor_interval": true, "mnesia_table_loading_retry_timeout": true,
 	"mnesia_table_loading_retry_limit": true, "queue_index_embed_msgs_below": true, "erlang.K": true,

@@ -104,6 +104,7 @@ heartbeat = 0
 channel_max = 0
 frame_max = 65536
 consumer_timeout = 60000
+collect_statistics_interval = 10000
 vm_memory_high_watermark.absolute = 1GiB
 default_vhost = prod
 default_permissions.write = ^app\.
@@ -142,6 +143,8 @@ warren.audit_log.max_files = 2
 	case c.DefaultPermissions != (broker.Permission{Configure: ".*", Read: ".*", Write: `^app\.`}) ||
 		!reflect.DeepEqual(c.DefaultUserTags, []string{"monitoring"}):
 		t.Errorf("default permissions %+v, tags %v", c.DefaultPermissions, c.DefaultUserTags)
+	case o.statsInterval != 10*time.Second:
+		t.Errorf("management API sampling every %v, want collect_statistics_interval's 10s", o.statsInterval)
 	}
 }
 

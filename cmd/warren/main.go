@@ -99,7 +99,7 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer, signa
 	}
 	var api *mgmt.Server
 	if o.mgmtListen != "" || o.mgmtSSLListen != "" {
-		api = mgmt.New(mgmt.Config{Broker: srv, Logger: log.Named("mgmt")})
+		api = mgmt.New(mgmt.Config{Broker: srv, Logger: log.Named("mgmt"), StatsInterval: o.statsInterval})
 	}
 	if o.mgmtSSLListen != "" {
 		if err := api.StartTLS(o.mgmtSSLListen, mgmtTLS); err != nil {

@@ -31,13 +31,14 @@ type options struct {
 	explicit            map[string]bool // flags given on the command line
 	env                 func(string) (string, bool)
 	diskLimit, level    string
-	loadDefinitions     string // a definitions file imported at start
-	mgmtListen          string // the HTTP management API's address; empty with --management-listen none
-	mgmtDefault         bool   // mgmtListen is the default, not asked for: failing to bind it is not fatal
-	auditLog            string // the audit log's file; empty when off
-	mgmtSSLListen       string // the management API's HTTPS address; empty for none
-	promListen          string // the Prometheus endpoint's address; empty with --prometheus-listen none
-	promDefault         bool   // promListen is the default, not asked for: failing to bind it is not fatal
+	loadDefinitions     string        // a definitions file imported at start
+	mgmtListen          string        // the HTTP management API's address; empty with --management-listen none
+	mgmtDefault         bool          // mgmtListen is the default, not asked for: failing to bind it is not fatal
+	auditLog            string        // the audit log's file; empty when off
+	statsInterval       time.Duration // the management API's sampling interval (collect_statistics_interval); 0 for its default
+	mgmtSSLListen       string        // the management API's HTTPS address; empty for none
+	promListen          string        // the Prometheus endpoint's address; empty with --prometheus-listen none
+	promDefault         bool          // promListen is the default, not asked for: failing to bind it is not fatal
 }
 
 // usageError is a command-line error the flag package has already
@@ -121,6 +122,7 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 	fs.Visit(func(fl *flag.Flag) { o.explicit[fl.Name] = true })
 	o.dataDir, o.user, o.pass, o.nodeName, o.logFormat, o.healthCheck = *dataDir, *user, *pass, *node, *format, *health
 	o.diskLimit, o.level, o.loadDefinitions, o.auditLog = *diskLimit, *level, *loadDefs, *auditLog
+	o.statsInterval = f.StatsInterval
 	if *listen == "" {
 		return options{}, errors.New("--listen (WARREN_LISTEN) is empty: give an address such as 127.0.0.1:5672, or none")
 	}
