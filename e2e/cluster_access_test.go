@@ -47,6 +47,19 @@ func TestClusterLimits(t *testing.T) {
 	mustOK(t, os.WriteFile(file, []byte(clusterLimitDefinitions), 0o644), "write definitions")
 	c := startClusterWith(t, 3, "--load-definitions", file)
 	addr := func(i int) string { return c.nodes[i].addr }
+	// Each node imports the file as it starts; guest's access, which
+	// startCluster waits for, may be in place before the rest is.
+	for i := range c.nodes {
+		api := newAPI(t, "http://"+c.nodes[i].mgmt, "guest", "guest")
+		eventually(t, fmt.Sprint("node ", i+1, " has imported the limits and permissions"), func() bool {
+			for _, path := range []string{"/api/permissions/%2F/lim", "/api/permissions/%2F/chans", "/api/vhost-limits/tiny"} {
+				if status, _, body := api.do("GET", path, nil); status != 200 || string(body) == "[]" {
+					return false
+				}
+			}
+			return true
+		})
+	}
 
 	tiny := dialAs(t, addr(0), "guest", "guest", "tiny")
 	_, err := amqp.Dial(amqpURL(addr(1), "guest", "guest", "tiny"))
