@@ -78,6 +78,18 @@
 // vote for it, so that a restarted cluster elects as soon as a majority
 // runs.
 //
+// A node whose link closes is unreachable at once (unreachable.go), as
+// RabbitMQ's quorum queues take a consumer monitor's noconnection: each
+// leader here commits fifo.Unreachable naming the nodes of its consumers
+// it cannot reach, whenever that changes and once its LeaderElected is
+// applied, so that their unsettled messages go to consumers elsewhere
+// within milliseconds of a kill rather than once membership declares the
+// node failed (NodeDown, seconds later), and a one-in-flight publisher
+// waiting for its message to be consumed does not wait that long. A
+// probe dials the unreachable nodes every 500 ms; a link up again (or
+// membership's NodeUp) makes a node reachable, and its consumers are
+// served again.
+//
 // # Effects and sessions
 //
 // Every replica applies every entry (fsm.go); only the leader carries out
@@ -200,7 +212,8 @@
 // received, one per request waiting for its group to open, one pacing
 // the stands after a node is lost, and a restarted first voter's
 // pre-vote probe with one per pre-vote request (all joined when the
-// transport stops).
+// transport stops); while any node is unreachable, the probe that dials
+// it (joined by Type.Close).
 // Queue.Close and Delete stop Raft, the proposer and what they started
 // (the last replica's transport stops the node's and joins it);
 // Type.Close ends the links and closes the WAL and the page store once
@@ -208,7 +221,8 @@
 //
 // # Locks
 //
-// Type.mu guards the queue map and the nodes reported down. Queue.mu
+// Type.mu guards the queue map and the nodes reported down; reach.mu, a
+// leaf, the unreachable nodes and their probe's flags. Queue.mu
 // guards the sessions, timers and the done flag; it is taken before a
 // session's mu, never after. fsm.mu guards the state and the bodies
 // (pageLog.mu, a leaf, guards the holds a snapshot takes on its page

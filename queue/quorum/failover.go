@@ -80,9 +80,10 @@ func (q *Queue) followLeader() {
 
 // peerLost is called when an established link to the node at addr
 // closed: the replicas that follow a leader there stand, unless it
-// still beats.
+// still beats, and the node is unreachable (unreachable.go).
 func (t *Type) peerLost(addr string) {
 	t.raftNet.nodeLost(addr)
+	t.nodeUnreachable(addr)
 }
 
 // nodeLost has the replicas that follow a leader at addr stand, unless

@@ -148,6 +148,7 @@ func (k *link) dial() {
 		k.conn = c
 		k.mu.Unlock()
 		k.start()
+		k.l.t.nodeReachable(k.addr)
 		return
 	}
 	k.mu.Unlock()
@@ -155,6 +156,13 @@ func (k *link) dial() {
 		c.Close()
 	}
 	k.fail()
+}
+
+// up reports whether the link is connected and not broken.
+func (k *link) up() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.conn != nil && !k.broken
 }
 
 // drop forgets a broken link; it reports whether the links are closing.

@@ -389,9 +389,17 @@ func (p *proposer) expire() {
 
 // leaderElected proposes fifo.LeaderElected ahead of everything pending
 // (its effects re-issue what the old leader may not have carried out),
-// then a NodeDown for each node known to be down.
+// then a NodeDown for each node known to be down; once LeaderElected is
+// applied, the unreachable nodes of the queue's consumers
+// (unreachable.go).
 func (p *proposer) leaderElected() {
-	reqs := []request{{cmd: fifo.LeaderElected{Node: p.q.t.cfg.Node, Now: now()}, since: time.Now()}}
+	reach := func(a applied) []queue.Action {
+		if a.err == nil && p.q.leading() {
+			p.q.syncReach()
+		}
+		return nil
+	}
+	reqs := []request{{cmd: fifo.LeaderElected{Node: p.q.t.cfg.Node, Now: now()}, done: reach, since: time.Now()}}
 	for _, node := range p.q.t.downNodes() {
 		reqs = append(reqs, request{cmd: fifo.NodeDown{Node: node, Now: now()}, since: time.Now()})
 	}

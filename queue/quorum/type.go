@@ -60,6 +60,8 @@ type Type struct {
 	// window, when above zero, replaces windowMessages (tests).
 	window int
 
+	reach reach // the nodes this node cannot reach (unreachable.go)
+
 	mu     sync.Mutex
 	queues map[string]*Queue // by group name
 	down   map[string]bool   // nodes reported down
@@ -123,6 +125,9 @@ func (t *Type) NodeDown(node string) {
 		qs = append(qs, q)
 	}
 	t.mu.Unlock()
+	if t.cfg.Net != nil {
+		t.forgetUnreachable(t.cfg.Net.NodeAddr(node)) // NodeDown ends its consumers
+	}
 	for _, q := range qs {
 		if q.leading() {
 			q.propose(fifo.NodeDown{Node: node, Now: now()}, nil, nil, nil)
@@ -135,6 +140,9 @@ func (t *Type) NodeUp(node string) {
 	t.mu.Lock()
 	delete(t.down, node)
 	t.mu.Unlock()
+	if t.cfg.Net != nil {
+		t.nodeReachable(t.cfg.Net.NodeAddr(node))
+	}
 }
 
 // downNodes returns the nodes reported down.
@@ -386,6 +394,7 @@ func (t *Type) Close() error {
 	t.mu.Lock()
 	t.closed = true
 	t.mu.Unlock()
+	t.closeReach()
 	if t.links != nil {
 		t.links.close()
 	}

@@ -46,6 +46,8 @@ func (s *State) Apply(index uint64, cmd Command) (Result, []Effect) {
 		s.resend(c)
 	case UpdateConfig:
 		s.updateConfig(c.Config)
+	case Unreachable:
+		s.unreachable(c)
 	}
 	s.serve()
 	s.timers()

@@ -34,10 +34,11 @@ const (
 	OpTouch             Op = 16
 	OpResend            Op = 17
 	OpUpdateConfig      Op = 18
+	OpUnreachable       Op = 19
 )
 
 // lastOp is the highest op code; tests check every one round-trips.
-const lastOp = OpUpdateConfig
+const lastOp = OpUnreachable
 
 // ConsumerID names a consumer: the channel it lives on (node, connection,
 // channel, as queue.Publisher names a publishing channel) and its tag,
@@ -532,6 +533,8 @@ func newCommand(op Op) decodable {
 		return &Resend{}
 	case OpUpdateConfig:
 		return &UpdateConfig{}
+	case OpUnreachable:
+		return &Unreachable{}
 	}
 	return nil
 }
@@ -596,6 +599,8 @@ func deref(c decodable) Command {
 	case *Resend:
 		return *c
 	case *UpdateConfig:
+		return *c
+	case *Unreachable:
 		return *c
 	}
 	return c

@@ -34,6 +34,7 @@ func everyCommand() []Command {
 		Resend{Consumer: id, From: 3, To: 1 << 40, Now: 17},
 		UpdateConfig{Config: Config{MaxLength: 5, HasMaxLength: true, Overflow: queue.RejectPublish, DeliveryLimit: -1,
 			MessageTTL: 100, HasMessageTTL: true, Expires: 9, DeadLetter: AtLeastOnce, Created: 1}, Now: 18},
+		Unreachable{Nodes: []string{"warren@b", "warren@c"}, Now: 19},
 	}
 }
 

@@ -145,7 +145,7 @@ func (s *State) serve() {
 func (s *State) nextConsumer() *consumer {
 	var best *consumer
 	for _, c := range s.order {
-		if c.status != statusUp || c.oneShot || !c.hasCredit() {
+		if c.status != statusUp || c.oneShot || c.unreachable || !c.hasCredit() {
 			continue
 		}
 		if best == nil || c.priority > best.priority ||
@@ -183,6 +183,12 @@ func (s *State) activate() {
 	}
 	var active, best *consumer
 	for _, c := range s.order {
+		if c.unreachable {
+			if c.status == statusUp || c.status == statusQuiescing {
+				s.setActive(c, false) // gives way until it is reachable
+			}
+			continue
+		}
 		switch c.status {
 		case statusUp, statusQuiescing:
 			active = c

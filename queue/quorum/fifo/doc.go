@@ -25,7 +25,10 @@
 // is cancelled or ends, and one of higher priority takes over once the
 // active one holds nothing. A cancelled consumer keeps its unsettled
 // messages until settled; a consumer that ends (its channel or node down,
-// a consumer timeout) returns them to the queue. Settle acknowledges,
+// a consumer timeout) returns them to the queue, and so does one whose
+// node the leader cannot reach (Unreachable, RabbitMQ's noconnection),
+// which takes nothing new, nor stays the single active consumer, until
+// its node is reachable again. Settle acknowledges,
 // Return requeues at the front with the delivery count incremented (past
 // x-delivery-limit, 20 by default, the message is dead-lettered with
 // reason delivery_limit), Discard dead-letters with reason rejected. Get

@@ -99,13 +99,19 @@ func genCommand(t *rapid.T, s *State, now int64) Command {
 	case 13:
 		return Get{Consumer: id, AutoSettle: rapid.Bool().Draw(t, "getNoAck"), Now: now}
 	case 14:
-		switch rapid.IntRange(0, 3).Draw(t, "down") {
+		switch rapid.IntRange(0, 4).Draw(t, "down") {
 		case 0:
 			return ChannelDown{Chan: id.Chan, Now: now}
 		case 1:
 			return NodeDown{Node: id.Chan.Node, Now: now}
 		case 2:
 			return ConsumerTimeout{Consumer: id, Now: now}
+		case 3:
+			var nodes []string
+			if rapid.Bool().Draw(t, "unreachable") {
+				nodes = []string{id.Chan.Node}
+			}
+			return Unreachable{Nodes: nodes, Now: now}
 		}
 		return PublisherGone{From: id.Chan, Now: now}
 	case 15:

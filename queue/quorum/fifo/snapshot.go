@@ -113,7 +113,7 @@ func (w *writer) consumerState(c *consumer) {
 	w.consumer(c.id)
 	w.Uvarint(uint64(c.prefetch))
 	w.Varint(int64(c.priority))
-	w.Flags(c.autoSettle, c.oneShot)
+	w.Flags(c.autoSettle, c.oneShot, c.unreachable)
 	w.Byte(byte(c.status))
 	w.Uvarint(c.nextID)
 	w.Uvarint(c.served)
@@ -202,7 +202,7 @@ func (r *reader) msg(applied uint64) msg {
 func (r *reader) restoreConsumer(s *State) {
 	c := &consumer{key: r.Uvarint(), id: r.consumer(), prefetch: r.U32(), checked: make(map[uint64]msg)}
 	p := r.Varint()
-	r.Flags(&c.autoSettle, &c.oneShot)
+	r.Flags(&c.autoSettle, &c.oneShot, &c.unreachable)
 	c.status = consumerStatus(r.Byte())
 	c.nextID = r.Uvarint()
 	c.served = r.Uvarint()

@@ -40,6 +40,10 @@ type consumer struct {
 	nextID     uint64         // the id of its next delivery
 	served     uint64         // State.serveSeq at its last delivery, for round robin
 	checked    map[uint64]msg // unsettled deliveries by id
+
+	// unreachable: its node is unreachable (Unreachable); never served
+	// while it is, nor active with single active consumer.
+	unreachable bool
 }
 
 // hasCredit reports whether the consumer may take one more delivery.
