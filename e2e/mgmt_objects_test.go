@@ -27,7 +27,8 @@ func mgmtWait(t *testing.T, what string, cond func() bool) {
 
 // TestMgmtCloseConnection is amqp091-go's scenario: a client names its
 // connection, the API lists it, DELETE closes it with 320 and the
-// X-Reason text, and the client sees that close.
+// X-Reason text, the client sees that close, and it recovers: it dials
+// again under the same name and carries on.
 func TestMgmtCloseConnection(t *testing.T) {
 	admin := mgmtSetup(t)
 	cfg := amqp.Config{Properties: amqp.Table{"connection_name": "mgmt-close-test"}}
@@ -89,6 +90,32 @@ func TestMgmtCloseConnection(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the client never saw its connection closed")
 	}
+
+	// The client recovers as an application does: it dials again under
+	// the same name and carries on, and the API lists the new connection.
+	again, err := amqp.DialConfig(brokerURL, cfg)
+	if err != nil {
+		t.Fatalf("reconnect after the forced close: %v", err)
+	}
+	defer again.Close()
+	ch2, err := again.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q2, err := ch2.QueueDeclare("", false, true, true, false, nil)
+	mustOK(t, err, "declare after reconnecting")
+	mustOK(t, ch2.Publish("", q2.Name, false, false, amqp.Publishing{Body: []byte("recovered")}), "publish after reconnecting")
+	mgmtWait(t, "the message published after reconnecting", func() bool {
+		m, ok, err := ch2.Get(q2.Name, true)
+		return err == nil && ok && string(m.Body) == "recovered"
+	})
+	mgmtWait(t, "the new connection to be listed under its name", func() bool {
+		var cs []map[string]any
+		admin.getJSON("/api/connections", &cs)
+		return slices.ContainsFunc(cs, func(c map[string]any) bool {
+			return c["user_provided_name"] == "mgmt-close-test" && c["name"] != name
+		})
+	})
 }
 
 // TestMgmtQueuesAndExchanges: queues with their depths, exchanges and
