@@ -461,7 +461,12 @@
 // raft.Apply on the leader, or forwarded to it; raftFSM then keeps it in
 // definitions.db and applies it through the same defsFSM on every node,
 // so each node's reconciler carries out the same effects in the same
-// order, and the proposer returns once its own node has applied it. A
+// order, and the proposer returns once its own node has applied it and
+// every other running node has too, for at most a second
+// (defs_visible.go: the leader appends a barrier after each commit so
+// the followers learn it at once, and the proposer asks the others over
+// the defs service), so that a change is visible on every node when the
+// client hears it is done, as RabbitMQ's cluster-wide transactions. A
 // restart loads definitions.db as a single node does (without dropping
 // transient queues: the node proposes meta.NodeDown for itself once the
 // group has a leader) and serves it at once; Raft hands the FSM only the
