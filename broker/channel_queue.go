@@ -220,10 +220,23 @@ func (ch *channel) declared(m protocol.Method, e *queueEntry, noWait bool) {
 		return
 	}
 	var st queue.Stats
+	vh := ch.c.vh
 	ch.await(m, func(ctx context.Context) (err error) {
 		st, err = remoteStats(ctx, e.q)
+		if err != nil && !vh.holds(e) {
+			// Deleted meanwhile (its proxy closed as the delete was
+			// applied): the queue is gone, as RabbitMQ answers then.
+			return vh.noQueue(e.def.Name)
+		}
 		return err
 	}, func() { ch.declareOk(e, st) })
+}
+
+// holds reports whether e is still the vhost's queue of its name.
+func (v *vhost) holds(e *queueEntry) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.queues[e.def.Name] == e
 }
 
 func (ch *channel) declareOk(e *queueEntry, st queue.Stats) {
