@@ -48,6 +48,10 @@
 // proposer (refused by reject-publish, failed, or its channel closed and
 // forgotten) would never be taken: it is answered then, a nack, as
 // RabbitMQ drops an out-of-sequence enqueue that nobody resends.
+// A batch that failed because its leader's node is gone is retried
+// every 50 ms until a leader answers or 10 s pass (then it fails, a nack),
+// and a link to an address whose dial failed is not dialled again for
+// 100 ms, so a node waiting for a leader never spins.
 // A follower's proposer hears of a new leader from Raft's leader
 // observation and sends what waits to it at once; that its own replica
 // leads, or no longer does, it hears from Raft's LeaderCh, which Raft

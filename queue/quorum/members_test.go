@@ -61,12 +61,20 @@ type memberCluster struct {
 	t     *testing.T
 	book  *addrBook
 	nodes []*memberNode
+	// wrap, if set, wraps a node's Network as it opens.
+	wrap func(node string, n Network) Network
 }
 
 // startMemberCluster starts n nodes and declares "qq" with members on
 // each; everything closes when the test ends.
 func startMemberCluster(t *testing.T, n int, members ...string) *memberCluster {
-	c := &memberCluster{t: t, book: &addrBook{m: map[string]string{}}}
+	return startWrappedCluster(t, nil, n, members...)
+}
+
+// startWrappedCluster is startMemberCluster with each node's Network
+// wrapped by wrap.
+func startWrappedCluster(t *testing.T, wrap func(string, Network) Network, n int, members ...string) *memberCluster {
+	c := &memberCluster{t: t, book: &addrBook{m: map[string]string{}}, wrap: wrap}
 	for i := range n {
 		c.nodes = append(c.nodes, &memberNode{name: fmt.Sprintf("n%d", i+1), dir: t.TempDir()})
 	}
@@ -96,7 +104,11 @@ func (c *memberCluster) open(nd *memberNode) {
 		c.t.Fatal(err)
 	}
 	c.book.set(nd.name, port.Addr())
-	typ, err := OpenType(Config{Node: nd.name, Dir: nd.dir, Logger: log, Net: testNet{port, c.book}})
+	var n Network = testNet{port, c.book}
+	if c.wrap != nil {
+		n = c.wrap(nd.name, n)
+	}
+	typ, err := OpenType(Config{Node: nd.name, Dir: nd.dir, Logger: log, Net: n})
 	if err != nil {
 		port.Close()
 		c.t.Fatal(err)

@@ -76,15 +76,16 @@ type links struct {
 	net Network
 
 	mu     sync.Mutex
-	byAddr map[string]*link // dialled links
-	all    map[*link]bool   // every live link, accepted ones too
+	byAddr map[string]*link     // dialled links
+	all    map[*link]bool       // every live link, accepted ones too
+	failed map[string]time.Time // when a dial to an address last failed
 	closed bool
 	wg     sync.WaitGroup
 	lis    net.Listener
 }
 
 func newLinks(t *Type, n Network) (*links, error) {
-	l := &links{t: t, net: n, byAddr: map[string]*link{}, all: map[*link]bool{}}
+	l := &links{t: t, net: n, byAddr: map[string]*link{}, all: map[*link]bool{}, failed: map[string]time.Time{}}
 	lis, err := n.Listen(Service)
 	if err != nil {
 		return nil, err
@@ -116,9 +117,16 @@ func (l *links) accept() {
 	}
 }
 
+// redialAfter is how long after a failed dial get hands out broken links
+// to that address rather than dial it again, so that what retries on a
+// node that is gone (a proposer whose leader was there, a non-member
+// trying the members in turn) does not dial it in a tight loop.
+const redialAfter = 100 * time.Millisecond
+
 // get returns the link to addr, made (and dialled on its own goroutine)
 // if there is none: it never waits for the network, so the leader's FSM
-// goroutine may send on it.
+// goroutine may send on it. Within redialAfter of a failed dial to addr
+// the link it returns is broken.
 func (l *links) get(addr string) *link {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -126,7 +134,7 @@ func (l *links) get(addr string) *link {
 		return k
 	}
 	k := newLink(l, nil, addr)
-	if l.closed {
+	if l.closed || time.Since(l.failed[addr]) < redialAfter {
 		k.broken = true
 		return k
 	}
@@ -143,6 +151,7 @@ func (k *link) dial() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	c, err := k.l.net.Dial(ctx, k.addr, Service)
 	cancel()
+	k.l.dialled(k.addr, err)
 	k.mu.Lock()
 	if err == nil && !k.broken {
 		k.conn = c
@@ -156,6 +165,17 @@ func (k *link) dial() {
 		c.Close()
 	}
 	k.fail()
+}
+
+// dialled records how a dial to addr went.
+func (l *links) dialled(addr string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.failed[addr] = time.Now()
+	} else {
+		delete(l.failed, addr)
+	}
 }
 
 // up reports whether the link is connected and not broken.

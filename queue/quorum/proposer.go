@@ -462,7 +462,6 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 		}
 		timer.Stop()
 		<-p.slots
-		p.poke()
 	}
 	var nl notLeaderError
 	switch {
@@ -478,6 +477,13 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 		p.answered(in.reqs)
 		p.pokeSoon(false)
 		return posts
+	}
+	if in.f == nil {
+		// A forwarding slot is free: what waits for one goes now (a
+		// batch to retry, above, waits for retryEvery unless a new
+		// leader is known, so that a node that is gone is not dialled
+		// in a tight loop).
+		p.poke()
 	}
 	var again []request
 	var low map[queue.Publisher]uint64

@@ -3,8 +3,11 @@ package quorum
 import (
 	"context"
 	"maps"
+	"net"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -233,4 +236,50 @@ func TestProposerResendsOutOfSequence(t *testing.T) {
 			t.Fatalf("the queue holds %q, want m3", got)
 		}
 	})
+}
+
+// dialCounter is a Network that counts the dials of the quorum service.
+type dialCounter struct {
+	Network
+	dials *atomic.Int64
+}
+
+func (n dialCounter) Dial(ctx context.Context, addr, service string) (net.Conn, error) {
+	if service == Service {
+		n.dials.Add(1)
+	}
+	return n.Network.Dial(ctx, addr, service)
+}
+
+// TestProposerDoesNotSpinOnAGoneLeader: a node whose publishes wait for
+// a leader that is gone (here a non-member, both members stopped) tries
+// again every retryEvery, not in a tight loop: a dial refused at once
+// used to be retried at once, a core busy for as long as the node waited.
+// The publish is nacked once leaderWait passes.
+func TestProposerDoesNotSpinOnAGoneLeader(t *testing.T) {
+	var dials atomic.Int64
+	c := startWrappedCluster(t, func(node string, n Network) Network {
+		if node == "n3" {
+			return dialCounter{n, &dials}
+		}
+		return n
+	}, 3, "n1", "n2")
+	c.leader("n1", "n2")
+	c.publish(c.node("n3"), 1)
+	c.close(c.node("n1"))
+	c.close(c.node("n2"))
+	n3 := c.node("n3")
+	n3.s.Publish(&queue.Message{Body: []byte("waits")},
+		queue.Confirm{To: noConfirmer{}, Seq: 2, From: &n3.o.pub, Num: 2}, nil)
+	// The rate of dials over a second is what is asserted, so this waits
+	// out the second.
+	before := dials.Load()
+	time.Sleep(time.Second)
+	got := dials.Load() - before
+	// One try per retryEvery (50 ms), a dial at most every redialAfter
+	// (100 ms) per address: about 10 in a second; spinning made thousands.
+	if got > 40 {
+		t.Fatalf("%d dials to the gone members in 1 s, want at most 40 (a retry every %v)", got, retryEvery)
+	}
+	t.Logf("%d dials to the gone members in 1 s", got)
 }
