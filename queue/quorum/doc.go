@@ -48,6 +48,10 @@
 // proposer (refused by reject-publish, failed, or its channel closed and
 // forgotten) would never be taken: it is answered then, a nack, as
 // RabbitMQ drops an out-of-sequence enqueue that nobody resends.
+// A leader's proposer with only settles to send, nothing in flight and
+// no message ready holds them back for up to 300 µs (lingerFor), so that
+// the publish that usually follows a consumer's ack travels in the same
+// entry rather than wait behind the settle's log write and replication.
 // A batch that failed because its leader's node is gone is retried
 // every 50 ms until a leader answers or 10 s pass (then it fails, a nack),
 // and a link to an address whose dial failed is not dialled again for

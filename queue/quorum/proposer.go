@@ -33,6 +33,10 @@ const forwardTimeout = 3 * time.Second
 // retryEvery is how often the proposer retries what waits for a leader.
 const retryEvery = 50 * time.Millisecond
 
+// settleLinger is how long a leader's proposer holds back settles when
+// they are all it has to send (see lingerFor).
+const settleLinger = 300 * time.Microsecond
+
 // request is one command to commit (with its message, for an Enqueue) and
 // what to do with the answer. done runs on the proposer's waiter goroutine
 // and returns the actions to post to owner (nil owner: done posts
@@ -76,9 +80,10 @@ type proposer struct {
 	orders   uint64      // the last order handed out
 	wake     chan struct{}
 	stopped  bool
-	inflight int    // batches handed to a leader and not answered
-	target   string // where they went: "" this replica, else the leader's address
-	failed   bool   // one of them failed: nothing new goes until all are answered
+	inflight int           // batches handed to a leader and not answered
+	target   string        // where they went: "" this replica, else the leader's address
+	failed   bool          // one of them failed: nothing new goes until all are answered
+	linger   time.Duration // settleLinger; tests make it longer
 
 	futures *inflightQueue
 	stop    chan struct{}
@@ -126,7 +131,8 @@ const maxInflight = 256
 
 func newProposer(q *Queue) *proposer {
 	p := &proposer{q: q, wake: make(chan struct{}, 1), futures: newInflightQueue(),
-		stop: make(chan struct{}), local: map[*byte][]decoded{}, slots: make(chan struct{}, maxForwarded)}
+		stop: make(chan struct{}), local: map[*byte][]decoded{}, slots: make(chan struct{}, maxForwarded),
+		linger: settleLinger}
 	p.wg.Add(2)
 	go p.loop()
 	go p.wait()
@@ -172,13 +178,15 @@ func (p *proposer) poke() {
 func (p *proposer) loop() {
 	defer p.wg.Done()
 	defer p.futures.close()
-	var retry <-chan time.Time // armed only while something waits for a leader
+	var retry <-chan time.Time  // armed only while something waits for a leader
+	var linger <-chan time.Time // armed while settles are held back
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-p.wake:
 		case <-retry:
+		case <-linger:
 		case leader := <-p.leaderCh():
 			if leader {
 				p.leaderElected()
@@ -186,6 +194,11 @@ func (p *proposer) loop() {
 		case <-p.q.observed:
 			// A new leader is known: what waits goes to it now.
 			p.q.followLeader()
+		}
+		linger = nil
+		if d := p.lingerFor(); d > 0 {
+			linger = time.After(d)
+			continue
 		}
 		if !p.flush() {
 			return
@@ -209,6 +222,40 @@ func (p *proposer) leaderCh() <-chan bool {
 		return r.LeaderCh()
 	}
 	return nil
+}
+
+// lingerFor returns how much longer to hold back what is pending: while
+// this replica leads, nothing is in flight, the queue holds no ready
+// message and only settles wait, for up to settleLinger after the first
+// of them. A consumer's ack is then usually followed by the next publish
+// (a request and its reply, a publisher waiting for its message to be
+// consumed), which goes in the same entry rather than wait behind the
+// settle's own log write and replication: one round instead of two
+// (three-node confirm p50 one in flight 3.2 → 2.0 ms). With messages
+// ready the settle goes at once, as the consumer it frees takes the next
+// one; the settle's effect is only later by as much, and nothing waits
+// for an ack's answer.
+func (p *proposer) lingerFor() time.Duration {
+	if !p.q.leading() {
+		return 0
+	}
+	p.mu.Lock()
+	held := p.inflight == 0 && len(p.retry) == 0 && len(p.back) == 0 && len(p.pending) > 0
+	for _, req := range p.pending {
+		if _, ok := req.cmd.(fifo.Settle); !ok {
+			held = false
+			break
+		}
+	}
+	var d time.Duration
+	if held {
+		d = p.linger - time.Since(p.pending[0].since)
+	}
+	p.mu.Unlock()
+	if d <= 0 || p.q.fsm.counts().Ready > 0 {
+		return 0
+	}
+	return d
 }
 
 // waiting reports whether requests wait for a leader or a retry.

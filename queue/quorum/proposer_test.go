@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"net"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -282,4 +283,71 @@ func TestProposerDoesNotSpinOnAGoneLeader(t *testing.T) {
 		t.Fatalf("%d dials to the gone members in 1 s, want at most 40 (a retry every %v)", got, retryEvery)
 	}
 	t.Logf("%d dials to the gone members in 1 s", got)
+}
+
+// TestSettleTravelsWithTheNextPublish: on a queue with nothing ready, a
+// consumer's ack followed shortly by a publish (a publisher waiting for
+// its message to be consumed) takes one Raft entry, not two, so the
+// publish does not wait behind the ack's own log write and replication;
+// and the next message still reaches the consumer the ack freed.
+func TestSettleTravelsWithTheNextPublish(t *testing.T) {
+	qq := declareSingle(t)
+	qq.prop.mu.Lock()
+	qq.prop.linger = time.Second // so that a slow machine cannot make it pass by
+	qq.prop.mu.Unlock()
+	o := newTestOwner()
+	s := qq.NewSession(o).(*session)
+	if _, err := s.Consume(nopConsumer{}, queue.ConsumeOptions{Tag: "c", Prefetch: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Publish(&queue.Message{Body: []byte("m0")}, queue.Confirm{}, nil)
+	o.waitDelivered(t, "m0")
+	var id uint64
+	o.mu.Lock()
+	for _, a := range o.acts {
+		if a.Kind == queue.ActionDeliver {
+			id = a.Delivery.ID
+		}
+	}
+	o.mu.Unlock()
+	before := qq.raft().LastIndex()
+	s.Settle(queue.Ack, []uint64{id}, nil)
+	// Without the linger the proposer takes the settle alone at once.
+	deadline := time.Now().Add(5 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	s.Publish(&queue.Message{Body: []byte("m1")}, queue.Confirm{}, nil)
+	o.waitDelivered(t, "m0", "m1")
+	if got := qq.raft().LastIndex() - before; got != 1 {
+		t.Fatalf("the ack and the publish took %d Raft entries, want 1", got)
+	}
+}
+
+// TestSettleNotHeldWhileMessagesWait: with messages ready an ack goes at
+// once, as the consumer it frees takes the next one (a prefetch-1
+// consumer draining a backlog is not slowed by the linger).
+func TestSettleNotHeldWhileMessagesWait(t *testing.T) {
+	qq := declareSingle(t)
+	qq.prop.mu.Lock()
+	qq.prop.linger = time.Minute
+	qq.prop.mu.Unlock()
+	o := newTestOwner()
+	s := qq.NewSession(o).(*session)
+	s.Publish(&queue.Message{Body: []byte("m0")}, queue.Confirm{}, nil)
+	s.Publish(&queue.Message{Body: []byte("m1")}, queue.Confirm{}, nil)
+	if _, err := s.Consume(nopConsumer{}, queue.ConsumeOptions{Tag: "c", Prefetch: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	o.waitDelivered(t, "m0")
+	o.mu.Lock()
+	var id uint64
+	for _, a := range o.acts {
+		if a.Kind == queue.ActionDeliver {
+			id = a.Delivery.ID
+		}
+	}
+	o.mu.Unlock()
+	s.Settle(queue.Ack, []uint64{id}, nil)
+	o.waitDelivered(t, "m0", "m1")
 }
