@@ -295,6 +295,7 @@ func (q *Queue) dropReplica(r *raft.Raft) {
 		return
 	}
 	q.r.Store(nil)
+	abortRPCs(q.trans)
 	if err := r.Shutdown().Error(); err != nil {
 		q.log.Warn("quorum queue raft shutdown", zap.String("queue", q.decl.Name), zap.Error(err))
 	}

@@ -474,3 +474,45 @@ func heldBodies(q *Queue) map[string]bool {
 	}
 	return held
 }
+
+// TestCloseWithoutMajorityIsPrompt: a leader cut off from its group (its
+// streams open, no answers) holds a publish it can never commit; closing
+// its queue, as its node shuts down, fails the publish (a nack) at once.
+// It used to wait for the append in flight to time out (10 s) and for the
+// leader to step down (3 s), one queue after another as a node stopped.
+func TestCloseWithoutMajorityIsPrompt(t *testing.T) {
+	gates := map[string]*gate{}
+	c := startWrappedCluster(t, func(node string, n Network) Network {
+		gates[node] = &gate{}
+		return gateNet{n, gates[node]}
+	}, 3, "n1", "n2", "n3")
+	l := c.leader("n1", "n2", "n3")
+	c.publish(l, 1)
+	// The leader is cut off, its streams open, as in a partition.
+	gates[l.name].cut.Store(true)
+	l.num++
+	l.s.Publish(&queue.Message{Body: []byte("never committed")},
+		queue.Confirm{To: noConfirmer{}, Seq: l.num, From: &l.o.pub, Num: l.num}, nil)
+	waitUntil(t, "the publish handed to Raft", func() bool {
+		l.q.prop.mu.Lock()
+		defer l.q.prop.mu.Unlock()
+		return l.q.prop.inflight == 1
+	})
+	start := time.Now()
+	l.s.Close()
+	l.q.Close()
+	took := time.Since(start)
+	t.Logf("closing the queue took %v", took)
+	if took > 1500*time.Millisecond {
+		t.Fatalf("closing the queue took %v, want it prompt", took)
+	}
+	nacked := false
+	l.o.mu.Lock()
+	for _, a := range l.o.acts {
+		nacked = nacked || (a.Seq == l.num && a.Kind == queue.ActionRejected)
+	}
+	l.o.mu.Unlock()
+	if !nacked {
+		t.Fatal("the publish that could not be committed was not nacked")
+	}
+}

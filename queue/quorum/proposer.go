@@ -76,6 +76,7 @@ type proposer struct {
 	retry    []request // to send again, by order, sent before pending
 	pending  []request
 	back     []request   // came back from batches in flight, by order: join retry once all are answered
+	rest     []request   // what was never sent when halted: close fails it
 	flying   [][]request // the batches in flight, oldest first
 	orders   uint64      // the last order handed out
 	wake     chan struct{}
@@ -506,6 +507,8 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 		case res = <-in.remote:
 		case <-timer.C:
 			res.err = errLinkDown
+		case <-p.stop:
+			res.err = raft.ErrRaftShutdown
 		}
 		timer.Stop()
 		<-p.slots
@@ -519,7 +522,10 @@ func (p *proposer) complete(in inflight, posts []post) []post {
 		p.pokeSoon(nl.hint != "")
 		return posts
 	case errors.Is(res.err, raft.ErrNotLeader), errors.Is(res.err, raft.ErrLeadershipLost),
-		errors.Is(res.err, raft.ErrLeadershipTransferInProgress), errors.Is(res.err, errLinkDown):
+		errors.Is(res.err, raft.ErrLeadershipTransferInProgress), errors.Is(res.err, errLinkDown),
+		// The replica was removed (this node is no longer a member) or
+		// stopped, the queue still serving: ask whoever leads.
+		errors.Is(res.err, raft.ErrRaftShutdown) && !p.isStopped():
 		p.q.setLeaderHint("")
 		p.answered(in.reqs)
 		p.pokeSoon(false)
@@ -631,21 +637,40 @@ func (p *proposer) fail(r request, err error) {
 	}
 }
 
-// close stops the proposer, failing what is pending; Raft must be shut
-// down first, so that every future handed to it completes.
-func (p *proposer) close() {
+// halt stops the proposer handing anything more to Raft or a link, and
+// its waiter waiting for links. Queue.stop then shuts Raft down, which
+// completes every future handed to it, and close joins the goroutines:
+// a group without a majority never commits what it holds, and its
+// node's shutdown must not wait for its leader to step down.
+func (p *proposer) halt() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.stopped {
-		p.mu.Unlock()
 		return
 	}
 	p.stopped = true
-	rest := append(append(p.back, p.retry...), p.pending...)
+	p.rest = append(append(p.back, p.retry...), p.pending...)
 	p.retry, p.pending, p.back = nil, nil, nil
-	p.mu.Unlock()
 	close(p.stop)
+}
+
+// close halts the proposer, joins its goroutines, then fails what was
+// never sent.
+func (p *proposer) close() {
+	p.halt()
 	p.wg.Wait()
+	p.mu.Lock()
+	rest := p.rest
+	p.rest = nil
+	p.mu.Unlock()
 	for _, r := range rest {
 		p.fail(r, raft.ErrRaftShutdown)
 	}
+}
+
+// isStopped reports whether the proposer was halted.
+func (p *proposer) isStopped() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopped
 }

@@ -287,11 +287,12 @@ func (q *Queue) endLocked() []*session {
 // it shuts down, and the proposer's waiter would wait for it for ever.
 func (q *Queue) stop() {
 	q.stopMembers()
-	q.prop.close()
+	q.prop.halt()
 	if r := q.raft(); r != nil {
 		if q.observer != nil {
 			r.DeregisterObserver(q.observer)
 		}
+		abortRPCs(q.trans)
 		if err := r.Shutdown().Error(); err != nil {
 			q.log.Warn("quorum queue raft shutdown", zap.String("queue", q.decl.Name), zap.Error(err))
 		}
@@ -299,9 +300,20 @@ func (q *Queue) stop() {
 			c.Close()
 		}
 	}
+	q.prop.close()
 	q.wg.Wait()
 	q.fsm.closeBodies()
 	q.t.forget(q)
+}
+
+// abortRPCs fails the RPCs a replica's transport has in flight (and
+// sends after), so that its Raft's Shutdown does not wait for an append
+// to a peer that does not answer: a replica stopping has nothing more to
+// say to its group.
+func abortRPCs(t raft.Transport) {
+	if g, ok := t.(*groupTrans); ok {
+		g.abort()
+	}
 }
 
 // stopReplica stops a replica that met an entry it cannot apply: it must

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 )
 
@@ -400,9 +401,9 @@ var callPool = sync.Pool{New: func() any {
 // errTimeout is an RPC that got no answer in time.
 var errTimeout = errors.New("no answer in time")
 
-// wait waits for call's answer until deadline; the call goes back to the
-// pool.
-func (call *rpcCall) wait(deadline time.Time) ([]byte, error) {
+// wait waits for call's answer until deadline or abort; the call goes
+// back to the pool.
+func (call *rpcCall) wait(deadline time.Time, abort <-chan struct{}) ([]byte, error) {
 	call.timer.Reset(time.Until(deadline))
 	var res callResult
 	select {
@@ -411,6 +412,13 @@ func (call *rpcCall) wait(deadline time.Time) ([]byte, error) {
 	case <-call.timer.C:
 		if call.conn.cancel(call) {
 			res.err = fmt.Errorf("quorum raft transport: rpc to %s: %w", call.conn.peer.addr, errTimeout)
+		} else {
+			res = <-call.ch // being sent
+		}
+	case <-abort:
+		call.timer.Stop()
+		if call.conn.cancel(call) {
+			res.err = raft.ErrTransportShutdown
 		} else {
 			res = <-call.ch // being sent
 		}

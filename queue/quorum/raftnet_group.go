@@ -33,6 +33,10 @@ type groupTrans struct {
 	inflight  int
 	closed    bool
 	done      chan struct{} // closed by Close
+	// aborted is closed by abort (and Close): the replica's own RPCs in
+	// flight fail at once.
+	aborted   chan struct{}
+	abortOnce sync.Once
 	wg        sync.WaitGroup
 	// retime switches the replica's timeouts (raftTiming.retimer); nil
 	// until the replica runs.
@@ -70,7 +74,8 @@ var (
 )
 
 func newGroupTrans(run *raftRun, name string) *groupTrans {
-	return &groupTrans{run: run, name: name, consumer: make(chan raft.RPC), done: make(chan struct{}), hurried: true}
+	return &groupTrans{run: run, name: name, consumer: make(chan raft.RPC), done: make(chan struct{}),
+		aborted: make(chan struct{}), hurried: true}
 }
 
 // Consumer implements raft.Transport.
@@ -154,10 +159,18 @@ func (g *groupTrans) Close() error {
 	g.closed = true
 	close(g.done)
 	g.mu.Unlock()
+	g.abort()
 	g.wg.Wait()
 	g.run.rn.remove(g)
 	return nil
 }
+
+// abort fails the replica's RPCs in flight, and any it sends after, at
+// once: called before its Raft shuts down, whose Shutdown waits for its
+// replication goroutines, so that an append in flight to a peer that is
+// cut off (no answer, the stream open) does not hold the queue's stop
+// for the RPC timeout (10 s), one queue after another as a node stops.
+func (g *groupTrans) abort() { g.abortOnce.Do(func() { close(g.aborted) }) }
 
 // roundTrip sends args to target and decodes the answer into resp; it
 // returns the stream the request went on, nil if none.
@@ -168,7 +181,7 @@ func (g *groupTrans) roundTrip(target raft.ServerAddress, kind byte, args, resp 
 // roundTripBy is roundTrip with a deadline of its own.
 func (g *groupTrans) roundTripBy(target raft.ServerAddress, kind byte, args, resp any, deadline time.Time) (*raftConn, error) {
 	select {
-	case <-g.done:
+	case <-g.aborted:
 		return nil, raft.ErrTransportShutdown
 	default:
 	}
@@ -182,7 +195,7 @@ func (g *groupTrans) roundTripBy(target raft.ServerAddress, kind byte, args, res
 		callPool.Put(call)
 		return c, err
 	}
-	body, err := call.wait(deadline)
+	body, err := call.wait(deadline, g.aborted)
 	if err != nil {
 		return c, err
 	}
