@@ -206,6 +206,7 @@ func (n *clusterNode) openRaft(fsm *defsFSM, store defsStore) error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(s.cfg.NodeName)
 	rc.Logger = cluster.NewHCLogger(n.log, "raft")
+	configureDefsTiming(rc) // defs_timing.go
 	rc.SnapshotThreshold = 1024
 	rc.TrailingLogs = 1024
 	var (

@@ -473,6 +473,11 @@
 // entries after its applied index, or a newer snapshot, whose difference
 // (meta.Diff) the reconciler carries out.
 //
+// The definitions group's leader lease and heartbeat timeout are 2.5 s
+// (defs_timing.go, Consul's default), not hashicorp/raft's 500 ms and
+// 1 s, so that a node stalled for a moment by thousands of quorum
+// queues' groups keeps its leader and the declares in flight.
+//
 // In a cluster a change commits only with a majority of the nodes. A node
 // without a leader for longer than ClusterConfig.CommitTimeout (a
 // minority, or an election) answers 541 with a text in the shape of

@@ -227,7 +227,12 @@ type link struct {
 	nextReq uint64
 	pending map[uint64]chan remoteResult
 
-	answers chan answer // proposals applied for the peer, in order
+	// answersMu guards sending on answers against its close: a send
+	// that waits for room holds it, never mu, which answerLoop needs to
+	// send what frees that room.
+	answersMu     sync.Mutex
+	answersClosed bool
+	answers       chan answer // proposals applied for the peer, in order
 }
 
 // remoteResult is a forwarded proposal's outcome.
@@ -307,7 +312,10 @@ func (k *link) fail() {
 		conn.Close()
 	}
 	close(k.wake)
+	k.answersMu.Lock()
+	k.answersClosed = true
 	close(k.answers)
+	k.answersMu.Unlock()
 	closing := k.l.drop(k)
 	for _, ch := range pending {
 		ch <- remoteResult{err: errLinkDown}
@@ -405,13 +413,13 @@ func (k *link) propose(id uint64, group string, entry []byte) {
 	default:
 		a.f = r.Apply(entry, 0)
 	}
-	k.mu.Lock()
-	broken := k.broken
-	if !broken {
-		// answers is closed only by fail, under mu.
+	// With answers full this waits, so that the peer's proposals are
+	// answered in order, while answerLoop sends the earlier answers.
+	k.answersMu.Lock()
+	if !k.answersClosed {
 		k.answers <- a
 	}
-	k.mu.Unlock()
+	k.answersMu.Unlock()
 }
 
 // answerLoop sends back the answers to forwarded proposals, in order.
