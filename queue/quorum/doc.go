@@ -70,7 +70,9 @@
 // do not wait for them to replace a lost leader (failover.go): when the
 // link to the leader's node closes, or the Raft stream from it breaks
 // (both at once when its process is killed), or its beats stop for
-// 500 ms, each replica following a leader there that no stream from that
+// 2 s (a hung or cut-off node; long enough to ride out a busy node's
+// stalls, which would otherwise set every group it leads electing at
+// once), each replica following a leader there that no stream from that
 // node still beats for stands for election at once, as a leadership
 // transfer would have it (a TimeoutNow handed to the replica), the
 // group's first voter first and the others 500 ms later if no candidate
@@ -202,7 +204,7 @@
 // failure or refusal drops the kept answers. hashicorp/raft takes only
 // the time of contact from such an answer (its lease) and counts a
 // follower's match only from an answered append with entries, so a kept
-// answer can delay a leader's stepping down by at most the 500 ms of
+// answer can delay a leader's stepping down by at most the 2 s of
 // silence, never commit an entry (TestKeptAnswersNeverCommitFalsely).
 //
 // # Goroutines

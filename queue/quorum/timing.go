@@ -44,7 +44,13 @@ type raftTiming struct {
 	beat time.Duration
 	// silence is how long without a beat (or its acknowledgement) a
 	// peer node counts as silent: the groups it leads hurry, and its
-	// followers' answers are no longer taken from the last ones.
+	// followers' answers are no longer taken from the last ones. It
+	// must outlast the stalls of a busy node (a garbage collection of a
+	// node running thousands of groups took 1.4 s): every group a node
+	// leads stands for election when it falls silent, and thousands of
+	// elections at once stall the nodes again, a storm that did not
+	// settle for minutes. A killed node's streams close, which does not
+	// wait for it.
 	silence time.Duration
 	// inject is the least time between two heartbeats handed to a
 	// follower from beats: it keeps the follower's contact well within
@@ -63,7 +69,7 @@ var clusterTiming = raftTiming{
 	lease:    3 * time.Second,
 	commit:   3 * time.Second,
 	beat:     100 * time.Millisecond,
-	silence:  500 * time.Millisecond,
+	silence:  2 * time.Second,
 	inject:   2 * time.Second,
 	unlisted: 4 * time.Second,
 }
