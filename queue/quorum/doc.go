@@ -54,8 +54,8 @@
 // entry rather than wait behind the settle's log write and replication.
 // A batch that failed because its leader's node is gone is retried
 // every 50 ms until a leader answers or 10 s pass (then it fails, a nack),
-// and a link to an address whose dial failed is not dialled again for
-// 100 ms, so a node waiting for a leader never spins.
+// and nothing is forwarded to an address within 100 ms of a failed dial
+// to it, so a node waiting for a leader never spins.
 // A follower's proposer hears of a new leader from Raft's leader
 // observation and sends what waits to it at once; that its own replica
 // leads, or no longer does, it hears from Raft's LeaderCh, which Raft

@@ -117,16 +117,25 @@ func (l *links) accept() {
 	}
 }
 
-// redialAfter is how long after a failed dial get hands out broken links
-// to that address rather than dial it again, so that what retries on a
-// node that is gone (a proposer whose leader was there, a non-member
-// trying the members in turn) does not dial it in a tight loop.
+// redialAfter is how long after a failed dial to an address a proposer
+// waits before it forwards there again (dialable), so that what retries
+// on a node that is gone (a proposer whose leader was there, a
+// non-member trying the members in turn, many queues at once) does not
+// dial it in a tight loop.
 const redialAfter = 100 * time.Millisecond
+
+// dialable reports whether addr has a link, or no dial to it failed
+// within redialAfter.
+func (l *links) dialable(addr string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byAddr[addr] != nil || time.Since(l.failed[addr]) >= redialAfter
+}
 
 // get returns the link to addr, made (and dialled on its own goroutine)
 // if there is none: it never waits for the network, so the leader's FSM
-// goroutine may send on it. Within redialAfter of a failed dial to addr
-// the link it returns is broken.
+// goroutine may send on it (what is sent before the dial completes goes
+// once it does).
 func (l *links) get(addr string) *link {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -134,7 +143,7 @@ func (l *links) get(addr string) *link {
 		return k
 	}
 	k := newLink(l, nil, addr)
-	if l.closed || time.Since(l.failed[addr]) < redialAfter {
+	if l.closed {
 		k.broken = true
 		return k
 	}

@@ -316,7 +316,9 @@ func (p *proposer) flush() bool {
 		r, addr := p.q.raft(), ""
 		self := r != nil && r.State() == raft.Leader
 		if !self {
-			if addr = p.q.leaderAddr(); addr == "" || p.q.t.links == nil {
+			if addr = p.q.leaderAddr(); addr == "" || p.q.t.links == nil || !p.q.t.links.dialable(addr) {
+				// No leader known, or a dial to it failed a moment
+				// ago: the loop tries again after retryEvery.
 				p.expire()
 				return true
 			}
