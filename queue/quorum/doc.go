@@ -226,10 +226,10 @@
 // it (joined by Type.Close).
 // Queue.Close and Delete stop Raft, the proposer and what they started
 // (the last replica's transport stops the node's and joins it): the
-// proposer is halted first, then the replica's RPCs in flight are
-// aborted and Raft shut down, which fails what it held, then the
-// proposer's goroutines are joined, so a replica cut off from its group
-// stops at once rather than wait out an append's timeout and its lease;
+// proposer first, while Raft still answers what it holds (a cut-off
+// leader's entries fail when it steps down, within its lease), then
+// the replica's RPCs in flight are aborted and Raft shut down, so that
+// the shutdown does not wait out an append's 10 s timeout;
 // Type.Close ends the links and closes the WAL and the page store once
 // every queue is closed.
 //

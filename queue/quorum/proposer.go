@@ -76,7 +76,6 @@ type proposer struct {
 	retry    []request // to send again, by order, sent before pending
 	pending  []request
 	back     []request   // came back from batches in flight, by order: join retry once all are answered
-	rest     []request   // what was never sent when halted: close fails it
 	flying   [][]request // the batches in flight, oldest first
 	orders   uint64      // the last order handed out
 	wake     chan struct{}
@@ -639,38 +638,28 @@ func (p *proposer) fail(r request, err error) {
 	}
 }
 
-// halt stops the proposer handing anything more to Raft or a link, and
-// its waiter waiting for links. Queue.stop then shuts Raft down, which
-// completes every future handed to it, and close joins the goroutines:
-// a group without a majority never commits what it holds, and its
-// node's shutdown must not wait for its leader to step down.
-func (p *proposer) halt() {
+// close stops the proposer, failing what is pending and what a link
+// still owes (the waiter stops waiting for links at once); it waits for
+// what Raft holds while Raft still runs, since Raft may drop, without an
+// answer, a committed entry it had not applied when it shuts down.
+func (p *proposer) close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.stopped {
+		p.mu.Unlock()
 		return
 	}
 	p.stopped = true
-	p.rest = append(append(p.back, p.retry...), p.pending...)
+	rest := append(append(p.back, p.retry...), p.pending...)
 	p.retry, p.pending, p.back = nil, nil, nil
-	close(p.stop)
-}
-
-// close halts the proposer, joins its goroutines, then fails what was
-// never sent.
-func (p *proposer) close() {
-	p.halt()
-	p.wg.Wait()
-	p.mu.Lock()
-	rest := p.rest
-	p.rest = nil
 	p.mu.Unlock()
+	close(p.stop)
+	p.wg.Wait()
 	for _, r := range rest {
 		p.fail(r, raft.ErrRaftShutdown)
 	}
 }
 
-// isStopped reports whether the proposer was halted.
+// isStopped reports whether the proposer was closed.
 func (p *proposer) isStopped() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -287,7 +287,7 @@ func (q *Queue) endLocked() []*session {
 // it shuts down, and the proposer's waiter would wait for it for ever.
 func (q *Queue) stop() {
 	q.stopMembers()
-	q.prop.halt()
+	q.prop.close()
 	if r := q.raft(); r != nil {
 		if q.observer != nil {
 			r.DeregisterObserver(q.observer)
@@ -300,7 +300,6 @@ func (q *Queue) stop() {
 			c.Close()
 		}
 	}
-	q.prop.close()
 	q.wg.Wait()
 	q.fsm.closeBodies()
 	q.t.forget(q)
