@@ -75,39 +75,33 @@ func sumSeries(parts []*series, width int) *series {
 	return out
 }
 
+// putMessageStats adds s's message_stats of groups, if any, keeping a
+// history of s for ranges when history is set; st.mu is held.
+func (st *sampler) putMessageStats(it item, s *series, rg ranges, history bool, groups ...group) {
+	if history {
+		st.history(s)
+	}
+	if ms := messageStats(s, rg.msgRates, groups...); ms != nil {
+		it["message_stats"] = ms
+	}
+}
+
 // putQueueStats adds a queue's message_stats and lengths' details; st.mu
 // is held.
 func (st *sampler) putQueueStats(it item, q broker.QueueInfo, rg ranges, history bool) {
 	s := st.queues[objKey{q.Vhost, q.Name}]
-	if history {
-		st.history(s)
-	}
-	if ms := messageStats(s, rg.msgRates, queuePublish, queueDeliver); ms != nil {
-		it["message_stats"] = ms
-	}
+	st.putMessageStats(it, s, rg, history, queuePublish, queueDeliver)
 	putGroup(it, s, queueLength, rg.lengths, false, false)
 }
 
 // putExchangeStats adds an exchange's message_stats; st.mu is held.
 func (st *sampler) putExchangeStats(it item, x broker.ExchangeInfo, rg ranges, history bool) {
-	s := st.exchanges[objKey{x.Vhost, x.Name}]
-	if history {
-		st.history(s)
-	}
-	if ms := messageStats(s, rg.msgRates, exchangeIn, exchangeOut); ms != nil {
-		it["message_stats"] = ms
-	}
+	st.putMessageStats(it, st.exchanges[objKey{x.Vhost, x.Name}], rg, history, exchangeIn, exchangeOut)
 }
 
 // putChannelStats adds a channel's message_stats; st.mu is held.
 func (st *sampler) putChannelStats(it item, name string, rg ranges, history bool) {
-	s := st.channels[name]
-	if history {
-		st.history(s)
-	}
-	if ms := messageStats(s, rg.msgRates, chanFine, chanDeliver); ms != nil {
-		it["message_stats"] = ms
-	}
+	st.putMessageStats(it, st.channels[name], rg, history, chanFine, chanDeliver)
 }
 
 // putConnectionStats adds a connection's octets and their details; st.mu
@@ -124,9 +118,7 @@ func (st *sampler) putConnectionStats(it item, name string, rg ranges, history b
 // details; st.mu is held.
 func (st *sampler) putVhostStats(it item, name string, rg ranges) {
 	s := st.vhosts[name]
-	if ms := messageStats(s, rg.msgRates, vhostFine, vhostDeliver); ms != nil {
-		it["message_stats"] = ms
-	}
+	st.putMessageStats(it, s, rg, false, vhostFine, vhostDeliver)
 	putGroup(it, s, vhostOctets, rg.dataRates, true, true)
 	putGroup(it, s, vhostLengths, rg.lengths, false, false)
 }

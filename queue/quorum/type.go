@@ -120,19 +120,24 @@ func (t *Type) queue(group string) *Queue {
 func (t *Type) NodeDown(node string) {
 	t.mu.Lock()
 	t.down[node] = true
+	t.mu.Unlock()
+	if t.cfg.Net != nil {
+		t.forgetUnreachable(t.cfg.Net.NodeAddr(node)) // NodeDown ends its consumers
+	}
+	for _, q := range t.leading() {
+		q.propose(fifo.NodeDown{Node: node, Now: now()}, nil, nil, nil)
+	}
+}
+
+// leading returns the running queues whose replica here leads.
+func (t *Type) leading() []*Queue {
+	t.mu.Lock()
 	qs := make([]*Queue, 0, len(t.queues))
 	for _, q := range t.queues {
 		qs = append(qs, q)
 	}
 	t.mu.Unlock()
-	if t.cfg.Net != nil {
-		t.forgetUnreachable(t.cfg.Net.NodeAddr(node)) // NodeDown ends its consumers
-	}
-	for _, q := range qs {
-		if q.leading() {
-			q.propose(fifo.NodeDown{Node: node, Now: now()}, nil, nil, nil)
-		}
-	}
+	return slices.DeleteFunc(qs, func(q *Queue) bool { return !q.leading() })
 }
 
 // NodeUp tells the type that node is a live member again.

@@ -155,16 +155,8 @@ func (t *Type) closeReach() {
 // syncReach has every queue led here propose the nodes of its consumers
 // that are unreachable, when the state says otherwise.
 func (t *Type) syncReach() {
-	t.mu.Lock()
-	qs := make([]*Queue, 0, len(t.queues))
-	for _, q := range t.queues {
-		qs = append(qs, q)
-	}
-	t.mu.Unlock()
-	for _, q := range qs {
-		if q.leading() {
-			q.syncReach()
-		}
+	for _, q := range t.leading() {
+		q.syncReach()
 	}
 }
 
