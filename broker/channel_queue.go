@@ -90,7 +90,7 @@ func (ch *channel) queueDeclare(m *protocol.QueueDeclare) error {
 		def.Owner = c.owner().meta()
 	}
 	if args.Type == queue.TypeQuorum && vh.srv.cluster != nil {
-		def.Members = vh.srv.cluster.quorumMembers(args.InitialGroupSize)
+		def.Members = vh.srv.cluster.quorumMembers(vh.name, &def, args.InitialGroupSize)
 	}
 	vh.mu.RLock()
 	existing := vh.queues[name]

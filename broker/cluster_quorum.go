@@ -4,16 +4,19 @@ import (
 	"context"
 	"net"
 	"slices"
-	"strings"
 
+	"github.com/warrenmq/warren/broker/meta"
+	"github.com/warrenmq/warren/broker/policy"
 	"github.com/warrenmq/warren/cluster"
+	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
 	"github.com/warrenmq/warren/queue/quorum"
 )
 
 // A quorum queue in a cluster is a Raft group over its members (three by
 // default, x-quorum-initial-group-size for fewer), chosen by the declaring
-// node and recorded in the queue's definition. Every node runs the queue
+// node and recorded in the queue's definition, the first the node its
+// leader locator placed the leader on. Every node runs the queue
 // (vhost_meta.go's homedHere): a member holds a replica, any node's
 // channels reach the leader through queue/quorum's links, and the leader
 // sends deliveries to the consumer's node. quorumNet is the type's view
@@ -65,14 +68,49 @@ func (q quorumNet) Dial(ctx context.Context, addr, service string) (net.Conn, er
 // Listen implements quorum.Network.
 func (q quorumNet) Listen(service string) (net.Listener, error) { return q.n.port.Listen(service) }
 
-// quorumMembers chooses the members of a quorum queue declared on this
-// node: this node first (RabbitMQ's client-local leader locator), then
-// the other voters of the definitions' group that are alive, in name
-// order, up to size (0: the default).
-func (n *clusterNode) quorumMembers(size int64) []string {
-	if size <= 0 {
-		size = defaultQuorumSize
+// The leader locators RabbitMQ's quorum queues take, as
+// x-queue-leader-locator, the queue-leader-locator policy key and
+// queue_leader_locator in rabbitmq.conf: where a new queue's leader is
+// placed.
+const (
+	// leaderClientLocal places it on the declaring node (the default).
+	leaderClientLocal = "client-local"
+	// leaderBalanced places it on the live voter that the fewest quorum
+	// queues were placed on.
+	leaderBalanced = "balanced"
+)
+
+// leaderLocator is the leader locator of a quorum queue about to be
+// declared, resolved as RabbitMQ's rabbit_queue_location resolves it:
+// the queue-leader-locator of the policy in force on the queue (pol,
+// operator policies merged), which wins over the queue's
+// x-queue-leader-locator argument (in args), which wins over the node's
+// configured locator (Config.QueueLeaderLocator). RabbitMQ's earlier
+// values random and least-leaders, which a policy may still set, mean
+// balanced; anything else means client-local.
+func leaderLocator(pol policy.Definition, args protocol.Table, configured string) string {
+	v, ok := pol.String("queue-leader-locator")
+	if !ok {
+		v, ok = args["x-queue-leader-locator"].(string)
 	}
+	if !ok {
+		v = configured
+	}
+	switch v {
+	case leaderBalanced, "random", "least-leaders":
+		return leaderBalanced
+	}
+	return leaderClientLocal
+}
+
+// quorumMembers chooses the members of the quorum queue def of vhost,
+// declared on this node, from this node and the other voters of the
+// definitions' group that are alive: the first of them is the queue's
+// leader, whose replica stands for election at once (queue/quorum's
+// startStanding), as the queue's leader locator places it
+// (placeQuorumMembers); size is the queue's
+// x-quorum-initial-group-size (0: the default).
+func (n *clusterNode) quorumMembers(vhost string, def *queueDef, size int64) []string {
 	self := n.srv.cfg.NodeName
 	alive := map[string]bool{}
 	for _, m := range n.alive() {
@@ -86,13 +124,50 @@ func (n *clusterNode) quorumMembers(size int64) []string {
 			}
 		}
 	}
-	slices.SortFunc(others, strings.Compare)
-	members := []string{self}
-	for _, o := range others {
+	var locator string
+	var placed map[string]int
+	n.srv.fsm.read(func(st *meta.State) {
+		locator = leaderLocator(st.QueuePolicy(vhost, def).Definition, def.Args, n.srv.cfg.QueueLeaderLocator)
+		if locator == leaderBalanced {
+			placed = st.LeaderPlacements()
+		}
+	})
+	return placeQuorumMembers(self, others, size, locator, placed)
+}
+
+// placeQuorumMembers orders the members of a new quorum queue, up to
+// size (0: the default), from the candidates self (the declaring node)
+// and others: the leader first, then the other candidates in name order.
+// The leader is self with client-local; with balanced, the candidate
+// that leads the fewest quorum queues by placed (each node's count of
+// the quorum queues whose first member it is, meta.State's
+// LeaderPlacements), the name that sorts first among equals. The
+// declaring node is a member with balanced only if it falls within
+// size. Placed counts where leaders were placed, which every node reads
+// alike from the definitions, not where they are now (after a failover
+// the two differ), and not the declares still being committed.
+func placeQuorumMembers(self string, others []string, size int64, locator string, placed map[string]int) []string {
+	if size <= 0 {
+		size = defaultQuorumSize
+	}
+	cands := slices.Compact(slices.Sorted(slices.Values(append([]string{self}, others...))))
+	leader := self
+	if locator == leaderBalanced {
+		leader = cands[0]
+		for _, c := range cands[1:] {
+			if placed[c] < placed[leader] {
+				leader = c
+			}
+		}
+	}
+	members := []string{leader}
+	for _, c := range cands {
 		if int64(len(members)) >= size {
 			break
 		}
-		members = append(members, o)
+		if c != leader {
+			members = append(members, c)
+		}
 	}
 	return members
 }

@@ -120,6 +120,14 @@ type Config struct {
 	NodeName string
 	// ClusterName is reported to clients in the server properties.
 	ClusterName string
+	// QueueLeaderLocator places the leader of a new quorum queue in a
+	// cluster when neither its policy nor its x-queue-leader-locator
+	// says (RabbitMQ's queue_leader_locator, cluster_quorum.go):
+	// "client-local" (the default, also "") on the declaring node,
+	// "balanced" on the live node the fewest quorum queues were placed
+	// on; RabbitMQ's earlier values "random" and "least-leaders" mean
+	// balanced. NewServer refuses any other.
+	QueueLeaderLocator string
 	// Cluster, when set, makes the node one of a cluster's (cluster.go):
 	// the definitions are committed by Raft over the cluster's nodes.
 	Cluster *ClusterConfig

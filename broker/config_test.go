@@ -46,3 +46,12 @@ func TestNodeName(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueLeaderLocatorRefused: NewServer refuses a queue leader
+// locator RabbitMQ does not know, naming it.
+func TestQueueLeaderLocatorRefused(t *testing.T) {
+	_, err := NewServer(Config{InMemory: true, QueueLeaderLocator: "nearest"})
+	if err == nil || !strings.Contains(err.Error(), `queue leader locator "nearest"`) {
+		t.Fatalf("NewServer with locator nearest: %v", err)
+	}
+}

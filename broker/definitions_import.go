@@ -324,7 +324,7 @@ func (s *Server) importQueue(ctx context.Context, v *vhost, dq *DefQueue) error 
 	def := queueDef{Name: dq.Name, Durable: dq.Durable == nil || *dq.Durable, AutoDelete: dq.AutoDelete,
 		Args: args, Type: parsed.Type, Home: s.cfg.NodeName, Life: s.life}
 	if parsed.Type == queue.TypeQuorum && s.cluster != nil {
-		def.Members = s.cluster.quorumMembers(parsed.InitialGroupSize)
+		def.Members = s.cluster.quorumMembers(v.name, &def, parsed.InitialGroupSize)
 	}
 	if err := checkDeclarable(s.types.Lookup(parsed.Type), parsed.Type, def, v.name); err != nil {
 		return err

@@ -113,6 +113,11 @@ func NewServer(cfg Config) (*Server, error) {
 	if err := checkNodeName(cfg.NodeName); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	switch cfg.QueueLeaderLocator {
+	case "", leaderClientLocal, leaderBalanced, "random", "least-leaders":
+	default:
+		return nil, fmt.Errorf("broker: queue leader locator %q is not client-local or balanced", cfg.QueueLeaderLocator)
+	}
 	switch {
 	case cfg.InMemory && cfg.DataDir != "":
 		return nil, errors.New("broker: both InMemory and a data dir are set")

@@ -74,6 +74,11 @@ type Config struct {
 	LogLevel string
 	// ClusterName is cluster_name.
 	ClusterName string
+	// QueueLeaderLocator is queue_leader_locator: where new quorum
+	// queues' leaders go when neither a policy nor the declare says,
+	// client-local or balanced (random and least-leaders, RabbitMQ's
+	// earlier values, are kept as written; they mean balanced).
+	QueueLeaderLocator string
 
 	// Warren holds Warren's own keys (warren.*).
 	Warren Warren

@@ -146,6 +146,10 @@ var keys = map[string]handler{
 		c.LogLevel, msg = parseEnum(v, "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 		return
 	},
+	"queue_leader_locator": func(c *Config, _, v string) (msg string) {
+		c.QueueLeaderLocator, msg = parseEnum(v, "client-local", "balanced", "random", "least-leaders")
+		return
+	},
 	"cluster_name":     func(c *Config, _, v string) string { c.ClusterName = v; return "" },
 	"warren.node_name": func(c *Config, _, v string) string { c.Warren.NodeName = v; return "" },
 	"warren.data_dir":  func(c *Config, _, v string) string { c.Warren.DataDir = v; return "" },

@@ -127,6 +127,10 @@ default_user_tags.custom_tag = false
 			return c.LoadDefinitions == "/path/to/definitions/file.json" && c.ManagementPort == 15672 && c.ManagementIP == "0.0.0.0" &&
 				c.LogLevel == "warning" && c.ClusterName == "prod-1"
 		}},
+		{"queue leader locator", "queue_leader_locator = balanced", func(c *Config) bool { return c.QueueLeaderLocator == "balanced" }},
+		{"queue leader locator, RabbitMQ's earlier value", "queue_leader_locator = least-leaders", func(c *Config) bool {
+			return c.QueueLeaderLocator == "least-leaders"
+		}},
 		{"prometheus", "prometheus.tcp.port = 15692\nprometheus.tcp.ip = 0.0.0.0", func(c *Config) bool {
 			return c.PrometheusPort == 15692 && c.PrometheusIP == "0.0.0.0"
 		}},
@@ -190,6 +194,8 @@ func TestParseErrors(t *testing.T) {
 		{"TLS listener without a certificate", "listeners.ssl.default = 5671", 1, "listeners.ssl", "needs ssl_options.certfile"},
 		{"verify_peer without CAs", "ssl_options.verify = verify_peer", 1, "ssl_options.verify", "needs ssl_options.cacertfile"},
 		{"fail_if_no_peer_cert without verify_peer", "ssl_options.fail_if_no_peer_cert = true", 1, "ssl_options.fail_if_no_peer_cert", "needs ssl_options.verify"},
+		{"unknown queue leader locator", "queue_leader_locator = nearest", 1, "queue_leader_locator",
+			`"nearest" is not one of client-local, balanced, random, least-leaders`},
 		{"bad verify", "ssl_options.verify = verify_maybe", 1, "ssl_options.verify", "is not one of verify_peer, verify_none"},
 		{"bad boolean", "ssl_options.fail_if_no_peer_cert = yes", 1, "ssl_options.fail_if_no_peer_cert", "is not true or false"},
 		{"TLS 1.1", "ssl_options.versions.1 = tlsv1.1", 1, "ssl_options.versions.1", "refused"},

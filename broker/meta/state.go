@@ -86,6 +86,24 @@ func (s *State) Queues(vhost string) []QueueDef {
 	return out
 }
 
+// LeaderPlacements counts, per node, the quorum queues of every virtual
+// host whose first member it is: the member placed as the queue's leader
+// when it was declared (a new group's first member stands for election
+// at once). It counts placements, not the leaders of now: after a
+// failover the two differ. Every node reads the same counts from the
+// same definitions.
+func (s *State) LeaderPlacements() map[string]int {
+	out := make(map[string]int)
+	for _, v := range s.vhosts {
+		for _, q := range v.queues {
+			if len(q.Members) > 0 {
+				out[q.Members[0]]++
+			}
+		}
+	}
+	return out
+}
+
 // Bindings returns a virtual host's bindings in canonical order.
 func (s *State) Bindings(vhost string) []exchange.Binding {
 	v := s.vhosts[vhost]

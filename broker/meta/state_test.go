@@ -537,3 +537,34 @@ func TestSetQueueMembers(t *testing.T) {
 		t.Fatalf("restored queue %+v, want %+v", got, grown)
 	}
 }
+
+// TestLeaderPlacements: each quorum queue of every vhost counts once for
+// its first member; other queues count for no one, and a change of
+// members moves the count with the first member.
+func TestLeaderPlacements(t *testing.T) {
+	s := NewState()
+	apply := func(cmds ...Command) {
+		t.Helper()
+		rs, _ := applyAll(s, cmds)
+		for i, r := range rs {
+			if r.Err != nil {
+				t.Fatalf("%T: %v", cmds[i], r.Err)
+			}
+		}
+	}
+	apply(
+		AddVhost{Name: "/"},
+		AddVhost{Name: "other"},
+		DeclareQueue{Vhost: "/", Queue: quorumDef("q1", 1, "a", "b", "c")},
+		DeclareQueue{Vhost: "/", Queue: quorumDef("q2", 2, "b", "a", "c")},
+		DeclareQueue{Vhost: "other", Queue: quorumDef("q3", 3, "a", "c")},
+		DeclareQueue{Vhost: "/", Queue: qdef("classic", 4)},
+	)
+	if got, want := s.LeaderPlacements(), map[string]int{"a": 2, "b": 1}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("placements %v, want %v", got, want)
+	}
+	apply(SetQueueMembers{Vhost: "other", Name: "q3", Incarnation: 3, Members: []string{"c"}, Was: []string{"a", "c"}})
+	if got, want := s.LeaderPlacements(), map[string]int{"a": 1, "b": 1, "c": 1}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("placements after a member change %v, want %v", got, want)
+	}
+}

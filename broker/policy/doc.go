@@ -38,9 +38,11 @@
 // queue-master-locator, target-group-size and 3.x's ha-mode, ha-params
 // and ha-sync-mode. The ha-* keys of 3.x's classic queue mirroring are
 // validated as 3.13 validated them and have no effect: Warren has no
-// mirrored classic queues (quorum queues replicate). queue-mode,
-// queue-version, queue-master-locator, queue-leader-locator,
-// max-in-memory-length and -bytes,
+// mirrored classic queues (quorum queues replicate). queue-leader-locator
+// places the leader of a quorum queue when it is declared (the broker
+// reads it, over the queue's x-queue-leader-locator, as RabbitMQ's
+// rabbit_queue_location does), and changes nothing after. queue-mode,
+// queue-version, queue-master-locator, max-in-memory-length and -bytes,
 // consumer-disconnected-timeout, target-group-size and the stream keys
 // (max-age, stream-max-segment-size-bytes, stream-filter-size-bytes,
 // initial-cluster-size) are accepted and change nothing on Warren's

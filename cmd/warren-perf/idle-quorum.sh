@@ -2,11 +2,13 @@
 # What idle quorum queues cost a node: starts a three-node Warren cluster
 # as plain processes (AMQP on WARREN_PORT, default 5672, and the next two;
 # cluster ports those plus 20000; data in a throwaway folder),
-# declares N quorum queues (three members each) and, once they are
-# declared, holds them idle for WINDOW seconds, then reports per node the
-# CPU used over the window (utime + stime from /proc, as % of one core),
-# its RSS before the queues and at the end of the window, and the RSS per
-# replica. Each node holds a replica of every queue.
+# declares N quorum queues (three members each) through node 1 with
+# x-queue-leader-locator=balanced, so that the leaders are spread over the
+# three nodes, a third each, and, once they are declared, holds them idle
+# for WINDOW seconds, then reports per node the quorum queues it leads,
+# the CPU used over the window (utime + stime from /proc, as % of one
+# core), its RSS before the queues and at the end of the window, and the
+# RSS per replica. Each node holds a replica of every queue.
 #
 #   N=1000 WINDOW=30 cmd/warren-perf/idle-quorum.sh
 #   N=10000 WINDOW=60 WARREN_PORT=5881 cmd/warren-perf/idle-quorum.sh
@@ -50,13 +52,18 @@ start=$(date +%s.%N)
 # warren-perf declares the queues, holds them while nothing flows, and
 # deletes them at the end; the window is measured inside its run.
 "$DIR/warren-perf" --uri "amqp://guest:guest@127.0.0.1:$PORT/" --producers 0 --consumers 0 \
-	--queues "$N" --queue-args x-queue-type=quorum --duration "$((WINDOW + 60))s" \
+	--queues "$N" --queue-args x-queue-type=quorum,x-queue-leader-locator=balanced --duration "$((WINDOW + 60))s" \
 	--queue-prefix idle-q >"$DIR/perf.out" 2>&1 &
 perf=$!
+# The leader of each queue, as the third node's status lists them (a
+# queue's leader follows its members; the definitions' leader does not).
+queue_leaders() {
+	"$DIR/warren" cluster status --json --cluster-addr "127.0.0.1:$(cport 3)" 2>/dev/null |
+		tr -d ' \n' | grep -o '\],"leader":"[^"]\+"' | cut -d'"' -f4 || true
+}
 # Declared once the third node's status lists them all with a leader.
 for _ in $(seq 1 600); do
-	n=$("$DIR/warren" cluster status --json --cluster-addr "127.0.0.1:$(cport 3)" 2>/dev/null |
-		tr -d ' \n' | grep -o '"leader":"[^"]\+"' | wc -l || true)
+	n=$(queue_leaders | wc -l)
 	[ "$n" -ge "$N" ] && break
 	sleep 1
 done
@@ -66,14 +73,21 @@ declare -a t0
 for i in 0 1 2; do t0[$i]=$(ticks "${pids[$i]}"); done
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 sleep "$WINDOW"
-echo "N=$N quorum queues on three nodes, declared and led in ${declared}s, idle window ${WINDOW}s; load average $load0 before it, $(cut -d' ' -f1-3 /proc/loadavg) after"
-echo "| node | CPU, % of a core | RSS before | RSS after | RSS per replica |"
-echo "|---|--:|--:|--:|--:|"
+declare -a t1 r1
 for i in 0 1 2; do
-	t1=$(ticks "${pids[$i]}")
-	r1=$(rss_kb "${pids[$i]}")
-	cpu=$(echo "scale=1; 100 * ($t1 - ${t0[$i]}) / $hz / $WINDOW" | bc)
-	per=$(echo "scale=1; ($r1 - ${rss0[$i]}) / $N" | bc)
-	echo "| warren$((i + 1)) | $cpu | $((rss0[$i] / 1024)) MiB | $((r1 / 1024)) MiB | $per KB |"
+	t1[$i]=$(ticks "${pids[$i]}")
+	r1[$i]=$(rss_kb "${pids[$i]}")
+done
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+# Asked once the window is read, so that answering is not counted in it.
+leaders=$(queue_leaders)
+echo "N=$N quorum queues on three nodes, declared and led in ${declared}s, idle window ${WINDOW}s; load average $load0 before it, $load1 after"
+echo "| node | leads | CPU, % of a core | RSS before | RSS after | RSS per replica |"
+echo "|---|--:|--:|--:|--:|--:|"
+for i in 0 1 2; do
+	led=$(grep -cx "warren$((i + 1))@localhost" <<<"$leaders" || true)
+	cpu=$(echo "scale=1; 100 * (${t1[$i]} - ${t0[$i]}) / $hz / $WINDOW" | bc)
+	per=$(echo "scale=1; (${r1[$i]} - ${rss0[$i]}) / $N" | bc)
+	echo "| warren$((i + 1)) | $led | $cpu | $((rss0[$i] / 1024)) MiB | $((r1[$i] / 1024)) MiB | $per KB |"
 done
 kill "$perf" 2>/dev/null || true

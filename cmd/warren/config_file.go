@@ -166,7 +166,7 @@ func (o *options) brokerConfig(log *zap.Logger) broker.Config {
 		Listen: o.listen, ListenTLS: f.SSL.Addrs, DataDir: o.dataDir, NodeName: o.nodeName, Logger: log,
 		DiskFreeLimit: o.diskFreeLimit, DefaultUser: o.user, DefaultPass: o.pass, Cluster: o.cluster,
 		DefaultVhost: f.DefaultVhost, DefaultUserTags: f.DefaultUserTags, LoadDefinitions: o.loadDefinitions,
-		ClusterName: f.ClusterName, FrameMax: f.FrameMax, ConsumerTimeout: f.ConsumerTimeout,
+		ClusterName: f.ClusterName, QueueLeaderLocator: f.QueueLeaderLocator, FrameMax: f.FrameMax, ConsumerTimeout: f.ConsumerTimeout,
 		MaxMessageSize: f.MaxMessageSize, HandshakeTimeout: f.HandshakeTimeout, AuthMechanisms: f.AuthMechanisms,
 		DefaultPermissions: broker.Permission{Configure: f.DefaultPermissions.Configure, Read: f.DefaultPermissions.Read,
 			Write: f.DefaultPermissions.Write},

@@ -112,6 +112,7 @@ default_user_tags.monitoring = true
 load_definitions = /etc/warren/definitions.json
 management.tcp.port = 15673
 cluster_name = east
+queue_leader_locator = balanced
 num_acceptors.tcp = 10
 warren.audit_log.file = /var/log/warren/audit.log
 warren.audit_log.max_size_mb = 7
@@ -136,7 +137,7 @@ warren.audit_log.max_files = 2
 	case c.Heartbeat >= 0 || c.ChannelMax != 65535 || c.FrameMax != 65536 || c.ConsumerTimeout != time.Minute:
 		t.Errorf("heartbeat %v, channel_max %d, frame_max %d, consumer timeout %v", c.Heartbeat, c.ChannelMax, c.FrameMax, c.ConsumerTimeout)
 	case c.MemoryHighWatermark != 1<<30 || c.DefaultVhost != "prod" || c.LoadDefinitions != "/etc/warren/definitions.json" ||
-		c.ManagementListen != ":15673" || c.ClusterName != "east":
+		c.ManagementListen != ":15673" || c.ClusterName != "east" || c.QueueLeaderLocator != "balanced":
 		t.Errorf("config %+v", c)
 	case c.Audit != (broker.AuditConfig{File: "/var/log/warren/audit.log", MaxSizeMB: 7, MaxFiles: 2}):
 		t.Errorf("audit %+v", c.Audit)

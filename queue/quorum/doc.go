@@ -82,11 +82,11 @@
 // (two that stand together depose each other), and a replica that
 // refuses such a candidate hurries, so that a stand that fails is
 // followed by an election within the hurried timeout. A new group's
-// declaring member stands at once, and a replica that restarts with a
-// log and is its group's first voter asks the others for pre-votes
-// every 200 ms while it has no leader, and stands once a majority would
-// vote for it, so that a restarted cluster elects as soon as a majority
-// runs.
+// first member (the leader its declaring node placed) stands at once,
+// and a replica that restarts with a log and is its group's first voter
+// asks the others for pre-votes every 200 ms while it has no leader,
+// and stands once a majority would vote for it, so that a restarted
+// cluster elects as soon as a majority runs.
 //
 // A node whose link closes is unreachable at once (unreachable.go), as
 // RabbitMQ's quorum queues take a consumer monitor's noconnection: each
