@@ -313,6 +313,9 @@ func (p *proposer) flush() bool {
 	var buf []byte
 	for {
 		r, addr := p.q.raft(), ""
+		if r == nil && p.waiting() && p.q.wakeForCommand() {
+			r = p.q.raft()
+		}
 		self := r != nil && r.State() == raft.Leader
 		if !self {
 			if addr = p.q.leaderAddr(); addr == "" || p.q.t.links == nil || !p.q.t.links.dialable(addr) {
