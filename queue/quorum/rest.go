@@ -173,10 +173,19 @@ func (q *Queue) followersRested(r *raft.Raft, g *groupTrans, last uint64, now ti
 // reports; a snapshot is taken first when enough was applied since the
 // last, as at a graceful stop.
 func (q *Queue) rest(r *raft.Raft, g *groupTrans) {
+	if q.stopRaft(r, g) {
+		// Not under restMu: the proposer's loop may be waking the
+		// replica for a command that came meanwhile.
+		q.prop.park()
+	}
+}
+
+// stopRaft stops r for the replica to rest, and reports whether it did.
+func (q *Queue) stopRaft(r *raft.Raft, g *groupTrans) bool {
 	q.restMu.Lock()
 	defer q.restMu.Unlock()
 	if q.stopping || q.raft() != r || !q.prop.idle() {
-		return
+		return false
 	}
 	// The replica restores its last snapshot when it wakes: taken now,
 	// it holds everything applied, and the replica wakes as it rested
@@ -184,7 +193,7 @@ func (q *Queue) rest(r *raft.Raft, g *groupTrans) {
 	if q.fsm.appliedSinceSnapshot() > 0 {
 		if err := r.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 			q.log.Debug("quorum queue snapshot before rest", zap.String("queue", q.decl.Name), zap.Error(err))
-			return
+			return false
 		}
 	}
 	addr, id := r.LeaderWithID()
@@ -202,6 +211,7 @@ func (q *Queue) rest(r *raft.Raft, g *groupTrans) {
 		q.log.Warn("quorum queue raft shutdown", zap.String("queue", q.decl.Name), zap.Error(err))
 	}
 	q.log.Debug("quorum queue replica rests", zap.String("queue", q.decl.Name), zap.String("vhost", q.decl.VHost))
+	return true
 }
 
 // wake starts a resting replica's Raft again. It stands for election at
@@ -222,6 +232,9 @@ func (q *Queue) wake(stand bool) {
 		return
 	}
 	q.resting.Store(nil)
+	// After resting is cleared: a park under way starts the loop again
+	// when it finds the replica awake.
+	q.prop.unpark()
 	q.log.Debug("quorum queue replica wakes", zap.String("queue", q.decl.Name), zap.String("vhost", q.decl.VHost))
 }
 

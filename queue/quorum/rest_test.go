@@ -59,8 +59,9 @@ func TestIdleGroupRests(t *testing.T) {
 	awake := runtime.NumGoroutine()
 	c.allRest()
 	// Each replica ran at least Raft's three goroutines (its loop, its
-	// state machine's and its snapshots'); the leader more.
-	waitUntil(t, "the replicas' goroutines to end", func() bool { return runtime.NumGoroutine() <= awake-9 })
+	// state machine's and its snapshots') and its proposer's two; the
+	// leader more.
+	waitUntil(t, "the replicas' goroutines to end", func() bool { return runtime.NumGoroutine() <= awake-15 })
 	for _, nd := range c.nodes {
 		if got := nd.q.Leader(); got != leader.name {
 			t.Errorf("%s reports leader %q while resting, want %s", nd.name, got, leader.name)
