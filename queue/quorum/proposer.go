@@ -172,6 +172,8 @@ func (p *proposer) park() bool {
 	if !p.stopped && (len(p.pending) > 0 || p.q.resting.Load() == nil) {
 		// Submitted while they ended, or the replica woke.
 		p.startLocked()
+	} else {
+		p.futures = nil // the next start makes another
 	}
 	p.mu.Unlock()
 	return true

@@ -169,9 +169,8 @@ func (q *Queue) followersRested(r *raft.Raft, g *groupTrans, last uint64, now ti
 	return true
 }
 
-// rest stops r, the replica's Raft, keeping its transport and what it
-// reports; a snapshot is taken first when enough was applied since the
-// last, as at a graceful stop.
+// rest stops r, the replica's Raft, and its proposer's goroutines,
+// keeping its transport and what it reports.
 func (q *Queue) rest(r *raft.Raft, g *groupTrans) {
 	if q.stopRaft(r, g) {
 		// Not under restMu: the proposer's loop may be waking the
@@ -180,7 +179,9 @@ func (q *Queue) rest(r *raft.Raft, g *groupTrans) {
 	}
 }
 
-// stopRaft stops r for the replica to rest, and reports whether it did.
+// stopRaft stops r for the replica to rest, after a snapshot of what
+// was applied since the last, and releases its log's cache; it reports
+// whether it stopped r.
 func (q *Queue) stopRaft(r *raft.Raft, g *groupTrans) bool {
 	q.restMu.Lock()
 	defer q.restMu.Unlock()
@@ -209,6 +210,11 @@ func (q *Queue) stopRaft(r *raft.Raft, g *groupTrans) bool {
 	g.abort()
 	if err := r.Shutdown().Error(); err != nil {
 		q.log.Warn("quorum queue raft shutdown", zap.String("queue", q.decl.Name), zap.Error(err))
+	}
+	if q.t.wal != nil {
+		if gs, err := q.t.wal.Group(q.group); err == nil {
+			gs.Release()
+		}
 	}
 	q.log.Debug("quorum queue replica rests", zap.String("queue", q.decl.Name), zap.String("vhost", q.decl.VHost))
 	return true
