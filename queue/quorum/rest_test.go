@@ -132,3 +132,25 @@ func TestRestingGroupChangesMembers(t *testing.T) {
 		return replicaHolds(c.node("n1"), 0, "n1", "n2") && replicaHolds(c.node("n2"), 0, "n1", "n2")
 	})
 }
+
+// TestRestingQueuesCloseAndDelete: a resting queue closes and deletes as
+// a running one does: a node whose replica rests closes without leaving
+// a goroutine behind, and a resting queue deleted on a node deletes its
+// data there.
+func TestRestingQueuesCloseAndDelete(t *testing.T) {
+	base := runtime.NumGoroutine()
+	c := startRestingCluster(t, 300*time.Millisecond)
+	c.leader("n1", "n2", "n3")
+	c.allRest()
+	n3 := c.node("n3")
+	if _, err := n3.q.Delete(context.Background(), false, false); err != nil {
+		t.Fatal(err)
+	}
+	if n3.typ.keptReplica(n3.q.group) {
+		t.Fatal("n3 kept the deleted queue's data")
+	}
+	for _, nd := range c.nodes {
+		c.close(nd)
+	}
+	goroutinesBack(t, base)
+}
