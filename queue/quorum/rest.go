@@ -42,7 +42,10 @@ import (
 // and its requests for votes wake the others); on another node the
 // proposer forwards to that leader's node as usual, and wakes its own
 // replica, to stand at once, only when that node cannot be reached. A
-// member change wakes the replica too. The queue's timers run while it
+// member change wakes the replica too, and so does the loss of the node
+// it rested led from (its link closes, or the cluster reports it down),
+// for the group's first voter but for that node's, which stands. The
+// queue's timers run while it
 // rests: one that fires proposes, which wakes it. Views of a resting
 // replica (Leader, Voters, RaftMetrics) report it as it rested.
 const (
@@ -259,6 +262,38 @@ func (q *Queue) wakeForCommand() bool {
 	}
 	q.wake(true)
 	return q.raft() != nil
+}
+
+// wakeLedFrom wakes, to stand for election, the resting replicas here
+// whose group rested led from the node at addr, now lost, where this
+// replica is the group's first voter but for that node's: a group keeps
+// a leader, and every view of it a live one, though no command comes.
+// The others wake when it asks for their votes.
+func (t *Type) wakeLedFrom(addr string) {
+	if addr == "" {
+		return
+	}
+	t.mu.Lock()
+	qs := make([]*Queue, 0, len(t.queues))
+	for _, q := range t.queues {
+		qs = append(qs, q)
+	}
+	t.mu.Unlock()
+	for _, q := range qs {
+		st := q.resting.Load()
+		if st == nil || st.led || st.leaderAddr != addr {
+			continue
+		}
+		first := ""
+		for _, v := range st.voters {
+			if v != st.leaderID && (first == "" || v < first) {
+				first = v
+			}
+		}
+		if first == t.cfg.Node {
+			q.goTracked(func() { q.wake(true) })
+		}
+	}
 }
 
 // restingLeader returns, for a resting replica, whether it led as it

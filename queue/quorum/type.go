@@ -140,7 +140,9 @@ func (t *Type) NodeDown(node string) {
 	t.down[node] = true
 	t.mu.Unlock()
 	if t.cfg.Net != nil {
-		t.forgetUnreachable(t.cfg.Net.NodeAddr(node)) // NodeDown ends its consumers
+		addr := t.cfg.Net.NodeAddr(node)
+		t.forgetUnreachable(addr) // NodeDown ends its consumers
+		t.wakeLedFrom(addr)
 	}
 	for _, q := range t.leading() {
 		q.propose(fifo.NodeDown{Node: node, Now: now()}, nil, nil, nil)
