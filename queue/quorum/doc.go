@@ -224,7 +224,8 @@
 // be reached. Any Raft request but a heartbeat of the term it rested at
 // wakes a resting replica before it is served; that heartbeat is answered
 // as its Raft would answer it, and beats' heartbeats are taken. A member
-// change wakes it too. Waking restores the snapshot taken at rest, so the
+// change wakes it too, and the loss of the node it rested led from wakes
+// the group's first voter but for that node's, which stands. Waking restores the snapshot taken at rest, so the
 // replica is as it rested at once; the first command after a rest
 // commits some 10–20 ms later than it would have (a restart and an
 // election).
