@@ -8,7 +8,11 @@
 # for WINDOW seconds, then reports per node the quorum queues it leads,
 # the CPU used over the window (utime + stime from /proc, as % of one
 # core), its RSS before the queues and at the end of the window, and the
-# RSS per replica. Each node holds a replica of every queue.
+# RSS per replica. Each node holds a replica of every queue. The window
+# begins SETTLE seconds (default 30) after the declares: an idle group's
+# replicas rest 10 s after its last activity, its leader a few seconds
+# after its followers (queue/quorum/rest.go); SETTLE=5 measures them
+# before they rest.
 #
 #   N=1000 WINDOW=30 cmd/warren-perf/idle-quorum.sh
 #   N=10000 WINDOW=60 WARREN_PORT=5881 cmd/warren-perf/idle-quorum.sh
@@ -16,6 +20,7 @@ set -euo pipefail
 
 N=${N:-1000}
 WINDOW=${WINDOW:-30}
+SETTLE=${SETTLE:-30}
 PORT=${WARREN_PORT:-5672}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -52,7 +57,7 @@ start=$(date +%s.%N)
 # warren-perf declares the queues, holds them while nothing flows, and
 # deletes them at the end; the window is measured inside its run.
 "$DIR/warren-perf" --uri "amqp://guest:guest@127.0.0.1:$PORT/" --producers 0 --consumers 0 \
-	--queues "$N" --queue-args x-queue-type=quorum,x-queue-leader-locator=balanced --duration "$((WINDOW + 60))s" \
+	--queues "$N" --queue-args x-queue-type=quorum,x-queue-leader-locator=balanced --duration "$((WINDOW + SETTLE + 60))s" \
 	--queue-prefix idle-q >"$DIR/perf.out" 2>&1 &
 perf=$!
 # The leader of each queue, as the third node's status lists them (a
@@ -68,7 +73,7 @@ for _ in $(seq 1 600); do
 	sleep 1
 done
 declared=$(echo "$(date +%s.%N) - $start" | bc)
-sleep 5
+sleep "$SETTLE"
 declare -a t0
 for i in 0 1 2; do t0[$i]=$(ticks "${pids[$i]}"); done
 load0=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -207,10 +207,34 @@
 // answer can delay a leader's stepping down by at most the 2 s of
 // silence, never commit an entry (TestKeptAnswersNeverCommitFalsely).
 //
+// # Idle groups rest
+//
+// A cluster queue's group idle for 10 s (Config.RestAfter: no consumer,
+// nothing checked out or to dead-letter, at most 1,024 ready messages,
+// nothing in the proposer) rests (rest.go): each replica takes a snapshot
+// and stops its Raft and its proposer's goroutines, keeping its transport
+// and what it reports (leader, voters, Raft metrics, counts). Followers
+// rest first; a leader only once every follower acknowledged its whole
+// log as committed at least 12 s before, so that none is left running to
+// stand for election when the leader's node stops listing the group in
+// its beats. A node's rest loop looks at every replica once a second. A
+// command wakes the replica that led (it stands at once; its requests for
+// votes wake the others); another node forwards to that leader's node as
+// usual, and wakes its own replica to stand only when that node cannot
+// be reached. Any Raft request but a heartbeat of the term it rested at
+// wakes a resting replica before it is served; that heartbeat is answered
+// as its Raft would answer it, and beats' heartbeats are taken. A member
+// change wakes it too, and the loss of the node it rested led from wakes
+// the group's first voter but for that node's, which stands. Waking restores the snapshot taken at rest, so the
+// replica is as it rested at once; the first command after a rest
+// commits some 10–20 ms later than it would have (a restart and an
+// election).
+//
 // # Goroutines
 //
-// Per queue: Raft's own (hashicorp/raft runs several per group), the
-// proposer's loop and waiter, a snapshot request while one runs, the
+// Per queue, while its replica runs (none while it rests): Raft's own
+// (hashicorp/raft runs several per group), the proposer's loop and
+// waiter, a snapshot request while one runs, the
 // member worker while the members or the leader change, the x-expires
 // hook's, a timer's callback, and one per Raft RPC a peer sent while the
 // replica serves it; page log reads happen on Raft's FSM and snapshot
@@ -254,8 +278,13 @@
 // before its mu, and a group's retimeMu (its switch between hurried and
 // steady timeouts) before the group's mu (heartbeat handler, requests in
 // hand, the leader it follows), a leaf.
-// Nothing here holds a lock while waiting for Raft or the network, and
-// Raft's FSM goroutine, which Raft waits for, never waits for Raft.
+// Queue.restMu is held while a replica stops for rest or starts again
+// (rest.go), and by Queue.stop as it marks the queue stopping; nothing
+// Raft or the proposer's waiter runs takes it, and the proposer's loop
+// takes it (to wake the replica for a command) only while no one waits
+// for that loop under it. Otherwise nothing here holds a lock while
+// waiting for Raft or the network, and Raft's FSM goroutine, which Raft
+// waits for, never waits for Raft.
 //
 // # Metrics
 //

@@ -80,9 +80,11 @@ func (q *Queue) followLeader() {
 
 // peerLost is called when an established link to the node at addr
 // closed: the replicas that follow a leader there stand, unless it
-// still beats, and the node is unreachable (unreachable.go).
+// still beats, so do resting groups' first voters (rest.go), and the
+// node is unreachable (unreachable.go).
 func (t *Type) peerLost(addr string) {
 	t.raftNet.nodeLost(addr)
+	t.wakeLedFrom(addr)
 	t.nodeUnreachable(addr)
 }
 

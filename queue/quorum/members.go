@@ -124,6 +124,9 @@ func (q *Queue) SetMembers(members []string) {
 func (q *Queue) Voters() []string {
 	r := q.raft()
 	if r == nil {
+		if st := q.resting.Load(); st != nil {
+			return st.voters
+		}
 		return nil
 	}
 	f := r.GetConfiguration()
@@ -208,6 +211,8 @@ func (q *Queue) stopMembers() {
 
 // syncMembers takes one pass: it reports whether to look again later.
 func (q *Queue) syncMembers() bool {
+	// A resting replica wakes: its group may have to change.
+	q.wake(false)
 	r := q.raft()
 	switch member := q.member(); {
 	case r == nil && member:

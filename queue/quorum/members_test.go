@@ -63,6 +63,8 @@ type memberCluster struct {
 	nodes []*memberNode
 	// wrap, if set, wraps a node's Network as it opens.
 	wrap func(node string, n Network) Network
+	// restAfter, if set, is the nodes' Config.RestAfter.
+	restAfter time.Duration
 }
 
 // startMemberCluster starts n nodes and declares "qq" with members on
@@ -74,7 +76,13 @@ func startMemberCluster(t *testing.T, n int, members ...string) *memberCluster {
 // startWrappedCluster is startMemberCluster with each node's Network
 // wrapped by wrap.
 func startWrappedCluster(t *testing.T, wrap func(string, Network) Network, n int, members ...string) *memberCluster {
-	c := &memberCluster{t: t, book: &addrBook{m: map[string]string{}}, wrap: wrap}
+	return startClusterOf(t, &memberCluster{wrap: wrap}, n, members...)
+}
+
+// startClusterOf starts c, a cluster configured by its wrap and
+// restAfter, as startMemberCluster does.
+func startClusterOf(t *testing.T, c *memberCluster, n int, members ...string) *memberCluster {
+	c.t, c.book = t, &addrBook{m: map[string]string{}}
 	for i := range n {
 		c.nodes = append(c.nodes, &memberNode{name: fmt.Sprintf("n%d", i+1), dir: t.TempDir()})
 	}
@@ -108,7 +116,11 @@ func (c *memberCluster) open(nd *memberNode) {
 	if c.wrap != nil {
 		n = c.wrap(nd.name, n)
 	}
-	typ, err := OpenType(Config{Node: nd.name, Dir: nd.dir, Logger: log, Net: n})
+	cfg := Config{Node: nd.name, Dir: nd.dir, Logger: log, Net: n, RestAfter: c.restAfter}
+	if testing.Verbose() {
+		cfg.RaftLogger = cluster.NewHCLogger(log, "raft")
+	}
+	typ, err := OpenType(cfg)
 	if err != nil {
 		port.Close()
 		c.t.Fatal(err)

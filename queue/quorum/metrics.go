@@ -17,6 +17,9 @@ var _ queue.RaftReporter = (*Queue)(nil)
 func (q *Queue) RaftMetrics() (queue.RaftMetrics, bool) {
 	r := q.raft()
 	if r == nil {
+		if st := q.resting.Load(); st != nil {
+			return st.metrics, true
+		}
 		return queue.RaftMetrics{}, false
 	}
 	snap, _ := strconv.ParseUint(r.Stats()["last_snapshot_index"], 10, 64)

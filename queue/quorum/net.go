@@ -416,6 +416,13 @@ func (k *link) propose(id uint64, group string, entry []byte) {
 	switch r := q.raftOrNil(); {
 	case r == nil:
 		a.err = notLeaderError{}
+		if resting, led, addr := q.restingLeader(); led {
+			// The group rests, led from here: wake it (the replica
+			// stands at once); the peer asks again shortly.
+			q.goTracked(func() { q.wake(true) })
+		} else if resting {
+			a.err = notLeaderError{hint: addr}
+		}
 	case r.State() != raft.Leader:
 		addr, _ := r.LeaderWithID()
 		a.err = notLeaderError{hint: string(addr)}

@@ -85,10 +85,15 @@ type proposer struct {
 	failed   bool          // one of them failed: nothing new goes until all are answered
 	linger   time.Duration // settleLinger; tests make it longer
 
-	futures *inflightQueue
+	futures *inflightQueue // the running loop's and waiter's
 	stop    chan struct{}
 	wg      sync.WaitGroup
-	slots   chan struct{} // one per entry forwarded and not yet answered
+	// running is set while the loop and the waiter run: always, but
+	// while the queue's replica rests (park); quit, made for each run,
+	// is closed to park them, and parking is set until they ended.
+	running, parking bool
+	quit             chan struct{}
+	slots            chan struct{} // one per entry forwarded and not yet answered
 
 	// local holds, by the address of an entry's data, the commands of the
 	// entries this replica handed to Raft as leader, so that its fsm
@@ -130,13 +135,57 @@ func (p *proposer) takeLocal(data []byte) ([]decoded, bool) {
 const maxInflight = 256
 
 func newProposer(q *Queue) *proposer {
-	p := &proposer{q: q, wake: make(chan struct{}, 1), futures: newInflightQueue(),
+	p := &proposer{q: q, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), local: map[*byte][]decoded{}, slots: make(chan struct{}, maxForwarded),
 		linger: settleLinger}
-	p.wg.Add(2)
-	go p.loop()
-	go p.wait()
+	p.startLocked()
 	return p
+}
+
+// startLocked runs the loop and the waiter; p.mu is held, or p is new.
+func (p *proposer) startLocked() {
+	p.running = true
+	p.quit = make(chan struct{})
+	p.futures = newInflightQueue()
+	p.wg.Add(2)
+	go p.loop(p.quit)
+	go p.wait()
+}
+
+// park ends the loop and the waiter of a proposer that holds nothing,
+// whose replica rests (rest.go), so that a resting queue runs no
+// goroutine; submit and unpark start them again. It reports whether it
+// parked them.
+func (p *proposer) park() bool {
+	p.mu.Lock()
+	if !p.running || p.stopped || p.inflight > 0 || len(p.retry)+len(p.pending)+len(p.back) > 0 ||
+		p.q.resting.Load() == nil {
+		p.mu.Unlock()
+		return false
+	}
+	p.running, p.parking = false, true
+	close(p.quit)
+	p.mu.Unlock()
+	p.wg.Wait()
+	p.mu.Lock()
+	p.parking = false
+	if !p.stopped && (len(p.pending) > 0 || p.q.resting.Load() == nil) {
+		// Submitted while they ended, or the replica woke.
+		p.startLocked()
+	} else {
+		p.futures = nil // the next start makes another
+	}
+	p.mu.Unlock()
+	return true
+}
+
+// unpark starts the loop and the waiter again if they are parked.
+func (p *proposer) unpark() {
+	p.mu.Lock()
+	if !p.running && !p.parking && !p.stopped {
+		p.startLocked()
+	}
+	p.mu.Unlock()
 }
 
 // submit queues r. It never blocks; after close, r fails at once.
@@ -151,6 +200,9 @@ func (p *proposer) submit(r request) {
 	p.orders++
 	r.order = p.orders
 	p.pending = append(p.pending, r)
+	if !p.running && !p.parking {
+		p.startLocked()
+	}
 	p.mu.Unlock()
 	p.poke()
 }
@@ -175,7 +227,7 @@ func (p *proposer) poke() {
 }
 
 // loop hands what is pending to the leader.
-func (p *proposer) loop() {
+func (p *proposer) loop(quit <-chan struct{}) {
 	defer p.wg.Done()
 	defer p.futures.close()
 	var retry <-chan time.Time  // armed only while something waits for a leader
@@ -183,6 +235,8 @@ func (p *proposer) loop() {
 	for {
 		select {
 		case <-p.stop:
+			return
+		case <-quit:
 			return
 		case <-p.wake:
 		case <-retry:
@@ -313,6 +367,9 @@ func (p *proposer) flush() bool {
 	var buf []byte
 	for {
 		r, addr := p.q.raft(), ""
+		if r == nil && p.waiting() && p.q.wakeForCommand() {
+			r = p.q.raft()
+		}
 		self := r != nil && r.State() == raft.Leader
 		if !self {
 			if addr = p.q.leaderAddr(); addr == "" || p.q.t.links == nil || !p.q.t.links.dialable(addr) {

@@ -30,9 +30,10 @@ type Queue struct {
 	observed chan raft.Observation
 	observer *raft.Observer
 
-	r     atomic.Pointer[raft.Raft] // nil on a node that holds no replica
-	trans raft.Transport            // the replica's, closed after Raft
-	hint  atomic.Value              // string: the leader's address, as a peer last said
+	r     atomic.Pointer[raft.Raft]  // nil on a node that holds no replica
+	trans raft.Transport             // the replica's, closed after Raft
+	gt    atomic.Pointer[groupTrans] // trans in a cluster, for the rest loop
+	hint  atomic.Value               // string: the leader's address, as a peer last said
 	fsm   *fsm
 	prop  *proposer
 	snap  atomic.Bool // a snapshot is being taken
@@ -46,6 +47,13 @@ type Queue struct {
 	expiry   sync.WaitGroup // the Expired hook's goroutine
 
 	mem memberState // the members and their worker (members.go)
+
+	// restMu serialises a replica's rest, its waking and its stop
+	// (rest.go); stopping is set, under it, once the queue stops.
+	restMu   sync.Mutex
+	stopping bool
+	resting  atomic.Pointer[restState] // set while the replica rests
+	watch    restWatch                 // the rest loop's
 }
 
 var _ queue.Queue = (*Queue)(nil)
@@ -92,6 +100,9 @@ func (q *Queue) Leader() string {
 	if r := q.raft(); r != nil {
 		_, id := r.LeaderWithID()
 		return string(id)
+	}
+	if st := q.resting.Load(); st != nil {
+		return st.leaderID
 	}
 	return ""
 }
@@ -286,8 +297,15 @@ func (q *Queue) endLocked() []*session {
 // drop, without an answer, a committed entry it had not yet applied when
 // it shuts down, and the proposer's waiter would wait for it for ever.
 func (q *Queue) stop() {
+	q.restMu.Lock()
+	q.stopping = true
+	resting := q.resting.Load() != nil
+	q.restMu.Unlock()
 	q.stopMembers()
 	q.prop.close()
+	if resting {
+		q.trans.(raft.WithClose).Close()
+	}
 	if r := q.raft(); r != nil {
 		if q.observer != nil {
 			r.DeregisterObserver(q.observer)

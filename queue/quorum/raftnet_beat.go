@@ -472,6 +472,13 @@ func (g *groupTrans) isClosed() bool {
 // steady timeouts back.
 func (g *groupTrans) injectHeartbeat(req *raft.AppendEntriesRequest, respCh chan raft.RPCResponse) bool {
 	g.mu.Lock()
+	if g.resting {
+		// A resting replica runs no timer that a heartbeat would put
+		// off: it takes the heartbeat as it is, and its leader's node
+		// goes on answering for it.
+		g.mu.Unlock()
+		return true
+	}
 	hb := g.heartbeat
 	ok := hb != nil && g.followTerm == req.Term && g.followAddr == string(req.Addr)
 	g.mu.Unlock()

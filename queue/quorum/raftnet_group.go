@@ -34,10 +34,10 @@ type groupTrans struct {
 	closed    bool
 	done      chan struct{} // closed by Close
 	// aborted is closed by abort (and Close): the replica's own RPCs in
-	// flight fail at once.
-	aborted   chan struct{}
-	abortOnce sync.Once
-	wg        sync.WaitGroup
+	// flight fail at once; a replica that wakes from rest gets a new one.
+	aborted    chan struct{}
+	wasAborted bool
+	wg         sync.WaitGroup
 	// retime switches the replica's timeouts (raftTiming.retimer); nil
 	// until the replica runs.
 	retime func(hurry bool)
@@ -65,6 +65,23 @@ type groupTrans struct {
 	stood bool
 	// id is the replica's server id, set with retime.
 	id raft.ServerID
+	// resting is set while the replica rests (rest.go): its Raft is
+	// stopped, and the first request for it calls wake, which starts it
+	// again, before it is served.
+	resting  bool
+	wake     func()
+	restTerm uint64 // the term and last index of a resting replica
+	restLast uint64
+	// acked is, by follower address, the highest commit index the
+	// follower acknowledged in an append that reached it, and when
+	// (rest.go: a leader rests only after its followers could).
+	acked map[string]ackedCommit
+}
+
+// ackedCommit is a commit index a follower acknowledged, and when.
+type ackedCommit struct {
+	index uint64
+	at    time.Time
 }
 
 var (
@@ -105,6 +122,9 @@ func (g *groupTrans) AppendEntries(_ raft.ServerID, target raft.ServerAddress, a
 	c, err := g.roundTrip(target, kindAppendEntries, args, resp)
 	if c != nil {
 		c.learn(g.name, args, resp, err, hb)
+	}
+	if err == nil && resp.Success && !hb {
+		g.noteAcked(string(target), args.LeaderCommitIndex)
 	}
 	return err
 }
@@ -170,7 +190,21 @@ func (g *groupTrans) Close() error {
 // replication goroutines, so that an append in flight to a peer that is
 // cut off (no answer, the stream open) does not hold the queue's stop
 // for the RPC timeout (10 s), one queue after another as a node stops.
-func (g *groupTrans) abort() { g.abortOnce.Do(func() { close(g.aborted) }) }
+func (g *groupTrans) abort() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.wasAborted {
+		g.wasAborted = true
+		close(g.aborted)
+	}
+}
+
+// abortedCh returns the channel abort closes.
+func (g *groupTrans) abortedCh() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.aborted
+}
 
 // roundTrip sends args to target and decodes the answer into resp; it
 // returns the stream the request went on, nil if none.
@@ -180,8 +214,9 @@ func (g *groupTrans) roundTrip(target raft.ServerAddress, kind byte, args, resp 
 
 // roundTripBy is roundTrip with a deadline of its own.
 func (g *groupTrans) roundTripBy(target raft.ServerAddress, kind byte, args, resp any, deadline time.Time) (*raftConn, error) {
+	aborted := g.abortedCh()
 	select {
-	case <-g.aborted:
+	case <-aborted:
 		return nil, raft.ErrTransportShutdown
 	default:
 	}
@@ -195,7 +230,7 @@ func (g *groupTrans) roundTripBy(target raft.ServerAddress, kind byte, args, res
 		callPool.Put(call)
 		return c, err
 	}
-	body, err := call.wait(deadline, g.aborted)
+	body, err := call.wait(deadline, aborted)
 	if err != nil {
 		return c, err
 	}
@@ -260,6 +295,11 @@ func (g *groupTrans) dispatch(c *raftConn, id uint64, cmd any) {
 // and queues its answer.
 func (g *groupTrans) serve(c *raftConn, id uint64, cmd any) {
 	defer g.end()
+	if resp, ok := g.answerResting(cmd); ok {
+		c.respond(id, resp)
+		return
+	}
+	g.wakeIfResting()
 	g.askedFor(cmd)
 	respCh := make(chan raft.RPCResponse, 1)
 	rpc := raft.RPC{Command: cmd, RespChan: respCh}

@@ -115,6 +115,7 @@ func (run *raftRun) serveSnapshot(c net.Conn, r *bufio.Reader, id uint64, body [
 		return
 	}
 	defer g.end()
+	g.wakeIfResting()
 	respCh := make(chan raft.RPCResponse, 1)
 	rpc := raft.RPC{Command: req, Reader: io.LimitReader(r, req.Size), RespChan: respCh}
 	select {

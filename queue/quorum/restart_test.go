@@ -3,6 +3,8 @@ package quorum
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -119,7 +121,8 @@ func TestRestartAfterCloseRestoresSnapshot(t *testing.T) {
 // A queue that only grows snapshots each time it doubles, so after a
 // crash (a copy of its files, as kill -9 leaves them) it restores at least
 // half its messages from a snapshot and replays the rest, never the whole
-// queue. The fewest entries between snapshots is lowered to 256.
+// queue; it keeps only its latest snapshot on disk. The fewest entries
+// between snapshots is lowered to 256.
 func TestGrowingQueueSnapshotsAsItDoubles(t *testing.T) {
 	dir := t.TempDir()
 	typ := openDiskType(t, dir)
@@ -127,6 +130,10 @@ func TestGrowingQueueSnapshotsAsItDoubles(t *testing.T) {
 	q := declareQueue(t, typ)
 	const n = 5000
 	fill(t, q, n)
+	waitUntil(t, "only the latest snapshot kept", func() bool {
+		snaps, err := os.ReadDir(filepath.Join(typ.snapDir(q.group), "snapshots"))
+		return err == nil && len(snaps) == 1
+	})
 	crashed := t.TempDir()
 	crashcopy.Copy(t, dir, crashed)
 

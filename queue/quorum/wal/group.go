@@ -363,6 +363,17 @@ func (g *GroupStore) cachePutLocked(l *raft.Log) {
 	}
 }
 
+// Release drops what the group keeps in memory to spare reads and
+// allocations, its cached entries and its encoding buffer, while its
+// replica does not run; reads come from the file until entries are
+// stored again.
+func (g *GroupStore) Release() {
+	g.mu.Lock()
+	g.cache, g.buf = nil, nil
+	g.mu.Unlock()
+	g.closeReader()
+}
+
 // DeleteRange implements raft.LogStore: it deletes the entries from min to
 // max inclusive, which must be a prefix (after a snapshot) or a suffix (a
 // Raft conflict) of the log, and returns once the deletion is on disk, so a

@@ -266,5 +266,21 @@ func TestIdleGroupMemory(t *testing.T) {
 	if per > 4096 {
 		t.Fatalf("an idle group costs %.0f bytes", per)
 	}
+	// A resting replica's group releases its cache, and reads its entries
+	// from the file.
+	for _, g := range gs {
+		g.Release()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	rested := float64(after.HeapAlloc-before.HeapAlloc) / groups
+	t.Logf("%.0f bytes of heap per released group", rested)
+	if rested > 1024 {
+		t.Fatalf("a released group costs %.0f bytes", rested)
+	}
+	var l raft.Log
+	if err := gs[7].GetLog(3, &l); err != nil || l.Index != 3 || string(l.Data) != string(entry("queue-00007", 3, 1).Data) {
+		t.Fatalf("entry 3 of a released group: %+v, %v", l, err)
+	}
 	runtime.KeepAlive(gs)
 }
