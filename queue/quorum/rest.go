@@ -14,7 +14,7 @@ import (
 // is always safe for Raft) and start it again when the group is needed,
 // so that thousands of idle quorum queues cost a node no goroutines,
 // timers or heartbeats of theirs. In a cluster only; a replica rests when
-// its group has been idle for restAfter:
+// its group has been idle for Config.RestAfter (restAfter by default):
 //
 //   - nothing changed its log, commit or applied index or term meanwhile,
 //     all of it is applied, and it is a follower that follows a leader
@@ -26,28 +26,28 @@ import (
 //   - nothing waits in its proposer, no member change is under way and
 //     no snapshot is being taken;
 //   - a leader rests only once every follower acknowledged an append
-//     carrying its whole log as committed at least restAfter and two
-//     sweeps ago, so that
-//     its followers, idle from then on, rested before it: a follower
-//     that still runs when its leader's node stops listing the group in
-//     its beats stands for election (raftnet_beat.go), which wakes the
-//     group.
+//     carrying its whole log as committed at least RestAfter and two
+//     sweeps ago, so that its followers, idle from then on, rested
+//     before it: a follower that still runs when its leader's node stops
+//     listing the group in its beats stands for election
+//     (raftnet_beat.go), which wakes the group.
 //
-// A node's rest loop looks at every replica each tenth of restAfter. A resting
-// replica keeps its transport (groupTrans): heartbeats beats hand it are
-// taken (its leader's node goes on answering for it from its last
-// answer), and any request that reaches it, an append with entries, a
-// vote, a snapshot, wakes it before it is served. A command wakes the
-// replica that led as the group rested (it stands for election at once,
-// and its requests for votes wake the others); on another node the
-// proposer forwards to that leader's node as usual, and wakes its own
-// replica, to stand at once, only when that node cannot be reached. A
-// member change wakes the replica too, and so does the loss of the node
-// it rested led from (its link closes, or the cluster reports it down),
-// for the group's first voter but for that node's, which stands. The
-// queue's timers run while it
-// rests: one that fires proposes, which wakes it. Views of a resting
-// replica (Leader, Voters, RaftMetrics) report it as it rested.
+// A node's rest loop looks at every replica each tenth of RestAfter. A
+// resting replica keeps its transport (groupTrans): heartbeats that beats
+// hand it are taken (its leader's node goes on answering for it from its
+// last answer), a heartbeat of the term it rested at is answered as its
+// Raft would, and any other request, an append with entries, a vote, a
+// snapshot, wakes it before it is served. A command wakes the replica
+// that led as the group rested (it stands for election at once, and its
+// requests for votes wake the others); on another node the proposer
+// forwards to that leader's node as usual, and wakes its own replica, to
+// stand at once, only when that node cannot be reached. A member change
+// wakes the replica too, and so does the loss of the node it rested led
+// from (its link closes, or the cluster reports it down), for the
+// group's first voter but for that node's, which stands. The queue's
+// timers run while it rests: one that fires proposes, which wakes it.
+// Views of a resting replica (Leader, Voters, RaftMetrics) report it as
+// it rested.
 const (
 	restAfter    = 10 * time.Second // Config.RestAfter's default
 	restMaxReady = 1024
@@ -82,10 +82,10 @@ type restWatch struct {
 	since                       time.Time
 }
 
-// restLoop has idle replicas rest, every tenth of restAfter, until stop
+// restLoop has idle replicas rest, every tenth of RestAfter, until stop
 // closes.
 func (t *Type) restLoop(stop <-chan struct{}) {
-	tick := time.NewTicker(t.restAfter / 10)
+	tick := time.NewTicker(t.cfg.RestAfter / 10)
 	defer tick.Stop()
 	for {
 		select {
@@ -118,7 +118,7 @@ func (q *Queue) restIfIdle(now time.Time) {
 		*w = cur
 		return
 	}
-	if now.Sub(w.since) < q.t.restAfter || cur.applied != cur.last || cur.commit != cur.last {
+	if now.Sub(w.since) < q.t.cfg.RestAfter || cur.applied != cur.last || cur.commit != cur.last {
 		return
 	}
 	switch r.State() {
@@ -152,7 +152,7 @@ func (q *Queue) idle() bool {
 }
 
 // followersRested reports whether every other server of the leader r's
-// configuration acknowledged last as committed at least restAfter and
+// configuration acknowledged last as committed at least RestAfter and
 // two sweeps ago.
 func (q *Queue) followersRested(r *raft.Raft, g *groupTrans, last uint64, now time.Time) bool {
 	f := r.GetConfiguration()
@@ -165,7 +165,7 @@ func (q *Queue) followersRested(r *raft.Raft, g *groupTrans, last uint64, now ti
 			continue
 		}
 		a, ok := g.ackedBy(string(s.Address))
-		if !ok || a.index < last || now.Sub(a.at) < q.t.restAfter*12/10 {
+		if !ok || a.index < last || now.Sub(a.at) < q.t.cfg.RestAfter*12/10 {
 			return false
 		}
 	}

@@ -69,8 +69,6 @@ type Type struct {
 	// nil on a single node.
 	restStop, restDone chan struct{}
 	restOnce           sync.Once
-	// restAfter is how long a group is idle before it rests.
-	restAfter time.Duration
 
 	mu     sync.Mutex
 	queues map[string]*Queue // by group name
@@ -92,7 +90,7 @@ func OpenType(cfg Config) (*Type, error) {
 		cfg.RestAfter = restAfter
 	}
 	t := &Type{cfg: cfg, log: cfg.Logger, queues: map[string]*Queue{}, down: map[string]bool{},
-		snapshotEvery: snapshotEvery, restAfter: cfg.RestAfter}
+		snapshotEvery: snapshotEvery}
 	if cfg.Dir != "" {
 		w, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Options{Logger: cfg.Logger})
 		if err != nil {
