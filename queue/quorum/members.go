@@ -211,8 +211,11 @@ func (q *Queue) stopMembers() {
 
 // syncMembers takes one pass: it reports whether to look again later.
 func (q *Queue) syncMembers() bool {
-	// A resting replica wakes: its group may have to change.
-	q.wake(false)
+	// A resting replica wakes, the one that led standing at once: its
+	// group may have to change.
+	if st := q.resting.Load(); st != nil {
+		q.wake(st.led)
+	}
 	r := q.raft()
 	switch member := q.member(); {
 	case r == nil && member:

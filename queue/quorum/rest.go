@@ -223,8 +223,10 @@ func (q *Queue) stopRaft(r *raft.Raft, g *groupTrans) bool {
 	return true
 }
 
-// wake starts a resting replica's Raft again. It stands for election at
-// once when it led as it rested, or when stand is set.
+// wake starts a resting replica's Raft again; it stands for election at
+// once when stand is set. A replica woken by another's request does not
+// stand: that one is a candidate, whose election it would split, or a
+// leader.
 func (q *Queue) wake(stand bool) {
 	q.restMu.Lock()
 	defer q.restMu.Unlock()
@@ -234,7 +236,7 @@ func (q *Queue) wake(stand bool) {
 	}
 	g := q.gt.Load()
 	g.resume()
-	if err := q.t.startReplica(q, g, st.led || stand); err != nil {
+	if err := q.t.startReplica(q, g, stand); err != nil {
 		q.log.Error("quorum queue replica cannot wake", zap.String("queue", q.decl.Name),
 			zap.String("vhost", q.decl.VHost), zap.Error(err))
 		g.rest(func() { q.wake(false) }, st.metrics.Term, st.metrics.LastIndex)
