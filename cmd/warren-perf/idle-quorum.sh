@@ -12,7 +12,10 @@
 # begins SETTLE seconds (default 30) after the declares: an idle group's
 # replicas rest 10 s after its last activity, its leader a few seconds
 # after its followers (queue/quorum/rest.go); SETTLE=5 measures them
-# before they rest.
+# before they rest. With RESTART=1 it then restarts node 2 (SIGTERM, then
+# the same command) and reports how long until node 2's status lists a
+# leader for every queue, the groups waking for it, and each node's CPU
+# over the 30 s after that.
 #
 #   N=1000 WINDOW=30 cmd/warren-perf/idle-quorum.sh
 #   N=10000 WINDOW=60 WARREN_PORT=5881 cmd/warren-perf/idle-quorum.sh
@@ -30,13 +33,27 @@ go build -o "$DIR/warren" ./cmd/warren
 go build -o "$DIR/warren-perf" ./cmd/warren-perf
 cport() { echo $((PORT + $1 - 1 + 20000)); }
 join=127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)
-for i in 1 2 3; do
-	"$DIR/warren" --node-name "warren$i@localhost" --listen "127.0.0.1:$((PORT + i - 1))" \
-		--data-dir "$DIR/warren$i" --cluster-listen "127.0.0.1:$(cport "$i")" \
-		--join "$join" --bootstrap-expect 3 >"$DIR/warren$i.log" 2>&1 &
-	echo $! >"$DIR/warren$i.pid"
-done
-trap 'for i in 1 2 3; do kill "$(cat "$DIR/warren$i.pid")" 2>/dev/null || true; done; sleep 1; rm -rf "$DIR"' EXIT
+start_node() {
+	"$DIR/warren" --node-name "warren$1@localhost" --listen "127.0.0.1:$((PORT + $1 - 1))" \
+		--data-dir "$DIR/warren$1" --cluster-listen "127.0.0.1:$(cport "$1")" \
+		--join "$join" --bootstrap-expect 3 >>"$DIR/warren$1.log" 2>&1 &
+	echo $! >"$DIR/warren$1.pid"
+}
+for i in 1 2 3; do start_node "$i"; done
+# At exit the nodes get 10 s to stop before they are killed, and only
+# then is their data removed.
+stop_all() {
+	for i in 1 2 3; do kill "$(cat "$DIR/warren$i.pid")" 2>/dev/null || true; done
+	for _ in $(seq 1 100); do
+		alive=0
+		for i in 1 2 3; do kill -0 "$(cat "$DIR/warren$i.pid")" 2>/dev/null && alive=1; done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	for i in 1 2 3; do kill -9 "$(cat "$DIR/warren$i.pid")" 2>/dev/null || true; done
+	rm -rf "$DIR"
+}
+trap stop_all EXIT
 for i in 1 2 3; do
 	for _ in $(seq 1 150); do
 		"$DIR/warren" cluster status --json --cluster-addr "127.0.0.1:$(cport "$i")" 2>/dev/null |
@@ -57,13 +74,13 @@ start=$(date +%s.%N)
 # warren-perf declares the queues, holds them while nothing flows, and
 # deletes them at the end; the window is measured inside its run.
 "$DIR/warren-perf" --uri "amqp://guest:guest@127.0.0.1:$PORT/" --producers 0 --consumers 0 \
-	--queues "$N" --queue-args x-queue-type=quorum,x-queue-leader-locator=balanced --duration "$((WINDOW + SETTLE + 60))s" \
+	--queues "$N" --queue-args x-queue-type=quorum,x-queue-leader-locator=balanced --duration "$((WINDOW + SETTLE + 60 + ${RESTART:-0} * 240))s" \
 	--queue-prefix idle-q >"$DIR/perf.out" 2>&1 &
 perf=$!
-# The leader of each queue, as the third node's status lists them (a
+# The leader of each queue, as node ${1:-3}'s status lists them (a
 # queue's leader follows its members; the definitions' leader does not).
 queue_leaders() {
-	"$DIR/warren" cluster status --json --cluster-addr "127.0.0.1:$(cport 3)" 2>/dev/null |
+	"$DIR/warren" cluster status --json --cluster-addr "127.0.0.1:$(cport "${1:-3}")" 2>/dev/null |
 		tr -d ' \n' | grep -o '\],"leader":"[^"]\+"' | cut -d'"' -f4 || true
 }
 # Declared once the third node's status lists them all with a leader.
@@ -95,4 +112,21 @@ for i in 0 1 2; do
 	per=$(echo "scale=1; (${r1[$i]} - ${rss0[$i]}) / $N" | bc)
 	echo "| warren$((i + 1)) | $led | $cpu | $((rss0[$i] / 1024)) MiB | $((r1[$i] / 1024)) MiB | $per KB |"
 done
+if [ "${RESTART:-0}" = 1 ]; then
+	kill "${pids[1]}"
+	while kill -0 "${pids[1]}" 2>/dev/null; do sleep 0.1; done
+	t=$(date +%s.%N)
+	start_node 2
+	pids[1]=$(cat "$DIR/warren2.pid")
+	for _ in $(seq 1 1200); do
+		[ "$(queue_leaders 2 | wc -l)" -ge "$N" ] && break
+		sleep 0.5
+	done
+	back=$(echo "$(date +%s.%N) - $t" | bc)
+	for i in 0 1 2; do t0[$i]=$(ticks "${pids[$i]}"); done
+	sleep 30
+	cpus=""
+	for i in 0 1 2; do cpus="$cpus $(echo "scale=1; 100 * ($(ticks "${pids[$i]}") - ${t0[$i]}) / $hz / 30" | bc)"; done
+	echo "node 2 restarted: a leader for every queue in its status ${back}s after its start; CPU per node over the next 30 s:$cpus %"
+fi
 kill "$perf" 2>/dev/null || true
