@@ -92,13 +92,7 @@ func (t *Type) restLoop(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case now := <-tick.C:
-			t.mu.Lock()
-			qs := make([]*Queue, 0, len(t.queues))
-			for _, q := range t.queues {
-				qs = append(qs, q)
-			}
-			t.mu.Unlock()
-			for _, q := range qs {
+			for _, q := range t.running() {
 				q.restIfIdle(now)
 			}
 		}
@@ -275,13 +269,7 @@ func (t *Type) wakeLedFrom(addr string) {
 	if addr == "" {
 		return
 	}
-	t.mu.Lock()
-	qs := make([]*Queue, 0, len(t.queues))
-	for _, q := range t.queues {
-		qs = append(qs, q)
-	}
-	t.mu.Unlock()
-	for _, q := range qs {
+	for _, q := range t.running() {
 		st := q.resting.Load()
 		if st == nil || st.led || st.leaderAddr != addr {
 			continue

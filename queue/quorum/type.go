@@ -149,13 +149,18 @@ func (t *Type) NodeDown(node string) {
 
 // leading returns the running queues whose replica here leads.
 func (t *Type) leading() []*Queue {
+	return slices.DeleteFunc(t.running(), func(q *Queue) bool { return !q.leading() })
+}
+
+// running returns the running queues.
+func (t *Type) running() []*Queue {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	qs := make([]*Queue, 0, len(t.queues))
 	for _, q := range t.queues {
 		qs = append(qs, q)
 	}
-	t.mu.Unlock()
-	return slices.DeleteFunc(qs, func(q *Queue) bool { return !q.leading() })
+	return qs
 }
 
 // NodeUp tells the type that node is a live member again.
