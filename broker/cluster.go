@@ -66,6 +66,9 @@ type ClusterConfig struct {
 	// CommitTimeout bounds how long a definitions change waits for the
 	// cluster to commit it; 0 means 15 s.
 	CommitTimeout time.Duration
+	// QuorumRestAfter is how long a quorum queue's group is idle before
+	// its replicas rest (queue/quorum's rest.go); 0 means 10 s.
+	QuorumRestAfter time.Duration
 }
 
 // defaultCommitTimeout is ClusterConfig.CommitTimeout's default.

@@ -72,6 +72,9 @@ type ClusterQueue struct {
 	// They follow Members once the group's leader has carried out a
 	// change of members.
 	Voters []string `json:"voters,omitempty"`
+	// Resting is set while this node's replica of a quorum queue rests:
+	// its group was idle, and its Raft is stopped until it is needed.
+	Resting bool `json:"resting,omitempty"`
 }
 
 // status gathers this node's view of the cluster: membership, the Raft
@@ -174,6 +177,9 @@ func (s *Server) statusQueues() []ClusterQueue {
 		}
 		if r, ok := q.(interface{ Voters() []string }); ok {
 			out[i].Voters = r.Voters()
+		}
+		if r, ok := q.(interface{ Resting() bool }); ok {
+			out[i].Resting = r.Resting()
 		}
 	}
 	slices.SortFunc(out, func(a, b ClusterQueue) int {

@@ -73,7 +73,7 @@ func (s *Server) openQueueTypes() error {
 func (s *Server) openQuorum() (queue.Type, error) {
 	c := quorum.Config{Node: s.cfg.NodeName, Logger: s.log, RaftLogger: cluster.NewHCLogger(s.log, "quorum")}
 	if s.cluster != nil {
-		c.Net = quorumNet{s.cluster}
+		c.Net, c.RestAfter = quorumNet{s.cluster}, s.cfg.Cluster.QuorumRestAfter
 	}
 	if !s.cfg.InMemory {
 		c.Dir = filepath.Join(s.cfg.DataDir, quorumDir)

@@ -142,14 +142,16 @@ type TLS struct {
 type Warren struct {
 	NodeName, DataDir, LogFormat string
 	// ClusterListen, ClusterAdvertise, ClusterJoin, BootstrapExpect,
-	// ClusterSecret and DefinitionsTimeout are warren.cluster.listen,
-	// .advertise, .join.N, .bootstrap_expect, .secret and
-	// .definitions_timeout (milliseconds, or a Go duration such as 15s).
+	// ClusterSecret, DefinitionsTimeout and QuorumRestAfter are
+	// warren.cluster.listen, .advertise, .join.N, .bootstrap_expect,
+	// .secret, .definitions_timeout and .quorum_rest_after (the last two
+	// in milliseconds, or a Go duration such as 15s).
 	ClusterListen, ClusterAdvertise string
 	ClusterJoin                     []string
 	BootstrapExpect                 int
 	ClusterSecret                   string
 	DefinitionsTimeout              time.Duration
+	QuorumRestAfter                 time.Duration
 	// AuditLog is warren.audit_log.file, .max_size_mb and .max_files.
 	AuditLog AuditLog
 }

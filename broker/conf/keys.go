@@ -162,7 +162,11 @@ var keys = map[string]handler{
 	"warren.cluster.join.$":    setJoin,
 	"warren.cluster.secret":    func(c *Config, _, v string) string { c.Warren.ClusterSecret = v; return "" },
 	"warren.cluster.definitions_timeout": func(c *Config, _, v string) (msg string) {
-		c.Warren.DefinitionsTimeout, msg = parseDefinitionsTimeout(v)
+		c.Warren.DefinitionsTimeout, msg = parseDuration(v)
+		return
+	},
+	"warren.cluster.quorum_rest_after": func(c *Config, _, v string) (msg string) {
+		c.Warren.QuorumRestAfter, msg = parseDuration(v)
 		return
 	},
 	"warren.cluster.bootstrap_expect": func(c *Config, _, v string) string {

@@ -136,11 +136,12 @@ default_user_tags.custom_tag = false
 		}},
 		{"Warren's own keys", "warren.node_name = w1@box\nwarren.data_dir = /var/lib/warren\nwarren.log_format = json\n" +
 			"warren.cluster.listen = 0.0.0.0:25672\nwarren.cluster.advertise = n1:25672\nwarren.cluster.join.1 = n2:25672\n" +
-			"warren.cluster.join.2 = n3:25672\nwarren.cluster.bootstrap_expect = 3\nwarren.cluster.secret = s3cret\nwarren.cluster.definitions_timeout = 5s", func(c *Config) bool {
+			"warren.cluster.join.2 = n3:25672\nwarren.cluster.bootstrap_expect = 3\nwarren.cluster.secret = s3cret\nwarren.cluster.definitions_timeout = 5s\nwarren.cluster.quorum_rest_after = 30s", func(c *Config) bool {
 			w := c.Warren
 			return w.NodeName == "w1@box" && w.DataDir == "/var/lib/warren" && w.LogFormat == "json" && w.ClusterListen == "0.0.0.0:25672" &&
 				w.ClusterAdvertise == "n1:25672" && reflect.DeepEqual(w.ClusterJoin, []string{"n2:25672", "n3:25672"}) &&
-				w.BootstrapExpect == 3 && w.ClusterSecret == "s3cret" && w.DefinitionsTimeout == 5*time.Second
+				w.BootstrapExpect == 3 && w.ClusterSecret == "s3cret" && w.DefinitionsTimeout == 5*time.Second &&
+				w.QuorumRestAfter == 30*time.Second
 		}},
 		{"harmless RabbitMQ keys are listed, not applied", "num_acceptors.tcp = 10\r\nreverse_dns_lookups = false\r\n", func(c *Config) bool {
 			return len(c.Ignored) == 2 && c.Ignored[1] == Ignored{Key: "reverse_dns_lookups", Line: 2}
@@ -217,6 +218,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad prometheus port", "prometheus.tcp.port = 70000", 1, "prometheus.tcp.port", ""},
 		{"bad join address", "warren.cluster.join.1 = n2", 1, "warren.cluster.join.1", "not host:port"},
 		{"bad definitions timeout", "warren.cluster.definitions_timeout = soon", 1, "warren.cluster.definitions_timeout", "not a positive duration"},
+		{"bad quorum rest", "warren.cluster.quorum_rest_after = -1s", 1, "warren.cluster.quorum_rest_after", "not a positive duration"},
 		{"bad log format", "warren.log_format = xml", 1, "warren.log_format", "is not one of console, json"},
 		{"invalid UTF-8", "default_user = \xff", 1, "", "not valid UTF-8"},
 	} {

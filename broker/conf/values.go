@@ -164,8 +164,8 @@ func parseListener(v string) (string, string) {
 	return net.JoinHostPort(ip.String(), portStr), ""
 }
 
-// parseDefinitionsTimeout reads milliseconds or a Go duration.
-func parseDefinitionsTimeout(v string) (time.Duration, string) {
+// parseDuration reads milliseconds or a Go duration.
+func parseDuration(v string) (time.Duration, string) {
 	if d, msg := parseMillis(v); msg == "" {
 		return d, ""
 	}

@@ -42,6 +42,7 @@ warren.cluster.listen = 127.0.0.1:25680
 warren.cluster.join.1 = n2:25672
 warren.cluster.bootstrap_expect = 5
 warren.cluster.definitions_timeout = 4000
+warren.cluster.quorum_rest_after = 2500
 `)
 	for _, tc := range []struct {
 		name  string
@@ -57,7 +58,8 @@ warren.cluster.definitions_timeout = 4000
 			return reflect.DeepEqual(o.listen, []string{"127.0.0.1:5680", "[::1]:5680"}) && o.user == "file-user" && o.pass == "file-pass" &&
 				o.dataDir == "/file/data" && o.diskFreeLimit == 2e9 && o.logLevel == zapcore.WarnLevel &&
 				o.cluster != nil && o.cluster.Listen == "127.0.0.1:25680" && reflect.DeepEqual(o.cluster.Join, []string{"n2:25672"}) &&
-				o.cluster.BootstrapExpect == 5 && o.cluster.CommitTimeout == 4*time.Second
+				o.cluster.BootstrapExpect == 5 && o.cluster.CommitTimeout == 4*time.Second &&
+				o.cluster.QuorumRestAfter == 2500*time.Millisecond
 		}},
 		{"the file from the environment", []string{"WARREN_CONFIG_FILE=" + file}, nil, func(o options) bool { return o.user == "file-user" }},
 		{"--config=FILE", nil, []string{"--config=" + file}, func(o options) bool { return o.user == "file-user" }},

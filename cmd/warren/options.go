@@ -100,6 +100,8 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 		"secret shared by the cluster's nodes, as RabbitMQ's Erlang cookie; prefer the environment variable (env WARREN_CLUSTER_SECRET)")
 	defsTimeout := fs.String("definitions-timeout", get("WARREN_DEFINITIONS_TIMEOUT", fileDuration(f.Warren.DefinitionsTimeout, "15s")),
 		"how long a cluster node waits for the cluster to commit a definitions change (a declare, bind or delete) before refusing it with 541, such as 15s or 3s (env WARREN_DEFINITIONS_TIMEOUT)")
+	restAfter := fs.String("quorum-rest-after", get("WARREN_QUORUM_REST_AFTER", fileDuration(f.Warren.QuorumRestAfter, "10s")),
+		"how long a cluster's quorum queue stays idle (no consumer, nothing in flight) before its replicas rest, stopping their Raft until the queue is used, such as 10s (env WARREN_QUORUM_REST_AFTER)")
 	loadDefs := fs.String("load-definitions", get("WARREN_LOAD_DEFINITIONS", f.LoadDefinitions),
 		"a RabbitMQ definitions file (JSON) imported at every start, as RabbitMQ's load_definitions; the default user and vhost are then not created (env WARREN_LOAD_DEFINITIONS)")
 	mgmtListen := fs.String("management-listen", get("WARREN_MANAGEMENT_LISTEN", fileManagementListen(f)),
@@ -162,6 +164,10 @@ func parseOptions(args []string, env func(string) (string, bool), out io.Writer)
 			return options{}, fmt.Errorf("--definitions-timeout (WARREN_DEFINITIONS_TIMEOUT) %q: want a positive duration such as 15s", *defsTimeout)
 		}
 		o.cluster.CommitTimeout = d
+		if d, err = time.ParseDuration(*restAfter); err != nil || d <= 0 {
+			return options{}, fmt.Errorf("--quorum-rest-after (WARREN_QUORUM_REST_AFTER) %q: want a positive duration such as 10s", *restAfter)
+		}
+		o.cluster.QuorumRestAfter = d
 	} else if *join != "" {
 		return options{}, errors.New("--join (WARREN_JOIN) needs --cluster-listen (WARREN_CLUSTER_LISTEN)")
 	}

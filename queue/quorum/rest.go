@@ -286,6 +286,9 @@ func (t *Type) wakeLedFrom(addr string) {
 	}
 }
 
+// Resting reports whether the replica rests.
+func (q *Queue) Resting() bool { return q.resting.Load() != nil }
+
 // restingLeader returns, for a resting replica, whether it led as it
 // rested and the address of its leader then.
 func (q *Queue) restingLeader() (resting, led bool, addr string) {
