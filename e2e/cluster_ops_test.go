@@ -66,6 +66,7 @@ type clusterStatusJSON struct {
 		Durable bool     `json:"durable"`
 		Members []string `json:"members"`
 		Leader  string   `json:"leader"`
+		Resting bool     `json:"resting"`
 	} `json:"queues"`
 }
 

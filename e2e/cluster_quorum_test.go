@@ -124,3 +124,85 @@ func publishConfirmedOn(t *testing.T, c *testCluster, i int, q string, first, n 
 	}
 	return bodies
 }
+
+// TestClusterQuorumQueueRests: a quorum queue left idle rests on every
+// node (each node's status says so, and still names its leader), keeps
+// its messages, and a client on any node uses it as before: a publish
+// through a follower's node is confirmed, a consumer on the third node
+// gets every message; and a resting queue whose leader's node is killed
+// elects a leader among the survivors without being used.
+func TestClusterQuorumQueueRests(t *testing.T) {
+	c := startClusterWith(t, 3, "--quorum-rest-after", "500ms")
+	q := "qq-rests"
+	mustOK(t, func() error {
+		_, err := c.channel(t, 0).QueueDeclare(q, true, false, false, false, amqp.Table{"x-queue-type": "quorum"})
+		return err
+	}(), "queue.declare")
+	leader := c.quorumLeader(t, 0, q)
+	pubNode, conNode := (leader+1)%3, (leader+2)%3
+	confirmed := publishConfirmedOn(t, c, pubNode, q, 0, 10)
+	resting := func(i int) (bool, string) {
+		for _, sq := range c.status(t, i).Queues {
+			if sq.Name == q {
+				return sq.Resting, sq.Leader
+			}
+		}
+		return false, ""
+	}
+	restingAll := func(nodes ...int) func() bool {
+		return func() bool {
+			for _, i := range nodes {
+				if r, _ := resting(i); !r {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	// The leader rests once its followers acknowledged its commit index,
+	// which Raft repeats every 3-6 s: seconds, more under load.
+	eventually30(t, "the queue resting on every node", restingAll(0, 1, 2))
+	for i := range 3 {
+		if _, l := resting(i); l != c.names[leader] {
+			t.Fatalf("node %d names leader %q while resting, want %s", i, l, c.names[leader])
+		}
+	}
+
+	confirmed = append(confirmed, publishConfirmedOn(t, c, pubNode, q, 10, 10)...)
+	con := c.channel(t, conNode)
+	got := map[string]bool{}
+	for range confirmed {
+		m, ok, err := con.Get(q, false)
+		mustOK(t, err, "basic.get")
+		if !ok {
+			t.Fatalf("queue empty after %d of %d", len(got), len(confirmed))
+		}
+		got[string(m.Body)] = true
+		mustOK(t, m.Ack(false), "ack")
+	}
+	for _, b := range confirmed {
+		if !got[b] {
+			t.Fatalf("confirmed message %s not in the queue", b)
+		}
+	}
+
+	// Rest again, then lose the leader's node: the survivors elect.
+	confirmed = publishConfirmedOn(t, c, pubNode, q, 20, 5)
+	eventually30(t, "the queue resting again", restingAll(0, 1, 2))
+	leader = c.quorumLeader(t, pubNode, q)
+	survivor := (leader + 1) % 3
+	c.nodes[leader].kill()
+	eventually(t, "a survivor leads", func() bool {
+		_, l := resting(survivor)
+		return l != "" && l != c.names[leader]
+	})
+	con = c.channel(t, survivor)
+	for _, want := range confirmed {
+		m, ok, err := con.Get(q, false)
+		mustOK(t, err, "basic.get")
+		if !ok || string(m.Body) != want {
+			t.Fatalf("got %q (%v), want %s", m.Body, ok, want)
+		}
+		mustOK(t, m.Ack(false), "ack")
+	}
+}
