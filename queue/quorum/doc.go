@@ -215,7 +215,7 @@
 // and stops its Raft and its proposer's goroutines, keeping its transport
 // and what it reports (leader, voters, Raft metrics, counts). Followers
 // rest first; a leader only once every follower acknowledged its whole
-// log as committed at least 12 s before, so that none is left running to
+// log as committed at least 16 s before, so that none is left running to
 // stand for election when the leader's node stops listing the group in
 // its beats. A node's rest loop looks at every replica once a second. A
 // command wakes the replica that led (it stands at once; its requests for

@@ -26,10 +26,10 @@ import (
 //   - nothing waits in its proposer, no member change is under way and
 //     no snapshot is being taken;
 //   - a leader rests only once every follower acknowledged an append
-//     carrying its whole log as committed at least RestAfter and two
-//     sweeps ago, so that its followers, idle from then on, rested
-//     before it: a follower that still runs when its leader's node stops
-//     listing the group in its beats stands for election
+//     carrying its whole log as committed at least restLead ago (half as
+//     long again and a second), so that its followers, idle from then
+//     on, rested before it: a follower that still runs when its leader's
+//     node stops listing the group in its beats stands for election
 //     (raftnet_beat.go), which wakes the group.
 //
 // A node's rest loop looks at every replica each tenth of RestAfter. A
@@ -145,9 +145,15 @@ func (q *Queue) idle() bool {
 	return !busy && q.fsm.restable()
 }
 
+// restLead is how long after its followers acknowledged its whole log
+// as committed a leader waits before it rests: their own wait, after, and
+// half of it again and a second for their applying and their sweeps,
+// which a busy node makes late (a leader that rests before a follower
+// leaves it to stand for election, which wakes the group).
+func restLead(after time.Duration) time.Duration { return after*3/2 + time.Second }
+
 // followersRested reports whether every other server of the leader r's
-// configuration acknowledged last as committed at least RestAfter and
-// two sweeps ago.
+// configuration acknowledged last as committed at least restLead ago.
 func (q *Queue) followersRested(r *raft.Raft, g *groupTrans, last uint64, now time.Time) bool {
 	f := r.GetConfiguration()
 	if f.Error() != nil {
@@ -159,7 +165,7 @@ func (q *Queue) followersRested(r *raft.Raft, g *groupTrans, last uint64, now ti
 			continue
 		}
 		a, ok := g.ackedBy(string(s.Address))
-		if !ok || a.index < last || now.Sub(a.at) < q.t.cfg.RestAfter*12/10 {
+		if !ok || a.index < last || now.Sub(a.at) < restLead(q.t.cfg.RestAfter) {
 			return false
 		}
 	}
