@@ -214,7 +214,7 @@ func (q *Queue) syncMembers() bool {
 	// A resting replica wakes, the one that led standing at once: its
 	// group may have to change.
 	if st := q.resting.Load(); st != nil {
-		q.wake(st.led)
+		q.wake(st.metrics.Leader)
 	}
 	r := q.raft()
 	switch member := q.member(); {

@@ -158,8 +158,7 @@ func (p *proposer) startLocked() {
 // parked them.
 func (p *proposer) park() bool {
 	p.mu.Lock()
-	if !p.running || p.stopped || p.inflight > 0 || len(p.retry)+len(p.pending)+len(p.back) > 0 ||
-		p.q.resting.Load() == nil {
+	if !p.running || !p.idleLocked() || p.q.resting.Load() == nil {
 		p.mu.Unlock()
 		return false
 	}

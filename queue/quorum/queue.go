@@ -303,10 +303,8 @@ func (q *Queue) stop() {
 	q.restMu.Unlock()
 	q.stopMembers()
 	q.prop.close()
-	if resting {
-		q.trans.(raft.WithClose).Close()
-	}
-	if r := q.raft(); r != nil {
+	r := q.raft()
+	if r != nil {
 		if q.observer != nil {
 			r.DeregisterObserver(q.observer)
 		}
@@ -314,9 +312,9 @@ func (q *Queue) stop() {
 		if err := r.Shutdown().Error(); err != nil {
 			q.log.Warn("quorum queue raft shutdown", zap.String("queue", q.decl.Name), zap.Error(err))
 		}
-		if c, ok := q.trans.(raft.WithClose); ok {
-			c.Close()
-		}
+	}
+	if c, ok := q.trans.(raft.WithClose); ok && (r != nil || resting) {
+		c.Close()
 	}
 	q.wg.Wait()
 	q.fsm.closeBodies()

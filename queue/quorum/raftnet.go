@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -139,11 +141,7 @@ func (rn *raftNet) groupNamed(name string) *groupTrans {
 func (rn *raftNet) openGroups() []*groupTrans {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	out := make([]*groupTrans, 0, len(rn.groups))
-	for _, g := range rn.groups {
-		out = append(out, g)
-	}
-	return out
+	return slices.Collect(maps.Values(rn.groups))
 }
 
 // remove forgets g; the last group stops the service and waits for its

@@ -472,7 +472,7 @@ func (g *groupTrans) isClosed() bool {
 // steady timeouts back.
 func (g *groupTrans) injectHeartbeat(req *raft.AppendEntriesRequest, respCh chan raft.RPCResponse) bool {
 	g.mu.Lock()
-	if g.resting {
+	if g.wake != nil {
 		// A resting replica runs no timer that a heartbeat would put
 		// off: it takes the heartbeat as it is, and its leader's node
 		// goes on answering for it.

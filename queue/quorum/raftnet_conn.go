@@ -406,19 +406,19 @@ var errTimeout = errors.New("no answer in time")
 func (call *rpcCall) wait(deadline time.Time, abort <-chan struct{}) ([]byte, error) {
 	call.timer.Reset(time.Until(deadline))
 	var res callResult
+	var why error // the call is given up
 	select {
 	case res = <-call.ch:
 		call.timer.Stop()
 	case <-call.timer.C:
-		if call.conn.cancel(call) {
-			res.err = fmt.Errorf("quorum raft transport: rpc to %s: %w", call.conn.peer.addr, errTimeout)
-		} else {
-			res = <-call.ch // being sent
-		}
+		why = fmt.Errorf("quorum raft transport: rpc to %s: %w", call.conn.peer.addr, errTimeout)
 	case <-abort:
 		call.timer.Stop()
+		why = raft.ErrTransportShutdown
+	}
+	if why != nil {
 		if call.conn.cancel(call) {
-			res.err = raft.ErrTransportShutdown
+			res.err = why
 		} else {
 			res = <-call.ch // being sent
 		}

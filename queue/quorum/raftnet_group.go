@@ -65,10 +65,9 @@ type groupTrans struct {
 	stood bool
 	// id is the replica's server id, set with retime.
 	id raft.ServerID
-	// resting is set while the replica rests (rest.go): its Raft is
+	// wake is set while the replica rests (rest.go): its Raft is
 	// stopped, and the first request for it calls wake, which starts it
 	// again, before it is served.
-	resting  bool
 	wake     func()
 	restTerm uint64 // the term and last index of a resting replica
 	restLast uint64

@@ -68,9 +68,8 @@ type preVoteTransport interface {
 type restState struct {
 	leaderAddr string
 	leaderID   string
-	led        bool // it led the group
 	voters     []string
-	metrics    queue.RaftMetrics
+	metrics    queue.RaftMetrics // metrics.Leader: it led the group
 }
 
 // restWatch is the rest loop's view of a running replica: its Raft's
@@ -106,8 +105,9 @@ func (q *Queue) restIfIdle(now time.Time) {
 		return
 	}
 	w := &q.watch
-	cur := restWatch{r: r, last: r.LastIndex(), commit: r.CommitIndex(), applied: r.AppliedIndex(), term: r.CurrentTerm()}
-	if cur.r != w.r || cur.last != w.last || cur.commit != w.commit || cur.applied != w.applied || cur.term != w.term || !q.idle() {
+	cur := restWatch{r: r, last: r.LastIndex(), commit: r.CommitIndex(), applied: r.AppliedIndex(), term: r.CurrentTerm(),
+		since: w.since}
+	if cur != *w || !q.idle() {
 		cur.since = now
 		*w = cur
 		return
@@ -201,7 +201,7 @@ func (q *Queue) stopRaft(r *raft.Raft, g *groupTrans) bool {
 		}
 	}
 	addr, id := r.LeaderWithID()
-	st := &restState{leaderAddr: string(addr), leaderID: string(id), led: r.State() == raft.Leader, voters: q.Voters()}
+	st := &restState{leaderAddr: string(addr), leaderID: string(id), voters: q.Voters()}
 	st.metrics, _ = q.RaftMetrics()
 	q.resting.Store(st)
 	q.r.Store(nil)
@@ -259,7 +259,7 @@ func (q *Queue) wakeForCommand() bool {
 	if st == nil {
 		return false
 	}
-	if h, _ := q.hint.Load().(string); !st.led && h != "" && h == st.leaderAddr && q.t.links.dialable(h) {
+	if h, _ := q.hint.Load().(string); !st.metrics.Leader && h != "" && h == st.leaderAddr && q.t.links.dialable(h) {
 		return false
 	}
 	q.wake(true)
@@ -277,7 +277,7 @@ func (t *Type) wakeLedFrom(addr string) {
 	}
 	for _, q := range t.running() {
 		st := q.resting.Load()
-		if st == nil || st.led || st.leaderAddr != addr {
+		if st == nil || st.metrics.Leader || st.leaderAddr != addr {
 			continue
 		}
 		first := ""
@@ -305,7 +305,7 @@ func (q *Queue) restingLeader() (resting, led bool, addr string) {
 	if st == nil {
 		return false, false, ""
 	}
-	return true, st.led, st.leaderAddr
+	return true, st.metrics.Leader, st.leaderAddr
 }
 
 // restable reports whether the queue's state lets its replica rest.
@@ -322,6 +322,11 @@ func (f *fsm) restable() bool {
 func (p *proposer) idle() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.idleLocked()
+}
+
+// idleLocked is idle with p.mu held.
+func (p *proposer) idleLocked() bool {
 	return !p.stopped && p.inflight == 0 && len(p.retry)+len(p.pending)+len(p.back) == 0
 }
 
@@ -331,7 +336,7 @@ func (p *proposer) idle() bool {
 func (g *groupTrans) rest(wake func(), term, last uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.resting, g.wake, g.restTerm, g.restLast = true, wake, term, last
+	g.wake, g.restTerm, g.restLast = wake, term, last
 	g.heartbeat, g.retime, g.chosen, g.ahead = nil, nil, nil, nil
 	g.followAddr, g.stood, g.acked = "", false, nil
 }
@@ -341,7 +346,7 @@ func (g *groupTrans) rest(wake func(), term, last uint64) {
 func (g *groupTrans) resume() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.resting, g.wake, g.hurried = false, nil, true
+	g.wake, g.hurried = nil, true
 	if g.wasAborted {
 		g.aborted, g.wasAborted = make(chan struct{}), false
 	}
@@ -359,7 +364,7 @@ func (g *groupTrans) answerResting(cmd any) (*raft.AppendEntriesResponse, bool) 
 	a := cmd.(*raft.AppendEntriesRequest)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.resting || a.Term != g.restTerm {
+	if g.wake == nil || a.Term != g.restTerm {
 		return nil, false
 	}
 	return &raft.AppendEntriesResponse{

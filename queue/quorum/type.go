@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -156,11 +157,7 @@ func (t *Type) leading() []*Queue {
 func (t *Type) running() []*Queue {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	qs := make([]*Queue, 0, len(t.queues))
-	for _, q := range t.queues {
-		qs = append(qs, q)
-	}
-	return qs
+	return slices.Collect(maps.Values(t.queues))
 }
 
 // NodeUp tells the type that node is a live member again.
