@@ -147,6 +147,7 @@ func (l *links) get(addr string) *link {
 		k.broken = true
 		return k
 	}
+	k.dialled = make(chan struct{})
 	l.byAddr[addr] = k
 	l.all[k] = true
 	l.wg.Add(1)
@@ -157,10 +158,14 @@ func (l *links) get(addr string) *link {
 // dial connects a link made by get, then runs it.
 func (k *link) dial() {
 	defer k.l.wg.Done()
+	defer close(k.dialled)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	c, err := k.l.net.Dial(ctx, k.addr, Service)
 	cancel()
-	k.l.dialled(k.addr, err)
+	if k.l.dialled(k.addr, err) {
+		// Its consumers cannot be served from here (unreachable.go).
+		k.l.t.nodeUnreachable(k.addr)
+	}
 	k.mu.Lock()
 	if err == nil && !k.broken {
 		k.conn = c
@@ -176,14 +181,29 @@ func (k *link) dial() {
 	k.fail()
 }
 
-// dialled records how a dial to addr went.
-func (l *links) dialled(addr string, err error) {
+// dialled records how a dial to addr went; it reports whether the dial
+// failed while the links are open.
+func (l *links) dialled(addr string, err error) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err != nil {
-		l.failed[addr] = time.Now()
-	} else {
+	if err == nil {
 		delete(l.failed, addr)
+		return false
+	}
+	l.failed[addr] = time.Now()
+	return !l.closed
+}
+
+// dialling reports whether the link's dial has not ended yet.
+func (k *link) dialling() bool {
+	if k.dialled == nil {
+		return false
+	}
+	select {
+	case <-k.dialled:
+		return false
+	default:
+		return true
 	}
 }
 
@@ -242,6 +262,10 @@ type link struct {
 	answersMu     sync.Mutex
 	answersClosed bool
 	answers       chan answer // proposals applied for the peer, in order
+
+	// dialled is closed once a dialled link's dial ended (connected or
+	// failed); nil for an accepted link.
+	dialled chan struct{}
 }
 
 // remoteResult is a forwarded proposal's outcome.

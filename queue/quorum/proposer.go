@@ -500,7 +500,7 @@ func (p *proposer) expire() {
 func (p *proposer) leaderElected() {
 	reach := func(a applied) []queue.Action {
 		if a.err == nil && p.q.leading() {
-			p.q.syncReach()
+			p.q.reachConsumers()
 		}
 		return nil
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // A node whose link closes (its process was killed, or the network
-// between the nodes broke) is unreachable at once, as RabbitMQ's quorum
+// between the nodes broke), or that a dial fails to reach, is
+// unreachable at once, as RabbitMQ's quorum
 // queues take a consumer's monitor firing with noconnection: a leader
 // here has the consumers on it stop taking deliveries and give back what
 // they hold, so that consumers elsewhere take those messages now rather
@@ -26,7 +27,10 @@ import (
 // Each leader proposes fifo.Unreachable, naming all the nodes of its
 // consumers it cannot reach, whenever that changes and once it is
 // elected (after its LeaderElected is applied, so that every consumer the
-// log holds is known).
+// log holds is known). A new leader dials each of its consumers' nodes it
+// has no link to: a replica that never followed the old leader's node
+// closely (it had no link there to lose) learns that node is gone from
+// the dial.
 
 // reachProbe is how often a node dials the unreachable nodes.
 const reachProbe = 500 * time.Millisecond
@@ -52,9 +56,7 @@ func (t *Type) nodeUnreachable(addr string) {
 		r.mu.Unlock()
 		return
 	}
-	if r.addrs == nil {
-		r.addrs, r.stop = map[string]bool{}, make(chan struct{})
-	}
+	r.init()
 	r.addrs[addr] = true
 	if !r.probing {
 		r.probing = true
@@ -64,6 +66,30 @@ func (t *Type) nodeUnreachable(addr string) {
 	r.mu.Unlock()
 	t.log.Info("quorum queues: node unreachable, its consumers' messages go to others", zap.String("addr", addr))
 	t.syncReach()
+}
+
+// init makes r's map and stop channel; r.mu is held.
+func (r *reach) init() {
+	if r.addrs == nil {
+		r.addrs, r.stop = map[string]bool{}, make(chan struct{})
+	}
+}
+
+// goReach runs f on a goroutine that closeReach joins; f's stop is
+// closed when the type closes.
+func (t *Type) goReach(f func(stop <-chan struct{})) {
+	r := &t.reach
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.init()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		f(r.stop)
+	}()
 }
 
 // nodeReachable records that the node at addr is reachable again; the
@@ -158,6 +184,43 @@ func (t *Type) syncReach() {
 	for _, q := range t.leading() {
 		q.syncReach()
 	}
+}
+
+// reachConsumers has q, just elected, propose which of its consumers'
+// nodes are unreachable (syncReach) once it has tried to reach each: a
+// node it has no link to is dialled first, and a dial that fails makes
+// the node unreachable.
+func (q *Queue) reachConsumers() {
+	if q.t.cfg.Net == nil {
+		return
+	}
+	q.fsm.mu.Lock()
+	nodes := q.fsm.state.ConsumerNodes()
+	q.fsm.mu.Unlock()
+	var dials []*link
+	for _, n := range nodes {
+		if addr := q.t.cfg.Net.NodeAddr(n); n != q.t.cfg.Node && addr != "" {
+			if k := q.t.links.get(addr); k.dialling() {
+				dials = append(dials, k)
+			}
+		}
+	}
+	if len(dials) == 0 {
+		q.syncReach()
+		return
+	}
+	q.t.goReach(func(stop <-chan struct{}) {
+		for _, k := range dials {
+			select {
+			case <-k.dialled:
+			case <-stop:
+				return
+			}
+		}
+		if q.leading() {
+			q.syncReach()
+		}
+	})
 }
 
 // syncReach proposes fifo.Unreachable with the nodes of q's consumers

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/warrenmq/warren/queue"
 )
 
@@ -84,4 +86,57 @@ func TestUnreachableNodeServedOnceReachable(t *testing.T) {
 	})
 	c.publish(lead, 1)
 	other.o.waitDelivered(t, body, body, lead.name+"-2")
+}
+
+// TestNewLeaderWithoutALinkFindsConsumersNodeGone: a replica elected
+// after a consumer's node died, that never had a link to that node to
+// lose, finds the node unreachable by dialling it, so that the
+// consumer's messages keep going to others, rather than serving the
+// dead node's consumer again until membership declares it failed.
+func TestNewLeaderWithoutALinkFindsConsumersNodeGone(t *testing.T) {
+	c := startMemberCluster(t, 3, "n1", "n2", "n3")
+	lead := c.leader("n1", "n2", "n3")
+	var gone, next *memberNode
+	for _, nd := range c.nodes {
+		switch {
+		case nd == lead:
+		case gone == nil:
+			gone = nd
+		default:
+			next = nd
+		}
+	}
+	if _, err := gone.s.Consume(nopConsumer{}, queue.ConsumeOptions{Tag: "gone", Prefetch: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.publish(lead, 1)
+	body := lead.name + "-1"
+	gone.o.waitDelivered(t, body)
+	if _, err := next.s.Consume(nopConsumer{}, queue.ConsumeOptions{Tag: "next", Prefetch: 10}, nil); err != nil {
+		t.Fatal(err)
+	}
+	next.typ.links.mu.Lock()
+	linked := next.typ.links.byAddr[gone.port.Addr()] != nil
+	next.typ.links.mu.Unlock()
+	if linked {
+		t.Fatalf("%s has a link to %s: the test needs a replica without one", next.name, gone.name)
+	}
+
+	gone.port.Close()
+	next.o.waitDelivered(t, body) // the leader lost its link: given back
+	if err := lead.q.raft().LeadershipTransferToServer(raft.ServerID(next.name),
+		raft.ServerAddress(next.port.Addr())).Error(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, next.name+" finds "+gone.name+" unreachable", func() bool {
+		return next.typ.isUnreachable(gone.name)
+	})
+	c.publish(next, 2)
+	next.o.waitDelivered(t, body, next.name+"-1", next.name+"-2")
+	next.q.fsm.mu.Lock()
+	nodes := next.q.fsm.state.UnreachableNodes()
+	next.q.fsm.mu.Unlock()
+	if !slices.Equal(nodes, []string{gone.name}) {
+		t.Errorf("unreachable nodes in the state %v, want [%s]", nodes, gone.name)
+	}
 }
