@@ -166,7 +166,7 @@ func (t *Type) probeUnreachable() {
 	}
 }
 
-// closeReach stops the probe and joins it.
+// closeReach stops the probe and what goReach runs, and joins them.
 func (t *Type) closeReach() {
 	r := &t.reach
 	r.mu.Lock()
