@@ -295,7 +295,7 @@ func (g *groupTrans) dispatch(c *raftConn, id uint64, cmd any) {
 func (g *groupTrans) serve(c *raftConn, id uint64, cmd any) {
 	defer g.end()
 	if resp, ok := g.answerResting(cmd); ok {
-		c.respond(id, resp)
+		c.respond(id, resp, pressing(cmd))
 		return
 	}
 	g.wakeIfResting()
@@ -322,7 +322,7 @@ func (g *groupTrans) serve(c *raftConn, id uint64, cmd any) {
 			c.respondError(id, "quorum raft transport: no response")
 		} else {
 			g.follow(cmd, r.Response)
-			c.respond(id, r.Response)
+			c.respond(id, r.Response, pressing(cmd))
 			g.refusedStand(cmd, r.Response)
 		}
 	case <-g.done:

@@ -175,6 +175,7 @@ var testTiming = raftTiming{
 	silence:  350 * time.Millisecond,
 	inject:   300 * time.Millisecond,
 	unlisted: 400 * time.Millisecond,
+	linger:   time.Millisecond,
 }
 
 // quick is testTiming with a short commit timeout, so that followers
@@ -726,4 +727,59 @@ func TestRaftNetSilentStreamDoesNotHoldClose(t *testing.T) {
 	}
 	c.Close()
 	waitGoroutines(t, nodes, base)
+}
+
+// TestRaftNetPressingFramesDoNotLinger: right after a write on a stream,
+// an append without entries (a heartbeat, a commit index repeat, of
+// which idle groups send many) waits for the stream's linger so that it
+// goes out with others, but an append with entries, which a publisher's
+// confirm waits for, and its answer go out at once.
+func TestRaftNetPressingFramesDoNotLinger(t *testing.T) {
+	nodes := newRaftNodes(t, 2)
+	a, b := nodes[0], nodes[1]
+	for _, n := range nodes {
+		n.rn.timing.linger = time.Minute
+	}
+	gb := b.open(t, "g")
+	defer gb.Close()
+	answerer(t, gb)
+	ga := a.open(t, "g")
+	defer ga.Close()
+
+	if _, err := send(ga, b, 1); err != nil { // the first write lingers for nothing
+		t.Fatal(err)
+	}
+	entries := &raft.AppendEntriesRequest{RPCHeader: testHeader, Term: 1, PrevLogEntry: 2, PrevLogTerm: 1,
+		Entries: []*raft.Log{{Index: 3, Term: 1, Type: raft.LogCommand, Data: []byte("m")}}}
+	start := time.Now()
+	var resp raft.AppendEntriesResponse
+	if err := ga.AppendEntries("b", b.addr(), entries, &resp); err != nil || resp.LastLog != 2 {
+		t.Fatalf("append with entries: %+v, %v", resp, err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("an append with entries took %v: it lingered", took)
+	}
+
+	lingering := make(chan error, 1)
+	go func() {
+		_, err := send(ga, b, 4)
+		lingering <- err
+	}()
+	select {
+	case err := <-lingering:
+		t.Fatalf("an empty append right after a write did not linger (error %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// A pressing frame takes what lingers with it.
+	if err := ga.AppendEntries("b", b.addr(), entries, &resp); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-lingering:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lingering append did not go out with the pressing one")
+	}
 }

@@ -60,6 +60,9 @@ type raftTiming struct {
 	// of its beats (its leader heartbeats every steady/5 at most) before
 	// the group's followers stand: its leader stepped down or stopped.
 	unlisted time.Duration
+	// linger is the least time between two writes on a stream of frames
+	// none of which is pressing (raftConn.writeLoop).
+	linger time.Duration
 }
 
 // clusterTiming is the timing of the quorum queues of a cluster.
@@ -72,6 +75,7 @@ var clusterTiming = raftTiming{
 	silence:  2 * time.Second,
 	inject:   2 * time.Second,
 	unlisted: 4 * time.Second,
+	linger:   time.Millisecond,
 }
 
 // configure sets c's timeouts for a new replica, which hurries until
