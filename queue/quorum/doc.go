@@ -27,7 +27,9 @@
 // which applies it there and answers. The proposer's waiter takes the
 // answers in order and runs each request's done: a publisher confirm is
 // posted only once its Enqueue is committed, that is on a majority's
-// disk. A batch whose leader was lost, or that reached a node that no
+// disk, the leader's included. The leader's entries reach its disk while
+// its followers write theirs, and nothing acts on an entry before the
+// leader's disk has it (replicalog.go). A batch whose leader was lost, or that reached a node that no
 // longer leads, is proposed again ahead of what came after it; every
 // command is safe to repeat (an Enqueue names its publisher and sequence,
 // so a resend is answered Duplicate and not enqueued twice). A session

@@ -92,6 +92,13 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	if rl := f.q.rlog.Load(); rl != nil {
+		// A leader's entry may not be on its disk yet (replicalog.go).
+		if err := rl.durable(l.Index); err != nil {
+			f.q.stopReplica(fmt.Errorf("entry %d: %w", l.Index, err))
+			return nil
+		}
+	}
 	if !l.AppendedAt.IsZero() {
 		f.latency.Store(int64(time.Since(l.AppendedAt)))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/warrenmq/warren/cluster"
 	"github.com/warrenmq/warren/protocol"
 	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/quorum/internal/holdfs"
 )
 
 // addrBook maps node names to cluster addresses, as membership does.
@@ -54,6 +55,9 @@ type memberNode struct {
 	o    *testOwner
 	s    queue.Session
 	num  uint64 // publishes so far
+	// fs is the node's WAL file system, when the cluster holds its
+	// fsyncs (memberCluster.holdFS).
+	fs *holdfs.FS
 }
 
 // memberCluster is nodes n1…nN on loopback running the quorum queue "qq".
@@ -65,6 +69,9 @@ type memberCluster struct {
 	wrap func(node string, n Network) Network
 	// restAfter, if set, is the nodes' Config.RestAfter.
 	restAfter time.Duration
+	// holdFS gives each node a WAL file system whose fsyncs the test can
+	// hold back (memberNode.fs).
+	holdFS bool
 }
 
 // startMemberCluster starts n nodes and declares "qq" with members on
@@ -117,6 +124,12 @@ func (c *memberCluster) open(nd *memberNode) {
 		n = c.wrap(nd.name, n)
 	}
 	cfg := Config{Node: nd.name, Dir: nd.dir, Logger: log, Net: n, RestAfter: c.restAfter}
+	if c.holdFS {
+		if nd.fs == nil {
+			nd.fs = &holdfs.FS{}
+		}
+		cfg.WALFS = nd.fs
+	}
 	if testing.Verbose() {
 		cfg.RaftLogger = cluster.NewHCLogger(log, "raft")
 	}

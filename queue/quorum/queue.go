@@ -33,6 +33,7 @@ type Queue struct {
 	r     atomic.Pointer[raft.Raft]  // nil on a node that holds no replica
 	trans raft.Transport             // the replica's, closed after Raft
 	gt    atomic.Pointer[groupTrans] // trans in a cluster, for the rest loop
+	rlog  atomic.Pointer[replicaLog] // the replica's log, nil in memory
 	hint  atomic.Value               // string: the leader's address, as a peer last said
 	fsm   *fsm
 	prop  *proposer

@@ -46,6 +46,9 @@ type groupTrans struct {
 	// but for the voters excepted (firstVoter); nil until the replica
 	// runs, when every follower stands.
 	chosen func(silent string, except ...raft.ServerID) bool
+	// capCommit caps the commit index of an append the leader sends
+	// (replicaLog.capCommit); nil leaves it as it is.
+	capCommit func(uint64) uint64
 	// ahead reports whether the replica's log is further on than a
 	// candidate's last entry (logAhead); nil: taken as further on.
 	ahead func(index, term uint64) bool
@@ -111,6 +114,12 @@ func (g *groupTrans) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (r
 // the follower's last answer while the follower's node acknowledges
 // beats (raftnet_beat.go); anything else goes to the follower.
 func (g *groupTrans) AppendEntries(_ raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	g.mu.Lock()
+	capCommit := g.capCommit
+	g.mu.Unlock()
+	if capCommit != nil {
+		args.LeaderCommitIndex = capCommit(args.LeaderCommitIndex)
+	}
 	hb := isHeartbeat(args)
 	// Only a leader sends appends: it follows no one, and has its steady
 	// timeouts.
@@ -464,6 +473,12 @@ func (g *groupTrans) setRetime(id raft.ServerID, f func(hurry bool), chosen func
 
 // setAhead gives the group the function that tells whether its
 // replica's log is further on than a candidate's (logAhead).
+func (g *groupTrans) setCapCommit(f func(uint64) uint64) {
+	g.mu.Lock()
+	g.capCommit = f
+	g.mu.Unlock()
+}
+
 func (g *groupTrans) setAhead(f func(index, term uint64) bool) {
 	g.mu.Lock()
 	g.ahead = f

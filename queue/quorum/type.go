@@ -42,6 +42,9 @@ type Config struct {
 	// RestAfter is how long a cluster queue's group is idle before its
 	// replicas rest (rest.go); 0 means 10 s.
 	RestAfter time.Duration
+	// WALFS is the WAL's file system; nil means the operating system's
+	// (tests hold its fsyncs back).
+	WALFS store.FS
 }
 
 // Type is the quorum queue type: each queue a Raft group running the
@@ -93,7 +96,7 @@ func OpenType(cfg Config) (*Type, error) {
 	t := &Type{cfg: cfg, log: cfg.Logger, queues: map[string]*Queue{}, down: map[string]bool{},
 		snapshotEvery: snapshotEvery}
 	if cfg.Dir != "" {
-		w, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Options{Logger: cfg.Logger})
+		w, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Options{Logger: cfg.Logger, FS: cfg.WALFS})
 		if err != nil {
 			return nil, err
 		}
@@ -319,6 +322,14 @@ func (t *Type) runRaft(q *Queue, bootstrap bool, g *groupTrans, stand bool) (err
 	logs, stable, snaps, err := t.storage(q.group)
 	if err != nil {
 		return err
+	}
+	if gs, ok := logs.(*wal.GroupStore); ok {
+		rl := &replicaLog{GroupStore: gs, q: q}
+		q.rlog.Store(rl)
+		logs = rl
+		if g != nil {
+			g.setCapCommit(rl.capCommit)
+		}
 	}
 	has, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {

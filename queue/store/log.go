@@ -213,6 +213,14 @@ func (l *Log) Wait(seq uint64) <-chan error {
 	return ch
 }
 
+// Durable returns the sequence number below which every record is on
+// disk.
+func (l *Log) Durable() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.durable
+}
+
 // Len returns the number of records not settled.
 func (l *Log) Len() uint64 {
 	l.mu.Lock()

@@ -65,7 +65,10 @@
 // StoreLogs, Set and SetUint64 return once their records are fsynced: they
 // append to the shared log and wait for the sync round that covers their
 // last record (store.Log.Wait); concurrent calls of any groups share that
-// round's fsync. BenchmarkGroupCommit measures it on this project's 2-core
+// round's fsync. AppendLogs appends as StoreLogs does but returns at once:
+// Sync waits for an entry's round, DurableIndex tells how far the group's
+// entries are on disk (a Raft leader's log is written so, see the quorum
+// package's replicalog.go). BenchmarkGroupCommit measures it on this project's 2-core
 // machine (ext4), each group appending one 16-byte entry at a time and
 // waiting for it: 1 group 3,300 entries/s (one fsync each); 10 groups
 // 14,800 entries/s, 5.0 entries per fsync; 100 groups 102,000 entries/s,
@@ -119,8 +122,8 @@
 //
 // The store's: its sync loop, its compactor and the short-lived fsync
 // workers of a round, started by Open and joined by Close. The package
-// starts none of its own; a StoreLogs, Set or DeleteRange waits on its
-// caller's goroutine for the round that covers it.
+// starts none of its own; a StoreLogs, Set, DeleteRange or Sync waits on
+// its caller's goroutine for the round that covers it.
 //
 // # Locks
 //

@@ -17,7 +17,7 @@ import (
 // GroupStore is the storage of one Raft group in the node's WAL: a
 // raft.LogStore and raft.StableStore for hashicorp/raft. Its entries are
 // contiguous from FirstIndex to LastIndex. Every method is safe for
-// concurrent use; writes return once they are on disk.
+// concurrent use; writes return once they are on disk, but for AppendLogs.
 type GroupStore struct {
 	w  *WAL
 	id uint64
@@ -287,18 +287,36 @@ func (g *GroupStore) StoreLog(l *raft.Log) error { return g.StoreLogs([]*raft.Lo
 // not follow the last one (after a snapshot was installed) replace the
 // whole log.
 func (g *GroupStore) StoreLogs(logs []*raft.Log) error {
+	seq, err := g.appendLogs(logs)
+	if err != nil || seq == 0 {
+		return err
+	}
+	return g.wait(seq)
+}
+
+// AppendLogs is StoreLogs returning before the entries are on disk;
+// Sync waits for them. A Raft leader's log is written so, while its
+// followers write theirs (see the quorum package's replicaLog).
+func (g *GroupStore) AppendLogs(logs []*raft.Log) error {
+	_, err := g.appendLogs(logs)
+	return err
+}
+
+// appendLogs appends logs' records and returns the last one's sequence
+// number, 0 if there are none.
+func (g *GroupStore) appendLogs(logs []*raft.Log) (uint64, error) {
 	if len(logs) == 0 {
-		return nil
+		return 0, nil
 	}
 	for i, l := range logs[1:] {
 		if l.Index != logs[0].Index+uint64(i)+1 {
-			return fmt.Errorf("wal: entries %d and %d are not consecutive", logs[i].Index, l.Index)
+			return 0, fmt.Errorf("wal: entries %d and %d are not consecutive", logs[i].Index, l.Index)
 		}
 	}
 	g.mu.Lock()
 	if err := g.usableLocked(); err != nil {
 		g.mu.Unlock()
-		return err
+		return 0, err
 	}
 	dropped := g.makeRoomLocked(logs[0].Index)
 	var seq uint64
@@ -308,7 +326,7 @@ func (g *GroupStore) StoreLogs(logs []*raft.Log) error {
 		if seq, err = g.w.log.Append(flagEntry, g.buf); err != nil {
 			err = g.failLocked(fmt.Errorf("wal: append: %w", err))
 			g.mu.Unlock()
-			return err
+			return 0, err
 		}
 		g.last = seq
 		g.seqs = append(g.seqs, seq)
@@ -319,12 +337,51 @@ func (g *GroupStore) StoreLogs(logs []*raft.Log) error {
 	}
 	g.mu.Unlock()
 	if err := g.w.log.Settle(dropped...); err != nil {
-		return g.fail(fmt.Errorf("wal: %w", err))
+		return 0, g.fail(fmt.Errorf("wal: %w", err))
 	}
+	return seq, nil
+}
+
+// wait waits until the record seq is on disk; a failed sync stops the
+// group.
+func (g *GroupStore) wait(seq uint64) error {
 	if err := <-g.w.log.Wait(seq); err != nil {
 		return g.fail(fmt.Errorf("wal: sync: %w", err))
 	}
 	return nil
+}
+
+// Sync waits until the entry at index, and every record the group
+// appended before it, is on disk; for an index the group does not hold,
+// until every record it appended is.
+func (g *GroupStore) Sync(index uint64) error {
+	g.mu.Lock()
+	if err := g.usableLocked(); err != nil {
+		g.mu.Unlock()
+		return err
+	}
+	seq, ok := g.seqLocked(index)
+	if !ok {
+		seq = g.last
+	}
+	g.mu.Unlock()
+	if seq == 0 {
+		return nil
+	}
+	return g.wait(seq)
+}
+
+// DurableIndex returns the index of the last entry that is on disk with
+// every entry before it; FirstIndex-1 when none is (0 for an empty log).
+func (g *GroupStore) DurableIndex() uint64 {
+	durable := g.w.log.Durable()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n, _ := slices.BinarySearch(g.seqs, durable)
+	if g.first == 0 {
+		return 0
+	}
+	return g.first + uint64(n) - 1
 }
 
 // fail takes the lock to stop the group with err.

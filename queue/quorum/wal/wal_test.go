@@ -7,8 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/warrenmq/warren/queue/quorum/internal/holdfs"
 )
 
 // Entries, deletions and stable keys of several groups come back after a
@@ -281,4 +284,60 @@ func TestIdleGroupMemory(t *testing.T) {
 		t.Fatalf("entry 3 of a released group: %+v, %v", l, err)
 	}
 	runtime.KeepAlive(gs)
+}
+
+// TestAppendLogsReturnsBeforeTheDisk: AppendLogs returns while its
+// entries' fsync is held back, the entries read back at once, and
+// DurableIndex and Sync tell when they are on disk.
+func TestAppendLogsReturnsBeforeTheDisk(t *testing.T) {
+	fs := &holdfs.FS{}
+	w, err := Open(t.TempDir(), Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	defer fs.Release()
+	g := group(t, w, "a")
+	if err := g.StoreLogs(entries("a", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if d := g.DurableIndex(); d != 3 {
+		t.Fatalf("durable index %d after StoreLogs of 1-3, want 3", d)
+	}
+
+	fs.Hold()
+	if err := g.AppendLogs(entries("a", 4, 6, 1)); err != nil {
+		t.Fatal(err)
+	}
+	var got raft.Log
+	if err := g.GetLog(6, &got); err != nil || string(got.Data) != string(entries("a", 6, 6, 1)[0].Data) {
+		t.Fatalf("entry 6 before its fsync: %+v, %v", got, err)
+	}
+	synced := make(chan error, 1)
+	go func() { synced <- g.Sync(5) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for fs.Waiting() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no fsync of entries 4-6 was started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if d := g.DurableIndex(); d != 3 {
+		t.Fatalf("durable index %d while the fsync of 4-6 is held, want 3", d)
+	}
+	select {
+	case err := <-synced:
+		t.Fatalf("Sync(5) returned (%v) while its fsync was held", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	fs.Release()
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	if d := g.DurableIndex(); d < 5 {
+		t.Fatalf("durable index %d after Sync(5)", d)
+	}
+	if err := g.Sync(6); err != nil || g.DurableIndex() != 6 {
+		t.Fatalf("after Sync(6): durable index %d, %v", g.DurableIndex(), err)
+	}
 }
