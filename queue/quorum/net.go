@@ -147,7 +147,7 @@ func (l *links) get(addr string) *link {
 		k.broken = true
 		return k
 	}
-	k.dialled = make(chan struct{})
+	k.dialDone = make(chan struct{})
 	l.byAddr[addr] = k
 	l.all[k] = true
 	l.wg.Add(1)
@@ -158,7 +158,7 @@ func (l *links) get(addr string) *link {
 // dial connects a link made by get, then runs it.
 func (k *link) dial() {
 	defer k.l.wg.Done()
-	defer close(k.dialled)
+	defer close(k.dialDone)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	c, err := k.l.net.Dial(ctx, k.addr, Service)
 	cancel()
@@ -196,11 +196,11 @@ func (l *links) dialled(addr string, err error) bool {
 
 // dialling reports whether the link's dial has not ended yet.
 func (k *link) dialling() bool {
-	if k.dialled == nil {
+	if k.dialDone == nil {
 		return false
 	}
 	select {
-	case <-k.dialled:
+	case <-k.dialDone:
 		return false
 	default:
 		return true
@@ -263,9 +263,9 @@ type link struct {
 	answersClosed bool
 	answers       chan answer // proposals applied for the peer, in order
 
-	// dialled is closed once a dialled link's dial ended (connected or
+	// dialDone is closed once a dialled link's dial ended (connected or
 	// failed); nil for an accepted link.
-	dialled chan struct{}
+	dialDone chan struct{}
 }
 
 // remoteResult is a forwarded proposal's outcome.

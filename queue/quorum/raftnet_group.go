@@ -471,14 +471,16 @@ func (g *groupTrans) setRetime(id raft.ServerID, f func(hurry bool), chosen func
 	g.retimeMu.Unlock()
 }
 
-// setAhead gives the group the function that tells whether its
-// replica's log is further on than a candidate's (logAhead).
+// setCapCommit gives the group the function that caps the commit index
+// of the appends its replica sends as leader (replicaLog.capCommit).
 func (g *groupTrans) setCapCommit(f func(uint64) uint64) {
 	g.mu.Lock()
 	g.capCommit = f
 	g.mu.Unlock()
 }
 
+// setAhead gives the group the function that tells whether its
+// replica's log is further on than a candidate's (logAhead).
 func (g *groupTrans) setAhead(f func(index, term uint64) bool) {
 	g.mu.Lock()
 	g.ahead = f

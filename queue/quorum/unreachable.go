@@ -12,15 +12,15 @@ import (
 
 // A node whose link closes (its process was killed, or the network
 // between the nodes broke), or that a dial fails to reach, is
-// unreachable at once, as RabbitMQ's quorum
-// queues take a consumer's monitor firing with noconnection: a leader
-// here has the consumers on it stop taking deliveries and give back what
-// they hold, so that consumers elsewhere take those messages now rather
-// than once membership declares the node failed (memberlist's suspicion,
-// seconds later: NodeDown). A publisher waiting for its message to be
-// consumed would otherwise wait as long. The node is reachable again as
-// soon as a link to it is up (a probe dials it every reachProbe while it
-// is unreachable) or membership says it is alive; its consumers are then
+// unreachable at once, as RabbitMQ's quorum queues take a consumer's
+// monitor firing with noconnection: a leader here has the consumers on
+// it stop taking deliveries and give back what they hold, so that
+// consumers elsewhere take those messages now rather than once
+// membership declares the node failed (memberlist's suspicion, seconds
+// later: NodeDown). A publisher waiting for its message to be consumed
+// would otherwise wait as long. The node is reachable again as soon as a
+// link to it is up (a probe dials it every reachProbe while it is
+// unreachable) or membership says it is alive; its consumers are then
 // served as before. A node that membership declares failed is forgotten
 // here: NodeDown ends its consumers.
 //
@@ -212,7 +212,7 @@ func (q *Queue) reachConsumers() {
 	q.t.goReach(func(stop <-chan struct{}) {
 		for _, k := range dials {
 			select {
-			case <-k.dialled:
+			case <-k.dialDone:
 			case <-stop:
 				return
 			}
