@@ -165,7 +165,17 @@ func TestEndpointsParseAndCount(t *testing.T) {
 	before := scrape(t, base, "/metrics")
 	traffic(t, b, "mq", "classic")
 	traffic(t, b, "qq", "quorum")
+	// The node counts a connection closed once it has closed its socket,
+	// which may be just after the client's Close returned.
 	agg := scrape(t, base, "/metrics")
+	closed := func(fams map[string]*dto.MetricFamily) float64 {
+		v, _ := value(fams, "rabbitmq_connections_closed_total")
+		return v
+	}
+	for deadline := time.Now().Add(5 * time.Second); closed(agg)-closed(before) < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		agg = scrape(t, base, "/metrics")
+	}
 	per := scrape(t, base, "/metrics/per-object")
 	for _, c := range []struct {
 		name   string
