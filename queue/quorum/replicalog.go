@@ -40,7 +40,8 @@ import (
 // lost, the members' reconciliation (members.go) makes the change again.
 type replicaLog struct {
 	*wal.GroupStore
-	q *Queue
+	// leading reports whether the replica leads (Queue.leading).
+	leading func() bool
 	// pending is the last entry appended while leading, 0 once every
 	// entry so appended is known to be on disk.
 	pending atomic.Uint64
@@ -53,7 +54,7 @@ func (l *replicaLog) StoreLog(e *raft.Log) error { return l.StoreLogs([]*raft.Lo
 // without waiting for the disk, a follower's are on disk (with
 // everything appended before them) when it returns.
 func (l *replicaLog) StoreLogs(logs []*raft.Log) error {
-	if len(logs) > 0 && l.q.leading() {
+	if len(logs) > 0 && l.leading() {
 		if err := l.GroupStore.AppendLogs(logs); err != nil {
 			return err
 		}
@@ -87,7 +88,7 @@ func (l *replicaLog) DeleteRange(min, max uint64) error {
 // while it led is on disk.
 func (l *replicaLog) settle() error {
 	p := l.pending.Load()
-	if p == 0 || l.q.leading() {
+	if p == 0 || l.leading() {
 		return nil
 	}
 	return l.syncTo(p)

@@ -2,10 +2,15 @@ package quorum
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/warrenmq/warren/queue"
+	"github.com/warrenmq/warren/queue/quorum/internal/holdfs"
+	"github.com/warrenmq/warren/queue/quorum/wal"
 )
 
 // TestLeaderEntryActsOnlyOnItsDisk: with the leader's fsyncs held back,
@@ -79,4 +84,52 @@ func settled(o *testOwner) int {
 		}
 	}
 	return n
+}
+
+// TestSteppedDownReplicaSettlesFirst: entries a replica appended as
+// leader are not on disk when it steps down; before anything it does as
+// a follower (Raft's GetLog of the entries it holds, which precedes an
+// acknowledgement of them) they are, so it never acknowledges to a new
+// leader what its own disk may not have.
+func TestSteppedDownReplicaSettlesFirst(t *testing.T) {
+	fs := &holdfs.FS{}
+	w, err := wal.Open(t.TempDir(), wal.Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	defer fs.Release()
+	gs, err := w.Group("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lead atomic.Bool
+	rl := &replicaLog{GroupStore: gs, leading: lead.Load}
+	lead.Store(true)
+	fs.Hold()
+	entries := []*raft.Log{{Index: 1, Term: 1, Type: raft.LogCommand, Data: []byte("a")},
+		{Index: 2, Term: 1, Type: raft.LogCommand, Data: []byte("b")}}
+	if err := rl.StoreLogs(entries); err != nil { // returns with its fsync held
+		t.Fatal(err)
+	}
+	var e raft.Log
+	if err := rl.GetLog(2, &e); err != nil || string(e.Data) != "b" { // as leader: no wait
+		t.Fatalf("leader's GetLog: %+v, %v", e, err)
+	}
+
+	lead.Store(false) // stepped down
+	got := make(chan error, 1)
+	go func() { got <- rl.GetLog(2, &raft.Log{}) }()
+	select {
+	case err := <-got:
+		t.Fatalf("a follower's GetLog returned (%v) before its leader writes were on disk", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	fs.Release()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if d := gs.DurableIndex(); d != 2 {
+		t.Fatalf("durable index %d after the settle, want 2", d)
+	}
 }

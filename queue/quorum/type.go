@@ -324,7 +324,7 @@ func (t *Type) runRaft(q *Queue, bootstrap bool, g *groupTrans, stand bool) (err
 		return err
 	}
 	if gs, ok := logs.(*wal.GroupStore); ok {
-		rl := &replicaLog{GroupStore: gs, q: q}
+		rl := &replicaLog{GroupStore: gs, leading: q.leading}
 		q.rlog.Store(rl)
 		logs = rl
 		if g != nil {
