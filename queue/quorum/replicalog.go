@@ -54,7 +54,10 @@ func (l *replicaLog) StoreLog(e *raft.Log) error { return l.StoreLogs([]*raft.Lo
 // without waiting for the disk, a follower's are on disk (with
 // everything appended before them) when it returns.
 func (l *replicaLog) StoreLogs(logs []*raft.Log) error {
-	if len(logs) > 0 && l.leading() {
+	if len(logs) == 0 {
+		return nil
+	}
+	if l.leading() {
 		if err := l.GroupStore.AppendLogs(logs); err != nil {
 			return err
 		}
