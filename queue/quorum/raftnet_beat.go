@@ -251,7 +251,7 @@ func (c *raftConn) sendBeat(self string, now time.Time) {
 	}
 	c.out = finishFrame(c.out, start)
 	o.binds, o.heard = o.binds[:0], o.heard[:0]
-	c.signal()
+	c.signal(false)
 }
 
 // beatAcked takes a peer's acknowledgement of beat seq: the peer lives
@@ -431,7 +431,7 @@ func (c *raftConn) ackBeat(seq uint64, drop []uint64) {
 		c.out = binary.AppendUvarint(c.out, id)
 	}
 	c.out = finishFrame(c.out, start)
-	c.signal()
+	c.signal(false)
 }
 
 // lapsed reports the address of an accepted stream's peer the first time

@@ -107,23 +107,20 @@ func (c *raftConn) badFrame(err error) {
 	c.fail(errStreamBroken)
 }
 
-// signal wakes the writer; c.mu is held.
-func (c *raftConn) signal() {
+// signal wakes the writer; a pressing frame (press) it writes without
+// lingering. c.mu is held.
+func (c *raftConn) signal(press bool) {
+	if press {
+		c.pressed = true
+		select {
+		case c.press <- struct{}{}:
+		default:
+		}
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
-}
-
-// signalPressing wakes the writer for a pressing frame, which it writes
-// without lingering; c.mu is held.
-func (c *raftConn) signalPressing() {
-	c.pressed = true
-	select {
-	case c.press <- struct{}{}:
-	default:
-	}
-	c.signal()
 }
 
 // pressing reports whether a request, and its answer, is written at
@@ -356,11 +353,7 @@ func (c *raftConn) request(call *rpcCall, kind byte, group string, args any, dea
 	c.out, start = appendFrameStart(c.out, kind, id)
 	c.out = appendString(c.out, group)
 	c.out = finishFrame(appendRequest(c.out, args), start)
-	if pressing(args) {
-		c.signalPressing()
-	} else {
-		c.signal()
-	}
+	c.signal(pressing(args))
 	c.mu.Unlock()
 	return nil
 }
@@ -395,11 +388,7 @@ func (c *raftConn) respond(id uint64, resp any, press bool) {
 		return
 	}
 	c.out = finishFrame(out, start)
-	if press {
-		c.signalPressing()
-	} else {
-		c.signal()
-	}
+	c.signal(press)
 	c.mu.Unlock()
 }
 
@@ -420,7 +409,7 @@ func (c *raftConn) respondError(id uint64, text string) {
 	c.out, start = appendFrameStart(c.out, kindResponse, id)
 	c.out = append(c.out, respError)
 	c.out = finishFrame(appendString(c.out, text), start)
-	c.signalPressing()
+	c.signal(true)
 }
 
 // rpcCall is one RPC waiting for its answer; calls are pooled, each with
